@@ -1,0 +1,43 @@
+export type ProviderKind = 'openai' | 'openai-compatible' | 'azure-openai' | 'bedrock' | 'gemini';
+
+export type Capability =
+  | 'chat'
+  | 'streaming'
+  | 'tools'
+  | 'vision'
+  | 'json_schema'
+  | 'reasoning'
+  | 'embeddings'
+  | 'code_interpreter';
+
+/** USD per million tokens. */
+export interface ModelPricing {
+  input: number;
+  cachedInput: number;
+  output: number;
+  /** ISO date the price was last checked against the provider's price list */
+  checked: string;
+}
+
+export interface CatalogueModel {
+  /** public id clients send */
+  id: string;
+  provider: ProviderKind;
+  /** provider instance name when several of one kind are configured; default = kind */
+  providerInstance?: string;
+  /** model name upstream (Azure: deployment name) */
+  upstreamModel: string;
+  displayName?: string;
+  contextWindow: number;
+  maxOutputTokens: number;
+  pricing: ModelPricing;
+  capabilities: Capability[];
+  /** public ids tried in order, before the first token, if this model fails */
+  fallbacks?: string[];
+  /** served by the built-in simulator */
+  simulated?: boolean;
+  /** per-model time-to-first-token timeout, ms */
+  ttftTimeoutMs?: number;
+  /** per-model inter-token idle timeout, ms */
+  idleTimeoutMs?: number;
+}

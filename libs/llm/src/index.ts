@@ -1,0 +1,2 @@
+export * from './chat.types';
+export * from './catalogue.types';
