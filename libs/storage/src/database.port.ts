@@ -1,0 +1,26 @@
+/**
+ * The one relational port. Both adapters (PGlite embedded, PostgreSQL via `pg`)
+ * speak the same Postgres dialect with `$1`-style parameters.
+ */
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+}
+
+export interface Database extends Queryable {
+  /** 'pglite' (embedded) or 'postgres' (DATABASE_URL) */
+  readonly kind: 'pglite' | 'postgres';
+  /** whether the pgvector extension is available */
+  readonly hasVector: boolean;
+  /** runs fn in one transaction on one connection; rolls back if fn throws */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** cheap liveness probe for /ready */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DATABASE = Symbol('DATABASE');
