@@ -24,3 +24,16 @@ export interface Database extends Queryable {
 }
 
 export const DATABASE = Symbol('DATABASE');
+
+/**
+ * A schema migration. Each domain lib owns its migrations and exports them as an
+ * array; the app composes them and the migrator applies them in `id` order, once.
+ * Ids are globally unique and sortable: `<4 digits>_<domain>_<name>`.
+ */
+export interface Migration {
+  id: string;
+  /** Postgres DDL; must work on PostgreSQL 15+ and PGlite */
+  up: string;
+  /** set when the statement needs pgvector; skipped (and recorded) when it is absent */
+  requiresVector?: boolean;
+}
