@@ -1,0 +1,49 @@
+import { ConfigError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('boots with an empty environment on the embedded defaults', () => {
+    const c = loadConfig({});
+    expect(c.http.port).toBe(8080);
+    expect(c.dataDir).toBe('./data');
+    expect(c.storage.databaseUrl).toBeUndefined();
+    expect(c.storage.blobStore).toEqual({ kind: 'fs' });
+    expect(c.shutdown.drainSeconds).toBe(100);
+    expect(c.chat.heartbeatMs).toBe(15000);
+    expect(Object.isFrozen(c.http)).toBe(true);
+  });
+
+  it('names every bad variable at once', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', REDIS_URL: 'ftp://x', DATABASE_URL: 'nope', BLOB_STORE: 'gs://b' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as ConfigError).message;
+    for (const name of ['PORT', 'REDIS_URL', 'DATABASE_URL', 'BLOB_STORE']) expect(msg).toContain(name);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ OPENAI_API_KEY: '', PORT: '' }).llm.openai).toBeUndefined();
+  });
+
+  it('never reveals secrets when serialised', () => {
+    const c = loadConfig({ OPENAI_API_KEY: 'sk-very-secret-value', ADMIN_API_KEY: 'x'.repeat(20) });
+    const text = JSON.stringify(c) + String(c.llm.openai?.apiKey);
+    expect(text).not.toContain('sk-very-secret-value');
+    expect(c.llm.openai?.apiKey.reveal()).toBe('sk-very-secret-value');
+  });
+
+  it('requires the issuer when an audience is given', () => {
+    expect(() => loadConfig({ OIDC_AUDIENCE: 'api' })).toThrow(/OIDC_ISSUER/);
+  });
+
+  it('parses an S3 blob store', () => {
+    expect(loadConfig({ BLOB_STORE: 's3://my-bucket/uploads/x' }).storage.blobStore).toEqual({
+      kind: 's3',
+      bucket: 'my-bucket',
+      prefix: 'uploads/x',
+    });
+  });
+});

@@ -1,0 +1,145 @@
+import { envSchema, type RawEnv } from './config.schema';
+
+/** Marks a value that must never be logged. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[secret]';
+  }
+  toJSON(): string {
+    return '[secret]';
+  }
+}
+
+export interface AppConfig {
+  env: string;
+  http: {
+    port: number;
+    host: string;
+    bodyLimitBytes: number;
+    corsOrigins: string[];
+  };
+  dataDir: string;
+  logLevel: string;
+  chat: {
+    maxMessages: number;
+    heartbeatMs: number;
+  };
+  shutdown: { drainSeconds: number };
+  storage: {
+    databaseUrl?: Secret;
+    redisUrl?: Secret;
+    blobStore: { kind: 'fs' } | { kind: 's3'; bucket: string; prefix: string };
+  };
+  auth: {
+    adminApiKey?: Secret;
+    oidc?: { issuer: string; audience?: string };
+    cognito?: { userPoolId: string; clientId?: string };
+  };
+  llm: {
+    modelsFile?: string;
+    simulate: boolean;
+    simulatorUrl?: string;
+    openai?: { apiKey: Secret; baseUrl?: string };
+    azure?: { apiKey?: Secret; endpoint: string; apiVersion: string };
+    bedrock?: { region: string; endpoint?: string };
+    gemini?: { apiKey: Secret; baseUrl?: string };
+  };
+  metrics: { emf: boolean; emfIntervalMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseBlobStore(v: string | undefined): AppConfig['storage']['blobStore'] {
+  if (!v || v === 'fs') return { kind: 'fs' };
+  const u = new URL(v);
+  return { kind: 's3', bucket: u.hostname, prefix: u.pathname.replace(/^\/+/, '') };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof Secret)) {
+    Object.values(o).forEach(deepFreeze);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Parses the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(problems);
+  }
+  const e: RawEnv = parsed.data;
+  const problems: string[] = [];
+  if (e.OIDC_AUDIENCE && !e.OIDC_ISSUER) problems.push('OIDC_ISSUER: required when OIDC_AUDIENCE is set');
+  if (e.COGNITO_CLIENT_ID && !e.COGNITO_USER_POOL_ID)
+    problems.push('COGNITO_USER_POOL_ID: required when COGNITO_CLIENT_ID is set');
+  if (e.AZURE_OPENAI_API_KEY && !e.AZURE_OPENAI_ENDPOINT)
+    problems.push('AZURE_OPENAI_ENDPOINT: required when AZURE_OPENAI_API_KEY is set');
+  if (problems.length) throw new ConfigError(problems);
+
+  const secret = (v?: string) => (v === undefined ? undefined : new Secret(v));
+  const bedrockRegion = e.AWS_REGION ?? (e.BEDROCK_ENDPOINT ? 'us-east-1' : undefined);
+  const config: AppConfig = {
+    env: e.NODE_ENV ?? 'development',
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      corsOrigins: (e.CORS_ORIGINS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    },
+    dataDir: e.DATA_DIR,
+    logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'warn' : 'info'),
+    chat: { maxMessages: e.MAX_MESSAGES, heartbeatMs: e.HEARTBEAT_SECONDS * 1000 },
+    shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS },
+    storage: {
+      databaseUrl: secret(e.DATABASE_URL),
+      redisUrl: secret(e.REDIS_URL),
+      blobStore: parseBlobStore(e.BLOB_STORE),
+    },
+    auth: {
+      adminApiKey: secret(e.ADMIN_API_KEY),
+      oidc: e.OIDC_ISSUER ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE } : undefined,
+      cognito: e.COGNITO_USER_POOL_ID
+        ? { userPoolId: e.COGNITO_USER_POOL_ID, clientId: e.COGNITO_CLIENT_ID }
+        : undefined,
+    },
+    llm: {
+      modelsFile: e.MODELS_FILE,
+      simulate: e.SIMULATE || e.SIMULATOR_URL !== undefined,
+      simulatorUrl: e.SIMULATOR_URL,
+      openai: e.OPENAI_API_KEY
+        ? { apiKey: new Secret(e.OPENAI_API_KEY), baseUrl: e.OPENAI_BASE_URL }
+        : undefined,
+      azure: e.AZURE_OPENAI_ENDPOINT
+        ? {
+            apiKey: secret(e.AZURE_OPENAI_API_KEY),
+            endpoint: e.AZURE_OPENAI_ENDPOINT,
+            apiVersion: e.AZURE_OPENAI_API_VERSION ?? '2024-10-21',
+          }
+        : undefined,
+      bedrock: bedrockRegion ? { region: bedrockRegion, endpoint: e.BEDROCK_ENDPOINT } : undefined,
+      gemini: e.GEMINI_API_KEY
+        ? { apiKey: new Secret(e.GEMINI_API_KEY), baseUrl: e.GEMINI_BASE_URL }
+        : undefined,
+    },
+    metrics: { emf: e.EMF_METRICS, emfIntervalMs: e.EMF_INTERVAL_SECONDS * 1000 },
+  };
+  return deepFreeze(config);
+}

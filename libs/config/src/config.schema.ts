@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/** Empty strings count as unset: `FOO=` in an env file must not become a value. */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const intInRange = (def: number, min: number, max: number) =>
+  optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(min).max(max))
+      .optional(),
+  ).transform((v) => v ?? def);
+
+const bool = (def: boolean) =>
+  optionalString
+    .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional())
+    .transform((v) => (v === undefined ? def : ['true', '1', 'yes'].includes(v)));
+
+const url = (protocols: string[]) =>
+  optionalString.pipe(
+    z
+      .string()
+      .refine((v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      }, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`)
+      .optional(),
+  );
+
+export const envSchema = z.object({
+  NODE_ENV: optionalString,
+  PORT: intInRange(8080, 0, 65535),
+  HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
+  DATA_DIR: optionalString.transform((v) => v ?? './data'),
+  LOG_LEVEL: optionalString.pipe(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  ),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  BLOB_STORE: optionalString.pipe(
+    z
+      .string()
+      .regex(/^(fs|s3:\/\/[a-z0-9.-]{3,63}(\/.*)?)$/, 'must be "fs" or s3://bucket/prefix')
+      .optional(),
+  ),
+  MODELS_FILE: optionalString,
+  ADMIN_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: url(['http:', 'https:']),
+  AZURE_OPENAI_API_KEY: optionalString,
+  AZURE_OPENAI_ENDPOINT: url(['http:', 'https:']),
+  AZURE_OPENAI_API_VERSION: optionalString,
+  AWS_REGION: optionalString,
+  BEDROCK_ENDPOINT: url(['http:', 'https:']),
+  GEMINI_API_KEY: optionalString,
+  GEMINI_BASE_URL: url(['http:', 'https:']),
+  OIDC_ISSUER: url(['http:', 'https:']),
+  OIDC_AUDIENCE: optionalString,
+  COGNITO_USER_POOL_ID: optionalString.pipe(
+    z.string().regex(/^[a-z]{2}-[a-z]+-\d_[A-Za-z0-9]+$/, 'must look like us-east-1_AbC123').optional(),
+  ),
+  COGNITO_CLIENT_ID: optionalString,
+  CORS_ORIGINS: optionalString,
+  SHUTDOWN_DRAIN_SECONDS: intInRange(100, 0, 3600),
+  HEARTBEAT_SECONDS: intInRange(15, 1, 300),
+  BODY_LIMIT_BYTES: intInRange(1024 * 1024, 1024, 64 * 1024 * 1024),
+  MAX_MESSAGES: intInRange(500, 1, 100000),
+  /** Serve models from an already running simulator instead of starting one in-process. */
+  SIMULATOR_URL: url(['http:', 'https:']),
+  /** Force simulated models even when provider credentials are set. */
+  SIMULATE: bool(false),
+  /** Publish CloudWatch EMF metric lines to stdout (on in ECS). */
+  EMF_METRICS: bool(false),
+  EMF_INTERVAL_SECONDS: intInRange(60, 1, 3600),
+});
+
+export type RawEnv = z.infer<typeof envSchema>;
