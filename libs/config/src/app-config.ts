@@ -47,6 +47,8 @@ export interface AppConfig {
     simulate: boolean;
     simulatorUrl?: string;
     openai?: { apiKey: Secret; baseUrl?: string };
+    /** Ollama, vLLM, llama.cpp... */
+    openaiCompatible?: { baseUrl: string; apiKey?: Secret };
     azure?: { apiKey?: Secret; endpoint: string; apiVersion: string };
     bedrock?: { region: string; endpoint?: string };
     gemini?: { apiKey: Secret; baseUrl?: string };
@@ -92,7 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (problems.length) throw new ConfigError(problems);
 
   const secret = (v?: string) => (v === undefined ? undefined : new Secret(v));
-  const bedrockRegion = e.AWS_REGION ?? (e.BEDROCK_ENDPOINT ? 'us-east-1' : undefined);
+  const bedrockOn = e.BEDROCK_ENABLED || e.BEDROCK_ENDPOINT !== undefined;
+  const bedrockRegion = bedrockOn ? (e.AWS_REGION ?? 'us-east-1') : undefined;
   const config: AppConfig = {
     env: e.NODE_ENV ?? 'development',
     http: {
@@ -126,6 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       simulatorUrl: e.SIMULATOR_URL,
       openai: e.OPENAI_API_KEY
         ? { apiKey: new Secret(e.OPENAI_API_KEY), baseUrl: e.OPENAI_BASE_URL }
+        : undefined,
+      openaiCompatible: e.OPENAI_COMPATIBLE_BASE_URL
+        ? { baseUrl: e.OPENAI_COMPATIBLE_BASE_URL, apiKey: secret(e.OPENAI_COMPATIBLE_API_KEY) }
         : undefined,
       azure: e.AZURE_OPENAI_ENDPOINT
         ? {

@@ -1,0 +1,229 @@
+import OpenAI from 'openai';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
+import { Observable } from 'rxjs';
+import type { ProviderKind } from '../catalogue.types';
+import type { ChatEvent, ChatMessage, FinishReason, ProviderChatRequest, TokenUsage } from '../chat.types';
+import type { LlmProvider, StreamOptions } from '../provider.port';
+import { parseRetryAfter, UpstreamError, upstreamErrorFromStatus } from '../upstream-error';
+import { AppError } from '@switchboard/common';
+
+export function toOpenAiMessages(messages: ChatMessage[]): ChatCompletionMessageParam[] {
+  return messages.map((m): ChatCompletionMessageParam => {
+    const content =
+      typeof m.content === 'string'
+        ? m.content
+        : m.content.map((p) =>
+            p.type === 'text'
+              ? { type: 'text' as const, text: p.text }
+              : { type: 'image_url' as const, image_url: { url: p.url } },
+          );
+    switch (m.role) {
+      case 'system':
+        return { role: 'system', content: typeof content === 'string' ? content : textOf(m) };
+      case 'user':
+        return { role: 'user', content, ...(m.name ? { name: m.name } : {}) };
+      case 'assistant':
+        return {
+          role: 'assistant',
+          content: typeof content === 'string' ? content : textOf(m),
+          ...(m.toolCalls?.length
+            ? {
+                tool_calls: m.toolCalls.map((c) => ({
+                  id: c.id,
+                  type: 'function' as const,
+                  function: { name: c.name, arguments: c.arguments },
+                })),
+              }
+            : {}),
+        };
+      case 'tool':
+        return { role: 'tool', content: textOf(m), tool_call_id: m.toolCallId ?? '' };
+    }
+  });
+}
+
+function textOf(m: ChatMessage): string {
+  return typeof m.content === 'string'
+    ? m.content
+    : m.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
+}
+
+export function usageFromOpenAi(u: OpenAI.CompletionUsage): TokenUsage {
+  // prompt_tokens already include cached tokens; completion_tokens include reasoning.
+  return {
+    inputTokens: u.prompt_tokens ?? 0,
+    cachedInputTokens: u.prompt_tokens_details?.cached_tokens ?? 0,
+    outputTokens: u.completion_tokens ?? 0,
+    reasoningTokens: u.completion_tokens_details?.reasoning_tokens ?? 0,
+  };
+}
+
+export function finishFromOpenAi(reason: string | null | undefined): FinishReason {
+  switch (reason) {
+    case 'length':
+      return 'length';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_calls';
+    case 'content_filter':
+      return 'content_filter';
+    default:
+      return 'stop';
+  }
+}
+
+export function buildOpenAiParams(req: ProviderChatRequest): ChatCompletionCreateParamsStreaming {
+  const tools: ChatCompletionTool[] | undefined = req.tools?.map((t) => ({
+    type: 'function',
+    function: { name: t.name, description: t.description, parameters: t.parameters },
+  }));
+  const params: ChatCompletionCreateParamsStreaming = {
+    model: req.upstreamModel,
+    messages: toOpenAiMessages(req.messages),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (req.maxTokens !== undefined) params.max_completion_tokens = req.maxTokens;
+  if (req.temperature !== undefined) params.temperature = req.temperature;
+  if (req.topP !== undefined) params.top_p = req.topP;
+  if (req.stop?.length) params.stop = req.stop;
+  if (tools?.length) params.tools = tools;
+  if (req.toolChoice !== undefined)
+    params.tool_choice =
+      typeof req.toolChoice === 'string' ? req.toolChoice : { type: 'function', function: { name: req.toolChoice.name } };
+  if (req.reasoningEffort) params.reasoning_effort = req.reasoningEffort;
+  if (req.user) params.user = req.user;
+  if (req.responseFormat) {
+    const rf = req.responseFormat;
+    params.response_format =
+      rf.type === 'json_schema'
+        ? { type: 'json_schema', json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict ?? null } }
+        : { type: rf.type };
+  }
+  return params;
+}
+
+/** Maps any error thrown by the openai SDK (or by fetch underneath it). */
+export function mapOpenAiError(e: unknown, afterFirstChunk: boolean): AppError {
+  if (e instanceof AppError) return e;
+  if (e instanceof OpenAI.APIConnectionTimeoutError)
+    return new UpstreamError('upstream_timeout', e.message, !afterFirstChunk);
+  if (e instanceof OpenAI.APIConnectionError)
+    return new UpstreamError(
+      afterFirstChunk ? 'upstream_disconnected' : 'upstream_unavailable',
+      e.message,
+      !afterFirstChunk,
+    );
+  if (e instanceof OpenAI.APIError) {
+    const retryAfter = parseRetryAfter(e.headers?.get('retry-after'));
+    const err = upstreamErrorFromStatus(e.status, e.message, retryAfter);
+    const code = (e.code ?? '') as string;
+    if (code === 'context_length_exceeded')
+      return new UpstreamError('context_length_exceeded', e.message, false, e.status);
+    if (afterFirstChunk) return new UpstreamError('upstream_disconnected', e.message, false, e.status);
+    return err;
+  }
+  // fetch's body stream failing mid-way surfaces as a TypeError ("terminated").
+  const detail = e instanceof Error ? e.message : String(e);
+  return new UpstreamError(afterFirstChunk ? 'upstream_disconnected' : 'upstream_unavailable', detail, !afterFirstChunk);
+}
+
+export interface OpenAiChatProviderOptions {
+  kind: ProviderKind;
+  name?: string;
+  client: OpenAI;
+  simulated?: boolean;
+}
+
+/**
+ * Chat over the OpenAI Chat Completions wire protocol, for OpenAI itself, Azure
+ * OpenAI (with an AzureOpenAI client) and OpenAI-compatible servers.
+ */
+export class OpenAiChatProvider implements LlmProvider {
+  readonly kind: ProviderKind;
+  readonly name: string;
+  readonly simulated: boolean;
+  protected readonly client: OpenAI;
+
+  constructor(opts: OpenAiChatProviderOptions) {
+    this.kind = opts.kind;
+    this.name = opts.name ?? opts.kind;
+    this.client = opts.client;
+    this.simulated = opts.simulated ?? false;
+  }
+
+  stream(request: ProviderChatRequest, options: StreamOptions = {}): Observable<ChatEvent> {
+    return new Observable<ChatEvent>((subscriber) => {
+      const abort = new AbortController();
+      const onOuterAbort = () => abort.abort();
+      options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+      let started = false;
+
+      const run = async () => {
+        const stream = await this.client.chat.completions.create(this.params(request), {
+          signal: abort.signal,
+        });
+        let finish: FinishReason | undefined;
+        for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
+          if (abort.signal.aborted) return;
+          started = true;
+          const choice = chunk.choices?.[0];
+          if (choice?.delta?.content) subscriber.next({ type: 'text', text: choice.delta.content });
+          for (const tc of choice?.delta?.tool_calls ?? []) {
+            subscriber.next({
+              type: 'tool_call',
+              index: tc.index,
+              id: tc.id,
+              name: tc.function?.name,
+              argumentsDelta: tc.function?.arguments,
+            });
+          }
+          if (choice?.finish_reason) finish = finishFromOpenAi(choice.finish_reason);
+          if (chunk.usage) subscriber.next({ type: 'usage', usage: usageFromOpenAi(chunk.usage) });
+          const wait = options.flow?.ready(abort.signal);
+          if (wait) await wait;
+        }
+        if (abort.signal.aborted) return;
+        if (finish === undefined) throw new UpstreamError('upstream_disconnected', 'stream ended without finish_reason', false);
+        subscriber.next({ type: 'finish', reason: finish });
+        subscriber.complete();
+      };
+
+      run().catch((e: unknown) => {
+        if (abort.signal.aborted) return;
+        subscriber.error(mapOpenAiError(e, started));
+      });
+
+      return () => {
+        options.signal?.removeEventListener('abort', onOuterAbort);
+        abort.abort();
+      };
+    });
+  }
+
+  protected params(request: ProviderChatRequest): ChatCompletionCreateParamsStreaming {
+    return buildOpenAiParams(request);
+  }
+
+  async embed(
+    upstreamModel: string,
+    inputs: string[],
+    options: { dimensions?: number; signal?: AbortSignal } = {},
+  ) {
+    try {
+      const res = await this.client.embeddings.create(
+        { model: upstreamModel, input: inputs, ...(options.dimensions ? { dimensions: options.dimensions } : {}) },
+        { signal: options.signal },
+      );
+      const vectors = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+      return { vectors, inputTokens: res.usage?.prompt_tokens ?? 0 };
+    } catch (e) {
+      throw mapOpenAiError(e, false);
+    }
+  }
+}
