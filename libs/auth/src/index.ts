@@ -1,1 +1,3 @@
 export * from './principal';
+export * from './bootstrap-admin-key';
+export * from './authenticator';
