@@ -1,0 +1,159 @@
+import { parseDirective, type SimDirective } from './directive.parser';
+
+/** A prompt message reduced to what the simulator needs, whatever the protocol. */
+export interface SimMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  /** All text of the message: text parts, tool-call arguments, tool-result content. */
+  text: string;
+  /** For tool results: the tool's name when the protocol carries it. */
+  toolName?: string;
+}
+
+/** A protocol-neutral chat request. */
+export interface SimChatRequest {
+  model: string;
+  messages: SimMessage[];
+  /** Output cap requested by the caller (max_tokens, maxTokens, maxOutputTokens). */
+  maxTokens?: number;
+}
+
+export interface SimUsage {
+  /** All input tokens, cached ones included. */
+  inputTokens: number;
+  cachedTokens: number;
+  /** Visible output tokens (the streamed pieces), reasoning excluded. */
+  outputTokens: number;
+  reasoningTokens: number;
+}
+
+export interface SimToolCall {
+  id: string;
+  name: string;
+  /** Compact JSON. */
+  arguments: string;
+}
+
+/** What the simulated model answers, before any protocol encoding. */
+export interface SimReply {
+  directive: SimDirective;
+  /** Text tokens, or fragments of the tool call's JSON arguments. */
+  pieces: string[];
+  toolCall?: SimToolCall;
+  finish: 'stop' | 'length' | 'tool_calls';
+  usage: SimUsage;
+}
+
+/** Token i of a default answer is WORDS[i % WORDS.length]. */
+export const WORDS: readonly string[] = [
+  'The',
+  'quick',
+  'brown',
+  'fox',
+  'jumps',
+  'over',
+  'the',
+  'lazy',
+  'dog',
+  'while',
+  'the',
+  'simulator',
+  'streams',
+  'deterministic',
+  'tokens',
+  'to',
+  'every',
+  'client',
+];
+
+const TOOL_RESULT_PREVIEW = 200;
+const ARGUMENT_PIECE_CHARS = 4;
+
+/**
+ * Prompt tokens, deterministic across protocols:
+ * ceil(total characters of all message text / 4) + 4 per message.
+ * System instructions count as one message; characters are UTF-16 code units.
+ */
+export function promptTokens(messages: readonly SimMessage[]): number {
+  let chars = 0;
+  for (const m of messages) chars += m.text.length;
+  return Math.ceil(chars / 4) + 4 * messages.length;
+}
+
+/** Splits text into word-sized pieces whose concatenation is exactly the text. */
+export function splitPieces(text: string): string[] {
+  return text.split(/(?<=\s)(?=\S)/).filter((p) => p !== '');
+}
+
+let toolCallSeq = 0;
+
+export function planReply(request: SimChatRequest): SimReply {
+  const lastUser = findLast(request.messages, (m) => m.role === 'user');
+  const directive = parseDirective(lastUser?.text ?? '');
+  const last = request.messages.at(-1);
+  const answeringToolResult = last?.role === 'tool';
+
+  let pieces: string[];
+  let toolCall: SimToolCall | undefined;
+  let finish: SimReply['finish'] = 'stop';
+
+  if (directive.tool !== undefined && (!answeringToolResult || directive.loop)) {
+    toolCall = { id: nextToolCallId(), name: directive.tool, arguments: directive.args };
+    pieces = chunk(directive.args, ARGUMENT_PIECE_CHARS);
+    finish = 'tool_calls';
+  } else {
+    if (directive.echo) {
+      pieces = splitPieces(request.messages.map((m) => m.text).join('\n'));
+    } else if (answeringToolResult && directive.tool !== undefined) {
+      const name = last.toolName ?? directive.tool;
+      pieces = splitPieces(`Tool ${name} returned: ${last.text.slice(0, TOOL_RESULT_PREVIEW)}`);
+    } else {
+      pieces = defaultPieces(directive.tokens, directive.text);
+    }
+    if (
+      request.maxTokens !== undefined &&
+      request.maxTokens >= 0 &&
+      pieces.length > request.maxTokens
+    ) {
+      pieces = pieces.slice(0, request.maxTokens);
+      finish = 'length';
+    }
+  }
+
+  return {
+    directive,
+    pieces,
+    toolCall,
+    finish,
+    usage: {
+      inputTokens: promptTokens(request.messages) + directive.cached,
+      cachedTokens: directive.cached,
+      outputTokens: pieces.length,
+      reasoningTokens: directive.reasoning,
+    },
+  };
+}
+
+function defaultPieces(count: number, word: string | undefined): string[] {
+  const pieces = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const w = word ?? WORDS[i % WORDS.length];
+    pieces[i] = i === 0 ? w : ` ${w}`;
+  }
+  return pieces;
+}
+
+function chunk(text: string, size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out.length > 0 ? out : [''];
+}
+
+function findLast<T>(items: readonly T[], predicate: (item: T) => boolean): T | undefined {
+  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i])) return items[i];
+  return undefined;
+}
+
+function nextToolCallId(): string {
+  toolCallSeq = (toolCallSeq + 1) % 1_000_000_000;
+  return `call_sim${toolCallSeq.toString(36).padStart(8, '0')}`;
+}
