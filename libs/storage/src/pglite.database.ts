@@ -1,0 +1,143 @@
+import { mkdirSync } from 'node:fs';
+import { Module, createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+import type { Database, Queryable, QueryResult } from './database.port';
+import { INT8_OID, parseInt8 } from './int8';
+
+export interface PgliteDatabaseOptions {
+  /** directory holding the database files; ignored when `inMemory` */
+  dataDir?: string;
+  inMemory?: boolean;
+  /** start from a `dumpDataDir()` tarball instead of running initdb (tests) */
+  loadDataDir?: Blob;
+}
+
+type PgliteModule = typeof import('@electric-sql/pglite');
+type PgvectorModule = typeof import('@electric-sql/pglite-pgvector');
+
+let modules: { PGlite: PgliteModule['PGlite']; vector: PgvectorModule['vector'] } | undefined;
+
+/**
+ * PGlite's CommonJS build loads its WASM and extension bundles with dynamic
+ * `import()`. Jest evaluates modules in a vm sandbox that rejects dynamic import
+ * (unless node runs with --experimental-vm-modules) and replaces
+ * `createRequire`, so under Jest PGlite is loaded by Node's own loader through
+ * `Module.prototype.require`, outside the sandbox. Elsewhere: plain require.
+ */
+function nativeRequire(): (id: string) => unknown {
+  if (process.env.JEST_WORKER_ID === undefined) return createRequire(__filename);
+  const M = Module as unknown as {
+    new (id: string): { filename: string; paths: string[]; require(id: string): unknown };
+    _nodeModulePaths(dir: string): string[];
+  };
+  const m = new M(__filename);
+  m.filename = __filename;
+  m.paths = M._nodeModulePaths(dirname(__filename));
+  return (id) => m.require(id);
+}
+
+function pgliteModules() {
+  if (!modules) {
+    const nodeRequire = nativeRequire();
+    modules = {
+      PGlite: (nodeRequire('@electric-sql/pglite') as PgliteModule).PGlite,
+      vector: (nodeRequire('@electric-sql/pglite-pgvector') as PgvectorModule).vector,
+    };
+  }
+  return modules;
+}
+
+interface PgliteLike {
+  query<T>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<{ rows: T[]; rowCount?: number; affectedRows?: number }>;
+  exec(sql: string): Promise<Array<{ rows: unknown[]; rowCount?: number; affectedRows?: number }>>;
+}
+
+/**
+ * Without parameters the statement goes through the simple-query protocol, like
+ * `pg` does, so a migration may hold several statements on both adapters.
+ */
+async function run<T>(
+  target: PgliteLike,
+  sql: string,
+  params?: unknown[],
+): Promise<QueryResult<T>> {
+  if (params && params.length > 0) {
+    const r = await target.query<T>(sql, params);
+    return { rows: r.rows, rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length };
+  }
+  const results = await target.exec(sql);
+  const last = results[results.length - 1];
+  if (!last) return { rows: [], rowCount: 0 };
+  return {
+    rows: last.rows as T[],
+    rowCount: last.rowCount ?? last.affectedRows ?? last.rows.length,
+  };
+}
+
+/**
+ * Embedded Postgres (WASM) with pgvector. PGlite is one connection: every
+ * top-level query and every transaction runs under PGlite's own transaction
+ * mutex, so concurrent callers queue rather than interleave. Inside
+ * `transaction(fn)`, use the `tx` handed to `fn`; calling the database itself
+ * from within would wait for the transaction to end (deadlock).
+ */
+export class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+
+  private constructor(
+    private readonly pg: PGlite,
+    readonly hasVector: boolean,
+    readonly dataDir: string | undefined,
+  ) {}
+
+  static async create(opts: PgliteDatabaseOptions = {}): Promise<PgliteDatabase> {
+    const inMemory = opts.inMemory ?? !opts.dataDir;
+    const dataDir = inMemory ? undefined : opts.dataDir;
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    const { PGlite, vector } = pgliteModules();
+    const pg = await PGlite.create({
+      dataDir: dataDir ?? 'memory://',
+      extensions: { vector },
+      loadDataDir: opts.loadDataDir,
+      parsers: { [INT8_OID]: parseInt8 },
+    });
+    let hasVector: boolean;
+    try {
+      await pg.exec('CREATE EXTENSION IF NOT EXISTS vector');
+      hasVector = true;
+    } catch {
+      hasVector = false;
+    }
+    return new PgliteDatabase(pg, hasVector, dataDir);
+  }
+
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    return run<T>(this.pg, sql, params);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.pg.transaction(async (tx: Transaction) => {
+      const q: Queryable = {
+        query: <R>(sql: string, params?: unknown[]) => run<R>(tx, sql, params),
+      };
+      return fn(q);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.pg.query('SELECT 1');
+  }
+
+  /** a tarball of the data directory, loadable through `loadDataDir` */
+  dumpDataDir(): Promise<Blob> {
+    return this.pg.dumpDataDir('none');
+  }
+
+  async close(): Promise<void> {
+    if (!this.pg.closed) await this.pg.close();
+  }
+}

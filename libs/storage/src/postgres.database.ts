@@ -1,0 +1,124 @@
+import { Pool, type PoolClient, types as pgTypes } from 'pg';
+import type { Database, Queryable, QueryResult } from './database.port';
+import { INT8_OID, parseInt8 } from './int8';
+import type { StorageLogger } from './storage.logger';
+
+export interface PostgresDatabaseOptions {
+  url: string;
+  /** maximum connections in the pool (default 10) */
+  poolSize?: number;
+  /** ms to wait for a free connection before failing (default 10 s) */
+  connectionTimeoutMs?: number;
+  /** ms after which the server cancels a statement (default: none) */
+  statementTimeoutMs?: number;
+  logger?: StorageLogger;
+}
+
+// Per-pool parsers so int8 matches the PGlite adapter without touching the
+// process-wide `pg.types` registry other code may rely on.
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+    oid === INT8_OID && format !== 'binary'
+      ? parseInt8
+      : (pgTypes.getTypeParser(oid, format ?? 'text') as unknown)) as typeof pgTypes.getTypeParser,
+};
+
+type PgResult<T> = { rows: T[]; rowCount: number | null };
+
+/** several statements in one call yield one result each; like PGlite, keep the last */
+function toResult<T>(raw: unknown): QueryResult<T> {
+  const r = (Array.isArray(raw) ? raw[raw.length - 1] : raw) as PgResult<T> | undefined;
+  if (!r) return { rows: [], rowCount: 0 };
+  return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
+}
+
+/** PostgreSQL (Aurora, RDS, local) through a `pg` pool. */
+export class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+
+  private constructor(
+    private readonly pool: Pool,
+    readonly hasVector: boolean,
+  ) {}
+
+  static async connect(opts: PostgresDatabaseOptions): Promise<PostgresDatabase> {
+    const pool = new Pool({
+      connectionString: opts.url,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+      statement_timeout: opts.statementTimeoutMs,
+      types: typeParsers,
+    });
+    // An idle client losing its connection emits on the pool; unhandled, that
+    // would crash the process. The pool replaces the client on next checkout.
+    pool.on('error', (err) => opts.logger?.error(`postgres idle client error: ${err.message}`));
+    try {
+      const hasVector = await PostgresDatabase.detectVector(pool);
+      return new PostgresDatabase(pool, hasVector);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Tries to install pgvector (needs the extension files and a privileged role);
+   * whatever happens, the answer is whether `pg_extension` lists it afterwards.
+   * Several replicas racing on CREATE EXTENSION can see a unique violation; the
+   * re-check covers that.
+   */
+  private static async detectVector(pool: Pool): Promise<boolean> {
+    try {
+      await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+    } catch {
+      // not installed on this server or not permitted: decided by the check below
+    }
+    const r = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'vector'",
+    );
+    return (r.rows[0]?.n ?? 0) > 0;
+  }
+
+  async query<T = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<QueryResult<T>> {
+    const r = await this.pool.query(sql, params);
+    return toResult<T>(r);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client: PoolClient = await this.pool.connect();
+    const q: Queryable = {
+      query: async <R>(sql: string, params?: unknown[]) => {
+        const r = await client.query(sql, params);
+        return toResult<R>(r);
+      },
+    };
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(q);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        // the connection is unusable; destroy it instead of returning it to the pool
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}

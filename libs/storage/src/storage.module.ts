@@ -1,0 +1,127 @@
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationShutdown,
+  Optional,
+  type Provider,
+} from '@nestjs/common';
+import { createDatabase, type CreateDatabaseOptions } from './create-database';
+import { DATABASE, type Database, type Migration } from './database.port';
+import { Migrator } from './migrator';
+import { REDIS, RedisConnection, type RedisConnectionOptions } from './redis.connection';
+
+export const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
+
+export interface StorageModuleOptions {
+  database: CreateDatabaseOptions;
+  /** REDIS_URL; unset = no Redis (domain modules fall back to in-process state) */
+  redisUrl?: string;
+  redis?: RedisConnectionOptions;
+  /** applied at boot, before DATABASE is handed to anyone */
+  migrations?: Migration[];
+  /** ms to wait for Redis at boot before failing (default 5 s) */
+  redisReadyTimeoutMs?: number;
+}
+
+export interface StorageModuleAsyncOptions {
+  imports?: DynamicModule['imports'];
+  inject?: Array<string | symbol | (abstract new (...args: never[]) => unknown)>;
+  useFactory: (...args: never[]) => StorageModuleOptions | Promise<StorageModuleOptions>;
+}
+
+@Injectable()
+export class StorageLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    @Optional() @Inject(RedisConnection) private readonly redis?: RedisConnection | null,
+  ) {}
+
+  // Runs after every beforeApplicationShutdown hook, so ledgers have flushed.
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.db.close(), this.redis?.close()]);
+  }
+}
+
+const logger = new Logger('Storage');
+
+const databaseProvider: Provider = {
+  provide: DATABASE,
+  inject: [STORAGE_OPTIONS],
+  useFactory: async (opts: StorageModuleOptions): Promise<Database> => {
+    const db = await createDatabase({ logger, ...opts.database });
+    logger.log(`database: ${db.kind}${db.hasVector ? ' with pgvector' : ' without pgvector'}`);
+    if (opts.migrations && opts.migrations.length > 0) {
+      try {
+        await new Migrator(db, logger).migrate(opts.migrations);
+      } catch (err) {
+        await db.close();
+        throw err;
+      }
+    }
+    return db;
+  },
+};
+
+const redisConnectionProvider: Provider = {
+  provide: RedisConnection,
+  inject: [STORAGE_OPTIONS],
+  useFactory: async (opts: StorageModuleOptions): Promise<RedisConnection | null> => {
+    if (!opts.redisUrl) return null;
+    const conn = new RedisConnection(opts.redisUrl, { logger, ...opts.redis });
+    try {
+      await conn.waitUntilReady(opts.redisReadyTimeoutMs ?? 5_000);
+    } catch (err) {
+      await conn.close();
+      throw err;
+    }
+    return conn;
+  },
+};
+
+const redisClientProvider: Provider = {
+  provide: REDIS,
+  inject: [RedisConnection],
+  useFactory: (conn: RedisConnection | null) => conn?.client ?? null,
+};
+
+/**
+ * Provides DATABASE (PGlite or PostgreSQL, migrated), `RedisConnection` and
+ * REDIS (the ioredis client) — the last two are `null` without a Redis URL, so
+ * inject them with `@Optional()` and treat null as "in-process mode".
+ * Global: domain modules inject these tokens without importing this module.
+ */
+@Module({})
+export class StorageModule {
+  static forRoot(options: StorageModuleOptions): DynamicModule {
+    return StorageModule.build([{ provide: STORAGE_OPTIONS, useValue: options }]);
+  }
+
+  static forRootAsync(options: StorageModuleAsyncOptions): DynamicModule {
+    return StorageModule.build(
+      [{ provide: STORAGE_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory }],
+      options.imports,
+    );
+  }
+
+  private static build(
+    optionProviders: Provider[],
+    imports: DynamicModule['imports'] = [],
+  ): DynamicModule {
+    return {
+      module: StorageModule,
+      global: true,
+      imports,
+      providers: [
+        ...optionProviders,
+        databaseProvider,
+        redisConnectionProvider,
+        redisClientProvider,
+        StorageLifecycle,
+      ],
+      exports: [DATABASE, RedisConnection, REDIS],
+    };
+  }
+}
