@@ -7,3 +7,4 @@ export * from './llm.service';
 export * from './catalogue/model-catalogue';
 export * from './providers/openai-chat.provider';
 export * from './providers/provider-factory';
+export * from './token-estimator';

@@ -1,0 +1,58 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { ConfigModule, type AppConfig } from '@switchboard/config';
+import { LlmService } from '@switchboard/llm';
+import { MetricsService } from '@switchboard/observability';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
+import { ChatController } from './chat/chat.controller';
+import { ChatPipeline } from './chat/chat-pipeline.service';
+import { DrainState } from './health/drain-state';
+import { EmfService } from './health/emf.service';
+import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health/health.controller';
+import { CompletionsController } from './openai/completions.controller';
+import { ChatStreamRunner } from './streaming/chat-stream.runner';
+import { StreamRegistry } from './streaming/stream-registry.service';
+import { UsageRecorder } from './usage/usage-recorder.service';
+
+export interface GatewayModuleOptions {
+  config: AppConfig;
+  logger: PinoLogger;
+  llm: LlmService;
+  readinessChecks?: ReadinessCheck[];
+  providers?: Provider[];
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(opts: GatewayModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(opts.config),
+        TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            logger: opts.logger,
+            autoLogging: false,
+            quietReqLogger: true,
+            genReqId: (req) => (req as unknown as { requestId: string }).requestId,
+          },
+        }),
+      ],
+      controllers: [ChatController, CompletionsController, HealthController],
+      providers: [
+        { provide: LlmService, useValue: opts.llm },
+        { provide: READINESS_CHECKS, useValue: opts.readinessChecks ?? [] },
+        MetricsService,
+        DrainState,
+        StreamRegistry,
+        EmfService,
+        UsageRecorder,
+        ChatPipeline,
+        ChatStreamRunner,
+        ...(opts.providers ?? []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,50 @@
+import type { Principal } from '@switchboard/auth';
+import type { AppError, ErrorCode } from '@switchboard/common';
+import type { ChatEvent, ChatMessage, FlowControl, ProviderChatRequest, TokenUsage } from '@switchboard/llm';
+import type { Observable } from 'rxjs';
+
+export type ChatParams = Omit<ProviderChatRequest, 'upstreamModel' | 'messages'>;
+
+/** A validated chat request, whatever endpoint it came from. */
+export interface ChatRunInput {
+  requestId: string;
+  principal: Principal;
+  modelId: string;
+  messages: ChatMessage[];
+  params: ChatParams;
+  accountId?: string;
+  /** performance.now() when the request arrived */
+  receivedAt: number;
+}
+
+export type StopCode = Extract<ErrorCode, 'cancelled' | 'draining'>;
+
+/** How the transport steers a run: back-pressure and external stop (kill switch, drain). */
+export interface RunControl {
+  flow?: FlowControl;
+  stop$: Observable<StopCode>;
+}
+
+export type RunStatus = 'complete' | 'cancelled' | 'error';
+
+export interface RunSummary {
+  requestId: string;
+  model: string;
+  provider: string;
+  attempt: number;
+  usage: TokenUsage;
+  costMicros: number;
+  status: RunStatus;
+  /** whether usage came from the provider (true) or was estimated for a partial answer */
+  usageReported: boolean;
+  upstreamTtftMs?: number;
+  durationMs: number;
+  errorCode?: ErrorCode;
+}
+
+export type PipelineEvent =
+  | ChatEvent
+  | { type: 'error'; error: AppError }
+  | { type: 'end'; summary: RunSummary }
+  /** the first token reached the pipeline from upstream at this time (performance.now()) */
+  | { type: 'upstream_first_token'; at: number; upstreamTtftMs: number };

@@ -1,0 +1,60 @@
+import { Body, Controller, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { hasScope } from '@switchboard/auth';
+import { APP_CONFIG, type AppConfig } from '@switchboard/config';
+import type { Response } from 'express';
+import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
+import { parseBody } from '../http/parse-body';
+import type { GatewayRequest } from '../http/request.types';
+import { ChatStreamRunner } from '../streaming/chat-stream.runner';
+import { StreamRegistry } from '../streaming/stream-registry.service';
+import { chatBodySchema, killSwitchSchema } from './chat-request.schema';
+import { fromChatBody } from './request-mapping';
+import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
+
+/** POST /chat: Switchboard frames over SSE, and the kill switch. */
+@Controller()
+@UseGuards(ScopesGuard)
+export class ChatController {
+  private readonly schema: ReturnType<typeof chatBodySchema>;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly runner: ChatStreamRunner,
+    private readonly registry: StreamRegistry,
+  ) {
+    this.schema = chatBodySchema(config.chat.maxMessages);
+  }
+
+  @Post('chat')
+  @HttpCode(200)
+  @RequireScope('chat')
+  chat(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
+    const principal = req.principal!;
+    if (body && typeof body === 'object' && 'killSwitch' in body) {
+      const { killSwitch } = parseBody(killSwitchSchema, body);
+      const stopped = killSwitch.value
+        ? this.registry.kill(killSwitch.requestId, hasScope(principal, 'admin') ? undefined : principal.userId)
+        : 0;
+      res.status(200).json({ requestId: killSwitch.requestId, killed: stopped > 0 });
+      return;
+    }
+    this.runner.admit();
+    const parsed = parseBody(this.schema, body);
+    const requestId = parsed.options.requestId ?? req.requestId;
+    if (requestId !== req.requestId) res.setHeader('x-request-id', requestId);
+    const { messages, params } = fromChatBody(parsed);
+    this.runner.streamSse(
+      res,
+      {
+        requestId,
+        principal,
+        modelId: parsed.options.model.id,
+        messages,
+        params,
+        accountId: parsed.options.accountId,
+        receivedAt: req.receivedAt,
+      },
+      new SwitchboardFramesEncoder(),
+    );
+  }
+}

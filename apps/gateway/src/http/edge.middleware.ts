@@ -1,0 +1,37 @@
+import type { Authenticator, Principal } from '@switchboard/auth';
+import { newRequestId, normaliseRequestId } from '@switchboard/common';
+import type { NextFunction, Response } from 'express';
+import type { GatewayRequest } from './request.types';
+import { classify } from './all-exceptions.filter';
+import { sendError } from './send-error';
+
+export const PUBLIC_PATHS = new Set(['/health', '/ready', '/metrics']);
+
+/** Assigns the request id (caller's x-request-id if safe) and echoes it. */
+export function requestIdMiddleware(req: GatewayRequest, res: Response, next: NextFunction): void {
+  req.receivedAt = performance.now();
+  req.requestId = normaliseRequestId(req.headers['x-request-id']) ?? newRequestId();
+  res.setHeader('x-request-id', req.requestId);
+  next();
+}
+
+/**
+ * Authenticates before the body is read, so an unauthenticated caller costs no
+ * body parsing (DESIGN.md step 1). Scope checks happen per route in the guard.
+ */
+export function authenticationMiddleware(auth: Authenticator) {
+  return (req: GatewayRequest, res: Response, next: NextFunction): void => {
+    if (PUBLIC_PATHS.has(req.path) || req.method === 'OPTIONS') return next();
+    auth.authenticate(req.headers.authorization).then(
+      (p: Principal) => {
+        req.principal = p;
+        next();
+      },
+      (e: unknown) => {
+        // Unread request bodies would otherwise keep the socket busy.
+        res.setHeader('Connection', 'close');
+        sendError(res, classify(e), req.requestId);
+      },
+    );
+  };
+}

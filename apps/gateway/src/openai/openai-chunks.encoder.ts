@@ -1,0 +1,91 @@
+import { errorType } from '@switchboard/common';
+import type { FinishReason, TokenUsage } from '@switchboard/llm';
+import type { PipelineEvent } from '../chat/chat-run.types';
+import type { WireEncoder } from '../streaming/wire-encoder';
+
+export function openAiUsage(u: TokenUsage) {
+  return {
+    prompt_tokens: u.inputTokens,
+    completion_tokens: u.outputTokens,
+    total_tokens: u.inputTokens + u.outputTokens,
+    prompt_tokens_details: { cached_tokens: u.cachedInputTokens },
+    completion_tokens_details: { reasoning_tokens: u.reasoningTokens },
+  };
+}
+
+export function openAiFinish(r: FinishReason): string {
+  return r === 'error' || r === 'cancelled' ? 'stop' : r;
+}
+
+/** `chat.completion.chunk` objects exactly as OpenAI streams them. */
+export class OpenAiChunksEncoder implements WireEncoder {
+  readonly trailer = ['[DONE]'];
+  readonly #created = Math.floor(Date.now() / 1000);
+  #roleSent = false;
+
+  constructor(
+    private readonly id: string,
+    private readonly model: string,
+    private readonly includeUsage: boolean,
+  ) {}
+
+  #chunk(delta: Record<string, unknown>, finish: string | null = null): string {
+    if (!this.#roleSent) {
+      delta = { role: 'assistant', ...delta };
+      this.#roleSent = true;
+    }
+    return JSON.stringify({
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.#created,
+      model: this.model,
+      system_fingerprint: null,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    });
+  }
+
+  encode(ev: PipelineEvent): string[] {
+    switch (ev.type) {
+      case 'text':
+        return [this.#chunk({ content: ev.text })];
+      case 'tool_call':
+        return [
+          this.#chunk({
+            tool_calls: [
+              {
+                index: ev.index,
+                ...(ev.id ? { id: ev.id, type: 'function' } : {}),
+                function: { ...(ev.name ? { name: ev.name } : {}), arguments: ev.argumentsDelta ?? '' },
+              },
+            ],
+          }),
+        ];
+      case 'finish':
+        return [this.#chunk({}, openAiFinish(ev.reason))];
+      case 'error':
+        return [
+          JSON.stringify({
+            error: { message: ev.error.message, type: errorType(ev.error.status), code: ev.error.code, param: null },
+          }),
+        ];
+      case 'end':
+        if (!this.includeUsage) return [];
+        return [
+          JSON.stringify({
+            id: this.id,
+            object: 'chat.completion.chunk',
+            created: this.#created,
+            model: this.model,
+            system_fingerprint: null,
+            choices: [],
+            usage: openAiUsage(ev.summary.usage),
+          }),
+        ];
+      case 'status':
+      case 'state':
+      case 'usage':
+      case 'upstream_first_token':
+        return [];
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AppError } from '@switchboard/common';
+import { APP_CONFIG, type AppConfig } from '@switchboard/config';
+import { MetricsService } from '@switchboard/observability';
+import type { Response } from 'express';
+import { Subject, type Subscription } from 'rxjs';
+import { ChatPipeline } from '../chat/chat-pipeline.service';
+import type { ChatRunInput, PipelineEvent, RunSummary, StopCode } from '../chat/chat-run.types';
+import { sendError } from '../http/send-error';
+import { DrainState } from '../health/drain-state';
+import { EmfService } from '../health/emf.service';
+import { SseResponse } from './sse-response';
+import { StreamRegistry } from './stream-registry.service';
+import type { WireEncoder } from './wire-encoder';
+
+/**
+ * Connects a pipeline run to an HTTP response: registers the stream (kill switch,
+ * drain, heartbeat, active-streams gauge), honours back-pressure, tears the run
+ * down when the client goes away, and records latency metrics.
+ */
+@Injectable()
+export class ChatStreamRunner {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly pipeline: ChatPipeline,
+    private readonly registry: StreamRegistry,
+    private readonly metrics: MetricsService,
+    private readonly drain: DrainState,
+    private readonly emf: EmfService,
+  ) {}
+
+  /** Throws `draining` (503 + Retry-After) once shutdown has begun. */
+  admit(): void {
+    if (this.drain.draining) throw new AppError('draining', undefined, { retryAfterSeconds: 1 });
+  }
+
+  streamSse(res: Response, input: ChatRunInput, encoder: WireEncoder): void {
+    const sse = new SseResponse(res, this.config.chat.heartbeatMs);
+    const stop$ = new Subject<StopCode>();
+    const unregister = this.registry.add({
+      requestId: input.requestId,
+      ownerUserId: input.principal.userId,
+      stop: (code) => stop$.next(code),
+      heartbeat: (now) => sse.heartbeat(now),
+    });
+    let firstWriteSeen = false;
+    let upstreamTtftMs: number | undefined;
+
+    const onEvent = (ev: PipelineEvent) => {
+      if (ev.type === 'upstream_first_token') {
+        upstreamTtftMs = ev.upstreamTtftMs;
+        return;
+      }
+      if (ev.type === 'error' && !sse.started) {
+        // Nothing sent yet: a real HTTP status is more useful than an error frame.
+        sendError(res, ev.error, input.requestId);
+        return;
+      }
+      for (const payload of encoder.encode(ev)) sse.data(payload);
+      if (!firstWriteSeen && (ev.type === 'text' || ev.type === 'tool_call')) {
+        firstWriteSeen = true;
+        this.#recordFirstToken(input, upstreamTtftMs);
+      }
+      if (ev.type === 'end') {
+        this.#recordOutcome(ev.summary);
+        for (const payload of encoder.trailer) sse.data(payload);
+        sse.end();
+      }
+    };
+
+    let sub: Subscription | undefined;
+    const teardown = () => {
+      unregister();
+      sub?.unsubscribe();
+    };
+    // 'close' fires when the response finished OR the client went away.
+    res.on('close', teardown);
+    sub = this.pipeline.run(input, { flow: sse.flow, stop$ }).subscribe({
+      next: onEvent,
+      error: (e: unknown) => {
+        // The pipeline maps its errors to events; reaching here is a bug.
+        if (!res.headersSent) sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId);
+        else sse.end();
+        teardown();
+      },
+      complete: () => {
+        if (!sse.ended && !res.writableEnded) sse.end();
+      },
+    });
+    if (res.writableEnded || res.destroyed) teardown();
+  }
+
+  /** Non-streaming: collects the run and answers once; a client abort still cancels upstream. */
+  collect(res: Response, input: ChatRunInput, onDone: (events: PipelineEvent[], summary: RunSummary) => unknown): void {
+    const stop$ = new Subject<StopCode>();
+    const unregister = this.registry.add({
+      requestId: input.requestId,
+      ownerUserId: input.principal.userId,
+      stop: (code) => stop$.next(code),
+      heartbeat: () => undefined,
+    });
+    const events: PipelineEvent[] = [];
+    let error: AppError | undefined;
+    let upstreamTtftMs: number | undefined;
+    const sub = this.pipeline.run(input, { stop$ }).subscribe({
+      next: (ev) => {
+        if (ev.type === 'upstream_first_token') {
+          upstreamTtftMs = ev.upstreamTtftMs;
+          this.#recordFirstToken(input, upstreamTtftMs);
+        } else if (ev.type === 'error') error ??= ev.error;
+        else if (ev.type === 'end') {
+          this.#recordOutcome(ev.summary);
+          if (error) sendError(res, error, input.requestId);
+          else res.status(200).json(onDone(events, ev.summary));
+        } else events.push(ev);
+      },
+      error: (e: unknown) => sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId),
+    });
+    res.on('close', () => {
+      unregister();
+      sub.unsubscribe();
+    });
+  }
+
+  #recordFirstToken(input: ChatRunInput, upstreamTtftMs: number | undefined): void {
+    const ttftMs = performance.now() - input.receivedAt;
+    this.metrics.ttft.observe({ model: input.modelId }, ttftMs / 1000);
+    this.emf.acc.ttft(ttftMs);
+    if (upstreamTtftMs !== undefined) {
+      this.metrics.upstreamTtft.observe({ model: input.modelId, provider: '' }, upstreamTtftMs / 1000);
+      this.metrics.gatewayAddedLatency.observe(Math.max(0, ttftMs - upstreamTtftMs) / 1000);
+    }
+  }
+
+  #recordOutcome(s: RunSummary): void {
+    this.metrics.chatOutcomes.inc({ outcome: s.status, code: s.errorCode ?? '' });
+    this.emf.acc.request();
+    if (s.status === 'error') this.emf.acc.error();
+    this.emf.acc.tokensOut(s.usage.outputTokens);
+    this.emf.acc.cost(s.costMicros);
+  }
+}

@@ -1,0 +1,64 @@
+import { FlowControl } from '@switchboard/llm';
+import type { Response } from 'express';
+
+/**
+ * A text/event-stream response with back-pressure. Headers are committed lazily
+ * (first frame or first heartbeat) so errors that happen before anything was
+ * sent can still be answered with a real HTTP status.
+ */
+export class SseResponse {
+  readonly flow = new FlowControl();
+  #lastWrite = performance.now();
+  #ended = false;
+
+  constructor(
+    private readonly res: Response,
+    private readonly heartbeatMs: number,
+  ) {
+    res.on('drain', () => this.flow.resume());
+  }
+
+  get started(): boolean {
+    return this.res.headersSent;
+  }
+
+  get ended(): boolean {
+    return this.#ended || this.res.writableEnded || this.res.destroyed;
+  }
+
+  #open(): void {
+    if (this.res.headersSent) return;
+    this.res.status(200);
+    this.res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    this.res.setHeader('Cache-Control', 'no-cache, no-transform');
+    this.res.setHeader('Connection', 'keep-alive');
+    // Proxies (nginx, some CDNs) must not buffer the stream.
+    this.res.setHeader('X-Accel-Buffering', 'no');
+    this.res.flushHeaders();
+    // Each frame is its own small write; Nagle would delay them.
+    this.res.socket?.setNoDelay(true);
+  }
+
+  /** Writes one `data:` frame; pauses the flow when the socket buffer is full. */
+  data(payload: string): void {
+    if (this.ended) return;
+    this.#open();
+    this.#lastWrite = performance.now();
+    if (!this.res.write(`data: ${payload}\n\n`)) this.flow.pause();
+  }
+
+  heartbeat(now: number): void {
+    if (this.ended || this.flow.paused) return;
+    if (now - this.#lastWrite < this.heartbeatMs / 2) return;
+    this.#open();
+    this.#lastWrite = now;
+    if (!this.res.write(': keep-alive\n\n')) this.flow.pause();
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.#ended = true;
+    this.#open();
+    this.res.end();
+  }
+}

@@ -1,0 +1,125 @@
+import { loadConfig } from '@switchboard/config';
+import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createGateway, type Gateway } from '../src/bootstrap';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+export const auth = { authorization: `Bearer ${ADMIN_KEY}` };
+
+/** Simulated catalogue entries with short timeouts, so failure tests stay fast. */
+export const TEST_MODELS = {
+  models: [
+    {
+      id: 'sim-gpt',
+      provider: 'openai',
+      upstreamModel: 'gpt-4o-mini',
+      contextWindow: 16000,
+      maxOutputTokens: 4096,
+      pricing: { input: 0.15, cachedInput: 0.075, output: 0.6, checked: '2025-10-01' },
+      capabilities: ['chat', 'streaming', 'tools', 'vision', 'json_schema'],
+      ttftTimeoutMs: 1500,
+      idleTimeoutMs: 1500,
+    },
+    {
+      id: 'sim-embed',
+      provider: 'openai',
+      upstreamModel: 'text-embedding-3-small',
+      contextWindow: 8191,
+      maxOutputTokens: 0,
+      pricing: { input: 0.02, cachedInput: 0.02, output: 0, checked: '2025-10-01' },
+      capabilities: ['embeddings'],
+    },
+  ],
+};
+
+export interface Harness {
+  gateway: Gateway;
+  sim: RunningSimulator;
+  url: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** A real gateway on an ephemeral port, talking HTTP to a real simulator. */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const sim = await startSimulator({ port: 0, host: '127.0.0.1' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'sb-gw-'));
+  const modelsFile = join(dataDir, 'models.json');
+  await writeFile(modelsFile, JSON.stringify(TEST_MODELS));
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    ADMIN_API_KEY: ADMIN_KEY,
+    SIMULATOR_URL: sim.url,
+    MODELS_FILE: modelsFile,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
+  return {
+    gateway,
+    sim,
+    url: gateway.url,
+    dataDir,
+    close: async () => {
+      await gateway.close();
+      await sim.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SseFrame {
+  data?: string;
+  comment?: string;
+}
+
+/** A minimal, strict SSE reader: frames are separated by a blank line. */
+export async function* readSse(res: Response): AsyncGenerator<SseFrame> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const raw = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (raw.startsWith(':')) yield { comment: raw.slice(1).trim() };
+      else if (raw.startsWith('data: ')) yield { data: raw.slice(6) };
+      else throw new Error(`malformed SSE frame: ${JSON.stringify(raw)}`);
+    }
+  }
+  if (buf.trim()) throw new Error(`trailing bytes after last frame: ${JSON.stringify(buf)}`);
+}
+
+export function chatBody(text: string, extra: Record<string, unknown> = {}) {
+  return {
+    messages: [{ role: 'user', content: text }],
+    options: { model: { id: 'sim-gpt' } },
+    ...extra,
+  };
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = auth, signal?: AbortSignal) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
+  });
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 2000, step = 5): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, step));
+  }
+  throw new Error('condition not met in time');
+}
