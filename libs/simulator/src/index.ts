@@ -9,3 +9,4 @@ export {
 } from './directive.parser';
 export { promptTokens, WORDS, type SimMessage } from './reply.planner';
 export { embedText } from './embedding';
+export { exposeHostUndiciDispatcher } from './undici-dispatcher';

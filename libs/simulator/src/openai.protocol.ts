@@ -81,7 +81,6 @@ export function openAiDialect(includeUsage: boolean, model: string): ChatDialect
     streamHeaders: {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
     },
     encoder: (reply) => new OpenAiEncoder(reply, model, includeUsage),
     body: (reply) => completionBody(reply, model),
@@ -311,6 +310,16 @@ function embeddingInputs(input: unknown): string[] {
   throw new BadRequest(
     "'input' must be a string, an array of strings or an array of token arrays.",
   );
+}
+
+/** Texts of an embeddings body, for `#sim` directives. */
+export function openAiEmbeddingTexts(body: unknown): string[] {
+  if (!isRecord(body)) return [];
+  try {
+    return embeddingInputs(body.input);
+  } catch {
+    return [];
+  }
 }
 
 export function openAiModels(): unknown {

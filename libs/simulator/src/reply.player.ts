@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { cutResponse, type SimResponse } from './sim-http';
 import type { ChatDialect, ErrorReply, WireChunk } from './dialect';
 import type { SimReply } from './reply.planner';
 
@@ -6,7 +6,7 @@ import type { SimReply } from './reply.planner';
 const MAX_PIECES_PER_WRITE = 256;
 
 export interface PlayContext {
-  res: ServerResponse;
+  res: SimResponse;
   dialect: ChatDialect;
   reply: SimReply;
   stream: boolean;
@@ -42,7 +42,7 @@ export function playReply(ctx: PlayContext): void {
   else completeReply(ctx);
 }
 
-export function sendError(res: ServerResponse, error: ErrorReply): void {
+export function sendError(res: SimResponse, error: ErrorReply): void {
   const body = JSON.stringify(error.body);
   res.writeHead(error.status, {
     ...error.headers,
@@ -53,7 +53,7 @@ export function sendError(res: ServerResponse, error: ErrorReply): void {
 }
 
 export function sendJson(
-  res: ServerResponse,
+  res: SimResponse,
   status: number,
   value: unknown,
   headers: Record<string, string> = {},
@@ -69,7 +69,7 @@ export function sendJson(
 
 function drop(ctx: PlayContext): void {
   ctx.onDrop();
-  ctx.res.destroy();
+  cutResponse(ctx.res);
 }
 
 /** Non-streaming: wait as long as the stream would have taken, then answer at once. */
@@ -115,7 +115,7 @@ function streamReply(ctx: PlayContext): void {
   });
 
   res.writeHead(200, ctx.dialect.streamHeaders);
-  res.flushHeaders();
+  res.flushHeaders?.();
   const t0 = performance.now();
 
   const schedule = (delayMs: number): void => {

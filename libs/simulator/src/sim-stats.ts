@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { SimResponse } from './sim-http';
 
 export type SimProtocol = 'openai' | 'azure' | 'bedrock' | 'gemini';
 
@@ -36,22 +36,22 @@ export class SimRecorder {
   private inFlight = 0;
   private readonly log: RecordedRequest[] = [];
   private logNext = 0;
-  private readonly dropping = new WeakSet<ServerResponse>();
+  private readonly dropping = new WeakSet<SimResponse>();
 
   /** Counts `res` as started now and classifies it when its connection closes. */
-  track(res: ServerResponse): void {
+  track(res: SimResponse): void {
     this.counters.started++;
     this.inFlight++;
     res.once('close', () => {
       this.inFlight--;
-      if (res.writableFinished) this.counters.completed++;
+      if (res.writableEnded) this.counters.completed++;
       else if (this.dropping.has(res)) this.counters.dropped++;
       else this.counters.aborted++;
     });
   }
 
   /** Marks a response the simulator is about to destroy on purpose. */
-  markDropped(res: ServerResponse): void {
+  markDropped(res: SimResponse): void {
     this.dropping.add(res);
   }
 

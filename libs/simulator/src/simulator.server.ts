@@ -1,15 +1,40 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttp1Server } from 'node:http';
+import { createServer as createHttp2Server, type Http2Session } from 'node:http2';
+import {
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Server,
+  type Socket,
+} from 'node:net';
+import {
+  bedrockDialect,
+  bedrockError,
+  invokeEmbeddings,
+  invokeTexts,
+  parseConverse,
+} from './bedrock.protocol';
 import type { ChatDialect, ErrorReply, SimErrorKind } from './dialect';
+import type { SimRequest, SimResponse } from './sim-http';
+import { parseDirective } from './directive.parser';
+import {
+  batchEmbedContents,
+  countTokens,
+  embedContent,
+  geminiDialect,
+  geminiEmbeddingTexts,
+  geminiError,
+  parseGenerateContent,
+} from './gemini.protocol';
 import {
   openAiDialect,
   openAiEmbeddings,
   openAiError,
   openAiModel,
   openAiModels,
+  openAiEmbeddingTexts,
   parseOpenAiChat,
 } from './openai.protocol';
-import { planReply, type SimChatRequest } from './reply.planner';
+import { planReply, type SimChatRequest, type SimReply } from './reply.planner';
 import { playReply, sendError, sendJson } from './reply.player';
 import { SimRecorder, type RecordedRequest, type SimProtocol, type SimStats } from './sim-stats';
 import { BadRequest } from './wire.util';
@@ -36,25 +61,54 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
   const recorder = new SimRecorder();
-  const server = createServer((req, res) => {
+  const handle = (req: SimRequest, res: SimResponse): void => {
     route(recorder, req, res).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: 'simulator failure' } });
       else res.destroy();
     });
-  });
+  };
+  const http1 = createHttp1Server(handle);
   // Streams may legitimately stay open for a long time (ttft, hang); never time them out here.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 65_000;
+  http1.requestTimeout = 0;
+  http1.keepAliveTimeout = 65_000;
+  // The Bedrock SDK speaks HTTP/2; over plain http:// that is h2c with prior knowledge.
+  const http2 = createHttp2Server({}, (req, res) => handle(req, res));
+  const sessions = new Set<Http2Session>();
+  http2.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+
+  // One port for both: an HTTP/2 connection opens with the "PRI * HTTP/2.0" preface.
+  const sockets = new Set<Socket>();
+  const front = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    socket.once('data', (head: Buffer) => {
+      socket.pause();
+      socket.unshift(head);
+      const target = head.subarray(0, 3).toString('latin1') === 'PRI' ? http2 : http1;
+      target.emit('connection', socket);
+      process.nextTick(() => socket.resume());
+    });
+  });
+  front.maxConnections = Infinity;
 
   const host = opts.host ?? '127.0.0.1';
-  await listen(server, opts.port ?? 0, host);
-  const port = (server.address() as AddressInfo).port;
+  await listen(front, opts.port ?? 0, host);
+  const port = (front.address() as AddressInfo).port;
   return {
     url: `http://${urlHost(host)}:${port}`,
     port,
     stats: () => recorder.stats(),
     reset: () => recorder.reset(),
-    close: () => closeServer(server),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        front.close((err) => (err ? reject(err) : resolve()));
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+      }),
   };
 }
 
@@ -68,23 +122,12 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    server.closeAllConnections();
-  });
-}
-
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function route(
-  recorder: SimRecorder,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+async function route(recorder: SimRecorder, req: SimRequest, res: SimResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://simulator');
   const path = url.pathname;
   const method = req.method ?? 'GET';
@@ -134,6 +177,21 @@ async function route(
     return sendError(res, openAiError('not_found', `Unknown request URL: ${method} ${path}.`));
   }
 
+  // Bedrock Runtime: the model id is one URL-encoded segment (ARNs carry ':' and '/').
+  const bedrock = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(path);
+  if (bedrock !== null && method === 'POST') {
+    return bedrockCall(recorder, req, res, decodeURIComponent(bedrock[1]), bedrock[2]);
+  }
+
+  // Gemini API: /v1beta/models/{model}:{method}
+  const gemini = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):([A-Za-z]+)$/.exec(path);
+  if (gemini !== null && method === 'POST') {
+    if (!req.headers['x-goog-api-key'] && !url.searchParams.get('key')) {
+      return sendError(res, geminiError('unauthorized'));
+    }
+    return geminiCall(recorder, req, res, decodeURIComponent(gemini[2]), gemini[3]);
+  }
+
   sendJson(res, 404, { error: { code: 404, message: `No simulator route for ${method} ${path}` } });
 }
 
@@ -142,7 +200,7 @@ function control(
   method: string,
   path: string,
   url: URL,
-  res: ServerResponse,
+  res: SimResponse,
 ): void {
   if (method === 'GET' && path === '/_sim/stats') return sendJson(res, 200, recorder.stats());
   if (method === 'POST' && path === '/_sim/reset') {
@@ -165,8 +223,8 @@ function control(
 async function intake(
   recorder: SimRecorder,
   protocol: SimProtocol,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: SimRequest,
+  res: SimResponse,
   error: (kind: SimErrorKind, message?: string) => ErrorReply,
 ): Promise<{ body: unknown } | undefined> {
   recorder.track(res);
@@ -201,7 +259,7 @@ async function intake(
   return { body };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: SimRequest): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -222,7 +280,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function serveChat(
   recorder: SimRecorder,
-  res: ServerResponse,
+  res: SimResponse,
   dialect: ChatDialect,
   request: SimChatRequest,
   stream: boolean,
@@ -236,48 +294,145 @@ function serveChat(
   });
 }
 
+/**
+ * A JSON answer (embeddings) that still honours `ttft` and `fail` from a `#sim`
+ * line in the input texts, so retries around embedding calls can be tested too.
+ */
+function serveJson(
+  recorder: SimRecorder,
+  res: SimResponse,
+  texts: readonly string[],
+  error: (kind: SimErrorKind, message?: string) => ErrorReply,
+  body: () => unknown,
+): void {
+  const directive = parseDirective(texts.join('\n'));
+  const reply: SimReply = {
+    directive: { ...directive, tps: 0 },
+    pieces: [],
+    finish: 'stop',
+    usage: { inputTokens: 0, cachedTokens: 0, outputTokens: 0, reasoningTokens: 0 },
+  };
+  const dialect: ChatDialect = {
+    streamHeaders: {},
+    encoder: () => {
+      throw new Error('JSON answers are never streamed');
+    },
+    body,
+    error,
+  };
+  playReply({ res, dialect, reply, stream: false, onDrop: () => recorder.markDropped(res) });
+}
+
+/** Runs `handler`, answering a BadRequest with the protocol's 400 body. */
+function guarded(
+  res: SimResponse,
+  error: (kind: SimErrorKind, message?: string) => ErrorReply,
+  handler: () => void,
+): void {
+  try {
+    handler();
+  } catch (e) {
+    if (!(e instanceof BadRequest)) throw e;
+    sendError(res, error('bad_request', e.message));
+  }
+}
+
+async function bedrockCall(
+  recorder: SimRecorder,
+  req: SimRequest,
+  res: SimResponse,
+  modelId: string,
+  operation: string,
+): Promise<void> {
+  const input = await intake(recorder, 'bedrock', req, res, bedrockError);
+  if (input === undefined) return;
+  guarded(res, bedrockError, () => {
+    if (operation === 'invoke') {
+      const body = invokeEmbeddings(input.body, modelId);
+      serveJson(recorder, res, invokeTexts(input.body), bedrockError, () => body);
+      return;
+    }
+    const request = parseConverse(input.body, modelId);
+    serveChat(recorder, res, bedrockDialect(), request, operation === 'converse-stream');
+  });
+}
+
+async function geminiCall(
+  recorder: SimRecorder,
+  req: SimRequest,
+  res: SimResponse,
+  model: string,
+  operation: string,
+): Promise<void> {
+  const input = await intake(recorder, 'gemini', req, res, geminiError);
+  if (input === undefined) return;
+  guarded(res, geminiError, () => {
+    switch (operation) {
+      case 'generateContent':
+      case 'streamGenerateContent': {
+        const request = parseGenerateContent(input.body, model);
+        serveChat(
+          recorder,
+          res,
+          geminiDialect(model),
+          request,
+          operation === 'streamGenerateContent',
+        );
+        return;
+      }
+      case 'countTokens':
+        sendJson(res, 200, countTokens(input.body, model));
+        return;
+      case 'embedContent':
+      case 'batchEmbedContents': {
+        const body =
+          operation === 'embedContent'
+            ? embedContent(input.body, model)
+            : batchEmbedContents(input.body, model);
+        serveJson(recorder, res, geminiEmbeddingTexts(input.body), geminiError, () => body);
+        return;
+      }
+      default:
+        sendError(
+          res,
+          geminiError('not_found', `Method ${operation} is not supported by the simulator.`),
+        );
+    }
+  });
+}
+
 async function openAiChat(
   recorder: SimRecorder,
   protocol: SimProtocol,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: SimRequest,
+  res: SimResponse,
   model?: string,
 ): Promise<void> {
   const input = await intake(recorder, protocol, req, res, openAiError);
   if (input === undefined) return;
-  try {
+  guarded(res, openAiError, () => {
     const call = parseOpenAiChat(input.body, model);
-    serveChat(
-      recorder,
-      res,
-      openAiDialect(call.includeUsage, call.request.model),
-      call.request,
-      call.stream,
-    );
-  } catch (e) {
-    if (!(e instanceof BadRequest)) throw e;
-    sendError(res, openAiError('bad_request', e.message));
-  }
+    const dialect = openAiDialect(call.includeUsage, call.request.model);
+    serveChat(recorder, res, dialect, call.request, call.stream);
+  });
 }
 
 async function openAiEmbed(
   recorder: SimRecorder,
   protocol: SimProtocol,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: SimRequest,
+  res: SimResponse,
   model?: string,
 ): Promise<void> {
   const input = await intake(recorder, protocol, req, res, openAiError);
   if (input === undefined) return;
-  try {
-    sendJson(res, 200, openAiEmbeddings(input.body, model));
-  } catch (e) {
-    if (!(e instanceof BadRequest)) throw e;
-    sendError(res, openAiError('bad_request', e.message));
-  }
+  guarded(res, openAiError, () => {
+    const body = openAiEmbeddings(input.body, model);
+    serveJson(recorder, res, openAiEmbeddingTexts(input.body), openAiError, () => body);
+  });
 }
 
-function hasBearer(req: IncomingMessage): boolean {
+function hasBearer(req: SimRequest): boolean {
   const auth = req.headers.authorization;
   return typeof auth === 'string' && /^bearer\s+\S/i.test(auth);
 }
