@@ -1,0 +1,785 @@
+/**
+ * Security and operability invariants of the Switchboard stack, written as plain functions
+ * over a list of resources so the same rules run in two places:
+ *  - the unit tests, over resources recorded by `pulumi.runtime.setMocks`;
+ *  - `pulumi preview --policy-pack pulumi/policy-pack`, over the real preview.
+ * A reference that cannot be resolved (e.g. an id unknown during preview) is not reported
+ * as a violation; the mock tests resolve every reference and assert that they do.
+ */
+
+export interface ResourceRecord {
+  type: string;
+  name: string;
+  urn?: string;
+  /** Physical id when known (mocks always know it). */
+  id?: string;
+  /** Region of the provider that manages the resource. */
+  region?: string;
+  props: Record<string, unknown>;
+}
+
+export interface Violation {
+  policy: string;
+  resource: string;
+  urn?: string;
+  message: string;
+}
+
+export interface Invariant {
+  name: string;
+  description: string;
+  check(resources: ResourceRecord[]): Violation[];
+}
+
+export const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+export const ALL_VIEWER_EXCEPT_HOST_HEADER = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
+export const REQUIRED_STOP_TIMEOUT = 120;
+
+export const T = {
+  service: 'aws:ecs/service:Service',
+  cluster: 'aws:ecs/cluster:Cluster',
+  capacityProviders: 'aws:ecs/clusterCapacityProviders:ClusterCapacityProviders',
+  taskDefinition: 'aws:ecs/taskDefinition:TaskDefinition',
+  subnet: 'aws:ec2/subnet:Subnet',
+  routeTable: 'aws:ec2/routeTable:RouteTable',
+  routeTableAssociation: 'aws:ec2/routeTableAssociation:RouteTableAssociation',
+  internetGateway: 'aws:ec2/internetGateway:InternetGateway',
+  securityGroup: 'aws:ec2/securityGroup:SecurityGroup',
+  securityGroupRule: 'aws:ec2/securityGroupRule:SecurityGroupRule',
+  ingressRule: 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
+  webAcl: 'aws:wafv2/webAcl:WebAcl',
+  distribution: 'aws:cloudfront/distribution:Distribution',
+  vpcOrigin: 'aws:cloudfront/vpcOrigin:VpcOrigin',
+  loadBalancer: 'aws:lb/loadBalancer:LoadBalancer',
+  listener: 'aws:lb/listener:Listener',
+  listenerRule: 'aws:lb/listenerRule:ListenerRule',
+  targetGroup: 'aws:lb/targetGroup:TargetGroup',
+  alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
+  logGroup: 'aws:cloudwatch/logGroup:LogGroup',
+  ecrRepository: 'aws:ecr/repository:Repository',
+  ecrLifecycle: 'aws:ecr/lifecyclePolicy:LifecyclePolicy',
+  bucket: 'aws:s3/bucket:Bucket',
+  publicAccessBlock: 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock',
+  bucketEncryption:
+    'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
+  dbCluster: 'aws:rds/cluster:Cluster',
+  dbClusterInstance: 'aws:rds/clusterInstance:ClusterInstance',
+  dbInstance: 'aws:rds/instance:Instance',
+  dbSubnetGroup: 'aws:rds/subnetGroup:SubnetGroup',
+  serverlessCache: 'aws:elasticache/serverlessCache:ServerlessCache',
+  replicationGroup: 'aws:elasticache/replicationGroup:ReplicationGroup',
+} as const;
+
+// --- small readers over untyped props --------------------------------------------------
+
+type Props = Record<string, unknown>;
+
+function obj(value: unknown): Props | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Props)
+    : undefined;
+}
+function arr(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+function strings(value: unknown): string[] {
+  return arr(value).filter((v): v is string => typeof v === 'string');
+}
+function ofType(resources: ResourceRecord[], type: string): ResourceRecord[] {
+  return resources.filter((r) => r.type === type);
+}
+/** A resource's identifiers that other resources may reference it by. */
+function handles(r: ResourceRecord): string[] {
+  return [r.id, str(r.props.id), str(r.props.arn), str(r.props.name), str(r.props.bucket)].filter(
+    (v): v is string => v !== undefined && v !== '',
+  );
+}
+function byHandle(
+  resources: ResourceRecord[],
+  type: string,
+  ref: unknown,
+): ResourceRecord | undefined {
+  const key = str(ref);
+  if (key === undefined) return undefined;
+  return ofType(resources, type).find((r) => handles(r).includes(key));
+}
+/** Region of an ARN (arn:partition:service:region:account:resource). */
+export function arnRegion(arn: string): string | undefined {
+  const parts = arn.split(':');
+  return parts.length >= 6 && parts[0] === 'arn' ? parts[3] : undefined;
+}
+
+function violation(policy: string, r: ResourceRecord, message: string): Violation {
+  return { policy, resource: `${r.type}::${r.name}`, urn: r.urn, message };
+}
+
+interface ContainerDefinition {
+  name?: string;
+  user?: string;
+  readonlyRootFilesystem?: boolean;
+  stopTimeout?: number;
+  linuxParameters?: { initProcessEnabled?: boolean };
+  mountPoints?: { sourceVolume?: string; containerPath?: string; readOnly?: boolean }[];
+  healthCheck?: { command?: string[] };
+  environment?: { name?: string; value?: string }[];
+  secrets?: { name?: string; valueFrom?: string }[];
+  logConfiguration?: { logDriver?: string };
+}
+
+export function containerDefinitions(task: ResourceRecord): ContainerDefinition[] {
+  const raw = task.props.containerDefinitions;
+  if (typeof raw === 'string') return JSON.parse(raw) as ContainerDefinition[];
+  return arr(raw) as ContainerDefinition[];
+}
+
+// --- network helpers ---------------------------------------------------------------------
+
+/**
+ * A subnet is public when it maps public IPs or its route table sends traffic to an
+ * internet gateway. Returns undefined when the subnet cannot be resolved.
+ */
+export function subnetIsPublic(
+  resources: ResourceRecord[],
+  subnetRef: unknown,
+): boolean | undefined {
+  const subnet = byHandle(resources, T.subnet, subnetRef);
+  if (!subnet) return undefined;
+  if (subnet.props.mapPublicIpOnLaunch === true) return true;
+  const igwIds = new Set(ofType(resources, T.internetGateway).flatMap(handles));
+  const subnetHandles = handles(subnet);
+  return ofType(resources, T.routeTableAssociation)
+    .filter((a) => subnetHandles.includes(str(a.props.subnetId) ?? ''))
+    .map((a) => byHandle(resources, T.routeTable, a.props.routeTableId))
+    .some((rt) =>
+      arr(rt?.props.routes).some((route) => igwIds.has(str(obj(route)?.gatewayId) ?? '')),
+    );
+}
+
+function publicSubnetViolations(
+  policy: string,
+  resources: ResourceRecord[],
+  r: ResourceRecord,
+  subnets: unknown,
+): Violation[] {
+  return arr(subnets)
+    .filter((s) => subnetIsPublic(resources, s) === true)
+    .map((s) => violation(policy, r, `uses public subnet ${String(s)}`));
+}
+
+interface IngressRule {
+  securityGroup: unknown;
+  cidrs: string[];
+  prefixLists: string[];
+  referencedGroups: string[];
+  fromPort?: number;
+  toPort?: number;
+  source: ResourceRecord;
+}
+
+/** Every ingress rule, whichever of the three AWS resource shapes declares it. */
+export function ingressRules(resources: ResourceRecord[]): IngressRule[] {
+  const rules: IngressRule[] = [];
+  for (const sg of ofType(resources, T.securityGroup)) {
+    for (const raw of arr(sg.props.ingress)) {
+      const rule = obj(raw) ?? {};
+      rules.push({
+        securityGroup: sg.id ?? sg.props.id,
+        cidrs: [...strings(rule.cidrBlocks), ...strings(rule.ipv6CidrBlocks)],
+        prefixLists: strings(rule.prefixListIds),
+        referencedGroups: strings(rule.securityGroups),
+        fromPort: rule.fromPort as number | undefined,
+        toPort: rule.toPort as number | undefined,
+        source: sg,
+      });
+    }
+  }
+  for (const r of ofType(resources, T.securityGroupRule).filter(
+    (x) => x.props.type === 'ingress',
+  )) {
+    rules.push({
+      securityGroup: r.props.securityGroupId,
+      cidrs: [...strings(r.props.cidrBlocks), ...strings(r.props.ipv6CidrBlocks)],
+      prefixLists: strings(r.props.prefixListIds),
+      referencedGroups: [str(r.props.sourceSecurityGroupId)].filter(
+        (v): v is string => v !== undefined,
+      ),
+      fromPort: r.props.fromPort as number | undefined,
+      toPort: r.props.toPort as number | undefined,
+      source: r,
+    });
+  }
+  for (const r of ofType(resources, T.ingressRule)) {
+    rules.push({
+      securityGroup: r.props.securityGroupId,
+      cidrs: [str(r.props.cidrIpv4), str(r.props.cidrIpv6)].filter(
+        (v): v is string => v !== undefined,
+      ),
+      prefixLists: [str(r.props.prefixListId)].filter((v): v is string => v !== undefined),
+      referencedGroups: [str(r.props.referencedSecurityGroupId)].filter(
+        (v): v is string => v !== undefined,
+      ),
+      fromPort: r.props.fromPort as number | undefined,
+      toPort: r.props.toPort as number | undefined,
+      source: r,
+    });
+  }
+  return rules;
+}
+
+const ANYWHERE = new Set(['0.0.0.0/0', '::/0']);
+
+// --- invariants -----------------------------------------------------------------------------
+
+const capacityStrategy: Invariant = {
+  name: 'service-capacity-strategy',
+  description:
+    'ECS services use a capacity provider strategy over providers associated with their cluster, never launchType.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const svc of ofType(resources, T.service)) {
+      const strategy = arr(svc.props.capacityProviderStrategies).map((s) => obj(s) ?? {});
+      const launchType = svc.props.launchType;
+      if (launchType !== undefined && launchType !== null && launchType !== '') {
+        out.push(violation(this.name, svc, `sets launchType ${JSON.stringify(launchType)}`));
+      }
+      if (strategy.length === 0) {
+        out.push(violation(this.name, svc, 'has no capacity provider strategy'));
+        continue;
+      }
+      const cluster = byHandle(resources, T.cluster, svc.props.cluster);
+      const association = cluster
+        ? ofType(resources, T.capacityProviders).find((c) =>
+            handles(cluster).includes(str(c.props.clusterName) ?? ''),
+          )
+        : undefined;
+      if (cluster && !association) {
+        out.push(violation(this.name, svc, 'cluster has no capacity providers associated'));
+        continue;
+      }
+      const associated = new Set(strings(association?.props.capacityProviders));
+      for (const item of strategy) {
+        const provider = str(item.capacityProvider) ?? '';
+        if (association && !associated.has(provider)) {
+          out.push(
+            violation(this.name, svc, `strategy uses ${provider}, not associated with the cluster`),
+          );
+        }
+      }
+      if (association && !(associated.has('FARGATE') && associated.has('FARGATE_SPOT'))) {
+        out.push(violation(this.name, svc, 'cluster must associate both FARGATE and FARGATE_SPOT'));
+      }
+    }
+    return out;
+  },
+};
+
+const circuitBreaker: Invariant = {
+  name: 'service-circuit-breaker',
+  description: 'ECS deployments roll back automatically when new tasks fail.',
+  check(resources) {
+    return ofType(resources, T.service)
+      .filter((svc) => {
+        const cb = obj(svc.props.deploymentCircuitBreaker);
+        return !(cb?.enable === true && cb.rollback === true);
+      })
+      .map((svc) =>
+        violation(this.name, svc, 'deployment circuit breaker with rollback is not enabled'),
+      );
+  },
+};
+
+const privateTasks: Invariant = {
+  name: 'service-private-networking',
+  description: 'Tasks run in private subnets without public IPs.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const svc of ofType(resources, T.service)) {
+      const net = obj(svc.props.networkConfiguration);
+      if (!net) {
+        out.push(violation(this.name, svc, 'has no awsvpc network configuration'));
+        continue;
+      }
+      if (net.assignPublicIp !== false)
+        out.push(violation(this.name, svc, 'assignPublicIp is not explicitly false'));
+      out.push(...publicSubnetViolations(this.name, resources, svc, net.subnets));
+    }
+    return out;
+  },
+};
+
+function isRootUser(user: string | undefined): boolean {
+  if (user === undefined || user.trim() === '') return true;
+  const [uid] = user.split(':');
+  return uid === 'root' || uid === '0';
+}
+
+const taskHardening: Invariant = {
+  name: 'task-hardening',
+  description: `Containers run as non-root with a read-only root filesystem, a writable /tmp volume, an init process, stopTimeout ${REQUIRED_STOP_TIMEOUT}, a /health check and awslogs.`,
+  check(resources) {
+    const out: Violation[] = [];
+    for (const task of ofType(resources, T.taskDefinition)) {
+      const volumes = new Set(arr(task.props.volumes).map((v) => str(obj(v)?.name)));
+      for (const c of containerDefinitions(task)) {
+        const where = `container ${c.name ?? '?'}`;
+        if (isRootUser(c.user)) out.push(violation(this.name, task, `${where} runs as root`));
+        if (c.readonlyRootFilesystem !== true)
+          out.push(violation(this.name, task, `${where} has a writable root filesystem`));
+        if (c.stopTimeout !== REQUIRED_STOP_TIMEOUT) {
+          out.push(
+            violation(
+              this.name,
+              task,
+              `${where} stopTimeout is ${String(c.stopTimeout)}, expected ${REQUIRED_STOP_TIMEOUT}`,
+            ),
+          );
+        }
+        if (c.linuxParameters?.initProcessEnabled !== true)
+          out.push(violation(this.name, task, `${where} has no init process`));
+        const tmp = (c.mountPoints ?? []).find((m) => m.containerPath === '/tmp');
+        if (!tmp || tmp.readOnly === true || !volumes.has(tmp.sourceVolume)) {
+          out.push(violation(this.name, task, `${where} has no writable /tmp volume`));
+        }
+        if (!(c.healthCheck?.command ?? []).some((part) => part.includes('/health'))) {
+          out.push(violation(this.name, task, `${where} health check does not probe /health`));
+        }
+        if (c.logConfiguration?.logDriver !== 'awslogs')
+          out.push(violation(this.name, task, `${where} does not log to CloudWatch`));
+      }
+    }
+    return out;
+  },
+};
+
+const SECRET_NAME = /(KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|DATABASE_URL)/i;
+const SECRET_VALUE = [
+  /:\/\/[^/@\s:]+:[^/@\s]+@/, // credentials inside a URL
+  /^sk-[A-Za-z0-9_-]{10,}/, // OpenAI-style key
+  /^(AKIA|ASIA)[A-Z0-9]{16}$/, // AWS access key id
+  /^AIza[0-9A-Za-z_-]{20,}/, // Google API key
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+];
+const SECRET_REFERENCE = /^arn:aws[a-z-]*:(secretsmanager|ssm):/;
+
+/** Whether a plain environment entry looks like it carries a secret. */
+export function looksSecret(name: string, value: string): boolean {
+  return SECRET_NAME.test(name) || SECRET_VALUE.some((re) => re.test(value));
+}
+
+const taskSecrets: Invariant = {
+  name: 'task-secrets-via-valueFrom',
+  description:
+    'Secrets reach containers only as Secrets Manager/SSM references, never as plain environment values.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const task of ofType(resources, T.taskDefinition)) {
+      for (const c of containerDefinitions(task)) {
+        for (const env of c.environment ?? []) {
+          if (looksSecret(env.name ?? '', env.value ?? '')) {
+            out.push(
+              violation(
+                this.name,
+                task,
+                `container ${c.name ?? '?'} has secret-looking plain variable ${env.name ?? '?'}`,
+              ),
+            );
+          }
+        }
+        for (const secret of c.secrets ?? []) {
+          if (!SECRET_REFERENCE.test(secret.valueFrom ?? '')) {
+            out.push(
+              violation(
+                this.name,
+                task,
+                `secret ${secret.name ?? '?'} is not a Secrets Manager/SSM ARN`,
+              ),
+            );
+          }
+        }
+      }
+    }
+    return out;
+  },
+};
+
+const wafOnCloudFront: Invariant = {
+  name: 'waf-cloudfront-us-east-1',
+  description:
+    'Every distribution has a CLOUDFRONT-scope WAFv2 web ACL, created in us-east-1 and attached by ARN.',
+  check(resources) {
+    const out: Violation[] = [];
+    const acls = ofType(resources, T.webAcl);
+    for (const acl of acls) {
+      if (acl.props.scope !== 'CLOUDFRONT') continue;
+      if (acl.region !== undefined && acl.region !== 'us-east-1') {
+        out.push(
+          violation(
+            this.name,
+            acl,
+            `CLOUDFRONT web ACL is managed in ${acl.region}, must be us-east-1`,
+          ),
+        );
+      }
+    }
+    for (const dist of ofType(resources, T.distribution)) {
+      const ref = str(dist.props.webAclId);
+      if (!ref) {
+        out.push(violation(this.name, dist, 'has no web ACL'));
+        continue;
+      }
+      if (!ref.startsWith('arn:') || !ref.includes(':wafv2:')) {
+        out.push(violation(this.name, dist, 'webAclId is not a WAFv2 ARN'));
+        continue;
+      }
+      const acl = acls.find((a) => str(a.props.arn) === ref);
+      if (acl && acl.props.scope !== 'CLOUDFRONT')
+        out.push(violation(this.name, dist, 'web ACL scope is not CLOUDFRONT'));
+    }
+    return out;
+  },
+};
+
+interface WafRule {
+  name?: string;
+  action?: Props;
+  statement?: {
+    managedRuleGroupStatement?: {
+      name?: string;
+      ruleActionOverrides?: { name?: string; actionToUse?: Props }[];
+    };
+    rateBasedStatement?: { limit?: number; aggregateKeyType?: string };
+  };
+}
+
+const wafRules: Invariant = {
+  name: 'waf-rule-set',
+  description:
+    'The web ACL runs AWS common, known-bad-inputs and IP-reputation groups, counts (not blocks) large bodies, and rate-limits per IP.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const acl of ofType(resources, T.webAcl)) {
+      const rules = arr(acl.props.rules) as WafRule[];
+      const groups = new Map(
+        rules.flatMap((r) =>
+          r.statement?.managedRuleGroupStatement
+            ? [[r.statement.managedRuleGroupStatement.name, r] as const]
+            : [],
+        ),
+      );
+      for (const required of [
+        'AWSManagedRulesCommonRuleSet',
+        'AWSManagedRulesKnownBadInputsRuleSet',
+        'AWSManagedRulesAmazonIpReputationList',
+      ]) {
+        if (!groups.has(required))
+          out.push(violation(this.name, acl, `missing managed rule group ${required}`));
+      }
+      const common = groups.get('AWSManagedRulesCommonRuleSet')?.statement
+        ?.managedRuleGroupStatement;
+      const bodyOverride = (common?.ruleActionOverrides ?? []).find(
+        (o) => o.name === 'SizeRestrictions_BODY',
+      );
+      if (common && !obj(bodyOverride?.actionToUse)?.count) {
+        out.push(
+          violation(
+            this.name,
+            acl,
+            'SizeRestrictions_BODY must be overridden to count (long prompts are legitimate)',
+          ),
+        );
+      }
+      const rate = rules.find((r) => r.statement?.rateBasedStatement?.aggregateKeyType === 'IP');
+      if (!rate || !obj(rate.action)?.block)
+        out.push(violation(this.name, acl, 'missing a blocking per-IP rate-based rule'));
+    }
+    return out;
+  },
+};
+
+const cloudFrontApi: Invariant = {
+  name: 'cloudfront-api-behaviour',
+  description:
+    'API behaviours use CachingDisabled and AllViewerExceptHostHeader, never compress (SSE), and require HTTPS.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const dist of ofType(resources, T.distribution)) {
+      const behaviours = [
+        obj(dist.props.defaultCacheBehavior),
+        ...arr(dist.props.orderedCacheBehaviors).map(obj),
+      ];
+      behaviours.forEach((b, i) => {
+        const where = i === 0 ? 'default behaviour' : `behaviour ${String(b?.pathPattern)}`;
+        if (!b) return;
+        if (b.cachePolicyId !== CACHING_DISABLED)
+          out.push(violation(this.name, dist, `${where} is not CachingDisabled`));
+        if (b.originRequestPolicyId !== ALL_VIEWER_EXCEPT_HOST_HEADER) {
+          out.push(violation(this.name, dist, `${where} does not use AllViewerExceptHostHeader`));
+        }
+        if (b.compress !== false)
+          out.push(violation(this.name, dist, `${where} compresses responses (buffers SSE)`));
+        if (b.viewerProtocolPolicy !== 'https-only')
+          out.push(violation(this.name, dist, `${where} allows plain HTTP`));
+      });
+    }
+    return out;
+  },
+};
+
+const albOnlyFromCloudFront: Invariant = {
+  name: 'alb-only-from-cloudfront',
+  description:
+    'The ALB is internal and reached through a CloudFront VPC origin, and its security groups admit only prefix lists or other groups, never CIDRs.',
+  check(resources) {
+    const out: Violation[] = [];
+    const rules = ingressRules(resources);
+    const origins = ofType(resources, T.vpcOrigin);
+    const distributionOrigins = ofType(resources, T.distribution).flatMap((d) =>
+      arr(d.props.origins).map((o) => str(obj(obj(o)?.vpcOriginConfig)?.vpcOriginId)),
+    );
+    for (const alb of ofType(resources, T.loadBalancer)) {
+      if (alb.props.internal !== true) {
+        out.push(
+          violation(
+            this.name,
+            alb,
+            'is internet-facing; it must be internal behind a CloudFront VPC origin',
+          ),
+        );
+        continue;
+      }
+      const albArn = str(alb.props.arn);
+      const origin = origins.find((o) => str(obj(o.props.vpcOriginEndpointConfig)?.arn) === albArn);
+      if (albArn !== undefined && !origin) {
+        out.push(violation(this.name, alb, 'is not the target of a CloudFront VPC origin'));
+      } else if (origin && !handles(origin).some((h) => distributionOrigins.includes(h))) {
+        out.push(violation(this.name, alb, 'its VPC origin is not used by any distribution'));
+      }
+      for (const sg of strings(alb.props.securityGroups)) {
+        for (const rule of rules.filter((r) => r.securityGroup === sg)) {
+          if (rule.cidrs.length > 0) {
+            out.push(
+              violation(
+                this.name,
+                alb,
+                `security group ${sg} admits CIDRs ${rule.cidrs.join(', ')}`,
+              ),
+            );
+          }
+        }
+      }
+    }
+    return out;
+  },
+};
+
+const noPublicIngress: Invariant = {
+  name: 'no-public-ingress',
+  description:
+    'No security group admits 0.0.0.0/0 or ::/0, except port 443 on an internet-facing ALB.',
+  check(resources) {
+    const publicAlbGroups = new Set(
+      ofType(resources, T.loadBalancer)
+        .filter((lb) => lb.props.internal !== true)
+        .flatMap((lb) => strings(lb.props.securityGroups)),
+    );
+    return ingressRules(resources)
+      .filter((rule) => rule.cidrs.some((c) => ANYWHERE.has(c)))
+      .filter(
+        (rule) =>
+          !(
+            publicAlbGroups.has(str(rule.securityGroup) ?? '') &&
+            rule.fromPort === 443 &&
+            rule.toPort === 443
+          ),
+      )
+      .map((rule) =>
+        violation(
+          this.name,
+          rule.source,
+          `admits the internet on ports ${String(rule.fromPort)}-${String(rule.toPort)}`,
+        ),
+      );
+  },
+};
+
+const alarmActions: Invariant = {
+  name: 'alarms-have-actions',
+  description:
+    'Every alarm notifies somewhere, in its own region (CloudWatch cannot notify cross-region topics).',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const alarm of ofType(resources, T.alarm)) {
+      const actions = strings(alarm.props.alarmActions);
+      if (alarm.props.actionsEnabled === false || actions.length === 0) {
+        out.push(violation(this.name, alarm, 'has no enabled alarm action'));
+        continue;
+      }
+      for (const action of actions) {
+        const region = arnRegion(action);
+        if (alarm.region !== undefined && region !== undefined && region !== alarm.region) {
+          out.push(
+            violation(this.name, alarm, `alarm in ${alarm.region} notifies ${action} in ${region}`),
+          );
+        }
+      }
+    }
+    return out;
+  },
+};
+
+const logRetention: Invariant = {
+  name: 'log-retention',
+  description: 'Every log group has a retention period.',
+  check(resources) {
+    return ofType(resources, T.logGroup)
+      .filter(
+        (lg) => !(typeof lg.props.retentionInDays === 'number' && lg.props.retentionInDays > 0),
+      )
+      .map((lg) => violation(this.name, lg, 'has no retention (logs kept and billed forever)'));
+  },
+};
+
+const ecrHardening: Invariant = {
+  name: 'ecr-hardening',
+  description: 'ECR repositories scan on push, use immutable tags and have a lifecycle policy.',
+  check(resources) {
+    const out: Violation[] = [];
+    const lifecycles = ofType(resources, T.ecrLifecycle).map((p) => str(p.props.repository));
+    for (const repo of ofType(resources, T.ecrRepository)) {
+      if (obj(repo.props.imageScanningConfiguration)?.scanOnPush !== true)
+        out.push(violation(this.name, repo, 'does not scan on push'));
+      if (repo.props.imageTagMutability !== 'IMMUTABLE')
+        out.push(violation(this.name, repo, 'tags are mutable'));
+      if (!handles(repo).some((h) => lifecycles.includes(h)))
+        out.push(violation(this.name, repo, 'has no lifecycle policy'));
+    }
+    return out;
+  },
+};
+
+const s3Private: Invariant = {
+  name: 's3-private-encrypted',
+  description: 'Every bucket blocks all public access and has default encryption.',
+  check(resources) {
+    const out: Violation[] = [];
+    const blocks = ofType(resources, T.publicAccessBlock);
+    const encryption = ofType(resources, T.bucketEncryption);
+    for (const bucket of ofType(resources, T.bucket)) {
+      const ids = handles(bucket);
+      const block = blocks.find((b) => ids.includes(str(b.props.bucket) ?? ''));
+      const allBlocked =
+        block &&
+        ['blockPublicAcls', 'blockPublicPolicy', 'ignorePublicAcls', 'restrictPublicBuckets'].every(
+          (k) => block.props[k] === true,
+        );
+      if (!allBlocked) out.push(violation(this.name, bucket, 'public access is not fully blocked'));
+      const enc = encryption.find((e) => ids.includes(str(e.props.bucket) ?? ''));
+      const algorithm = str(
+        obj(obj(arr(enc?.props.rules)[0])?.applyServerSideEncryptionByDefault)?.sseAlgorithm,
+      );
+      if (!algorithm) out.push(violation(this.name, bucket, 'has no default encryption'));
+    }
+    return out;
+  },
+};
+
+const databasePrivate: Invariant = {
+  name: 'database-private-encrypted',
+  description:
+    'Databases are encrypted at rest, not publicly accessible and placed in private subnets.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const cluster of ofType(resources, T.dbCluster)) {
+      if (cluster.props.storageEncrypted !== true)
+        out.push(violation(this.name, cluster, 'storage is not encrypted'));
+      const group = byHandle(resources, T.dbSubnetGroup, cluster.props.dbSubnetGroupName);
+      if (group)
+        out.push(...publicSubnetViolations(this.name, resources, cluster, group.props.subnetIds));
+    }
+    for (const instance of [
+      ...ofType(resources, T.dbClusterInstance),
+      ...ofType(resources, T.dbInstance),
+    ]) {
+      if (instance.props.publiclyAccessible !== false)
+        out.push(violation(this.name, instance, 'is not explicitly private'));
+      if (instance.type === T.dbInstance && instance.props.storageEncrypted !== true) {
+        out.push(violation(this.name, instance, 'storage is not encrypted'));
+      }
+    }
+    return out;
+  },
+};
+
+const cachePrivate: Invariant = {
+  name: 'cache-private-encrypted',
+  description:
+    'Caches use TLS and encryption at rest and live in private subnets behind a security group.',
+  check(resources) {
+    const out: Violation[] = [];
+    // ElastiCache Serverless always encrypts in transit and at rest; placement is what can go wrong.
+    for (const cache of ofType(resources, T.serverlessCache)) {
+      if (strings(cache.props.securityGroupIds).length === 0)
+        out.push(violation(this.name, cache, 'has no security group'));
+      if (arr(cache.props.subnetIds).length === 0)
+        out.push(violation(this.name, cache, 'has no explicit private subnets'));
+      out.push(...publicSubnetViolations(this.name, resources, cache, cache.props.subnetIds));
+    }
+    for (const group of ofType(resources, T.replicationGroup)) {
+      if (group.props.transitEncryptionEnabled !== true)
+        out.push(violation(this.name, group, 'has no TLS'));
+      if (group.props.atRestEncryptionEnabled !== true)
+        out.push(violation(this.name, group, 'is not encrypted at rest'));
+    }
+    return out;
+  },
+};
+
+const albStreaming: Invariant = {
+  name: 'alb-streaming-settings',
+  description:
+    'ALBs drop invalid headers and log access; target groups check /ready and use least-outstanding-requests routing.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const alb of ofType(resources, T.loadBalancer)) {
+      if (alb.props.dropInvalidHeaderFields !== true)
+        out.push(violation(this.name, alb, 'keeps invalid header fields'));
+      if (obj(alb.props.accessLogs)?.enabled !== true)
+        out.push(violation(this.name, alb, 'has no access logs'));
+    }
+    for (const tg of ofType(resources, T.targetGroup)) {
+      if (obj(tg.props.healthCheck)?.path !== '/ready')
+        out.push(violation(this.name, tg, 'health check is not /ready'));
+      if (tg.props.loadBalancingAlgorithmType !== 'least_outstanding_requests') {
+        out.push(violation(this.name, tg, 'does not route by least outstanding requests'));
+      }
+    }
+    return out;
+  },
+};
+
+export const invariants: Invariant[] = [
+  capacityStrategy,
+  circuitBreaker,
+  privateTasks,
+  taskHardening,
+  taskSecrets,
+  wafOnCloudFront,
+  wafRules,
+  cloudFrontApi,
+  albOnlyFromCloudFront,
+  noPublicIngress,
+  alarmActions,
+  logRetention,
+  ecrHardening,
+  s3Private,
+  databasePrivate,
+  cachePrivate,
+  albStreaming,
+];
+
+export function checkAll(resources: ResourceRecord[]): Violation[] {
+  return invariants.flatMap((inv) => inv.check(resources));
+}
