@@ -9,7 +9,11 @@ import { ChatController } from './chat/chat.controller';
 import { ChatPipeline } from './chat/chat-pipeline.service';
 import { DrainState } from './health/drain-state';
 import { EmfService } from './health/emf.service';
-import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health/health.controller';
+import {
+  HealthController,
+  READINESS_CHECKS,
+  type ReadinessCheck,
+} from './health/health.controller';
 import { CompletionsController } from './openai/completions.controller';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';

@@ -14,11 +14,12 @@ import { MetricsService } from '@switchboard/observability';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
 import express, { type NextFunction, type Response } from 'express';
 import helmet from 'helmet';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
 import { AppModule } from './app.module';
-import { AllExceptionsFilter } from './http/all-exceptions.filter';
+import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import type { GatewayRequest } from './http/request.types';
 import { DrainState } from './health/drain-state';
@@ -43,16 +44,23 @@ export interface GatewayOptions {
 }
 
 /** Builds and starts the gateway on config.http.port; used by main.ts and by tests. */
-export async function createGateway(config: AppConfig, opts: GatewayOptions = {}): Promise<Gateway> {
-  const logger = opts.logger ?? pino({ level: config.logLevel, redact: ['*.authorization', '*.apiKey'] });
+export async function createGateway(
+  config: AppConfig,
+  opts: GatewayOptions = {},
+): Promise<Gateway> {
+  const logger =
+    opts.logger ?? pino({ level: config.logLevel, redact: ['*.authorization', '*.apiKey'] });
 
   let adminKey: BootstrapAdminKey;
-  if (config.auth.adminApiKey) adminKey = BootstrapAdminKey.fromPlaintext(config.auth.adminApiKey.reveal());
+  if (config.auth.adminApiKey)
+    adminKey = BootstrapAdminKey.fromPlaintext(config.auth.adminApiKey.reveal());
   else {
     const loaded = await BootstrapAdminKey.loadOrCreate(config.dataDir);
     adminKey = loaded.key;
     if (loaded.generated) {
-      (opts.onAdminKeyGenerated ?? ((k: string) => process.stdout.write(adminKeyBanner(k))))(loaded.generated);
+      (opts.onAdminKeyGenerated ?? ((k: string) => process.stdout.write(adminKeyBanner(k))))(
+        loaded.generated,
+      );
     }
   }
 
@@ -65,19 +73,29 @@ export async function createGateway(config: AppConfig, opts: GatewayOptions = {}
       simulatorUrl = simulator.url;
     }
   }
-  const llm = new LlmService(loadCatalogue(config.llm.modelsFile), createProviders(config, { simulatorUrl }));
+  const llm = new LlmService(
+    loadCatalogue(config.llm.modelsFile),
+    createProviders(config, { simulatorUrl }),
+  );
   const authenticator = new Authenticator(adminKey);
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, logger, llm }), {
-    bodyParser: false,
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot({ config, logger, llm }),
+    {
+      bodyParser: false,
+      bufferLogs: true,
+    },
+  );
   app.useLogger(app.get(Logger));
   app.set('x-powered-by', false);
   app.set('trust proxy', true);
   app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: false }));
   if (config.http.corsOrigins.length)
-    app.enableCors({ origin: config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 });
+    app.enableCors({
+      origin: config.http.corsOrigins,
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
 
   const metrics = app.get(MetricsService);
   app.use(requestIdMiddleware);
@@ -85,10 +103,16 @@ export async function createGateway(config: AppConfig, opts: GatewayOptions = {}
   app.use(authenticationMiddleware(authenticator));
   app.use(requireJson);
   app.use(express.json({ limit: config.http.bodyLimitBytes, strict: true }));
+  // Body-parser errors are answered here: past this point Nest would flatten them to a bare 400.
+  app.use((err: unknown, req: GatewayRequest, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    res.setHeader('Connection', 'close');
+    sendError(res, classify(err), req.requestId);
+  });
   app.useGlobalFilters(new AllExceptionsFilter());
 
   await app.listen(config.http.port, config.http.host);
-  const server = app.getHttpServer() as import('node:http').Server;
+  const server: Server = app.getHttpServer();
   // Streams are long-lived: no request timeout; keep-alive beyond the ALB's idle timeout.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 305_000;
@@ -103,7 +127,9 @@ export async function createGateway(config: AppConfig, opts: GatewayOptions = {}
       simulatorUrl,
       models: llm.models().map((m) => m.id),
     },
-    llm.simulated ? 'switchboard ready (SIMULATED models: no provider credentials set)' : 'switchboard ready',
+    llm.simulated
+      ? 'switchboard ready (SIMULATED models: no provider credentials set)'
+      : 'switchboard ready',
   );
   setImmediate(warmTokenizer);
 
@@ -118,7 +144,10 @@ export async function createGateway(config: AppConfig, opts: GatewayOptions = {}
     const drain = app.get(DrainState);
     const registry = app.get(StreamRegistry);
     drain.begin();
-    logger.info({ openStreams: registry.size, drainSeconds: config.shutdown.drainSeconds }, 'draining');
+    logger.info(
+      { openStreams: registry.size, drainSeconds: config.shutdown.drainSeconds },
+      'draining',
+    );
     const empty = await registry.waitForEmpty(config.shutdown.drainSeconds * 1000);
     if (!empty) {
       logger.warn({ openStreams: registry.size }, 'drain deadline reached; ending open streams');
@@ -146,11 +175,16 @@ function adminKeyBanner(key: string): string {
 
 /** POST bodies must be JSON; anything else is 415 rather than a confusing 400. */
 function requireJson(req: GatewayRequest, res: Response, next: NextFunction): void {
-  const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
+  const hasBody =
+    req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if ((hasBody || chunked) && !req.is('application/json')) {
     res.setHeader('Connection', 'close');
-    sendError(res, new AppError('unsupported_media_type', 'Send the body as application/json.'), req.requestId);
+    sendError(
+      res,
+      new AppError('unsupported_media_type', 'Send the body as application/json.'),
+      req.requestId,
+    );
     return;
   }
   next();
@@ -164,7 +198,9 @@ function accessLog(logger: pino.Logger, metrics: MetricsService) {
     function done(finished: boolean) {
       if (logged) return;
       logged = true;
-      const route = (req.route as { path?: string } | undefined)?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      const route =
+        (req.route as { path?: string } | undefined)?.path ??
+        (res.statusCode === 404 ? 'unmatched' : req.path);
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       logger.info(
         {

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: `received ${signal}` })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ level: 30, time: Date.now(), msg: `received ${signal}` })}\n`,
+    );
     gateway.drainAndClose().then(
       () => process.exit(0),
       (e: unknown) => {
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`switchboard failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(
+    `switchboard failed to start: ${e instanceof Error ? e.message : String(e)}\n`,
+  );
   process.exit(1);
 });

@@ -106,7 +106,12 @@ export function chatBody(text: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = auth, signal?: AbortSignal) {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = auth,
+  signal?: AbortSignal,
+) {
   return fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -115,7 +120,11 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   });
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 2000, step = 5): Promise<void> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  ms = 2000,
+  step = 5,
+): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await cond()) return;

@@ -27,6 +27,9 @@ describe('BootstrapAdminKey', () => {
       scopes: ['chat', 'embeddings', 'files', 'admin'],
     });
     for (const h of [undefined, '', 'Basic abc', 'Bearer', `Bearer ${'k'.repeat(19)}`])
-      await expect(auth.authenticate(h)).rejects.toMatchObject({ code: 'unauthorized', status: 401 });
+      await expect(auth.authenticate(h)).rejects.toMatchObject({
+        code: 'unauthorized',
+        status: 401,
+      });
   });
 });

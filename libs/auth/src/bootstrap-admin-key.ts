@@ -21,7 +21,9 @@ export class BootstrapAdminKey {
   }
 
   /** Loads the stored hash, or creates a key; `generated` is the plaintext to show once. */
-  static async loadOrCreate(dataDir: string): Promise<{ key: BootstrapAdminKey; generated?: string }> {
+  static async loadOrCreate(
+    dataDir: string,
+  ): Promise<{ key: BootstrapAdminKey; generated?: string }> {
     const path = join(dataDir, FILE);
     try {
       const stored = JSON.parse(await readFile(path, 'utf8')) as { sha256?: string };
@@ -36,12 +38,17 @@ export class BootstrapAdminKey {
     await mkdir(dataDir, { recursive: true });
     // 'wx' fails if another process created it first: then use theirs.
     try {
-      await writeFile(path, JSON.stringify({ sha256: hash.toString('hex'), createdAt: new Date().toISOString() }), {
-        mode: 0o600,
-        flag: 'wx',
-      });
+      await writeFile(
+        path,
+        JSON.stringify({ sha256: hash.toString('hex'), createdAt: new Date().toISOString() }),
+        {
+          mode: 0o600,
+          flag: 'wx',
+        },
+      );
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return BootstrapAdminKey.loadOrCreate(dataDir);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+        return BootstrapAdminKey.loadOrCreate(dataDir);
       throw e;
     }
     return { key: new BootstrapAdminKey(hash), generated: plaintext };

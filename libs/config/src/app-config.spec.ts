@@ -15,13 +15,19 @@ describe('loadConfig', () => {
   it('names every bad variable at once', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'eighty', REDIS_URL: 'ftp://x', DATABASE_URL: 'nope', BLOB_STORE: 'gs://b' });
+      loadConfig({
+        PORT: 'eighty',
+        REDIS_URL: 'ftp://x',
+        DATABASE_URL: 'nope',
+        BLOB_STORE: 'gs://b',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as ConfigError).message;
-    for (const name of ['PORT', 'REDIS_URL', 'DATABASE_URL', 'BLOB_STORE']) expect(msg).toContain(name);
+    for (const name of ['PORT', 'REDIS_URL', 'DATABASE_URL', 'BLOB_STORE'])
+      expect(msg).toContain(name);
   });
 
   it('treats empty strings as unset', () => {

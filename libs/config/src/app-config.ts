@@ -86,7 +86,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const e: RawEnv = parsed.data;
   const problems: string[] = [];
-  if (e.OIDC_AUDIENCE && !e.OIDC_ISSUER) problems.push('OIDC_ISSUER: required when OIDC_AUDIENCE is set');
+  if (e.OIDC_AUDIENCE && !e.OIDC_ISSUER)
+    problems.push('OIDC_ISSUER: required when OIDC_AUDIENCE is set');
   if (e.COGNITO_CLIENT_ID && !e.COGNITO_USER_POOL_ID)
     problems.push('COGNITO_USER_POOL_ID: required when COGNITO_CLIENT_ID is set');
   if (e.AZURE_OPENAI_API_KEY && !e.AZURE_OPENAI_ENDPOINT)

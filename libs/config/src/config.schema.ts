@@ -7,14 +7,16 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
 const intInRange = (def: number, min: number, max: number) =>
-  optionalString.pipe(
-    z
-      .string()
-      .regex(/^\d+$/, 'must be a whole number')
-      .transform(Number)
-      .pipe(z.number().int().min(min).max(max))
-      .optional(),
-  ).transform((v) => v ?? def);
+  optionalString
+    .pipe(
+      z
+        .string()
+        .regex(/^\d+$/, 'must be a whole number')
+        .transform(Number)
+        .pipe(z.number().int().min(min).max(max))
+        .optional(),
+    )
+    .transform((v) => v ?? def);
 
 const bool = (def: boolean) =>
   optionalString
@@ -25,13 +27,16 @@ const url = (protocols: string[]) =>
   optionalString.pipe(
     z
       .string()
-      .refine((v) => {
-        try {
-          return protocols.includes(new URL(v).protocol);
-        } catch {
-          return false;
-        }
-      }, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`)
+      .refine(
+        (v) => {
+          try {
+            return protocols.includes(new URL(v).protocol);
+          } catch {
+            return false;
+          }
+        },
+        `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`,
+      )
       .optional(),
   );
 
@@ -52,7 +57,9 @@ export const envSchema = z.object({
       .optional(),
   ),
   MODELS_FILE: optionalString,
-  ADMIN_API_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  ADMIN_API_KEY: optionalString.pipe(
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: url(['http:', 'https:']),
   OPENAI_COMPATIBLE_BASE_URL: url(['http:', 'https:']),
@@ -69,7 +76,10 @@ export const envSchema = z.object({
   OIDC_ISSUER: url(['http:', 'https:']),
   OIDC_AUDIENCE: optionalString,
   COGNITO_USER_POOL_ID: optionalString.pipe(
-    z.string().regex(/^[a-z]{2}-[a-z]+-\d_[A-Za-z0-9]+$/, 'must look like us-east-1_AbC123').optional(),
+    z
+      .string()
+      .regex(/^[a-z]{2}-[a-z]+-\d_[A-Za-z0-9]+$/, 'must look like us-east-1_AbC123')
+      .optional(),
   ),
   COGNITO_CLIENT_ID: optionalString,
   CORS_ORIGINS: optionalString,

@@ -64,7 +64,8 @@ export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
   reasoningTokens: 0,
 });
 
-export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | 'cancelled';
+export type FinishReason =
+  'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | 'cancelled';
 
 /** What flows from a provider (and from assistants) to an endpoint. */
 export type ChatEvent =

@@ -38,7 +38,12 @@ export class LlmService {
   /** @throws AppError model_not_found */
   resolve(id: string | undefined): ServedModel {
     const m = id === undefined ? undefined : this.#models.get(id);
-    if (!m) throw new AppError('model_not_found', `The model "${String(id).slice(0, 200)}" does not exist or is not available.`, { param: 'model' });
+    if (!m)
+      throw new AppError(
+        'model_not_found',
+        `The model "${String(id).slice(0, 200)}" does not exist or is not available.`,
+        { param: 'model' },
+      );
     return m;
   }
 
@@ -54,6 +59,9 @@ export class LlmService {
     request: Omit<ProviderChatRequest, 'upstreamModel'>,
     options?: StreamOptions,
   ): Observable<ChatEvent> {
-    return this.providerFor(model).stream({ ...request, upstreamModel: model.upstreamModel }, options);
+    return this.providerFor(model).stream(
+      { ...request, upstreamModel: model.upstreamModel },
+      options,
+    );
   }
 }

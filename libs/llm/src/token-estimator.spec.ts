@@ -9,10 +9,13 @@ describe('token estimator', () => {
 
   it('is monotone under concatenation of whole messages', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ maxLength: 200 }), { minLength: 1, maxLength: 5 }), (texts) => {
-        const msgs = texts.map((t) => ({ role: 'user' as const, content: t }));
-        return estimatePromptTokens(msgs) >= estimatePromptTokens(msgs.slice(0, -1));
-      }),
+      fc.property(
+        fc.array(fc.string({ maxLength: 200 }), { minLength: 1, maxLength: 5 }),
+        (texts) => {
+          const msgs = texts.map((t) => ({ role: 'user' as const, content: t }));
+          return estimatePromptTokens(msgs) >= estimatePromptTokens(msgs.slice(0, -1));
+        },
+      ),
       { numRuns: 50 },
     );
   });

@@ -42,8 +42,10 @@ export function estimatePromptTokens(messages: ChatMessage[], tools?: ToolDefini
   for (const m of messages) {
     n += PER_MESSAGE;
     if (typeof m.content === 'string') n += estimateTextTokens(m.content);
-    else for (const p of m.content) n += p.type === 'text' ? estimateTextTokens(p.text) : IMAGE_TOKENS;
-    for (const call of m.toolCalls ?? []) n += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
+    else
+      for (const p of m.content) n += p.type === 'text' ? estimateTextTokens(p.text) : IMAGE_TOKENS;
+    for (const call of m.toolCalls ?? [])
+      n += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
   }
   if (tools?.length) n += estimateTextTokens(JSON.stringify(tools));
   return n;

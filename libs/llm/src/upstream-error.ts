@@ -34,16 +34,26 @@ export function upstreamErrorFromStatus(
   detail: string,
   retryAfterSeconds?: number,
 ): UpstreamError {
-  if (status === 429) return new UpstreamError('upstream_rate_limited', detail, true, status, retryAfterSeconds);
+  if (status === 429)
+    return new UpstreamError('upstream_rate_limited', detail, true, status, retryAfterSeconds);
   if (status === 408) return new UpstreamError('upstream_timeout', detail, true, status);
   if (status !== undefined && status >= 500)
-    return new UpstreamError(status === 503 ? 'upstream_unavailable' : 'upstream_error', detail, true, status);
-  if (status === 400 || status === 422) return new UpstreamError('invalid_request', detail, false, status);
+    return new UpstreamError(
+      status === 503 ? 'upstream_unavailable' : 'upstream_error',
+      detail,
+      true,
+      status,
+    );
+  if (status === 400 || status === 422)
+    return new UpstreamError('invalid_request', detail, false, status);
   return new UpstreamError('upstream_error', detail, false, status);
 }
 
 /** Parses a Retry-After header (seconds or HTTP date). */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now = Date.now(),
+): number | undefined {
   if (!value) return undefined;
   const secs = Number(value);
   if (Number.isFinite(secs) && secs >= 0) return secs;

@@ -8,12 +8,27 @@ describe('EMF', () => {
     acc.error();
     acc.tokensOut(42);
     acc.ttft(12.4);
-    const doc = JSON.parse(emfLine('switchboard-dev', acc.drain(3), 1000));
+    const doc = JSON.parse(emfLine('switchboard-dev', acc.drain(3), 1000)) as {
+      _aws: {
+        CloudWatchMetrics: Array<{
+          Namespace: string;
+          Dimensions: string[][];
+          Metrics: Array<{ Name: string }>;
+        }>;
+      };
+      TimeToFirstTokenMs: number[];
+    };
     expect(doc._aws.CloudWatchMetrics[0].Namespace).toBe('Switchboard');
     expect(doc._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Service']]);
-    const names = doc._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name);
+    const names = doc._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name);
     for (const n of names) expect(doc).toHaveProperty(n);
-    expect(doc).toMatchObject({ Service: 'switchboard-dev', ActiveStreams: 3, Requests: 2, Errors: 1, TokensOut: 42 });
+    expect(doc).toMatchObject({
+      Service: 'switchboard-dev',
+      ActiveStreams: 3,
+      Requests: 2,
+      Errors: 1,
+      TokensOut: 42,
+    });
     expect(doc.TimeToFirstTokenMs).toEqual([12]);
   });
 

@@ -31,7 +31,10 @@ export function emfLine(service: string, sample: EmfSample, now = Date.now()): s
         {
           Namespace: 'Switchboard',
           Dimensions: [['Service']],
-          Metrics: (Object.keys(UNITS) as (keyof EmfSample)[]).map((name) => ({ Name: name, Unit: UNITS[name] })),
+          Metrics: (Object.keys(UNITS) as (keyof EmfSample)[]).map((name) => ({
+            Name: name,
+            Unit: UNITS[name],
+          })),
         },
       ],
     },

@@ -13,11 +13,15 @@ export class ScopesGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
 
   canActivate(ctx: ExecutionContext): boolean {
-    const scope = this.reflector.getAllAndOverride<Scope | undefined>(SCOPE_KEY, [ctx.getHandler(), ctx.getClass()]);
+    const scope = this.reflector.getAllAndOverride<Scope | undefined>(SCOPE_KEY, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]);
     if (!scope) return true;
     const req = ctx.switchToHttp().getRequest<GatewayRequest>();
     if (!req.principal) throw new AppError('unauthorized');
-    if (!hasScope(req.principal, scope)) throw new AppError('insufficient_scope', `This endpoint needs the "${scope}" scope.`);
+    if (!hasScope(req.principal, scope))
+      throw new AppError('insufficient_scope', `This endpoint needs the "${scope}" scope.`);
     return true;
   }
 }

@@ -9,9 +9,28 @@ import {
   type ServedModel,
   type TokenUsage,
 } from '@switchboard/llm';
-import { concat, defer, finalize, from, Observable, of, catchError, takeUntil, tap, mergeMap, EMPTY } from 'rxjs';
+import {
+  concat,
+  defer,
+  finalize,
+  from,
+  Observable,
+  of,
+  catchError,
+  takeUntil,
+  tap,
+  mergeMap,
+  EMPTY,
+} from 'rxjs';
 import { costMicros, UsageRecorder } from '../usage/usage-recorder.service';
-import type { ChatRunInput, PipelineEvent, RunControl, RunStatus, RunSummary, StopCode } from './chat-run.types';
+import type {
+  ChatRunInput,
+  PipelineEvent,
+  RunControl,
+  RunStatus,
+  RunSummary,
+  StopCode,
+} from './chat-run.types';
 import { upstreamTimeouts } from './upstream-timeouts';
 
 const DEFAULT_TTFT_TIMEOUT_MS = 60_000;
@@ -74,16 +93,36 @@ export class ChatPipeline {
   /** Resolves and validates synchronously so bad requests fail before streaming. */
   prepare(input: ChatRunInput): ServedModel {
     const model = this.llm.resolve(input.modelId);
-    if (!model.capabilities.includes('chat')) throw new AppError('model_not_found', `The model "${model.id}" is not a chat model.`, { param: 'model' });
+    if (!model.capabilities.includes('chat'))
+      throw new AppError('model_not_found', `The model "${model.id}" is not a chat model.`, {
+        param: 'model',
+      });
     const max = input.params.maxTokens;
     if (max !== undefined && max > model.maxOutputTokens)
-      throw new AppError('invalid_request', `max_tokens must be at most ${model.maxOutputTokens} for ${model.id}.`, { param: 'max_tokens' });
+      throw new AppError(
+        'invalid_request',
+        `max_tokens must be at most ${model.maxOutputTokens} for ${model.id}.`,
+        { param: 'max_tokens' },
+      );
     if (input.params.tools?.length && !model.capabilities.includes('tools'))
-      throw new AppError('unsupported_parameter', `${model.id} does not support tools.`, { param: 'tools' });
-    if (input.params.responseFormat?.type === 'json_schema' && !model.capabilities.includes('json_schema'))
-      throw new AppError('unsupported_parameter', `${model.id} does not support json_schema output.`, { param: 'response_format' });
+      throw new AppError('unsupported_parameter', `${model.id} does not support tools.`, {
+        param: 'tools',
+      });
+    if (
+      input.params.responseFormat?.type === 'json_schema' &&
+      !model.capabilities.includes('json_schema')
+    )
+      throw new AppError(
+        'unsupported_parameter',
+        `${model.id} does not support json_schema output.`,
+        { param: 'response_format' },
+      );
     if (input.params.reasoningEffort && !model.capabilities.includes('reasoning'))
-      throw new AppError('unsupported_parameter', `${model.id} does not support reasoning_effort.`, { param: 'reasoning_effort' });
+      throw new AppError(
+        'unsupported_parameter',
+        `${model.id} does not support reasoning_effort.`,
+        { param: 'reasoning_effort' },
+      );
     return model;
   }
 
@@ -115,13 +154,17 @@ export class ChatPipeline {
             ),
             mergeMap((ev): Observable<PipelineEvent> => {
               let first: PipelineEvent | undefined;
-              if (ledger.upstreamTtftMs === undefined && (ev.type === 'text' || ev.type === 'tool_call')) {
+              if (
+                ledger.upstreamTtftMs === undefined &&
+                (ev.type === 'text' || ev.type === 'tool_call')
+              ) {
                 const at = performance.now();
                 ledger.upstreamTtftMs = at - (ledger.upstreamStartedAt ?? at);
                 first = { type: 'upstream_first_token', at, upstreamTtftMs: ledger.upstreamTtftMs };
               }
               if (ev.type === 'text') ledger.outputText += ev.text;
-              else if (ev.type === 'tool_call') ledger.toolArgs += ev.argumentsDelta ? Math.ceil(ev.argumentsDelta.length / 4) : 0;
+              else if (ev.type === 'tool_call')
+                ledger.toolArgs += ev.argumentsDelta ? Math.ceil(ev.argumentsDelta.length / 4) : 0;
               else if (ev.type === 'usage') {
                 ledger.usage = ev.usage;
                 ledger.reported = true;

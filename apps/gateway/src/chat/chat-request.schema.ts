@@ -3,7 +3,9 @@ import { z } from 'zod';
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const imagePart = z.object({
   type: z.literal('image_url'),
-  image_url: z.object({ url: z.string().regex(/^(https:|data:image\/)/, 'must be an https: or data:image/ URL') }),
+  image_url: z.object({
+    url: z.string().regex(/^(https:|data:image\/)/, 'must be an https: or data:image/ URL'),
+  }),
 });
 
 export const toolCallSchema = z.object({
@@ -46,10 +48,16 @@ const chatMessage = z
 export function chatBodySchema(maxMessages: number) {
   return z
     .object({
-      messages: z.array(chatMessage).min(1, 'must contain at least one message').max(maxMessages, `at most ${maxMessages} messages`),
+      messages: z
+        .array(chatMessage)
+        .min(1, 'must contain at least one message')
+        .max(maxMessages, `at most ${maxMessages} messages`),
       options: z.object({
         model: z.object({ id: z.string().min(1).max(200) }),
-        requestId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -').optional(),
+        requestId: z
+          .string()
+          .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -')
+          .optional(),
         assistantId: z.string().max(200).optional(),
         accountId: z.string().max(200).optional(),
         prompt: z.string().optional(),
@@ -64,10 +72,15 @@ export function chatBodySchema(maxMessages: number) {
       tools: z.array(toolDefinitionSchema).max(128).optional(),
       tool_choice: toolChoiceSchema.optional(),
     })
-    .refine((b) => ['user', 'tool'].includes(b.messages[b.messages.length - 1].role), {
-      message: 'the last message must be from the user (or a tool result)',
-      path: ['messages'],
-    });
+    .refine(
+      (b) =>
+        b.messages.length === 0 ||
+        ['user', 'tool'].includes(b.messages[b.messages.length - 1]?.role),
+      {
+        message: 'the last message must be from the user (or a tool result)',
+        path: ['messages'],
+      },
+    );
 }
 
 export type ChatBody = z.infer<ReturnType<typeof chatBodySchema>>;

@@ -1,6 +1,12 @@
 import type { Principal } from '@switchboard/auth';
 import type { AppError, ErrorCode } from '@switchboard/common';
-import type { ChatEvent, ChatMessage, FlowControl, ProviderChatRequest, TokenUsage } from '@switchboard/llm';
+import type {
+  ChatEvent,
+  ChatMessage,
+  FlowControl,
+  ProviderChatRequest,
+  TokenUsage,
+} from '@switchboard/llm';
 import type { Observable } from 'rxjs';
 
 export type ChatParams = Omit<ProviderChatRequest, 'upstreamModel' | 'messages'>;

@@ -33,7 +33,10 @@ export class ChatController {
     if (body && typeof body === 'object' && 'killSwitch' in body) {
       const { killSwitch } = parseBody(killSwitchSchema, body);
       const stopped = killSwitch.value
-        ? this.registry.kill(killSwitch.requestId, hasScope(principal, 'admin') ? undefined : principal.userId)
+        ? this.registry.kill(
+            killSwitch.requestId,
+            hasScope(principal, 'admin') ? undefined : principal.userId,
+          )
         : 0;
       res.status(200).json({ requestId: killSwitch.requestId, killed: stopped > 0 });
       return;

@@ -5,24 +5,37 @@ import type { toolChoiceSchema, toolDefinitionSchema } from './chat-request.sche
 import type { CompletionsBody } from '../openai/completions-request.schema';
 import type { ChatParams } from './chat-run.types';
 
-type WireContent = string | Array<{ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } }>;
+type WireContent =
+  | string
+  | Array<{ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } }>;
 
 function content(c: WireContent | null | undefined): string | ContentPart[] {
   if (c === null || c === undefined) return '';
   if (typeof c === 'string') return c;
-  return c.map((p): ContentPart => (p.type === 'text' ? { type: 'text', text: p.text } : { type: 'image', url: p.image_url.url }));
+  return c.map((p): ContentPart =>
+    p.type === 'text' ? { type: 'text', text: p.text } : { type: 'image', url: p.image_url.url },
+  );
 }
 
-export function mapTools(tools: z.infer<typeof toolDefinitionSchema>[] | undefined): ToolDefinition[] | undefined {
-  return tools?.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters }));
+export function mapTools(
+  tools: z.infer<typeof toolDefinitionSchema>[] | undefined,
+): ToolDefinition[] | undefined {
+  return tools?.map((t) => ({
+    name: t.function.name,
+    description: t.function.description,
+    parameters: t.function.parameters,
+  }));
 }
 
-export function mapToolChoice(tc: z.infer<typeof toolChoiceSchema> | undefined): ToolChoice | undefined {
+export function mapToolChoice(
+  tc: z.infer<typeof toolChoiceSchema> | undefined,
+): ToolChoice | undefined {
   if (tc === undefined || typeof tc === 'string') return tc;
   return { name: tc.function.name };
 }
 
-const stopList = (s: string | string[] | null | undefined) => (s == null ? undefined : typeof s === 'string' ? [s] : s);
+const stopList = (s: string | string[] | null | undefined) =>
+  s == null ? undefined : typeof s === 'string' ? [s] : s;
 
 export function fromChatBody(body: ChatBody): { messages: ChatMessage[]; params: ChatParams } {
   const messages: ChatMessage[] = [];
@@ -33,7 +46,13 @@ export function fromChatBody(body: ChatBody): { messages: ChatMessage[]; params:
       content: content(m.content),
       ...(m.tool_call_id ? { toolCallId: m.tool_call_id } : {}),
       ...(m.tool_calls?.length
-        ? { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) }
+        ? {
+            toolCalls: m.tool_calls.map((c) => ({
+              id: c.id,
+              name: c.function.name,
+              arguments: c.function.arguments,
+            })),
+          }
         : {}),
     });
   }
@@ -50,7 +69,10 @@ export function fromChatBody(body: ChatBody): { messages: ChatMessage[]; params:
   };
 }
 
-export function fromCompletionsBody(body: CompletionsBody): { messages: ChatMessage[]; params: ChatParams } {
+export function fromCompletionsBody(body: CompletionsBody): {
+  messages: ChatMessage[];
+  params: ChatParams;
+} {
   const messages = body.messages.map((m): ChatMessage => {
     switch (m.role) {
       case 'system':
@@ -63,7 +85,13 @@ export function fromCompletionsBody(body: CompletionsBody): { messages: ChatMess
           role: 'assistant',
           content: content(m.content),
           ...(m.tool_calls?.length
-            ? { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) }
+            ? {
+                toolCalls: m.tool_calls.map((c) => ({
+                  id: c.id,
+                  name: c.function.name,
+                  arguments: c.function.arguments,
+                })),
+              }
             : {}),
         };
       case 'tool':
@@ -84,7 +112,12 @@ export function fromCompletionsBody(body: CompletionsBody): { messages: ChatMess
         rf === undefined
           ? undefined
           : rf.type === 'json_schema'
-            ? { type: 'json_schema', name: rf.json_schema.name, schema: rf.json_schema.schema ?? {}, strict: rf.json_schema.strict ?? undefined }
+            ? {
+                type: 'json_schema',
+                name: rf.json_schema.name,
+                schema: rf.json_schema.schema ?? {},
+                strict: rf.json_schema.strict ?? undefined,
+              }
             : { type: rf.type },
       reasoningEffort: body.reasoning_effort,
       user: body.user,

@@ -23,7 +23,9 @@ export class SwitchboardFramesEncoder implements WireEncoder {
           }),
         ];
       case 'error':
-        return [JSON.stringify({ s: 'error', error: { code: ev.error.code, message: ev.error.message } })];
+        return [
+          JSON.stringify({ s: 'error', error: { code: ev.error.code, message: ev.error.message } }),
+        ];
       case 'end': {
         const s = ev.summary;
         return [

@@ -25,7 +25,9 @@ export class EmfService implements OnModuleInit, OnApplicationShutdown {
   }
 
   flush(): void {
-    process.stdout.write(`${emfLine(process.env.SERVICE_NAME ?? 'switchboard', this.acc.drain(this.registry.size))}\n`);
+    process.stdout.write(
+      `${emfLine(process.env.SERVICE_NAME ?? 'switchboard', this.acc.drain(this.registry.size))}\n`,
+    );
   }
 
   onApplicationShutdown(): void {

@@ -1,12 +1,19 @@
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, type HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
+import { Controller, Get, Header, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
+import {
+  HealthCheck,
+  HealthCheckService,
+  type HealthIndicatorFunction,
+  HealthIndicatorService,
+} from '@nestjs/terminus';
 import { MetricsService } from '@switchboard/observability';
 import type { Response } from 'express';
 import { DrainState } from './drain-state';
 
 /** Readiness checks contributed by modules that own a dependency (database, Redis...). */
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
-export type ReadinessCheck = (indicator: HealthIndicatorService) => Promise<Record<string, unknown>>;
+export type ReadinessCheck = (
+  indicator: HealthIndicatorService,
+) => Promise<Record<string, unknown>>;
 
 @Controller()
 export class HealthController {
@@ -27,14 +34,23 @@ export class HealthController {
 
   /** Readiness: 503 while draining or while a configured dependency is down. */
   @Get('ready')
-  @HealthCheck()
-  ready() {
+  async ready(@Res() res: Response): Promise<void> {
     const drain: HealthIndicatorFunction = () => {
       const i = this.indicator.check('lifecycle');
       return this.drain.draining ? i.down({ draining: true }) : i.up({ draining: false });
     };
-    const deps = this.checks.map((c): HealthIndicatorFunction => () => c(this.indicator) as never);
-    return this.health.check([drain, ...deps]);
+    const deps = this.checks.map(
+      (c): HealthIndicatorFunction =>
+        () =>
+          c(this.indicator) as never,
+    );
+    try {
+      res.status(200).json(await this.health.check([drain, ...deps]));
+    } catch (e) {
+      // Terminus reports "down" as a 503 exception whose response is the details.
+      if (e instanceof ServiceUnavailableException) res.status(503).json(e.getResponse());
+      else throw e;
+    }
   }
 
   @Get('metrics')

@@ -40,7 +40,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const req = ctx.getRequest<GatewayRequest>();
     const res = ctx.getResponse<Response>();
     const err = classify(exception);
-    if (err.status >= 500) this.log.error({ err: exception, requestId: req.requestId }, 'request failed');
+    if (err.status >= 500)
+      this.log.error({ err: exception, requestId: req.requestId }, 'request failed');
     sendError(res, err, req.requestId);
   }
 }

@@ -12,8 +12,12 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
     message: i.message,
   }));
   const first = details[0];
-  throw new AppError('invalid_request', first ? `${first.path}: ${first.message}` : 'The request is invalid.', {
-    details,
-    param: first?.path,
-  });
+  throw new AppError(
+    'invalid_request',
+    first ? `${first.path}: ${first.message}` : 'The request is invalid.',
+    {
+      details,
+      param: first?.path,
+    },
+  );
 }

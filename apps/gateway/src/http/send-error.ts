@@ -8,7 +8,8 @@ export function sendError(res: Response, err: AppError, requestId: string): void
     return;
   }
   res.status(err.status);
-  if (err.extra.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.ceil(err.extra.retryAfterSeconds)));
+  if (err.extra.retryAfterSeconds !== undefined)
+    res.setHeader('Retry-After', String(Math.ceil(err.extra.retryAfterSeconds)));
   for (const [k, v] of Object.entries(err.extra.headers ?? {})) res.setHeader(k, v);
   res.json(errorBody(err, requestId));
 }

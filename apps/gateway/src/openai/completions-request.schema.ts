@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { stopSchema, toolCallSchema, toolChoiceSchema, toolDefinitionSchema } from '../chat/chat-request.schema';
+import {
+  stopSchema,
+  toolCallSchema,
+  toolChoiceSchema,
+  toolDefinitionSchema,
+} from '../chat/chat-request.schema';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const imagePart = z.object({
@@ -12,7 +17,11 @@ const imagePart = z.object({
 const textContent = z.union([z.string(), z.array(textPart).min(1)]);
 
 const message = z.discriminatedUnion('role', [
-  z.object({ role: z.enum(['system', 'developer']), content: textContent, name: z.string().optional() }),
+  z.object({
+    role: z.enum(['system', 'developer']),
+    content: textContent,
+    name: z.string().optional(),
+  }),
   z.object({
     role: z.literal('user'),
     content: z.union([z.string(), z.array(z.union([textPart, imagePart])).min(1)]),
@@ -32,7 +41,10 @@ const message = z.discriminatedUnion('role', [
 export function completionsBodySchema(maxMessages: number) {
   return z.object({
     model: z.string().min(1).max(200),
-    messages: z.array(message).min(1, 'must contain at least one message').max(maxMessages, `at most ${maxMessages} messages`),
+    messages: z
+      .array(message)
+      .min(1, 'must contain at least one message')
+      .max(maxMessages, `at most ${maxMessages} messages`),
     stream: z.boolean().nullish(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
     max_tokens: z.number().int().positive().nullish(),

@@ -70,22 +70,35 @@ export class CompletionsController {
     };
     const id = `chatcmpl-${req.requestId}`;
     if (parsed.stream) {
-      this.runner.streamSse(res, input, new OpenAiChunksEncoder(id, parsed.model, parsed.stream_options?.include_usage ?? false));
+      this.runner.streamSse(
+        res,
+        input,
+        new OpenAiChunksEncoder(id, parsed.model, parsed.stream_options?.include_usage ?? false),
+      );
       return;
     }
-    this.runner.collect(res, input, (events, summary) => completionObject(id, parsed.model, events, summary));
+    this.runner.collect(res, input, (events, summary) =>
+      completionObject(id, parsed.model, events, summary),
+    );
   }
 }
 
 function completionObject(id: string, model: string, events: PipelineEvent[], summary: RunSummary) {
   let text = '';
   let finish = 'stop';
-  const calls = new Map<number, { id: string; type: 'function'; function: { name: string; arguments: string } }>();
+  const calls = new Map<
+    number,
+    { id: string; type: 'function'; function: { name: string; arguments: string } }
+  >();
   for (const ev of events) {
     if (ev.type === 'text') text += ev.text;
     else if (ev.type === 'finish') finish = openAiFinish(ev.reason);
     else if (ev.type === 'tool_call') {
-      const c = calls.get(ev.index) ?? { id: '', type: 'function' as const, function: { name: '', arguments: '' } };
+      const c = calls.get(ev.index) ?? {
+        id: '',
+        type: 'function' as const,
+        function: { name: '', arguments: '' },
+      };
       if (ev.id) c.id = ev.id;
       if (ev.name) c.function.name += ev.name;
       if (ev.argumentsDelta) c.function.arguments += ev.argumentsDelta;
@@ -105,7 +118,9 @@ function completionObject(id: string, model: string, events: PipelineEvent[], su
           role: 'assistant',
           content: calls.size && !text ? null : text,
           refusal: null,
-          ...(calls.size ? { tool_calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c) } : {}),
+          ...(calls.size
+            ? { tool_calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c) }
+            : {}),
         },
         logprobs: null,
         finish_reason: finish,

@@ -55,7 +55,10 @@ export class OpenAiChunksEncoder implements WireEncoder {
               {
                 index: ev.index,
                 ...(ev.id ? { id: ev.id, type: 'function' } : {}),
-                function: { ...(ev.name ? { name: ev.name } : {}), arguments: ev.argumentsDelta ?? '' },
+                function: {
+                  ...(ev.name ? { name: ev.name } : {}),
+                  arguments: ev.argumentsDelta ?? '',
+                },
               },
             ],
           }),
@@ -65,7 +68,12 @@ export class OpenAiChunksEncoder implements WireEncoder {
       case 'error':
         return [
           JSON.stringify({
-            error: { message: ev.error.message, type: errorType(ev.error.status), code: ev.error.code, param: null },
+            error: {
+              message: ev.error.message,
+              type: errorType(ev.error.status),
+              code: ev.error.code,
+              param: null,
+            },
           }),
         ];
       case 'end':

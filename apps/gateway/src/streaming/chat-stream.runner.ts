@@ -68,7 +68,7 @@ export class ChatStreamRunner {
       }
     };
 
-    let sub: Subscription | undefined;
+    let sub: Subscription | undefined = undefined;
     const teardown = () => {
       unregister();
       sub?.unsubscribe();
@@ -79,7 +79,8 @@ export class ChatStreamRunner {
       next: onEvent,
       error: (e: unknown) => {
         // The pipeline maps its errors to events; reaching here is a bug.
-        if (!res.headersSent) sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId);
+        if (!res.headersSent)
+          sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId);
         else sse.end();
         teardown();
       },
@@ -91,7 +92,11 @@ export class ChatStreamRunner {
   }
 
   /** Non-streaming: collects the run and answers once; a client abort still cancels upstream. */
-  collect(res: Response, input: ChatRunInput, onDone: (events: PipelineEvent[], summary: RunSummary) => unknown): void {
+  collect(
+    res: Response,
+    input: ChatRunInput,
+    onDone: (events: PipelineEvent[], summary: RunSummary) => unknown,
+  ): void {
     const stop$ = new Subject<StopCode>();
     const unregister = this.registry.add({
       requestId: input.requestId,
@@ -114,7 +119,8 @@ export class ChatStreamRunner {
           else res.status(200).json(onDone(events, ev.summary));
         } else events.push(ev);
       },
-      error: (e: unknown) => sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId),
+      error: (e: unknown) =>
+        sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId),
     });
     res.on('close', () => {
       unregister();
@@ -127,13 +133,15 @@ export class ChatStreamRunner {
     this.metrics.ttft.observe({ model: input.modelId }, ttftMs / 1000);
     this.emf.acc.ttft(ttftMs);
     if (upstreamTtftMs !== undefined) {
-      this.metrics.upstreamTtft.observe({ model: input.modelId, provider: '' }, upstreamTtftMs / 1000);
+      this.metrics.upstreamTtft.observe(
+        { model: input.modelId, provider: '' },
+        upstreamTtftMs / 1000,
+      );
       this.metrics.gatewayAddedLatency.observe(Math.max(0, ttftMs - upstreamTtftMs) / 1000);
     }
   }
 
   #recordOutcome(s: RunSummary): void {
-    this.metrics.chatOutcomes.inc({ outcome: s.status, code: s.errorCode ?? '' });
     this.emf.acc.request();
     if (s.status === 'error') this.emf.acc.error();
     this.emf.acc.tokensOut(s.usage.outputTokens);

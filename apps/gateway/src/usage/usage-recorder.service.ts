@@ -7,7 +7,9 @@ import type { RunSummary } from '../chat/chat-run.types';
 /** USD per million tokens == micro-dollars per token; rounded up once, at the end. */
 export function costMicros(u: TokenUsage, p: ModelPricing): number {
   const uncached = Math.max(0, u.inputTokens - u.cachedInputTokens);
-  return Math.ceil(uncached * p.input + u.cachedInputTokens * p.cachedInput + u.outputTokens * p.output - 1e-9);
+  return Math.ceil(
+    uncached * p.input + u.cachedInputTokens * p.cachedInput + u.outputTokens * p.output - 1e-9,
+  );
 }
 
 /**
@@ -27,6 +29,7 @@ export class UsageRecorder {
     this.metrics.tokens.inc({ direction: 'output', model }, usage.outputTokens);
     this.metrics.tokens.inc({ direction: 'reasoning', model }, usage.reasoningTokens);
     this.metrics.costMicros.inc({ model }, summary.costMicros);
+    this.metrics.chatOutcomes.inc({ outcome: summary.status, code: summary.errorCode ?? '' });
     this.log.log({
       msg: 'usage',
       ...summary,

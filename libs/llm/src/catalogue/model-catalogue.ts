@@ -17,7 +17,8 @@ export function parseCatalogue(raw: unknown, source: string): CatalogueModel[] {
   }
   for (const m of parsed.data.models)
     for (const f of m.fallbacks ?? [])
-      if (!ids.has(f)) throw new Error(`${source}: model "${m.id}" falls back to unknown model "${f}"`);
+      if (!ids.has(f))
+        throw new Error(`${source}: model "${m.id}" falls back to unknown model "${f}"`);
   return parsed.data.models;
 }
 
@@ -28,7 +29,9 @@ export function loadCatalogue(modelsFile?: string): CatalogueModel[] {
   try {
     raw = JSON.parse(readFileSync(modelsFile, 'utf8'));
   } catch (e) {
-    throw new Error(`MODELS_FILE: cannot read ${modelsFile}: ${(e as Error).message}`);
+    throw new Error(`MODELS_FILE: cannot read ${modelsFile}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   return parseCatalogue(raw, `MODELS_FILE ${modelsFile}`);
 }

@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
@@ -7,7 +7,13 @@ import type {
 } from 'openai/resources/chat/completions';
 import { Observable } from 'rxjs';
 import type { ProviderKind } from '../catalogue.types';
-import type { ChatEvent, ChatMessage, FinishReason, ProviderChatRequest, TokenUsage } from '../chat.types';
+import type {
+  ChatEvent,
+  ChatMessage,
+  FinishReason,
+  ProviderChatRequest,
+  TokenUsage,
+} from '../chat.types';
 import type { LlmProvider, StreamOptions } from '../provider.port';
 import { parseRetryAfter, UpstreamError, upstreamErrorFromStatus } from '../upstream-error';
 import { AppError } from '@switchboard/common';
@@ -64,7 +70,7 @@ export function usageFromOpenAi(u: OpenAI.CompletionUsage): TokenUsage {
 }
 
 export function finishFromOpenAi(reason: string | null | undefined): FinishReason {
-  switch (reason) {
+  switch (reason ?? '') {
     case 'length':
       return 'length';
     case 'tool_calls':
@@ -95,14 +101,19 @@ export function buildOpenAiParams(req: ProviderChatRequest): ChatCompletionCreat
   if (tools?.length) params.tools = tools;
   if (req.toolChoice !== undefined)
     params.tool_choice =
-      typeof req.toolChoice === 'string' ? req.toolChoice : { type: 'function', function: { name: req.toolChoice.name } };
+      typeof req.toolChoice === 'string'
+        ? req.toolChoice
+        : { type: 'function', function: { name: req.toolChoice.name } };
   if (req.reasoningEffort) params.reasoning_effort = req.reasoningEffort;
   if (req.user) params.user = req.user;
   if (req.responseFormat) {
     const rf = req.responseFormat;
     params.response_format =
       rf.type === 'json_schema'
-        ? { type: 'json_schema', json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict ?? null } }
+        ? {
+            type: 'json_schema',
+            json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict ?? null },
+          }
         : { type: rf.type };
   }
   return params;
@@ -111,26 +122,31 @@ export function buildOpenAiParams(req: ProviderChatRequest): ChatCompletionCreat
 /** Maps any error thrown by the openai SDK (or by fetch underneath it). */
 export function mapOpenAiError(e: unknown, afterFirstChunk: boolean): AppError {
   if (e instanceof AppError) return e;
-  if (e instanceof OpenAI.APIConnectionTimeoutError)
+  if (e instanceof APIConnectionTimeoutError)
     return new UpstreamError('upstream_timeout', e.message, !afterFirstChunk);
-  if (e instanceof OpenAI.APIConnectionError)
+  if (e instanceof APIConnectionError)
     return new UpstreamError(
       afterFirstChunk ? 'upstream_disconnected' : 'upstream_unavailable',
       e.message,
       !afterFirstChunk,
     );
-  if (e instanceof OpenAI.APIError) {
-    const retryAfter = parseRetryAfter(e.headers?.get('retry-after'));
-    const err = upstreamErrorFromStatus(e.status, e.message, retryAfter);
-    const code = (e.code ?? '') as string;
-    if (code === 'context_length_exceeded')
-      return new UpstreamError('context_length_exceeded', e.message, false, e.status);
-    if (afterFirstChunk) return new UpstreamError('upstream_disconnected', e.message, false, e.status);
-    return err;
+  if (e instanceof APIError) {
+    const api = e as APIError<number | undefined, Headers | undefined>;
+    const retryAfter = parseRetryAfter(api.headers?.get('retry-after'));
+    const status = api.status;
+    if (api.code === 'context_length_exceeded')
+      return new UpstreamError('context_length_exceeded', api.message, false, status);
+    if (afterFirstChunk)
+      return new UpstreamError('upstream_disconnected', api.message, false, status);
+    return upstreamErrorFromStatus(status, api.message, retryAfter);
   }
   // fetch's body stream failing mid-way surfaces as a TypeError ("terminated").
   const detail = e instanceof Error ? e.message : String(e);
-  return new UpstreamError(afterFirstChunk ? 'upstream_disconnected' : 'upstream_unavailable', detail, !afterFirstChunk);
+  return new UpstreamError(
+    afterFirstChunk ? 'upstream_disconnected' : 'upstream_unavailable',
+    detail,
+    !afterFirstChunk,
+  );
 }
 
 export interface OpenAiChatProviderOptions {
@@ -189,7 +205,12 @@ export class OpenAiChatProvider implements LlmProvider {
           if (wait) await wait;
         }
         if (abort.signal.aborted) return;
-        if (finish === undefined) throw new UpstreamError('upstream_disconnected', 'stream ended without finish_reason', false);
+        if (finish === undefined)
+          throw new UpstreamError(
+            'upstream_disconnected',
+            'stream ended without finish_reason',
+            false,
+          );
         subscriber.next({ type: 'finish', reason: finish });
         subscriber.complete();
       };
@@ -217,7 +238,11 @@ export class OpenAiChatProvider implements LlmProvider {
   ) {
     try {
       const res = await this.client.embeddings.create(
-        { model: upstreamModel, input: inputs, ...(options.dimensions ? { dimensions: options.dimensions } : {}) },
+        {
+          model: upstreamModel,
+          input: inputs,
+          ...(options.dimensions ? { dimensions: options.dimensions } : {}),
+        },
         { signal: options.signal },
       );
       const vectors = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);

@@ -19,7 +19,10 @@ export function hasProviderCredentials(config: AppConfig): boolean {
  * talks to the simulator over real HTTP through its real SDK, so the demo path is
  * the production path.
  */
-export function createProviders(config: AppConfig, endpoints: ProviderEndpoints = {}): LlmProvider[] {
+export function createProviders(
+  config: AppConfig,
+  endpoints: ProviderEndpoints = {},
+): LlmProvider[] {
   const sim = endpoints.simulatorUrl;
   const providers: LlmProvider[] = [];
   const common = { maxRetries: 0, timeout: 10 * 60 * 1000 };
