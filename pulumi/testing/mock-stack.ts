@@ -132,10 +132,16 @@ function computedState(
 
 /**
  * Runs the Pulumi program for `stack` in-process under mocks and returns every resource it
- * registered. Pulumi's runtime is global: call once per Jest test file.
+ * registered. `overrides` replace individual config keys (for variants the committed stack
+ * files do not cover). Pulumi's runtime is global: call once per Jest test file.
  */
-export async function runMockedStack(stack: string): Promise<MockedStack> {
-  const { project, config } = loadStackConfig(stack);
+export async function runMockedStack(
+  stack: string,
+  overrides: Record<string, string> = {},
+): Promise<MockedStack> {
+  const loaded = loadStackConfig(stack);
+  const project = loaded.project;
+  const config = { ...loaded.config, ...overrides };
   const stackRegion = config['aws:region'];
   if (!stackRegion) throw new Error(`Pulumi.${stack}.yaml has no aws:region`);
   const resources: RecordedResource[] = [];
