@@ -65,6 +65,16 @@ describe.each(adapters)('$name database adapter', ({ open }) => {
     expect(r.rows[0].t).toEqual(new Date('2026-01-02T03:04:05Z'));
   });
 
+  it('accepts Date parameters', async () => {
+    const d = new Date('2026-05-06T07:08:09.123Z');
+    const r = await db.query<{ t: Date; same: boolean }>(
+      'SELECT $1::timestamptz AS t, $1::timestamptz = $2 AS same',
+      [d, '2026-05-06T07:08:09.123Z'],
+    );
+    expect(r.rows[0].same).toBe(true);
+    expect(r.rows[0].t.getTime()).toBe(d.getTime());
+  });
+
   it('commits a transaction and returns its value', async () => {
     const v = await db.transaction(async (tx) => {
       await tx.query('INSERT INTO items (name) VALUES ($1)', ['committed']);

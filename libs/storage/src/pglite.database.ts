@@ -57,6 +57,17 @@ interface PgliteLike {
 }
 
 /**
+ * Dates are sent as ISO strings: PGlite recognises a Date with `instanceof`,
+ * which fails for Dates from another realm (Jest's sandbox), and the server
+ * parses the ISO form identically.
+ */
+function normaliseParam(v: unknown): unknown {
+  if (Object.prototype.toString.call(v) === '[object Date]') return (v as Date).toISOString();
+  if (Array.isArray(v)) return v.map(normaliseParam);
+  return v;
+}
+
+/**
  * Without parameters the statement goes through the simple-query protocol, like
  * `pg` does, so a migration may hold several statements on both adapters.
  */
@@ -66,7 +77,7 @@ async function run<T>(
   params?: unknown[],
 ): Promise<QueryResult<T>> {
   if (params && params.length > 0) {
-    const r = await target.query<T>(sql, params);
+    const r = await target.query<T>(sql, params.map(normaliseParam));
     return { rows: r.rows, rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length };
   }
   const results = await target.exec(sql);

@@ -1,0 +1,269 @@
+import type { Queryable } from '@switchboard/storage';
+import type { BillingLogger } from './billing.logger';
+import type { ScopeType, UsageRow } from './billing.types';
+
+export interface UsageLedgerOptions {
+  /** rows per INSERT; a full batch flushes at once (default 200) */
+  batchSize?: number;
+  /** a partial batch waits at most this long (default 500 ms) */
+  flushIntervalMs?: number;
+  /** rows kept in memory while the database is failing; beyond it the oldest are dropped (default 100 000) */
+  maxBufferedRows?: number;
+  /** first retry delay after a failed flush, doubled up to `maxRetryDelayMs` (default 200 ms / 30 s) */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  logger?: BillingLogger;
+  now?: () => number;
+}
+
+const COLUMNS = [
+  'request_id',
+  'attempt',
+  'parent_request_id',
+  'user_id',
+  'account_id',
+  'key_id',
+  'model',
+  'provider',
+  'input_tokens',
+  'cached_input_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'cost_micros',
+  'status',
+  'error_code',
+  'ttft_ms',
+  'duration_ms',
+  'created_at',
+] as const;
+
+// Postgres accepts at most 65535 bind parameters per statement.
+const MAX_BATCH = Math.floor(65_535 / COLUMNS.length);
+
+const SCOPE_COLUMN: Record<ScopeType, string> = {
+  user: 'user_id',
+  account: 'account_id',
+  key: 'key_id',
+};
+
+function count(n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
+}
+
+function values(r: UsageRow, createdAt: Date): unknown[] {
+  return [
+    r.requestId,
+    r.attempt,
+    r.parentRequestId ?? null,
+    r.userId,
+    r.accountId ?? null,
+    r.keyId ?? null,
+    r.model,
+    r.provider,
+    count(r.inputTokens),
+    count(r.cachedInputTokens),
+    count(r.outputTokens),
+    count(r.reasoningTokens),
+    count(r.costMicros),
+    r.status,
+    r.errorCode ?? null,
+    r.ttftMs == null ? null : count(r.ttftMs),
+    count(r.durationMs),
+    createdAt,
+  ];
+}
+
+interface Pending {
+  key: string;
+  params: unknown[];
+}
+
+/**
+ * Append-only usage ledger, written off the hot path.
+ *
+ * `record()` only queues (never awaits I/O, never throws). Rows go out in
+ * batches as one multi-row `INSERT ... ON CONFLICT (request_id, attempt) DO
+ * NOTHING`, so a retried flush, a second record of the same call, or two
+ * replicas writing the same row all leave exactly one row. A failed flush keeps
+ * its rows and retries with exponential backoff; `flush()` drains everything
+ * and is what shutdown calls (after streams have finished) so SIGTERM loses
+ * nothing while the database is reachable.
+ */
+export class UsageLedger {
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxBufferedRows: number;
+  private readonly retryDelayMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly logger: BillingLogger | undefined;
+  private readonly now: () => number;
+
+  private queue: Pending[] = [];
+  /** keys queued or in flight: a second record of the same call before it is written is dropped here */
+  private readonly known = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private failures = 0;
+  private retryAt = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly db: Queryable,
+    opts: UsageLedgerOptions = {},
+  ) {
+    this.batchSize = Math.max(1, Math.min(opts.batchSize ?? 200, MAX_BATCH));
+    this.flushIntervalMs = opts.flushIntervalMs ?? 500;
+    this.maxBufferedRows = opts.maxBufferedRows ?? 100_000;
+    this.retryDelayMs = opts.retryDelayMs ?? 200;
+    this.maxRetryDelayMs = opts.maxRetryDelayMs ?? 30_000;
+    this.logger = opts.logger;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** rows waiting to be written */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** rows discarded because the buffer was full (database down for a long time) */
+  get droppedRows(): number {
+    return this.dropped;
+  }
+
+  /** queues one row; returns immediately */
+  record(row: UsageRow): void {
+    try {
+      const key = `${row.requestId}\u0000${row.attempt}`;
+      if (this.known.has(key)) return;
+      this.known.add(key);
+      this.queue.push({ key, params: values(row, row.createdAt ?? new Date(this.now())) });
+      if (this.queue.length > this.maxBufferedRows) {
+        const drop = this.queue.splice(0, this.queue.length - this.maxBufferedRows);
+        for (const d of drop) this.known.delete(d.key);
+        this.dropped += drop.length;
+        this.logger?.error(
+          `usage ledger buffer full (${this.maxBufferedRows} rows): dropped ${drop.length} oldest rows, ${this.dropped} in total; billing data is being lost`,
+        );
+      }
+      if (this.queue.length >= this.batchSize && this.now() >= this.retryAt) this.kick();
+      else this.schedule(this.flushIntervalMs);
+    } catch (err) {
+      this.logger?.error(
+        `usage ledger record failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+
+  /**
+   * Writes everything queued, retrying with backoff until the queue is empty or
+   * `timeoutMs` (default 10 s) passes; then logs what it could not write.
+   */
+  async flush(opts: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = this.now() + (opts.timeoutMs ?? 10_000);
+    this.clearTimer();
+    for (;;) {
+      if (this.inFlight) {
+        await this.inFlight;
+        continue;
+      }
+      if (this.queue.length === 0) return;
+      const ok = await this.runBatch();
+      if (ok) continue;
+      const wait = Math.min(this.backoff(), deadline - this.now());
+      if (wait <= 0) {
+        this.logger?.error(`usage ledger flush gave up with ${this.queue.length} rows unwritten`);
+        if (this.queue.length > 0) this.schedule(this.backoff());
+        return;
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /** Stops the background timer (after a final `flush()`). */
+  close(): void {
+    this.clearTimer();
+  }
+
+  /** Total cost recorded for a scope since `since` (inclusive); rebuilds budget spend at boot. */
+  async spentSince(scopeType: ScopeType, scopeId: string, since: Date): Promise<number> {
+    const column = SCOPE_COLUMN[scopeType];
+    const r = await this.db.query<{ micros: number | string }>(
+      `SELECT COALESCE(SUM(cost_micros), 0)::bigint AS micros FROM usage_ledger WHERE ${column} = $1 AND created_at >= $2`,
+      [scopeId, since],
+    );
+    return Number(r.rows[0]?.micros ?? 0);
+  }
+
+  private backoff(): number {
+    return Math.min(this.maxRetryDelayMs, this.retryDelayMs * 2 ** Math.max(0, this.failures - 1));
+  }
+
+  private kick(): void {
+    if (this.inFlight) return;
+    this.clearTimer();
+    void this.runBatch().then((ok) => {
+      if (this.queue.length === 0) return;
+      if (!ok) this.schedule(this.backoff());
+      else if (this.queue.length >= this.batchSize) this.kick();
+      else this.schedule(this.flushIntervalMs);
+    });
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.inFlight) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** writes one batch; resolves true on success, false after a failure (rows kept). Never rejects. */
+  private runBatch(): Promise<boolean> {
+    const batch = this.queue.splice(0, this.batchSize);
+    if (batch.length === 0) return Promise.resolve(true);
+    const run = this.insert(batch).then(
+      () => {
+        for (const p of batch) this.known.delete(p.key);
+        this.failures = 0;
+        this.retryAt = 0;
+        return true;
+      },
+      (err: unknown) => {
+        // put the rows back in front, in order, to be retried
+        this.queue.unshift(...batch);
+        this.failures++;
+        this.retryAt = this.now() + this.backoff();
+        this.logger?.warn(
+          `usage ledger flush of ${batch.length} rows failed (attempt ${this.failures}), retrying in ${this.backoff()} ms: ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+        );
+        return false;
+      },
+    );
+    this.inFlight = run.then(() => undefined);
+    return run.finally(() => {
+      this.inFlight = undefined;
+    });
+  }
+
+  private async insert(batch: Pending[]): Promise<void> {
+    const params: unknown[] = [];
+    const tuples = batch.map((p) => {
+      const base = params.length;
+      params.push(...p.params);
+      return `(${p.params.map((_, i) => `$${base + i + 1}`).join(', ')})`;
+    });
+    await this.db.query(
+      `INSERT INTO usage_ledger (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
+       ON CONFLICT (request_id, attempt) DO NOTHING`,
+      params,
+    );
+  }
+}
