@@ -66,7 +66,7 @@ export class CognitoJwtVerifierAdapter implements JwtVerifier {
       opts.jwksCache ? { jwksCache: opts.jwksCache } : undefined,
     );
     this.verifier = {
-      verify: async (jwt) => (await verifier.verify(jwt)),
+      verify: async (jwt) => await verifier.verify(jwt),
     };
   }
 

@@ -1,0 +1,252 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { AppError } from '@switchboard/common';
+import type { PrincipalLimits } from '../principal';
+import { ApiKeyError } from './api-key.errors';
+import { apiKeyPrefix, generateApiKey, hashApiKey } from './api-key.format';
+import type { ApiKeyFilter, ApiKeyRepository, ApiKeyRow } from './api-key.repository';
+import {
+  limitsSchema,
+  scopesSchema,
+  type ApiKeyRecord,
+  type CreateApiKeyInput,
+} from './identity.types';
+import { LruCache } from './lru-cache';
+
+export interface ApiKeyServiceOptions {
+  /** server secret keying the HMAC; the same on every replica, at least 32 chars */
+  secret: string;
+  /**
+   * How long a verified key row is reused from memory (default 5 s). This is
+   * the staleness window for revocation on *other* replicas: a key revoked on
+   * replica A keeps working on replica B for at most this long. The revoking
+   * replica drops it at once.
+   */
+  cacheTtlMs?: number;
+  /** cache bound (default 10 000 keys) */
+  cacheMaxEntries?: number;
+  /** last-used times are written every this many ms (default 30 s; 0 = only on flushLastUsed) */
+  lastUsedFlushMs?: number;
+  clock?: () => number;
+  logger?: Pick<Logger, 'warn'>;
+}
+
+export interface IssuedApiKey {
+  /** the plaintext key: returned once, never stored */
+  key: string;
+  record: ApiKeyRecord;
+}
+
+/**
+ * API keys: issue, verify, list, revoke, rotate. Only HMAC-SHA256(secret, key)
+ * is stored. Verification is a prefix lookup (memory first) plus a
+ * constant-time hash comparison; last-used times are batched.
+ */
+export class ApiKeyService {
+  private readonly cache: LruCache<string, { row: ApiKeyRow; hash: Buffer }>;
+  private readonly clock: () => number;
+  private readonly logger: Pick<Logger, 'warn'>;
+  private readonly pendingTouches = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  /** compared against when the prefix is unknown, so both paths cost one comparison */
+  private readonly dummyHash: Buffer;
+
+  constructor(
+    private readonly repo: ApiKeyRepository,
+    private readonly opts: ApiKeyServiceOptions,
+  ) {
+    if (!opts.secret || opts.secret.length < 32) {
+      throw new Error('API key secret must be at least 32 characters');
+    }
+    this.clock = opts.clock ?? Date.now;
+    this.logger = opts.logger ?? new Logger('ApiKeys');
+    this.cache = new LruCache(opts.cacheMaxEntries ?? 10_000, opts.cacheTtlMs ?? 5_000, this.clock);
+    this.dummyHash = hashApiKey(opts.secret, 'sb_00000000_unused');
+    const every = opts.lastUsedFlushMs ?? 30_000;
+    if (every > 0) {
+      this.timer = setInterval(() => void this.flushLastUsed(), every);
+      this.timer.unref();
+    }
+  }
+
+  async create(input: CreateApiKeyInput): Promise<IssuedApiKey> {
+    const scopes = parse(scopesSchema, input.scopes, 'scopes');
+    const limits = input.limits ? parse(limitsSchema, input.limits, 'limits') : null;
+    if (!input.ownerUserId) throw new AppError('invalid_request', 'ownerUserId is required.');
+    if (!input.name || input.name.length > 200)
+      throw new AppError('invalid_request', 'name must be 1-200 characters.');
+    const { key, prefix } = generateApiKey();
+    const row: ApiKeyRow = {
+      id: randomUUID(),
+      prefix,
+      hash: hashApiKey(this.opts.secret, key).toString('hex'),
+      ownerUserId: input.ownerUserId,
+      accountId: input.accountId,
+      scopes,
+      name: input.name,
+      expiresAt: input.expiresAt ?? null,
+      revokedAt: null,
+      rotatedFrom: null,
+      graceUntil: null,
+      limits,
+      lastUsedAt: null,
+      createdAt: new Date(this.clock()),
+    };
+    try {
+      await this.repo.insert(row);
+    } catch (err) {
+      if (isForeignKeyViolation(err)) {
+        throw new AppError('invalid_request', 'The account does not exist.', {
+          param: 'accountId',
+        });
+      }
+      throw err;
+    }
+    return { key, record: publicView(row) };
+  }
+
+  /**
+   * The key's record if the key is valid now; otherwise throws ApiKeyError
+   * (`invalid_api_key`, `api_key_revoked` or `api_key_expired`). Records the
+   * use for the batched last-used write.
+   */
+  async verify(plaintext: string): Promise<ApiKeyRecord> {
+    const prefix = apiKeyPrefix(plaintext);
+    if (!prefix) throw new ApiKeyError('invalid_api_key');
+    const presented = hashApiKey(this.opts.secret, plaintext);
+    let entry = this.cache.get(prefix);
+    if (!entry) {
+      const row = await this.repo.findByPrefix(prefix);
+      if (!row) {
+        timingSafeEqual(presented, this.dummyHash);
+        throw new ApiKeyError('invalid_api_key');
+      }
+      entry = { row, hash: Buffer.from(row.hash, 'hex') };
+      this.cache.set(prefix, entry);
+    }
+    if (entry.hash.length !== presented.length || !timingSafeEqual(presented, entry.hash)) {
+      throw new ApiKeyError('invalid_api_key');
+    }
+    const { row } = entry;
+    const now = this.clock();
+    if (row.revokedAt && row.revokedAt.getTime() <= now) throw new ApiKeyError('api_key_revoked');
+    // a rotated-out key past its grace period is as dead as a revoked one
+    if (row.graceUntil && row.graceUntil.getTime() <= now) throw new ApiKeyError('api_key_revoked');
+    if (row.expiresAt && row.expiresAt.getTime() <= now) throw new ApiKeyError('api_key_expired');
+    this.touch(row.id, now);
+    return publicView(row);
+  }
+
+  async get(id: string): Promise<ApiKeyRecord> {
+    const r = await this.repo.findById(id);
+    if (!r) throw new AppError('not_found', 'API key not found.');
+    return r;
+  }
+
+  /** every key (admin) or those of one owner and/or account */
+  list(filter: ApiKeyFilter = {}): Promise<ApiKeyRecord[]> {
+    return this.repo.list(filter);
+  }
+
+  async revoke(id: string): Promise<ApiKeyRecord> {
+    const r = await this.repo.revoke(id, new Date(this.clock()));
+    if (!r) throw new AppError('not_found', 'API key not found.');
+    this.cache.delete(r.prefix);
+    return r;
+  }
+
+  /**
+   * Issues a replacement (same owner, account, scopes, limits, expiry) and lets
+   * the old key work for `graceSeconds` more, so clients can switch without
+   * downtime.
+   */
+  async rotate(
+    id: string,
+    graceSeconds: number,
+  ): Promise<IssuedApiKey & { previous: ApiKeyRecord }> {
+    if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
+      throw new AppError('invalid_request', 'graceSeconds must be >= 0.');
+    }
+    const now = this.clock();
+    const { key, prefix } = generateApiKey();
+    const out = await this.repo.rotate(id, new Date(now + graceSeconds * 1000), (old) => {
+      const dead =
+        (old.revokedAt && old.revokedAt.getTime() <= now) ||
+        (old.graceUntil && old.graceUntil.getTime() <= now);
+      if (dead) throw new AppError('invalid_request', 'A revoked key cannot be rotated.');
+      return {
+        ...old,
+        id: randomUUID(),
+        prefix,
+        hash: hashApiKey(this.opts.secret, key).toString('hex'),
+        revokedAt: null,
+        rotatedFrom: old.id,
+        graceUntil: null,
+        lastUsedAt: null,
+        createdAt: new Date(now),
+      };
+    });
+    if (!out) throw new AppError('not_found', 'API key not found.');
+    this.cache.delete(out.previous.prefix);
+    return { key, record: out.next, previous: out.previous };
+  }
+
+  async setLimits(id: string, limits: PrincipalLimits | null): Promise<ApiKeyRecord> {
+    const parsed = limits === null ? null : parse(limitsSchema, limits, 'limits');
+    const r = await this.repo.setLimits(id, parsed);
+    if (!r) throw new AppError('not_found', 'API key not found.');
+    this.cache.delete(r.prefix);
+    return r;
+  }
+
+  /** records a use in memory; written by the next flush */
+  touch(id: string, at = this.clock()): void {
+    const prev = this.pendingTouches.get(id);
+    if (prev === undefined || at > prev) this.pendingTouches.set(id, at);
+  }
+
+  /** writes pending last-used times in one statement; call on shutdown */
+  flushLastUsed(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pendingTouches.size === 0) return;
+      const batch = [...this.pendingTouches].map(([id, at]) => ({ id, at: new Date(at) }));
+      this.pendingTouches.clear();
+      try {
+        await this.repo.touchMany(batch);
+      } catch (err) {
+        // keep them for the next flush; newer touches win
+        for (const { id, at } of batch) this.touch(id, at.getTime());
+        this.logger.warn(
+          `last-used flush failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    });
+    return this.flushing;
+  }
+
+  /** stops the flush timer and writes what is pending */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flushLastUsed();
+  }
+}
+
+export function isForeignKeyViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
+}
+
+function publicView(row: ApiKeyRow | ApiKeyRecord): ApiKeyRecord {
+  const { hash: _hash, ...rest } = row as ApiKeyRow;
+  return { ...rest, scopes: [...rest.scopes], limits: rest.limits ? { ...rest.limits } : null };
+}
+
+function parse<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  value: unknown,
+  field: string,
+): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new AppError('invalid_request', `${field} is invalid.`, { param: field });
+  return r.data;
+}
