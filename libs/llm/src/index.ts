@@ -8,3 +8,8 @@ export * from './catalogue/model-catalogue';
 export * from './providers/openai-chat.provider';
 export * from './providers/provider-factory';
 export * from './token-estimator';
+export * from './providers/azure-openai.provider';
+export * from './providers/bedrock.provider';
+export * from './providers/bedrock-converse.mapper';
+export * from './providers/gemini.provider';
+export * from './providers/gemini.mapper';
