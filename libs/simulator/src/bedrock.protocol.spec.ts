@@ -182,6 +182,30 @@ describe('Bedrock Runtime protocol (real AWS SDK client)', () => {
     expect(deltas).toBe(2);
   });
 
+  it('counts a client abort on a hanging HTTP/2 stream within 100 ms', async () => {
+    sim.reset();
+    const controller = new AbortController();
+    const pending = client.send(
+      new ConverseStreamCommand({
+        modelId,
+        messages: [{ role: 'user', content: [{ text: '#sim fail=hang' }] }],
+      }),
+      { abortSignal: controller.signal },
+    );
+    pending.catch(() => undefined);
+    const t0 = Date.now();
+    while (sim.stats().open === 0 && Date.now() - t0 < 2000)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(sim.stats()).toMatchObject({ open: 1, started: 1 });
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    const t1 = Date.now();
+    while (sim.stats().aborted === 0 && Date.now() - t1 < 1000)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(Date.now() - t1).toBeLessThanOrEqual(100);
+    expect(sim.stats()).toMatchObject({ open: 0, aborted: 1, completed: 0 });
+  });
+
   it('decodes model ids carrying ":" and "/" (inference profile ARNs)', async () => {
     const arn =
       'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0';

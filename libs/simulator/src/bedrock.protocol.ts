@@ -2,7 +2,7 @@ import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
 import { embedText, embeddingTokens } from './embedding';
-import type { SimChatRequest, SimMessage, SimReply } from './reply.planner';
+import { joinPieces, type SimChatRequest, type SimMessage, type SimReply } from './reply.planner';
 import { BadRequest, intOrUndefined, isRecord, str } from './wire.util';
 
 /**
@@ -114,7 +114,7 @@ export function bedrockDialect(): ChatDialect {
       const call = reply.toolCall;
       const content =
         call === undefined
-          ? [{ text: reply.pieces.join('') }]
+          ? [{ text: joinPieces(reply.pieces) }]
           : [
               {
                 toolUse: {
@@ -154,7 +154,7 @@ class BedrockEncoder implements StreamEncoder {
   }
 
   piece(index: number): Uint8Array {
-    const text = this.reply.pieces[index];
+    const text = this.reply.pieces.at(index);
     const delta = this.reply.toolCall === undefined ? { text } : { toolUse: { input: text } };
     return event('contentBlockDelta', { contentBlockIndex: 0, delta });
   }

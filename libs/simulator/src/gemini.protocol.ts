@@ -1,6 +1,12 @@
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
 import { embedText } from './embedding';
-import { promptTokens, type SimChatRequest, type SimMessage, type SimReply } from './reply.planner';
+import {
+  joinPieces,
+  promptTokens,
+  type SimChatRequest,
+  type SimMessage,
+  type SimReply,
+} from './reply.planner';
 import { BadRequest, intOrUndefined, isRecord, str } from './wire.util';
 
 /**
@@ -111,7 +117,7 @@ export function geminiDialect(model: string): ChatDialect {
       candidates: [
         {
           content: {
-            parts: [functionCallPart(reply) ?? { text: reply.pieces.join('') }],
+            parts: [functionCallPart(reply) ?? { text: joinPieces(reply.pieces) }],
             role: 'model',
           },
           finishReason: finishReason(reply),
@@ -144,7 +150,7 @@ class GeminiEncoder implements StreamEncoder {
   piece(index: number): string {
     const call = functionCallPart(this.reply);
     if (call !== undefined) return index === 0 ? this.chunk(call) : '';
-    return this.chunk({ text: this.reply.pieces[index] });
+    return this.chunk({ text: this.reply.pieces.at(index) });
   }
 
   close(): string {

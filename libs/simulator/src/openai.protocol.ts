@@ -1,6 +1,6 @@
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
 import { embedText, embeddingTokens, toBase64 } from './embedding';
-import type { SimChatRequest, SimMessage, SimReply } from './reply.planner';
+import { joinPieces, type SimChatRequest, type SimMessage, type SimReply } from './reply.planner';
 import { BadRequest, intOrUndefined, isRecord, str } from './wire.util';
 
 /**
@@ -129,7 +129,7 @@ function completionBody(reply: SimReply, model: string): unknown {
       },
     ];
   } else {
-    message.content = reply.pieces.join('');
+    message.content = joinPieces(reply.pieces);
   }
   return {
     id: completionId(),
@@ -179,7 +179,7 @@ class OpenAiEncoder implements StreamEncoder {
   }
 
   piece(index: number): string {
-    const text = this.reply.pieces[index];
+    const text = this.reply.pieces.at(index);
     const delta =
       this.reply.toolCall === undefined
         ? { content: text }

@@ -33,11 +33,28 @@ export interface SimToolCall {
   arguments: string;
 }
 
+/**
+ * The streamed units of a reply, produced on demand: a long answer (tokens=100000)
+ * on thousands of streams must not sit in memory as arrays of strings.
+ */
+export interface SimPieces {
+  readonly count: number;
+  at(this: void, index: number): string;
+}
+
+export const NO_PIECES: SimPieces = { count: 0, at: () => '' };
+
+export function joinPieces(pieces: SimPieces): string {
+  let text = '';
+  for (let i = 0; i < pieces.count; i++) text += pieces.at(i);
+  return text;
+}
+
 /** What the simulated model answers, before any protocol encoding. */
 export interface SimReply {
   directive: SimDirective;
   /** Text tokens, or fragments of the tool call's JSON arguments. */
-  pieces: string[];
+  pieces: SimPieces;
   toolCall?: SimToolCall;
   finish: 'stop' | 'length' | 'tool_calls';
   usage: SimUsage;
@@ -92,29 +109,28 @@ export function planReply(request: SimChatRequest): SimReply {
   const last = request.messages.at(-1);
   const answeringToolResult = last?.role === 'tool';
 
-  let pieces: string[];
+  let pieces: SimPieces;
   let toolCall: SimToolCall | undefined;
   let finish: SimReply['finish'] = 'stop';
 
   if (directive.tool !== undefined && (!answeringToolResult || directive.loop)) {
     toolCall = { id: nextToolCallId(), name: directive.tool, arguments: directive.args };
-    pieces = chunk(directive.args, ARGUMENT_PIECE_CHARS);
+    pieces = listPieces(chunk(directive.args, ARGUMENT_PIECE_CHARS));
     finish = 'tool_calls';
   } else {
     if (directive.echo) {
-      pieces = splitPieces(request.messages.map((m) => m.text).join('\n'));
+      pieces = listPieces(splitPieces(request.messages.map((m) => m.text).join('\n')));
     } else if (answeringToolResult && directive.tool !== undefined) {
       const name = last.toolName ?? directive.tool;
-      pieces = splitPieces(`Tool ${name} returned: ${last.text.slice(0, TOOL_RESULT_PREVIEW)}`);
+      pieces = listPieces(
+        splitPieces(`Tool ${name} returned: ${last.text.slice(0, TOOL_RESULT_PREVIEW)}`),
+      );
     } else {
-      pieces = defaultPieces(directive.tokens, directive.text);
+      pieces = wordPieces(directive.tokens, directive.text);
     }
-    if (
-      request.maxTokens !== undefined &&
-      request.maxTokens >= 0 &&
-      pieces.length > request.maxTokens
-    ) {
-      pieces = pieces.slice(0, request.maxTokens);
+    const cap = request.maxTokens;
+    if (cap !== undefined && cap >= 0 && pieces.count > cap) {
+      pieces = { count: cap, at: pieces.at };
       finish = 'length';
     }
   }
@@ -127,19 +143,24 @@ export function planReply(request: SimChatRequest): SimReply {
     usage: {
       inputTokens: promptTokens(request.messages) + directive.cached,
       cachedTokens: directive.cached,
-      outputTokens: pieces.length,
+      outputTokens: pieces.count,
       reasoningTokens: directive.reasoning,
     },
   };
 }
 
-function defaultPieces(count: number, word: string | undefined): string[] {
-  const pieces = new Array<string>(count);
-  for (let i = 0; i < count; i++) {
-    const w = word ?? WORDS[i % WORDS.length];
-    pieces[i] = i === 0 ? w : ` ${w}`;
-  }
-  return pieces;
+function wordPieces(count: number, word: string | undefined): SimPieces {
+  return {
+    count,
+    at: (i) => {
+      const w = word ?? WORDS[i % WORDS.length];
+      return i === 0 ? w : ` ${w}`;
+    },
+  };
+}
+
+function listPieces(items: readonly string[]): SimPieces {
+  return { count: items.length, at: (i) => items[i] };
 }
 
 function chunk(text: string, size: number): string[] {

@@ -77,7 +77,7 @@ function completeReply(ctx: PlayContext): void {
   const { res, reply } = ctx;
   const d = reply.directive;
   const started = performance.now();
-  const delay = d.ttftMs + (d.tps > 0 ? (reply.pieces.length * 1000) / d.tps : 0);
+  const delay = d.ttftMs + (d.tps > 0 ? (reply.pieces.count * 1000) / d.tps : 0);
   const finish = (): void => {
     if (d.fail !== undefined) {
       // A failure after n tokens cannot be partial without streaming: cut the connection.
@@ -98,7 +98,7 @@ function streamReply(ctx: PlayContext): void {
   const { res, reply } = ctx;
   const d = reply.directive;
   const encoder = ctx.dialect.encoder(reply);
-  const total = reply.pieces.length;
+  const total = reply.pieces.count;
   // With a failure, stop at `after` tokens (or at the end, before the terminator).
   const limit = d.fail !== undefined ? Math.min(d.after ?? 0, total) : total;
   const interval = d.tps > 0 ? 1000 / d.tps : 0;
@@ -107,11 +107,14 @@ function streamReply(ctx: PlayContext): void {
   let opened = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
 
   res.once('close', () => {
     closed = true;
     if (timer !== undefined) clearTimeout(timer);
+    if (immediate !== undefined) clearImmediate(immediate);
     timer = undefined;
+    immediate = undefined;
   });
 
   res.writeHead(200, ctx.dialect.streamHeaders);
@@ -124,6 +127,7 @@ function streamReply(ctx: PlayContext): void {
 
   const step = (): void => {
     timer = undefined;
+    immediate = undefined;
     if (closed) return;
     const elapsed = performance.now() - t0;
     if (elapsed < d.ttftMs) {
@@ -154,7 +158,8 @@ function streamReply(ctx: PlayContext): void {
     }
     const writable = batch.length === 0 || res.write(join(batch));
     if (!writable) res.once('drain', step);
-    else if (next < due) schedule(0);
+    // More is already due (a large batch): continue after pending I/O, not after a 1 ms timer.
+    else if (next < due) immediate = setImmediate(step);
     else schedule(d.ttftMs + next * interval - (performance.now() - t0));
   };
 

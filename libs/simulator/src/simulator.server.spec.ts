@@ -129,6 +129,47 @@ describe('simulator directives, stats and request log', () => {
     ).rejects.toThrow();
   });
 
+  it('hang after=N sends N tokens, then stalls without ending', async () => {
+    const controller = new AbortController();
+    const stream = await client.chat.completions.create(
+      {
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: '#sim fail=hang after=2' }],
+        stream: true,
+      },
+      { signal: controller.signal },
+    );
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const chunk of stream) {
+        const t = chunk.choices[0]?.delta.content;
+        if (t) seen.push(t);
+      }
+    })().catch(() => undefined);
+    await waitFor(() => seen.length === 2, 1000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toHaveLength(2);
+    expect(sim.stats().open).toBe(1);
+    controller.abort();
+    await reading;
+    await waitFor(() => sim.stats().aborted === 1, 100);
+  });
+
+  it('applies fail and ttft directives to embeddings too', async () => {
+    await expect(
+      client.embeddings.create({
+        model: 'text-embedding-3-small',
+        input: ['doc', '#sim fail=429'],
+      }),
+    ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    const start = Date.now();
+    await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: 'slow\n#sim ttft=100',
+    });
+    expect(Date.now() - start).toBeGreaterThanOrEqual(90);
+  });
+
   it('waits ttft before the first token and paces the rest at tps', async () => {
     const start = Date.now();
     const stream = await client.chat.completions.create({

@@ -34,7 +34,7 @@ import {
   openAiEmbeddingTexts,
   parseOpenAiChat,
 } from './openai.protocol';
-import { planReply, type SimChatRequest, type SimReply } from './reply.planner';
+import { NO_PIECES, planReply, type SimChatRequest, type SimReply } from './reply.planner';
 import { playReply, sendError, sendJson } from './reply.player';
 import { SimRecorder, type RecordedRequest, type SimProtocol, type SimStats } from './sim-stats';
 import { BadRequest } from './wire.util';
@@ -308,7 +308,7 @@ function serveJson(
   const directive = parseDirective(texts.join('\n'));
   const reply: SimReply = {
     directive: { ...directive, tps: 0 },
-    pieces: [],
+    pieces: NO_PIECES,
     finish: 'stop',
     usage: { inputTokens: 0, cachedTokens: 0, outputTokens: 0, reasoningTokens: 0 },
   };
