@@ -1,0 +1,44 @@
+/** Summarises a V8 .cpuprofile (from `node --cpu-prof`) into its top self-time frames. */
+import { readFileSync } from 'node:fs';
+
+function where(url) {
+  if (!url) return '(native)';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 14).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  // node:internal/deps/undici/undici is fetch; keep core paths apart so it shows.
+  if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:');
+  const dist = url.indexOf('/dist/');
+  return dist >= 0 ? `switchboard ${url.slice(dist + 6)}` : url;
+}
+
+export function summarizeProfile(file, top = 15) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i];
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+  const frames = new Map();
+  const modules = new Map();
+  for (const [id, us] of selfUs) {
+    const { callFrame: cf } = byId.get(id);
+    const name = cf.functionName || '(anonymous)';
+    const mod = ['(idle)', '(program)', '(garbage collector)'].includes(name) ? name : where(cf.url);
+    const key = `${name} ${mod}${cf.url ? `:${cf.lineNumber + 1}` : ''}`;
+    frames.set(key, (frames.get(key) ?? 0) + us);
+    modules.set(mod, (modules.get(mod) ?? 0) + us);
+  }
+  const busy = total - (modules.get('(idle)') ?? 0);
+  const rank = (m) =>
+    [...m.entries()]
+      .filter(([k]) => !k.startsWith('(idle)'))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, us]) => ({ frame: k, ms: Math.round(us / 1000), pctOfBusy: Math.round((us / busy) * 1000) / 10 }));
+  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), topFrames: rank(frames), topModules: rank(modules) };
+}

@@ -1,0 +1,267 @@
+#!/usr/bin/env node
+/**
+ * Switchboard benchmark: the same requests straight to the simulator and
+ * through the gateway, side by side in one run.
+ *
+ *   npm run bench                     full run (~3-4 min)
+ *   node bench/run.mjs --quick        ~1 min, shorter load phases
+ *   node bench/run.mjs --cpu-prof     also profile the gateway under c=64 streaming
+ *   node bench/run.mjs --only=stream,throughput,idle,boot
+ *   node bench/run.mjs --dist=<dir>   use another build output (default ./dist)
+ *   node bench/run.mjs --no-save      print only
+ *
+ * Simulator, gateway(s) and the load generator are separate processes. Results:
+ * bench/results/<timestamp>.json and bench/results/latest.json.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summarizeProfile } from './lib/cpu-profile.mjs';
+import { fileLimit, startGateway, startLoadWorker, startSimulator, stop } from './lib/processes.mjs';
+import { round } from './lib/stats.mjs';
+import {
+  bootToReady,
+  idleStreams,
+  nonStreamingThroughput,
+  openAiTargets,
+  streamingLatency,
+  streamsPerTask,
+} from './scenarios.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+function parseArgs(argv) {
+  const opts = { quick: false, cpuProf: false, save: true, dist: path.join(root, 'dist'), only: undefined };
+  for (const a of argv) {
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--cpu-prof') opts.cpuProf = true;
+    else if (a === '--no-save') opts.save = false;
+    else if (a.startsWith('--dist=')) opts.dist = path.resolve(a.slice(7));
+    else if (a.startsWith('--only=')) opts.only = new Set(a.slice(7).split(','));
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${readHelp()}\n`);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  return opts;
+}
+
+function readHelp() {
+  return 'usage: node bench/run.mjs [--quick] [--cpu-prof] [--only=stream,throughput,idle,boot] [--dist=dir] [--no-save]';
+}
+
+/**
+ * Load plan. Per-stream pacing is 200 tokens/s (5 ms gaps) at c=1 and c=64; at
+ * c=512 it drops to 20 tokens/s (50 ms gaps) so the aggregate token rate stays
+ * near the c=64 level (~10-13k tokens/s): on a 2-core machine 512 x 200 tok/s
+ * would measure CPU starvation of all three processes, not the gateway.
+ */
+function plan(quick) {
+  return {
+    warmupMs: quick ? 1_500 : 3_000,
+    streams: [
+      { concurrency: 1, tokens: 50, tps: 200, durationMs: quick ? 2_500 : 6_000 },
+      { concurrency: 64, tokens: 50, tps: 200, durationMs: quick ? 4_000 : 12_000 },
+      { concurrency: 512, tokens: 50, tps: 20, durationMs: quick ? 6_000 : 15_000 },
+    ],
+    throughput: { concurrency: 20, durationMs: quick ? 3_000 : 8_000 },
+    idle: { count: 5_000 },
+    bootRuns: 3,
+  };
+}
+
+const TARGETS = {
+  ttftAddedP99Ms: 2,
+  chunkAddedP99Ms: 0.2,
+  streams: 5_000,
+  rssPerStreamKiB: 40,
+  bootMs: 1_500,
+};
+
+function log(msg) {
+  process.stdout.write(`${msg}\n`);
+}
+
+function fmt(v) {
+  if (v === null || v === undefined) return '-';
+  if (Math.abs(v) >= 1000) return String(Math.round(v));
+  if (Math.abs(v) >= 100) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function targetText(t) {
+  if (!t) return '';
+  const bound = t.max !== undefined ? `<= ${t.max}` : `>= ${t.min}`;
+  return `${t.on === 'delta' ? 'delta' : t.on} ${bound}`;
+}
+
+export function renderTable(rows) {
+  const head = ['metric', 'direct', 'gateway', 'delta', 'unit', 'target', 'result'];
+  const body = rows.map((r) => [
+    r.name,
+    fmt(r.direct),
+    fmt(r.gateway),
+    fmt(r.delta),
+    r.unit,
+    targetText(r.target),
+    r.pass === undefined ? '' : `${r.pass ? 'PASS' : 'MISS'} (margin ${fmt(r.margin)})`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const p = plan(opts.quick);
+  const started = new Date();
+  const t0 = performance.now();
+  const rows = [];
+  const raw = {};
+  const want = (k) => !opts.only || opts.only.has(k);
+  const machine = {
+    cpus: os.cpus().length,
+    memGiB: round(os.totalmem() / 2 ** 30, 1),
+    cpuModel: os.cpus()[0]?.model,
+    loadavgAtStart: os.loadavg().map((l) => round(l, 2)),
+  };
+  log(`Switchboard benchmark (${opts.quick ? 'quick' : 'full'}) — node ${process.version}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, load avg ${machine.loadavgAtStart.join(' ')}`);
+  log(`dist: ${opts.dist}`);
+
+  const sim = await startSimulator(opts.dist);
+  const load = startLoadWorker(path.join(here, 'load-worker.mjs'));
+  let gateway;
+  let streamsCapacity = null;
+  try {
+    gateway = await startGateway(opts.dist, sim.url);
+    const ctx = { sim, gateway, load, dist: opts.dist, log };
+    log(`simulator pid ${sim.pid} (${sim.url}), gateway pid ${gateway.pid} (${gateway.url}), load worker pid ${load.pid}; open-file limit ${fileLimit(gateway.pid)}`);
+
+    if (want('stream') || want('throughput')) {
+      log(`warm-up ${p.warmupMs} ms per target`);
+      const t = openAiTargets(ctx);
+      for (const tgt of [t.direct, t.gateway]) {
+        const { completionsBody, simDirective } = await import('./lib/load-client.mjs');
+        const body = completionsBody({ model: 'gpt-4o-mini', directive: simDirective({ tokens: 20, tps: 400 }), stream: true });
+        await load.call('streamLatency', { tgt, path: '/v1/chat/completions', body, concurrency: 16, durationMs: p.warmupMs });
+        const body2 = completionsBody({ model: 'gpt-4o-mini', directive: simDirective({}), stream: false });
+        await load.call('throughput', { tgt, path: '/v1/chat/completions', body: body2, concurrency: 8, durationMs: p.warmupMs / 3 });
+      }
+    }
+
+    if (want('stream')) {
+      for (const level of p.streams) {
+        log(`streaming, concurrency ${level.concurrency}, ${level.tokens} tokens at ${level.tps} tok/s, ${level.durationMs} ms per target`);
+        const r = await streamingLatency(ctx, {
+          ...level,
+          ttftTarget: level.concurrency === 64 ? { on: 'delta', max: TARGETS.ttftAddedP99Ms } : undefined,
+          chunkTarget: { on: 'delta', max: TARGETS.chunkAddedP99Ms },
+        });
+        rows.push(...r.rows);
+        raw[`stream_c${level.concurrency}`] = r.raw;
+      }
+    }
+
+    if (want('throughput')) {
+      log(`non-streaming throughput, ${p.throughput.concurrency} clients, ${p.throughput.durationMs} ms per target`);
+      const r = await nonStreamingThroughput(ctx, p.throughput);
+      rows.push(...r.rows);
+      raw.throughput = r.raw;
+    }
+    await stop(gateway.child);
+
+    if (opts.cpuProf) {
+      const profDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-prof-'));
+      log(`CPU profile of a gateway under c=64 streaming (${profDir})`);
+      const profGw = await startGateway(opts.dist, sim.url, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+      const pctx = { ...ctx, gateway: profGw };
+      await streamingLatency(pctx, { concurrency: 64, tokens: 50, tps: 200, durationMs: opts.quick ? 4_000 : 10_000, targets: { gateway: openAiTargets(pctx).gateway } });
+      await stop(profGw.child, 15_000);
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) {
+        const summary = summarizeProfile(path.join(profDir, file));
+        raw.cpuProfile = summary;
+        log(`  busy ${summary.busyMs} ms of ${summary.totalMs} ms; top modules by self time:`);
+        for (const m of summary.topModules.slice(0, 8)) log(`    ${String(m.pctOfBusy).padStart(5)}%  ${m.frame}`);
+        log('  top frames by self time:');
+        for (const f of summary.topFrames.slice(0, 12)) log(`    ${String(f.pctOfBusy).padStart(5)}%  ${f.frame}`);
+      } else log('  no profile written');
+      rmSync(profDir, { recursive: true, force: true });
+    }
+
+    if (want('idle')) {
+      log(`idle streams: ${p.idle.count} silent streams through a fresh gateway`);
+      const idleGw = await startGateway(opts.dist, sim.url);
+      try {
+        const ictx = { ...ctx, gateway: idleGw };
+        // A few real requests first, so the baseline includes the code paths a stream touches.
+        const { completionsBody, simDirective } = await import('./lib/load-client.mjs');
+        const body = completionsBody({ model: 'gpt-4o-mini', directive: simDirective({ tokens: 5 }), stream: true });
+        await load.call('streamLatency', { tgt: openAiTargets(ictx).gateway, path: '/v1/chat/completions', body, concurrency: 8, durationMs: 1_000 });
+        await new Promise((r) => setTimeout(r, 1_000));
+        const r = await idleStreams(ictx, { gw: idleGw, count: p.idle.count, rssTargetKiB: TARGETS.rssPerStreamKiB });
+        rows.push(...r.rows);
+        raw.idle = r.raw;
+        streamsCapacity = streamsPerTask({ baseRssKiB: r.rssBeforeKiB, perStreamKiB: r.perStreamKiB });
+      } finally {
+        await stop(idleGw.child);
+      }
+    }
+
+    if (want('boot')) {
+      log(`boot to ready, ${p.bootRuns} runs`);
+      const r = await bootToReady(ctx, { runs: p.bootRuns, targetMs: TARGETS.bootMs });
+      rows.push(...r.rows);
+      raw.boot = r.raw;
+    }
+  } finally {
+    await stop(gateway?.child);
+    await load.close();
+    await stop(sim.child);
+  }
+
+  const result = {
+    date: started.toISOString(),
+    node: process.version,
+    machine,
+    mode: opts.quick ? 'quick' : 'full',
+    durationS: round((performance.now() - t0) / 1000, 1),
+    notes: [
+      `Absolute numbers are noisy: simulator, gateway and load generator share ${machine.cpus} CPU(s) with whatever else runs on the machine. Compare direct vs gateway within one run (delta/ratio), not across runs.`,
+      'chunk delay = observed gap between answer tokens minus the simulator pacing interval (1000/tps); frames that arrive in one socket read count as gap 0.',
+      'streamsPerTask = floor((0.7 x 2 GiB - idle gateway RSS) / (1.5 x RSS per stream)), to the hundred; memory only, CPU not included.',
+    ],
+    rows,
+    streamsPerTask: streamsCapacity,
+    raw,
+  };
+
+  log('');
+  log(renderTable(rows));
+  log('');
+  log(`streamsPerTask (2 GiB task, conservative): ${streamsCapacity ?? '-'}`);
+  for (const n of result.notes) log(`note: ${n}`);
+  const misses = rows.filter((r) => r.pass === false);
+  log(misses.length ? `targets missed: ${misses.map((r) => r.name).join('; ')}` : 'all targets met');
+  log(`took ${result.durationS} s`);
+
+  if (opts.save) {
+    const dir = path.join(here, 'results');
+    mkdirSync(dir, { recursive: true });
+    const stamp = started.toISOString().replace(/[:.]/g, '-');
+    const json = `${JSON.stringify(result, null, 2)}\n`;
+    writeFileSync(path.join(dir, `${stamp}.json`), json);
+    writeFileSync(path.join(dir, 'latest.json'), json);
+    log(`wrote bench/results/${stamp}.json and bench/results/latest.json`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  },
+);

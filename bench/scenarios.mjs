@@ -1,0 +1,279 @@
+/**
+ * Benchmark scenarios. Each exported function runs one measurement against the
+ * processes in `ctx` and returns result rows of one stable shape:
+ *
+ *   { name, scenario, params, direct, gateway, delta, unit, target?, pass?, margin? }
+ *
+ * `direct` is the same request sent straight to the simulator, `gateway` through
+ * Switchboard, `delta` = gateway - direct. A target names the column it applies
+ * to (`on`), a bound (`max` or `min`) and the concurrency it was set for.
+ *
+ * ctx: { sim, gateway, load, dist, log } where `load.call(op, args)` runs a load
+ * pattern in the separate load-worker process (see bench/lib/load.mjs).
+ *
+ * Reuse: pass another `model` (e.g. one the catalogue maps to Bedrock) and, when
+ * there is no direct client for that protocol, `direct: null` to get
+ * gateway-only rows; run the same scenario against a second gateway started
+ * with auth/limits enabled to get a cost row for them.
+ */
+import { completionsBody, simDirective, target } from './lib/load-client.mjs';
+import { median, round } from './lib/stats.mjs';
+import { cpuMeter, metricValue, rssKiB, simStats, spawnGateway, stop, waitFor200 } from './lib/processes.mjs';
+
+export const COMPLETIONS_PATH = '/v1/chat/completions';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Builds a row; `target` is `{ on: 'delta'|'gateway'|'ratio', max?|min? }`. */
+export function row(name, scenario, params, direct, gateway, unit, target) {
+  const r = { name, scenario, params, direct: round(direct), gateway: round(gateway), delta: null, unit };
+  if (typeof direct === 'number' && typeof gateway === 'number') r.delta = round(gateway - direct);
+  if (typeof direct === 'number' && typeof gateway === 'number' && direct !== 0) r.ratio = round(gateway / direct);
+  if (target) {
+    const value = r[target.on];
+    r.target = target;
+    if (typeof value !== 'number') r.pass = false;
+    else if (target.max !== undefined) {
+      r.pass = value <= target.max;
+      r.margin = round(target.max - value);
+    } else {
+      r.pass = value >= target.min;
+      r.margin = round(value - target.min);
+    }
+  }
+  return r;
+}
+
+/**
+ * Runs `op` against `tgt` in the load worker while metering the CPU of the
+ * server side: the simulator alone for the direct target, simulator + gateway
+ * otherwise, so the delta is the gateway's own CPU.
+ */
+async function measured(ctx, tgt, op, args) {
+  if (!tgt) return undefined;
+  const pids = tgt.name === 'direct' ? [ctx.sim.pid] : [ctx.sim.pid, ctx.gateway.pid];
+  const meter = cpuMeter(pids);
+  const result = await ctx.load.call(op, { tgt, ...args });
+  result.serverCpuMs = meter.end();
+  return result;
+}
+
+/** The two sides of a comparison for the OpenAI Chat Completions wire. */
+export function openAiTargets(ctx) {
+  return {
+    direct: target('direct', ctx.sim.port, { authorization: 'Bearer bench' }),
+    gateway: target('gateway', ctx.gateway.port, ctx.gateway.headers),
+  };
+}
+
+/**
+ * Streaming latency at one concurrency: time to first token and the gaps between
+ * tokens. The simulator paces tokens at `tps`, so a gap's ideal value is
+ * 1000/tps ms; "chunk delay" is the observed gap minus that interval, and its
+ * p99 difference between gateway and direct is the latency the gateway adds per
+ * chunk.
+ */
+export async function streamingLatency(
+  ctx,
+  { concurrency, tokens = 50, tps = 200, durationMs, model = 'gpt-4o-mini', provider = 'openai', targets, ttftTarget, chunkTarget },
+) {
+  const { direct, gateway } = targets ?? openAiTargets(ctx);
+  const body = completionsBody({ model, directive: simDirective({ ttftMs: 0, tokens, tps }), stream: true });
+  const rampMs = Math.min(1_000, durationMs / 5);
+  const run = (tgt) => measured(ctx, tgt, 'streamLatency', { path: COMPLETIONS_PATH, body, concurrency, durationMs, rampMs });
+  const d = await run(direct);
+  const g = await run(gateway);
+  const interval = tps > 0 ? 1000 / tps : 0;
+  const params = { provider, model, concurrency, tokens, tps, durationMs };
+  const prefix = `${provider} stream c=${concurrency}`;
+  ctx.log?.(
+    `  ${prefix}: direct ${d ? `${d.ok} ok/${d.failed} failed` : 'n/a'}, gateway ${g.ok} ok/${g.failed} failed` +
+      (g.failed || d?.failed ? ` errors ${JSON.stringify({ direct: d?.errors, gateway: g.errors })}` : ''),
+  );
+  const cpuPer1k = (r) => (r && r.tokens > 0 ? (r.serverCpuMs * 1000) / r.tokens : undefined);
+  const streamsPerS = (r) => (r ? (r.ok * 1000) / r.elapsedMs : undefined);
+  const chunkDelay = (r) => (r && r.gapMs.n > 0 ? r.gapMs.p99 - interval : undefined);
+  return {
+    raw: { direct: d, gateway: g },
+    rows: [
+      row(`${prefix} TTFT p50`, 'streamingLatency', params, d?.ttftMs.p50, g.ttftMs.p50, 'ms'),
+      row(`${prefix} TTFT p99`, 'streamingLatency', params, d?.ttftMs.p99, g.ttftMs.p99, 'ms', ttftTarget),
+      row(`${prefix} chunk delay p99 (gap - ${round(interval, 2)} ms)`, 'streamingLatency', params, chunkDelay(d), chunkDelay(g), 'ms', chunkTarget),
+      row(`${prefix} streams completed per second`, 'streamingLatency', params, streamsPerS(d), streamsPerS(g), 'streams/s'),
+      row(`${prefix} server CPU per 1k tokens`, 'streamingLatency', params, cpuPer1k(d), cpuPer1k(g), 'ms'),
+      row(`${prefix} streams failed`, 'streamingLatency', params, d?.failed, g.failed, 'streams', { on: 'gateway', max: 0 }),
+    ],
+  };
+}
+
+/** Short non-streaming completions from `concurrency` closed-loop clients. */
+export async function nonStreamingThroughput(
+  ctx,
+  { concurrency = 20, durationMs, tokens = 12, model = 'gpt-4o-mini', provider = 'openai', targets },
+) {
+  const { direct, gateway } = targets ?? openAiTargets(ctx);
+  const body = completionsBody({ model, directive: simDirective({ ttftMs: 0, tokens, tps: 0 }), stream: false });
+  const run = (tgt) => measured(ctx, tgt, 'throughput', { path: COMPLETIONS_PATH, body, concurrency, durationMs });
+  const d = await run(direct);
+  const g = await run(gateway);
+  const params = { provider, model, concurrency, tokens, durationMs };
+  const prefix = `${provider} non-stream ${concurrency} clients`;
+  ctx.log?.(`  ${prefix}: direct ${d ? `${d.ok} ok/${d.failed} failed` : 'n/a'}, gateway ${g.ok} ok/${g.failed} failed`);
+  return {
+    raw: { direct: d, gateway: g },
+    rows: [
+      row(`${prefix} requests/s`, 'nonStreamingThroughput', params, d?.rps, g.rps, 'req/s'),
+      row(`${prefix} latency p50`, 'nonStreamingThroughput', params, d?.latencyMs.p50, g.latencyMs.p50, 'ms'),
+      row(`${prefix} latency p99`, 'nonStreamingThroughput', params, d?.latencyMs.p99, g.latencyMs.p99, 'ms'),
+      row(
+        `${prefix} server CPU per request`,
+        'nonStreamingThroughput',
+        params,
+        d && d.ok > 0 ? d.serverCpuMs / d.ok : undefined,
+        g.ok > 0 ? g.serverCpuMs / g.ok : undefined,
+        'ms',
+      ),
+      row(`${prefix} failed`, 'nonStreamingThroughput', params, d?.failed, g.failed, 'requests', { on: 'gateway', max: 0 }),
+    ],
+  };
+}
+
+async function waitUntil(check, { timeoutMs, everyMs = 10 }) {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    if (await check()) return performance.now() - t0;
+    await sleep(everyMs);
+  }
+  return undefined;
+}
+
+/**
+ * Memory per open stream: `count` silent streams through a gateway (`gw`, a
+ * fresh process so earlier load does not pre-grow its heap), gateway RSS before
+ * and after, the active-streams gauge, then all clients abort at once and the
+ * time until the simulator reports no open upstream request.
+ */
+export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model = 'gpt-4o-mini', provider = 'openai', rssTargetKiB = 40, settleMs = 2_000 }) {
+  const metricsUrl = `${gw.url}/metrics`;
+  const body = completionsBody({ model, directive: simDirective({ ttftMs: 600_000, tokens: 1, tps: 0 }), stream: true });
+  const tgt = target('gateway', gw.port, gw.headers);
+
+  const simBefore = await simStats(ctx.sim.url);
+  if (simBefore.open !== 0) throw new Error(`simulator has ${simBefore.open} open requests before the idle-stream test`);
+  const simRssBefore = rssKiB(ctx.sim.pid);
+  const rssBefore = rssKiB(gw.pid);
+
+  // Batches of `batch`, each sent once the simulator sees all but the last batch
+  // open: at most one batch waits in the gateway's accept queue at a time.
+  const openStart = performance.now();
+  let sent = 0;
+  let stalled = false;
+  while (sent < count) {
+    const n = Math.min(batch, count - sent);
+    await ctx.load.call('openIdle', { tgt, path: COMPLETIONS_PATH, body, count: n, reset: sent === 0 });
+    sent += n;
+    const caughtUp = await waitUntil(async () => ((await simStats(ctx.sim.url))?.open ?? 0) >= sent - batch, {
+      timeoutMs: 30_000,
+      everyMs: 20,
+    });
+    if (caughtUp === undefined) {
+      stalled = true;
+      break;
+    }
+  }
+  let active;
+  let simOpen;
+  const allOpen = await waitUntil(
+    async () => {
+      active = await metricValue(metricsUrl, 'switchboard_active_streams');
+      simOpen = (await simStats(ctx.sim.url))?.open;
+      return active === count && simOpen === count;
+    },
+    { timeoutMs: stalled ? 1_000 : 30_000, everyMs: 20 },
+  );
+  const openMs = performance.now() - openStart;
+  await sleep(settleMs); // let allocation settle before reading RSS
+  const rssAfter = rssKiB(gw.pid);
+  const simRssAfter = rssKiB(ctx.sim.pid);
+  active = await metricValue(metricsUrl, 'switchboard_active_streams');
+  simOpen = (await simStats(ctx.sim.url))?.open;
+  const open = Math.min(active ?? 0, simOpen ?? 0);
+  const perStream = open > 0 ? (rssAfter - rssBefore) / open : undefined;
+  const simPerStream = open > 0 ? (simRssAfter - simRssBefore) / open : undefined;
+  ctx.log?.(
+    `  idle: ${sent} requested, ${allOpen === undefined ? 'NOT all open' : 'all open'} after ${round(openMs, 0)} ms; ` +
+      `gauge ${active}, simulator open ${simOpen}; gateway RSS ${rssBefore} -> ${rssAfter} KiB`,
+  );
+
+  const abortAt = performance.now();
+  await ctx.load.call('abortIdle', {});
+  const upstreamClosedMs = await waitUntil(async () => (await simStats(ctx.sim.url))?.open === 0, { timeoutMs: 30_000, everyMs: 10 });
+  const drainedFromAbort = performance.now() - abortAt;
+  const gaugeZeroMs = await waitUntil(async () => (await metricValue(metricsUrl, 'switchboard_active_streams')) === 0, {
+    timeoutMs: 10_000,
+  });
+  const simAfter = await simStats(ctx.sim.url);
+  ctx.log?.(
+    `  abort: simulator open -> 0 ${upstreamClosedMs === undefined ? 'NOT within 30 s' : `after ${round(drainedFromAbort, 0)} ms`}; ` +
+      `gauge -> 0 ${gaugeZeroMs === undefined ? 'NOT within 10 s' : 'yes'}; simulator aborted ${simAfter.aborted - simBefore.aborted}`,
+  );
+
+  const params = { provider, model, count, batch, settleMs };
+  return {
+    raw: {
+      requested: sent,
+      openMs: round(openMs),
+      activeStreamsGauge: active,
+      simulatorOpen: simOpen,
+      gatewayRssKiB: { before: rssBefore, after: rssAfter },
+      simulatorRssKiB: { before: simRssBefore, after: simRssAfter, perStream: round(simPerStream) },
+      upstreamClosedMs: upstreamClosedMs === undefined ? null : round(drainedFromAbort),
+      gaugeZero: gaugeZeroMs !== undefined,
+    },
+    rssBeforeKiB: rssBefore,
+    perStreamKiB: perStream,
+    rows: [
+      row('idle streams open (active_streams gauge)', 'idleStreams', params, null, active ?? null, 'streams', { on: 'gateway', min: count }),
+      row('RSS per open stream', 'idleStreams', params, null, perStream ?? null, 'KiB', { on: 'gateway', max: rssTargetKiB }),
+      row('gateway RSS before idle streams', 'idleStreams', params, null, rssBefore / 1024, 'MiB'),
+      row('gateway RSS with idle streams open', 'idleStreams', params, null, rssAfter / 1024, 'MiB'),
+      row('idle streams opened per second (paced)', 'idleStreams', params, null, allOpen === undefined ? null : (count * 1000) / openMs, 'streams/s'),
+      row(
+        'abort all idle streams -> simulator open=0',
+        'idleStreams',
+        params,
+        null,
+        upstreamClosedMs === undefined ? null : drainedFromAbort,
+        'ms',
+      ),
+    ],
+  };
+}
+
+/** Spawn-to-`/ready`=200 of fresh gateway processes (polled every 10 ms); median of `runs`. */
+export async function bootToReady(ctx, { runs = 3, targetMs = 1_500 } = {}) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const gw = await spawnGateway(ctx.dist, ctx.sim.url);
+    try {
+      times.push(await waitFor200(`${gw.url}/ready`, { since: gw.spawnedAt, child: gw.child, everyMs: 10 }));
+    } finally {
+      await stop(gw.child);
+    }
+  }
+  ctx.log?.(`  boot to ready: ${times.map((t) => `${round(t, 0)} ms`).join(', ')}`);
+  return {
+    raw: { runsMs: times.map((t) => round(t)) },
+    rows: [row(`boot to ready (median of ${runs})`, 'bootToReady', { runs }, null, median(times), 'ms', { on: 'gateway', max: targetMs })],
+  };
+}
+
+/**
+ * Streams one 2 GiB task can hold, conservatively: 70% of the task's memory
+ * (the rest is headroom for GC and bursts) minus the idle gateway's RSS, divided
+ * by 1.5x the measured RSS per stream, rounded down to a hundred.
+ */
+export function streamsPerTask({ baseRssKiB, perStreamKiB, taskMiB = 2_048 }) {
+  if (!(perStreamKiB > 0)) return null;
+  const usableKiB = taskMiB * 1024 * 0.7 - baseRssKiB;
+  return Math.max(0, Math.floor(usableKiB / (perStreamKiB * 1.5) / 100) * 100);
+}
