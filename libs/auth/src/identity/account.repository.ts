@@ -1,6 +1,6 @@
 import type { Database } from '@switchboard/storage';
 import type { PrincipalLimits } from '../principal';
-import { parseJson, toDate } from './api-key.repository';
+import { parseJson, toDate } from './sql-values';
 import type { AccountRecord } from './identity.types';
 
 export interface AccountRepository {

@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '@switchboard/storage';
 import type { PrincipalLimits, Scope } from '../principal';
 import type { ApiKeyRecord } from './identity.types';
+import { parseJson, toDate } from './sql-values';
 
 /** a stored key including its hash; never leaves the identity code */
 export interface ApiKeyRow extends ApiKeyRecord {
@@ -54,16 +55,6 @@ interface DbRow {
 
 const PUBLIC_COLUMNS = `id, prefix, owner_user_id, account_id, scopes, name, expires_at, revoked_at,
   rotated_from, grace_until, limits, last_used_at, created_at`;
-
-export function toDate(v: Date | string | null): Date | null {
-  if (v === null) return null;
-  return v instanceof Date ? v : new Date(v);
-}
-
-export function parseJson<T>(v: T | string | null): T | null {
-  if (v === null) return null;
-  return typeof v === 'string' ? (JSON.parse(v) as T) : v;
-}
 
 /** text[] arrives as a JS array from both adapters; tolerate the literal form too */
 function parseTextArray(v: string[] | string): string[] {
