@@ -7,6 +7,7 @@ import {
 } from '@switchboard/storage';
 import { billingMigrations } from './billing.migrations';
 import type { UsageRow } from './billing.types';
+import { BudgetRepository } from './budget.repository';
 import { UsageLedger } from './usage-ledger.service';
 import { toCsv, UsageReports } from './usage-reports.service';
 
@@ -322,6 +323,57 @@ describe.each(adapters)('usage ledger on $name', ({ open }) => {
         'to is before from',
       );
     });
+  });
+});
+
+describe.each(adapters)('budget repository on $name', ({ open }) => {
+  let db: Database;
+  let done: () => Promise<void>;
+  beforeAll(async () => {
+    ({ db, done } = await open());
+    await new Migrator(db).migrate(billingMigrations);
+  });
+  afterAll(() => done());
+
+  it("upserts one limit per scope and period and returns the limits of a request's scopes", async () => {
+    const repo = new BudgetRepository(db);
+    await repo.set({ scopeType: 'user', scopeId: 'u1', period: 'day', limitMicros: 5 });
+    await repo.set({ scopeType: 'user', scopeId: 'u1', period: 'day', limitMicros: 1_000_000 });
+    await repo.set({ scopeType: 'user', scopeId: 'u1', period: 'hour', limitMicros: 100_000 });
+    await repo.set({
+      scopeType: 'account',
+      scopeId: 'a1',
+      period: 'month',
+      limitMicros: 50_000_000,
+    });
+    await repo.set({ scopeType: 'key', scopeId: 'other', period: 'total', limitMicros: 1 });
+    expect(await repo.list('user', 'u1')).toEqual([
+      { scopeType: 'user', scopeId: 'u1', period: 'day', limitMicros: 1_000_000 },
+      { scopeType: 'user', scopeId: 'u1', period: 'hour', limitMicros: 100_000 },
+    ]);
+    expect(
+      await repo.scopesFor([
+        { type: 'user', id: 'u1' },
+        { type: 'account', id: 'a1' },
+        { type: 'key', id: 'k1' },
+      ]),
+    ).toEqual([
+      {
+        type: 'user',
+        id: 'u1',
+        limits: [
+          { period: 'hour', limitMicros: 100_000 },
+          { period: 'day', limitMicros: 1_000_000 },
+        ],
+      },
+      { type: 'account', id: 'a1', limits: [{ period: 'month', limitMicros: 50_000_000 }] },
+      { type: 'key', id: 'k1', limits: [] },
+    ]);
+    expect(await repo.remove('user', 'u1', 'hour')).toBe(true);
+    expect(await repo.remove('user', 'u1', 'hour')).toBe(false);
+    await expect(
+      repo.set({ scopeType: 'team' as never, scopeId: 'x', period: 'day', limitMicros: 1 }),
+    ).rejects.toThrow(RangeError);
   });
 });
 

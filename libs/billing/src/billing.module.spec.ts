@@ -1,0 +1,82 @@
+import { Test } from '@nestjs/testing';
+import { Client } from 'pg';
+import {
+  createTestPostgres,
+  StorageModule,
+  TEST_REDIS_URL,
+  uniqueRedisPrefix,
+  type TestPostgres,
+} from '@switchboard/storage';
+import { billingMigrations } from './billing.migrations';
+import { BUDGET_STORE } from './budget-store.port';
+import { BudgetService } from './budget.service';
+import { InProcessBudgetStore } from './in-process-budget.store';
+import { RedisBudgetStore } from './redis-budget.store';
+import { BillingModule } from './billing.module';
+import { UsageLedger } from './usage-ledger.service';
+import { UsageReports } from './usage-reports.service';
+
+describe('BillingModule', () => {
+  let pg: TestPostgres;
+  beforeAll(async () => {
+    pg = await createTestPostgres({ poolSize: 1 });
+  });
+  afterAll(() => pg.drop());
+
+  async function boot(redisUrl?: string) {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        StorageModule.forRoot({
+          database: { dataDir: 'unused', url: pg.url, poolSize: 2 },
+          redisUrl,
+          migrations: billingMigrations,
+        }),
+        BillingModule.forRoot({
+          redisPrefix: uniqueRedisPrefix('billing-module'),
+          ledger: { flushIntervalMs: 60_000 },
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    return app;
+  }
+
+  it('uses the Redis budget store when REDIS is provided and flushes the ledger before the database closes', async () => {
+    const app = await boot(TEST_REDIS_URL);
+    expect(app.get(BUDGET_STORE)).toBeInstanceOf(RedisBudgetStore);
+    expect(app.get(BudgetService)).toBeInstanceOf(BudgetService);
+    expect(app.get(UsageReports)).toBeInstanceOf(UsageReports);
+    app.get(UsageLedger).record({
+      requestId: 'shutdown-row',
+      attempt: 0,
+      userId: 'u',
+      model: 'm',
+      provider: 'p',
+      inputTokens: 1,
+      cachedInputTokens: 0,
+      outputTokens: 2,
+      reasoningTokens: 0,
+      costMicros: 3,
+      status: 'cancelled',
+      durationMs: 4,
+    });
+    await app.close();
+    const c = new Client({ connectionString: pg.url });
+    await c.connect();
+    try {
+      const r = await c.query<{ status: string }>(
+        "SELECT status FROM usage_ledger WHERE request_id = 'shutdown-row'",
+      );
+      expect(r.rows).toEqual([{ status: 'cancelled' }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('falls back to the in-process budget store without Redis', async () => {
+    const app = await boot(undefined);
+    expect(app.get(BUDGET_STORE)).toBeInstanceOf(InProcessBudgetStore);
+    await app.close();
+  });
+});

@@ -1,0 +1,162 @@
+import type { BudgetPeriod, ScopeType } from './billing.types';
+import { HOLD_RECORD_GRACE_MS, SPENT_TTL_MS } from './budget-periods';
+import type { BudgetStore, StoreReserve, StoreSettle } from './budget-store.port';
+import type { ReserveResult, ScopeUsage } from './budget.types';
+
+interface ScopeHolds {
+  holds: Map<string, { amount: number; expiresAt: number }>;
+  held: number;
+}
+
+interface HoldRecord {
+  scopes: Array<{ type: ScopeType; id: string }>;
+  expiresAt: number;
+}
+
+const PERIODS: BudgetPeriod[] = ['hour', 'day', 'month', 'total'];
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Single-process budget store (no REDIS_URL). JavaScript runs each method to
+ * completion without interleaving, so the check-and-hold is atomic; the
+ * arithmetic mirrors the Redis scripts.
+ */
+export class InProcessBudgetStore implements BudgetStore {
+  private readonly scopes = new Map<string, ScopeHolds>();
+  private readonly spent = new Map<string, { micros: number; expiresAt: number }>();
+  private readonly records = new Map<string, HoldRecord>();
+  private lastSweep = 0;
+
+  reserve(req: StoreReserve): Promise<ReserveResult> {
+    this.sweep(req.nowMs);
+    if (this.records.has(req.holdId)) return Promise.resolve({ ok: true });
+    for (const scope of req.scopes) {
+      const held = this.prune(scopeKey(scope.type, scope.id), req.nowMs).held;
+      for (const limit of scope.limits) {
+        const spent = this.spentOf(scope.type, scope.id, req.buckets[limit.period], req.nowMs);
+        if (spent + held + req.amountMicros > limit.limitMicros) {
+          return Promise.resolve({
+            ok: false,
+            scope: { type: scope.type, id: scope.id },
+            period: limit.period,
+            spentMicros: spent,
+            heldMicros: held,
+            limitMicros: limit.limitMicros,
+          });
+        }
+      }
+    }
+    for (const scope of req.scopes) {
+      const s = this.prune(scopeKey(scope.type, scope.id), req.nowMs);
+      s.holds.set(req.holdId, { amount: req.amountMicros, expiresAt: req.expiresAtMs });
+      s.held += req.amountMicros;
+    }
+    this.records.set(req.holdId, {
+      scopes: req.scopes.map((s) => ({ type: s.type, id: s.id })),
+      expiresAt: req.expiresAtMs + HOLD_RECORD_GRACE_MS,
+    });
+    return Promise.resolve({ ok: true });
+  }
+
+  settle(req: StoreSettle): Promise<boolean> {
+    this.sweep(req.nowMs);
+    const record = this.records.get(req.holdId);
+    if (!record) return Promise.resolve(false);
+    this.records.delete(req.holdId);
+    for (const scope of record.scopes) {
+      const key = scopeKey(scope.type, scope.id);
+      const s = this.scopes.get(key);
+      const hold = s?.holds.get(req.holdId);
+      if (s && hold) {
+        s.holds.delete(req.holdId);
+        s.held -= hold.amount;
+      }
+      if (req.actualMicros > 0) {
+        for (const period of PERIODS) {
+          const k = spentKey(scope.type, scope.id, req.buckets[period]);
+          const cur = this.current(k, req.nowMs);
+          this.spent.set(k, {
+            micros: cur + req.actualMicros,
+            expiresAt: expiry(period, req.nowMs),
+          });
+        }
+      }
+    }
+    return Promise.resolve(true);
+  }
+
+  seedSpent(
+    scopeType: ScopeType,
+    scopeId: string,
+    period: BudgetPeriod,
+    bucket: string,
+    micros: number,
+    now: number,
+  ): Promise<void> {
+    const k = spentKey(scopeType, scopeId, bucket);
+    const cur = this.current(k, now);
+    if (micros > cur) this.spent.set(k, { micros, expiresAt: expiry(period, now) });
+    return Promise.resolve();
+  }
+
+  usage(scopeType: ScopeType, scopeId: string, bucket: string, nowMs: number): Promise<ScopeUsage> {
+    return Promise.resolve({
+      spentMicros: this.spentOf(scopeType, scopeId, bucket, nowMs),
+      heldMicros: this.prune(scopeKey(scopeType, scopeId), nowMs).held,
+    });
+  }
+
+  private spentOf(type: ScopeType, id: string, bucket: string, nowMs: number): number {
+    return this.current(spentKey(type, id, bucket), nowMs);
+  }
+
+  private current(key: string, nowMs: number): number {
+    const e = this.spent.get(key);
+    if (!e) return 0;
+    if (e.expiresAt <= nowMs) {
+      this.spent.delete(key);
+      return 0;
+    }
+    return e.micros;
+  }
+
+  /** drops expired holds of one scope (the replica that placed them is gone) */
+  private prune(key: string, nowMs: number): ScopeHolds {
+    let s = this.scopes.get(key);
+    if (!s) {
+      s = { holds: new Map(), held: 0 };
+      this.scopes.set(key, s);
+    }
+    for (const [id, h] of s.holds) {
+      if (h.expiresAt <= nowMs) {
+        s.holds.delete(id);
+        s.held -= h.amount;
+      }
+    }
+    return s;
+  }
+
+  /** bounded memory: forget expired counters, records and empty scopes now and then */
+  private sweep(nowMs: number): void {
+    if (nowMs - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = nowMs;
+    for (const [k, e] of this.spent) if (e.expiresAt <= nowMs) this.spent.delete(k);
+    for (const [k, r] of this.records) if (r.expiresAt <= nowMs) this.records.delete(k);
+    for (const [k, s] of this.scopes) {
+      this.prune(k, nowMs);
+      if (s.holds.size === 0) this.scopes.delete(k);
+    }
+  }
+}
+
+function scopeKey(type: ScopeType, id: string): string {
+  return `${type}:${id}`;
+}
+
+function spentKey(type: ScopeType, id: string, bucket: string): string {
+  return `${bucket}:${type}:${id}`;
+}
+
+function expiry(period: BudgetPeriod, nowMs: number): number {
+  return period === 'total' ? Number.POSITIVE_INFINITY : nowMs + SPENT_TTL_MS[period];
+}

@@ -1,0 +1,238 @@
+import type { Redis } from 'ioredis';
+import type { BudgetPeriod, ScopeType } from './billing.types';
+import { HOLD_RECORD_GRACE_MS, SPENT_TTL_MS } from './budget-periods';
+import type { BudgetStore, StoreReserve, StoreSettle } from './budget-store.port';
+import type { ReserveResult, ScopeUsage } from './budget.types';
+
+/*
+ * Key layout (P = prefix, which carries a {hash tag} so that on Redis Cluster
+ * every budget key lives in one slot and the scripts stay atomic):
+ *   P holds:<type>:<id>      ZSET  holdId -> expiry ms
+ *   P holdamt:<type>:<id>    HASH  holdId -> amount
+ *   P held:<type>:<id>       STRING sum of open holds of the scope
+ *   P spent:<bucket>:<type>:<id>  STRING micro-dollars spent in that period bucket
+ *   P hold:<holdId>          STRING JSON {scopes:[[type,id],...]}, what settle needs
+ * The scope id comes last so ids containing ':' cannot collide.
+ */
+
+const LUA_PRUNE = `
+local function prune(P, base, now)
+  local z, h, s = P .. 'holds:' .. base, P .. 'holdamt:' .. base, P .. 'held:' .. base
+  local expired = redis.call('ZRANGEBYSCORE', z, '-inf', now)
+  if #expired > 0 then
+    local total = 0
+    for _, hid in ipairs(expired) do
+      local a = redis.call('HGET', h, hid)
+      if a then total = total + tonumber(a) end
+      redis.call('HDEL', h, hid)
+    end
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+    if total > 0 and redis.call('DECRBY', s, string.format('%.0f', total)) <= 0 then
+      redis.call('DEL', s)
+    end
+  end
+  return tonumber(redis.call('GET', s) or '0')
+end
+`;
+
+// KEYS[1] hold record. ARGV: prefix, holdId, amount, now, expiresAt, recordTtlMs,
+// hour, day, month buckets, record JSON, nScopes, then per scope: type, id, nLimits, (period, limit)*
+const LUA_RESERVE = `${LUA_PRUNE}
+local P, hid, amount, now, expiresAt = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
+local buckets = { hour = ARGV[7], day = ARGV[8], month = ARGV[9], total = 'total' }
+local n = tonumber(ARGV[11])
+local i = 12
+local bases = {}
+for s = 1, n do
+  local stype, sid, nl = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  i = i + 3
+  local base = stype .. ':' .. sid
+  bases[s] = base
+  local held = prune(P, base, now)
+  for l = 1, nl do
+    local period, limit = ARGV[i], tonumber(ARGV[i + 1])
+    i = i + 2
+    local spent = tonumber(redis.call('GET', P .. 'spent:' .. buckets[period] .. ':' .. base) or '0')
+    if spent + held + amount > limit then
+      return {0, stype, sid, period, spent, held, limit}
+    end
+  end
+end
+local ttl = tonumber(expiresAt) - now + 60000
+for _, base in ipairs(bases) do
+  local z, h, s = P .. 'holds:' .. base, P .. 'holdamt:' .. base, P .. 'held:' .. base
+  redis.call('ZADD', z, expiresAt, hid)
+  redis.call('HSET', h, hid, ARGV[3])
+  redis.call('INCRBY', s, ARGV[3])
+  -- the hold bookkeeping vanishes on its own once every hold in it has expired
+  for _, k in ipairs({z, h, s}) do
+    if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[10], 'PX', ARGV[6])
+return {1}
+`;
+
+// KEYS[1] hold record. ARGV: prefix, holdId, actual, hour, day, month buckets, hour/day/month TTLs
+const LUA_SETTLE = `
+local P, hid, actual = ARGV[1], ARGV[2], ARGV[3]
+local rec = redis.call('GET', KEYS[1])
+if not rec then return 0 end
+local scopes = cjson.decode(rec).scopes
+local periods = { {ARGV[4], ARGV[7]}, {ARGV[5], ARGV[8]}, {ARGV[6], ARGV[9]}, {'total', nil} }
+for _, sc in ipairs(scopes) do
+  local base = sc[1] .. ':' .. sc[2]
+  local z, h, s = P .. 'holds:' .. base, P .. 'holdamt:' .. base, P .. 'held:' .. base
+  local a = redis.call('HGET', h, hid)
+  if a then
+    redis.call('HDEL', h, hid)
+    redis.call('ZREM', z, hid)
+    if redis.call('DECRBY', s, a) <= 0 then redis.call('DEL', s) end
+  end
+  if tonumber(actual) > 0 then
+    for _, p in ipairs(periods) do
+      local k = P .. 'spent:' .. p[1] .. ':' .. base
+      redis.call('INCRBY', k, actual)
+      if p[2] then redis.call('PEXPIRE', k, p[2]) end
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+// KEYS[1] spent key. ARGV: micros, ttl ms ('' = none). Raises, never lowers.
+const LUA_SEED = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then
+  if ARGV[2] ~= '' then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  else
+    redis.call('SET', KEYS[1], ARGV[1])
+  end
+end
+return 1
+`;
+
+// KEYS: none. ARGV: prefix, base, bucket, now
+const LUA_USAGE = `${LUA_PRUNE}
+local held = prune(ARGV[1], ARGV[2], tonumber(ARGV[4]))
+local spent = tonumber(redis.call('GET', ARGV[1] .. 'spent:' .. ARGV[3] .. ':' .. ARGV[2]) or '0')
+return {spent, held}
+`;
+
+type ScriptReply = Array<string | number>;
+
+interface BudgetCommands {
+  sbBudgetReserve(key: string, ...args: Array<string | number>): Promise<ScriptReply>;
+  sbBudgetSettle(key: string, ...args: Array<string | number>): Promise<number>;
+  sbBudgetSeed(key: string, ...args: Array<string | number>): Promise<number>;
+  sbBudgetUsage(...args: Array<string | number>): Promise<[number, number]>;
+}
+
+export interface RedisBudgetStoreOptions {
+  /** key prefix; keep a {hash tag} in it for Redis Cluster (default `sb:{budget}:`) */
+  prefix?: string;
+}
+
+/**
+ * Budgets shared by every replica. One Lua script per reserve and one per
+ * settle (EVALSHA through ioredis `defineCommand`), so check-and-hold is atomic
+ * across replicas and a budget is never overspent by concurrent requests.
+ * Expiry uses the callers' clocks (score = now + ttl), so replica clock skew
+ * shifts hold expiry by that skew, never the accounting.
+ */
+export class RedisBudgetStore implements BudgetStore {
+  private readonly prefix: string;
+  private readonly cmd: BudgetCommands;
+
+  constructor(client: Redis, opts: RedisBudgetStoreOptions = {}) {
+    this.prefix = opts.prefix ?? 'sb:{budget}:';
+    client.defineCommand('sbBudgetReserve', { numberOfKeys: 1, lua: LUA_RESERVE });
+    client.defineCommand('sbBudgetSettle', { numberOfKeys: 1, lua: LUA_SETTLE });
+    client.defineCommand('sbBudgetSeed', { numberOfKeys: 1, lua: LUA_SEED });
+    // reads keys derived from ARGV; only used for reporting and tests
+    client.defineCommand('sbBudgetUsage', { numberOfKeys: 0, lua: LUA_USAGE, readOnly: false });
+    this.cmd = client as unknown as BudgetCommands;
+  }
+
+  async reserve(req: StoreReserve): Promise<ReserveResult> {
+    const args: Array<string | number> = [
+      this.prefix,
+      req.holdId,
+      req.amountMicros,
+      req.nowMs,
+      req.expiresAtMs,
+      Math.max(1, req.expiresAtMs - req.nowMs + HOLD_RECORD_GRACE_MS),
+      req.buckets.hour,
+      req.buckets.day,
+      req.buckets.month,
+      JSON.stringify({ scopes: req.scopes.map((s) => [s.type, s.id]) }),
+      req.scopes.length,
+    ];
+    for (const s of req.scopes) {
+      args.push(s.type, s.id, s.limits.length);
+      for (const l of s.limits) args.push(l.period, l.limitMicros);
+    }
+    const r = await this.cmd.sbBudgetReserve(this.holdKey(req.holdId), ...args);
+    if (Number(r[0]) === 1) return { ok: true };
+    return {
+      ok: false,
+      scope: { type: String(r[1]) as ScopeType, id: String(r[2]) },
+      period: String(r[3]) as BudgetPeriod,
+      spentMicros: Number(r[4]),
+      heldMicros: Number(r[5]),
+      limitMicros: Number(r[6]),
+    };
+  }
+
+  async settle(req: StoreSettle): Promise<boolean> {
+    const r = await this.cmd.sbBudgetSettle(
+      this.holdKey(req.holdId),
+      this.prefix,
+      req.holdId,
+      req.actualMicros,
+      req.buckets.hour,
+      req.buckets.day,
+      req.buckets.month,
+      SPENT_TTL_MS.hour,
+      SPENT_TTL_MS.day,
+      SPENT_TTL_MS.month,
+    );
+    return Number(r) === 1;
+  }
+
+  async seedSpent(
+    scopeType: ScopeType,
+    scopeId: string,
+    period: BudgetPeriod,
+    bucket: string,
+    micros: number,
+  ): Promise<void> {
+    await this.cmd.sbBudgetSeed(
+      `${this.prefix}spent:${bucket}:${scopeType}:${scopeId}`,
+      micros,
+      period === 'total' ? '' : SPENT_TTL_MS[period],
+    );
+  }
+
+  async usage(
+    scopeType: ScopeType,
+    scopeId: string,
+    bucket: string,
+    nowMs: number,
+  ): Promise<ScopeUsage> {
+    const [spent, held] = await this.cmd.sbBudgetUsage(
+      this.prefix,
+      `${scopeType}:${scopeId}`,
+      bucket,
+      nowMs,
+    );
+    return { spentMicros: Number(spent), heldMicros: Number(held) };
+  }
+
+  private holdKey(holdId: string): string {
+    return `${this.prefix}hold:${holdId}`;
+  }
+}
