@@ -3,7 +3,7 @@ import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
 import { embedText, embeddingTokens } from './embedding';
 import { joinPieces, type SimChatRequest, type SimMessage, type SimReply } from './reply.planner';
-import { BadRequest, intOrUndefined, isRecord, str } from './wire.util';
+import { BadRequest, intOrUndefined, isRecord, joinSegments, str } from './wire.util';
 
 /**
  * Amazon Bedrock Runtime: Converse, ConverseStream (AWS event-stream framing)
@@ -58,21 +58,21 @@ export function parseConverse(body: unknown, modelId: string): SimChatRequest {
 
 /** Text of content blocks: text, tool-use name + input JSON, tool-result content. */
 function blocksText(blocks: readonly unknown[]): string {
-  let text = '';
+  const segments: string[] = [];
   for (const b of blocks) {
     if (!isRecord(b)) continue;
-    if (typeof b.text === 'string') text += b.text;
-    else if (isRecord(b.toolUse))
-      text += `${str(b.toolUse.name)}${JSON.stringify(b.toolUse.input ?? {})}`;
-    else if (isRecord(b.toolResult) && Array.isArray(b.toolResult.content)) {
+    if (typeof b.text === 'string') segments.push(b.text);
+    else if (isRecord(b.toolUse)) {
+      segments.push(`${str(b.toolUse.name)}${JSON.stringify(b.toolUse.input ?? {})}`);
+    } else if (isRecord(b.toolResult) && Array.isArray(b.toolResult.content)) {
       for (const c of b.toolResult.content) {
         if (!isRecord(c)) continue;
-        if (typeof c.text === 'string') text += c.text;
-        else if (c.json !== undefined) text += JSON.stringify(c.json);
+        if (typeof c.text === 'string') segments.push(c.text);
+        else if (c.json !== undefined) segments.push(JSON.stringify(c.json));
       }
     }
   }
-  return text;
+  return joinSegments(segments);
 }
 
 function stopReason(reply: SimReply): string {
@@ -104,11 +104,10 @@ function requestId(): string {
 }
 
 export function bedrockDialect(): ChatDialect {
+  const id = requestId();
   return {
-    streamHeaders: {
-      'content-type': 'application/vnd.amazon.eventstream',
-      'x-amzn-requestid': requestId(),
-    },
+    streamHeaders: { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': id },
+    responseHeaders: { 'x-amzn-requestid': id },
     encoder: (reply) => new BedrockEncoder(reply),
     body: (reply, latencyMs) => {
       const call = reply.toolCall;

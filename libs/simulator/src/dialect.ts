@@ -23,6 +23,8 @@ export interface StreamEncoder {
 /** How one provider protocol frames a chat reply and its errors. */
 export interface ChatDialect {
   readonly streamHeaders: Record<string, string>;
+  /** Extra headers of a non-streaming answer (request ids). */
+  readonly responseHeaders?: Record<string, string>;
   encoder(reply: SimReply): StreamEncoder;
   /** Non-streaming response body. */
   body(reply: SimReply, latencyMs: number): unknown;

@@ -7,7 +7,7 @@ import {
   type SimMessage,
   type SimReply,
 } from './reply.planner';
-import { BadRequest, intOrUndefined, isRecord, str } from './wire.util';
+import { BadRequest, intOrUndefined, isRecord, joinSegments, str } from './wire.util';
 
 /**
  * Gemini API (generativelanguage.googleapis.com, as used by `@google/genai`):
@@ -55,16 +55,17 @@ function systemText(system: unknown): string {
 
 /** Text of parts: text, function-call name + args JSON, function-response JSON. */
 function partsText(parts: readonly unknown[]): string {
-  let text = '';
+  const segments: string[] = [];
   for (const p of parts) {
     if (!isRecord(p)) continue;
-    if (typeof p.text === 'string') text += p.text;
-    else if (isRecord(p.functionCall))
-      text += `${str(p.functionCall.name)}${JSON.stringify(p.functionCall.args ?? {})}`;
-    else if (isRecord(p.functionResponse))
-      text += JSON.stringify(p.functionResponse.response ?? {});
+    if (typeof p.text === 'string') segments.push(p.text);
+    else if (isRecord(p.functionCall)) {
+      segments.push(`${str(p.functionCall.name)}${JSON.stringify(p.functionCall.args ?? {})}`);
+    } else if (isRecord(p.functionResponse)) {
+      segments.push(JSON.stringify(p.functionResponse.response ?? {}));
+    }
   }
-  return text;
+  return joinSegments(segments);
 }
 
 /** `:countTokens` with the same deterministic formula as generation. */

@@ -162,6 +162,27 @@ describe('OpenAI protocol (real openai client)', () => {
     expect(res.choices[0].message.content).toBe('You are terse.\nContext: alpha beta\n#sim echo=1');
   });
 
+  it('finds a #sim line in its own content part and returns a request id', async () => {
+    const { data, request_id } = await client.chat.completions
+      .create({
+        model: 'gpt-4o',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Some context' },
+              { type: 'text', text: '#sim tokens=2' },
+            ],
+          },
+        ],
+      })
+      .withResponse();
+    expect(data.usage?.completion_tokens).toBe(2);
+    // Parts of one message are joined by a newline: 'Some context\n#sim tokens=2' is 26 chars.
+    expect(data.usage?.prompt_tokens).toBe(Math.ceil(26 / 4) + 4);
+    expect(request_id).toMatch(/^req_/);
+  });
+
   it('returns deterministic, normalised embeddings honouring dimensions (base64 and float)', async () => {
     const a = await client.embeddings.create({
       model: 'text-embedding-3-small',

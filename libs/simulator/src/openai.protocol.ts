@@ -1,7 +1,7 @@
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
 import { embedText, embeddingTokens, toBase64 } from './embedding';
 import { joinPieces, type SimChatRequest, type SimMessage, type SimReply } from './reply.planner';
-import { BadRequest, intOrUndefined, isRecord, str } from './wire.util';
+import { BadRequest, intOrUndefined, isRecord, joinSegments, str } from './wire.util';
 
 /**
  * OpenAI Chat Completions, Embeddings and Models wire formats, shared by Azure
@@ -53,35 +53,39 @@ function toSimMessage(raw: unknown): SimMessage {
   if (role !== 'system' && role !== 'user' && role !== 'assistant' && role !== 'tool') {
     throw new BadRequest(`Invalid value for 'role': ${String(raw.role)}.`);
   }
-  let text = contentText(raw.content);
+  const segments = contentSegments(raw.content);
   if (role === 'assistant' && Array.isArray(raw.tool_calls)) {
     for (const call of raw.tool_calls) {
       if (isRecord(call) && isRecord(call.function)) {
-        text += `${str(call.function.name)}${str(call.function.arguments)}`;
+        segments.push(`${str(call.function.name)}${str(call.function.arguments)}`);
       }
     }
   }
+  const text = joinSegments(segments);
   const message: SimMessage = { role, text };
   if (role === 'tool' && typeof raw.name === 'string') message.toolName = raw.name;
   return message;
 }
 
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  let text = '';
+function contentSegments(content: unknown): string[] {
+  if (typeof content === 'string') return [content];
+  if (!Array.isArray(content)) return [];
+  const segments: string[] = [];
   for (const part of content) {
-    if (isRecord(part) && typeof part.text === 'string') text += part.text;
+    if (isRecord(part) && typeof part.text === 'string') segments.push(part.text);
   }
-  return text;
+  return segments;
 }
 
 export function openAiDialect(includeUsage: boolean, model: string): ChatDialect {
+  const requestId = `req_sim${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
   return {
     streamHeaders: {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
+      'x-request-id': requestId,
     },
+    responseHeaders: { 'x-request-id': requestId },
     encoder: (reply) => new OpenAiEncoder(reply, model, includeUsage),
     body: (reply) => completionBody(reply, model),
     error: openAiError,

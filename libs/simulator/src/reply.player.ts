@@ -84,7 +84,8 @@ function completeReply(ctx: PlayContext): void {
       if (d.fail !== 'hang') drop(ctx);
       return;
     }
-    sendJson(res, 200, ctx.dialect.body(reply, Math.round(performance.now() - started)));
+    const latencyMs = Math.round(performance.now() - started);
+    sendJson(res, 200, ctx.dialect.body(reply, latencyMs), ctx.dialect.responseHeaders);
   };
   if (delay <= 0) {
     finish();

@@ -178,7 +178,7 @@ async function route(recorder: SimRecorder, req: SimRequest, res: SimResponse): 
   }
 
   // Bedrock Runtime: the model id is one URL-encoded segment (ARNs carry ':' and '/').
-  const bedrock = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(path);
+  const bedrock = /^\/model\/([^/]+)\/([a-z-]+)$/.exec(path);
   if (bedrock !== null && method === 'POST') {
     return bedrockCall(recorder, req, res, decodeURIComponent(bedrock[1]), bedrock[2]);
   }
@@ -186,7 +186,7 @@ async function route(recorder: SimRecorder, req: SimRequest, res: SimResponse): 
   // Gemini API: /v1beta/models/{model}:{method}
   const gemini = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):([A-Za-z]+)$/.exec(path);
   if (gemini !== null && method === 'POST') {
-    if (!req.headers['x-goog-api-key'] && !url.searchParams.get('key')) {
+    if (!req.headers['x-goog-api-key'] && !url.searchParams.get('key') && !hasBearer(req)) {
       return sendError(res, geminiError('unauthorized'));
     }
     return geminiCall(recorder, req, res, decodeURIComponent(gemini[2]), gemini[3]);
@@ -347,6 +347,10 @@ async function bedrockCall(
   const input = await intake(recorder, 'bedrock', req, res, bedrockError);
   if (input === undefined) return;
   guarded(res, bedrockError, () => {
+    if (operation !== 'invoke' && operation !== 'converse' && operation !== 'converse-stream') {
+      sendError(res, bedrockError('not_found', `The simulator does not implement ${operation}.`));
+      return;
+    }
     if (operation === 'invoke') {
       const body = invokeEmbeddings(input.body, modelId);
       serveJson(recorder, res, invokeTexts(input.body), bedrockError, () => body);

@@ -12,3 +12,11 @@ export function intOrUndefined(x: unknown): number | undefined {
 export function str(x: unknown): string {
   return typeof x === 'string' ? x : '';
 }
+
+/**
+ * One message's text: its non-empty segments (text parts, tool calls, tool
+ * results) joined by newlines, so a `#sim` line in its own part starts a line.
+ */
+export function joinSegments(segments: readonly string[]): string {
+  return segments.filter((s) => s !== '').join('\n');
+}
