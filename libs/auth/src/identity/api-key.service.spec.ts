@@ -171,6 +171,21 @@ describe.each(DATABASES)('ApiKeyService on %s', (_name, open) => {
     expect(all.every((k) => !('hash' in k))).toBe(true);
   });
 
+  it("hides another owner's keys as not found", async () => {
+    const s = service();
+    const { key, record } = await newKey(s, { ownerUserId: 'dave' });
+    const asErin = { ownerUserId: 'erin' };
+    expect(await code(s.get(record.id, asErin))).toBe('not_found');
+    expect(await code(s.revoke(record.id, asErin))).toBe('not_found');
+    expect(await code(s.rotate(record.id, 0, asErin))).toBe('not_found');
+    expect(await code(s.setLimits(record.id, null, asErin))).toBe('not_found');
+    expect(await s.list({ ownerUserId: 'erin' })).toEqual([]);
+    await expect(s.verify(key)).resolves.toMatchObject({ ownerUserId: 'dave' });
+    await expect(s.get(record.id, { ownerUserId: 'dave' })).resolves.toMatchObject({
+      id: record.id,
+    });
+  });
+
   it('validates scopes, limits, name and account', async () => {
     const s = service();
     expect(await code(newKey(s, { scopes: ['root'] }))).toBe('invalid_request');

@@ -31,6 +31,15 @@ export interface ApiKeyServiceOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
+/**
+ * Restricts an operation to one owner's keys (tenant isolation): a key of
+ * someone else is reported as not found, never as forbidden, so ids of other
+ * tenants cannot be probed. Omit for admin access.
+ */
+export interface ApiKeyAccess {
+  ownerUserId?: string;
+}
+
 export interface IssuedApiKey {
   /** the plaintext key: returned once, never stored */
   key: string;
@@ -138,9 +147,11 @@ export class ApiKeyService {
     return publicView(row);
   }
 
-  async get(id: string): Promise<ApiKeyRecord> {
+  async get(id: string, access: ApiKeyAccess = {}): Promise<ApiKeyRecord> {
     const r = await this.repo.findById(id);
-    if (!r) throw new AppError('not_found', 'API key not found.');
+    if (!r || (access.ownerUserId !== undefined && r.ownerUserId !== access.ownerUserId)) {
+      throw new AppError('not_found', 'API key not found.');
+    }
     return r;
   }
 
@@ -149,7 +160,8 @@ export class ApiKeyService {
     return this.repo.list(filter);
   }
 
-  async revoke(id: string): Promise<ApiKeyRecord> {
+  async revoke(id: string, access: ApiKeyAccess = {}): Promise<ApiKeyRecord> {
+    if (access.ownerUserId !== undefined) await this.get(id, access);
     const r = await this.repo.revoke(id, new Date(this.clock()));
     if (!r) throw new AppError('not_found', 'API key not found.');
     this.cache.delete(r.prefix);
@@ -164,10 +176,12 @@ export class ApiKeyService {
   async rotate(
     id: string,
     graceSeconds: number,
+    access: ApiKeyAccess = {},
   ): Promise<IssuedApiKey & { previous: ApiKeyRecord }> {
     if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
       throw new AppError('invalid_request', 'graceSeconds must be >= 0.');
     }
+    if (access.ownerUserId !== undefined) await this.get(id, access);
     const now = this.clock();
     const { key, prefix } = generateApiKey();
     const out = await this.repo.rotate(id, new Date(now + graceSeconds * 1000), (old) => {
@@ -192,7 +206,12 @@ export class ApiKeyService {
     return { key, record: out.next, previous: out.previous };
   }
 
-  async setLimits(id: string, limits: PrincipalLimits | null): Promise<ApiKeyRecord> {
+  async setLimits(
+    id: string,
+    limits: PrincipalLimits | null,
+    access: ApiKeyAccess = {},
+  ): Promise<ApiKeyRecord> {
+    if (access.ownerUserId !== undefined) await this.get(id, access);
     const parsed = limits === null ? null : parse(limitsSchema, limits, 'limits');
     const r = await this.repo.setLimits(id, parsed);
     if (!r) throw new AppError('not_found', 'API key not found.');

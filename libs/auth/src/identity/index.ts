@@ -11,3 +11,4 @@ export * from './account.repository';
 export * from './account.service';
 export * from './identity.migrations';
 export * from './identity.module';
+export * from './credential.verifiers';
