@@ -257,12 +257,16 @@ describe('Azure OpenAI protocol (real AzureOpenAI client)', () => {
     });
     let text = '';
     let completion = 0;
+    let first: unknown;
     for await (const chunk of stream) {
+      first ??= chunk;
       text += chunk.choices[0]?.delta.content ?? '';
       completion = chunk.usage?.completion_tokens ?? completion;
     }
     expect(text).toBe(WORDS.slice(0, 3).join(' '));
     expect(completion).toBe(3);
+    // Azure's content-filter preamble: a chunk with no choices.
+    expect(first).toMatchObject({ choices: [], prompt_filter_results: [{ prompt_index: 0 }] });
 
     const emb = await azure.embeddings.create({ model: 'ignored', input: 'hello', dimensions: 8 });
     expect(emb.data[0].embedding).toHaveLength(8);

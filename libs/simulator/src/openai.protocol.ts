@@ -77,7 +77,18 @@ function contentSegments(content: unknown): string[] {
   return segments;
 }
 
-export function openAiDialect(includeUsage: boolean, model: string): ChatDialect {
+/**
+ * Azure prepends a chunk with empty `choices` carrying the prompt's content-filter
+ * verdict; clients must cope with it, so the simulator sends it too.
+ * https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter
+ */
+const AZURE_FILTER_PREAMBLE =
+  'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":' +
+  '[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},' +
+  '"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},' +
+  '"violence":{"filtered":false,"severity":"safe"}}}]}\n\n';
+
+export function openAiDialect(includeUsage: boolean, model: string, azure = false): ChatDialect {
   const requestId = `req_sim${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
   return {
     streamHeaders: {
@@ -86,7 +97,7 @@ export function openAiDialect(includeUsage: boolean, model: string): ChatDialect
       'x-request-id': requestId,
     },
     responseHeaders: { 'x-request-id': requestId },
-    encoder: (reply) => new OpenAiEncoder(reply, model, includeUsage),
+    encoder: (reply) => new OpenAiEncoder(reply, model, includeUsage, azure),
     body: (reply) => completionBody(reply, model),
     error: openAiError,
   };
@@ -154,6 +165,7 @@ class OpenAiEncoder implements StreamEncoder {
     private readonly reply: SimReply,
     model: string,
     private readonly includeUsage: boolean,
+    private readonly azure: boolean,
   ) {
     const created = Math.floor(Date.now() / 1000);
     // Every chunk shares id/created/model; build the JSON prefix once.
@@ -179,7 +191,8 @@ class OpenAiEncoder implements StreamEncoder {
               },
             ],
           };
-    return this.chunk(delta, null);
+    const first = this.chunk(delta, null);
+    return this.azure ? AZURE_FILTER_PREAMBLE + first : first;
   }
 
   piece(index: number): string {

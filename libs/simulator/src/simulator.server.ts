@@ -416,7 +416,7 @@ async function openAiChat(
   if (input === undefined) return;
   guarded(res, openAiError, () => {
     const call = parseOpenAiChat(input.body, model);
-    const dialect = openAiDialect(call.includeUsage, call.request.model);
+    const dialect = openAiDialect(call.includeUsage, call.request.model, protocol === 'azure');
     serveChat(recorder, res, dialect, call.request, call.stream);
   });
 }
