@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// Builds and pushes the gateway image under an immutable tag (the git sha), then `pulumi up`.
+import {
+  capture,
+  CLI_HINTS,
+  cliArgs,
+  fail,
+  requireCli,
+  requireStack,
+  ROOT,
+  run,
+  stackConfig,
+  stackNames,
+  UsageError,
+} from './lib/cli.mjs';
+import { imageExists, repositoryUrl, splitRepositoryUrl } from './lib/stack.mjs';
+
+const USAGE = `usage: npm run deploy -- --stack <dev|prod> [options]
+
+  --stack NAME     stack to deploy (required)
+  --tag TAG        image tag (default: the 12-character git sha of HEAD)
+  --allow-dirty    deploy uncommitted changes (tag gets a -dirty-<time> suffix)
+  --platform P     docker build platform (default linux/amd64, the task's architecture)
+  --yes            skip pulumi's confirmation prompt
+
+Needs docker, pulumi and aws CLIs, AWS credentials and \`pulumi login\`.
+The deployed tag is written to Pulumi.<stack>.yaml (switchboard:imageTag): commit it.`;
+
+const args = cliArgs(USAGE, {
+  stack: { type: 'string' },
+  tag: { type: 'string' },
+  'allow-dirty': { type: 'boolean', default: false },
+  platform: { type: 'string', default: 'linux/amd64' },
+  yes: { type: 'boolean', default: false },
+});
+
+let stack;
+try {
+  stack = requireStack(args.stack);
+} catch (e) {
+  if (e instanceof UsageError) fail(`${e.message}\n\n${USAGE}`, 2);
+  throw e;
+}
+for (const cli of ['git', 'docker', 'pulumi', 'aws']) requireCli(cli, CLI_HINTS[cli]);
+
+const region = stackConfig(stack)['aws:region'];
+if (!region) fail(`Pulumi.${stack}.yaml has no aws:region`);
+const sha = capture('git', ['rev-parse', '--short=12', 'HEAD']);
+const dirty =
+  capture('git', [
+    'status',
+    '--porcelain',
+    '--',
+    'apps',
+    'libs',
+    'package.json',
+    'package-lock.json',
+    'Dockerfile',
+  ]) !== '';
+if (dirty && !args['allow-dirty'] && !args.tag) {
+  fail(
+    'apps/, libs/ or the manifests have uncommitted changes; commit them (the tag must name the source) or pass --allow-dirty',
+  );
+}
+const tag = args.tag ?? (dirty ? `${sha}-dirty-${Math.floor(Date.now() / 1000)}` : sha);
+if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) fail(`invalid image tag ${tag}`, 2);
+const yes = args.yes ? ['--yes'] : [];
+
+let repoUrl = repositoryUrl(stack);
+if (!repoUrl) {
+  // First deploy: create only the ECR repository so there is somewhere to push to.
+  process.stderr.write(`No ECR repository in stack ${stack} yet; creating it first.\n`);
+  run('pulumi', [
+    'up',
+    '--stack',
+    stack,
+    '--target',
+    stackNames(stack).ecrUrn,
+    '--message',
+    'bootstrap ECR repository',
+    ...yes,
+  ]);
+  repoUrl = repositoryUrl(stack);
+  if (!repoUrl) fail('ECR repository still missing after the bootstrap update');
+}
+
+if (imageExists(repoUrl, tag, region)) {
+  process.stderr.write(
+    `${repoUrl}:${tag} already exists (tags are immutable); skipping build and push.\n`,
+  );
+} else {
+  const { registry } = splitRepositoryUrl(repoUrl);
+  const password = capture('aws', ['ecr', 'get-login-password', '--region', region]);
+  run('docker', ['login', '--username', 'AWS', '--password-stdin', registry], { input: password });
+  run('docker', [
+    'build',
+    '--platform',
+    args.platform,
+    '--pull',
+    '--label',
+    `org.opencontainers.image.revision=${sha}`,
+    '-t',
+    `${repoUrl}:${tag}`,
+    ROOT,
+  ]);
+  run('docker', ['push', `${repoUrl}:${tag}`]);
+}
+
+run('pulumi', ['config', 'set', 'imageTag', tag, '--stack', stack]);
+run('pulumi', ['up', '--stack', stack, '--message', `deploy ${tag}`, ...yes]);
+const url = capture('pulumi', ['stack', 'output', 'serviceUrl', '--stack', stack], {
+  optional: true,
+});
+process.stdout.write(`Deployed ${tag} to ${stack}${url ? `: ${url}` : ''}\n`);

@@ -1,0 +1,229 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * Reproduces the Dockerfile's runtime stage without a Docker engine: the built dist/ plus a
+ * production-only `npm ci` in an empty directory, then boots that tree as the container would.
+ */
+const ROOT = path.resolve(__dirname, '..', '..');
+const ENTRY = path.join('dist', 'apps', 'gateway', 'src', 'main.js');
+const INSTALL_ARGS = ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'];
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules') continue;
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds unless dist/ is newer than every source file. */
+function ensureBuilt(): void {
+  const entry = path.join(ROOT, ENTRY);
+  const sources = Math.max(
+    newestMtime(path.join(ROOT, 'apps')),
+    newestMtime(path.join(ROOT, 'libs')),
+  );
+  if (fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= sources) return;
+  run(['run', 'build'], ROOT);
+}
+
+/** Runs npm, surfacing its output when it fails. */
+function run(args: string[], cwd: string): void {
+  try {
+    execFileSync(npm, args, { cwd, stdio: 'pipe', encoding: 'utf8' });
+  } catch (e) {
+    const { stdout, stderr } = e as { stdout?: string; stderr?: string };
+    throw new Error(
+      `npm ${args.join(' ')} failed:\n${(stdout ?? '').slice(-3000)}\n${(stderr ?? '').slice(-3000)}`,
+      { cause: e },
+    );
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The environment a fresh container gets: nothing inherited from the developer's shell. */
+function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: os.tmpdir(),
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    ...extra,
+  };
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+function start(
+  appDir: string,
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, [ENTRY], {
+    cwd: appDir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<Exit>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, output })),
+  );
+  return { child, exited };
+}
+
+async function waitForStatus(
+  url: string,
+  status: number,
+  timeoutMs: number,
+  exited: Promise<Exit>,
+): Promise<void> {
+  let early: Exit | undefined;
+  void exited.then((e) => (early = e));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (early)
+      throw new Error(
+        `gateway exited (${String(early.code)}) before ${url} answered:\n${early.output}`,
+      );
+    try {
+      const res = await fetch(url);
+      if (res.status === status) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms`);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms).unref(),
+    ),
+  ]);
+}
+
+describe('production image (runtime stage reproduced without Docker)', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  let appDir: string;
+  let tmp: string;
+
+  beforeAll(() => {
+    ensureBuilt();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-image-'));
+    appDir = path.join(tmp, 'app');
+    fs.mkdirSync(appDir);
+    fs.cpSync(path.join(ROOT, 'dist'), path.join(appDir, 'dist'), { recursive: true });
+    for (const file of ['package.json', 'package-lock.json'])
+      fs.copyFileSync(path.join(ROOT, file), path.join(appDir, file));
+    run([...INSTALL_ARGS, '--prefer-offline'], appDir);
+  }, 300_000);
+
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('installs production dependencies with the same npm ci flags as the Dockerfile', () => {
+    expect(dockerfile).toContain(
+      `RUN --mount=type=cache,target=/root/.npm npm ${INSTALL_ARGS.join(' ')}`,
+    );
+  });
+
+  it('runs the runtime stage on Node 24 as a non-root user behind tini, exposing 8080 with a /health check', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24[-\w.]*$/m);
+    expect(runtimeStage).toMatch(/^USER node$/m);
+    expect(runtimeStage).toMatch(/^EXPOSE 8080$/m);
+    expect(runtimeStage).toMatch(/^HEALTHCHECK [\s\S]*\/health/m);
+    expect(runtimeStage).toContain('ENTRYPOINT ["/usr/bin/tini"');
+    expect(runtimeStage).toContain('DATA_DIR=/tmp/');
+    expect(runtimeStage).not.toMatch(/COPY .*--from=build \/app\/node_modules/);
+  });
+
+  it('contains no @pulumi packages and no dev tools', () => {
+    const modules = path.join(appDir, 'node_modules');
+    expect(fs.existsSync(path.join(modules, '@nestjs', 'core'))).toBe(true);
+    for (const devOnly of [
+      '@pulumi',
+      'typescript',
+      'jest',
+      '@swc',
+      'eslint',
+      'ts-node',
+      'prettier',
+    ]) {
+      expect([devOnly, fs.existsSync(path.join(modules, devOnly))]).toEqual([devOnly, false]);
+    }
+  });
+
+  it('boots to /ready with DATA_DIR under a temp dir, then drains and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const dataDir = path.join(tmp, 'data');
+    const { child, exited } = start(
+      appDir,
+      containerEnv({ PORT: String(port), DATA_DIR: dataDir, SHUTDOWN_DRAIN_SECONDS: '0' }),
+    );
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/ready`, 200, 90_000, exited);
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      expect(fs.existsSync(dataDir)).toBe(true);
+      child.kill('SIGTERM');
+      const exit = await withTimeout(exited, 20_000, 'shutdown');
+      expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it.each([
+    ['REDIS_URL', 'ftp://bad'],
+    ['DATABASE_URL', 'not-a-url'],
+  ])(
+    'fails fast when %s is invalid (%s), naming the variable',
+    async (name, value) => {
+      const port = await freePort();
+      const { child, exited } = start(
+        appDir,
+        containerEnv({
+          PORT: String(port),
+          DATA_DIR: path.join(tmp, `bad-${name}`),
+          [name]: value,
+        }),
+      );
+      try {
+        const exit = await withTimeout(exited, 30_000, 'startup failure');
+        expect(exit.code).not.toBe(0);
+        expect(exit.code).not.toBeNull();
+        expect(exit.output).toContain(name);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+    },
+    60_000,
+  );
+});
