@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage';
+import { Redis } from 'ioredis';
 import { limitStoreContract, type StoreHarness } from '../test/limit-store.contract';
-import { deletePrefix, testRedis, uniquePrefix } from '../test/redis-test.helper';
 import { RedisLimitStore } from './redis-limit.store';
 import { RateLimitService } from './rate-limit.service';
 
-const prefix = uniquePrefix('rl');
+const prefix = uniqueRedisPrefix('rl');
 let clients: Redis[] = [];
 
 beforeAll(() => {
-  clients = [testRedis(), testRedis(), testRedis()];
+  clients = [0, 1, 2].map(() => new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
 });
 
 afterAll(async () => {
-  await deletePrefix(clients[0], prefix);
+  await deleteRedisPrefix(clients[0], prefix);
   await Promise.all(clients.map((c) => c.quit()));
 });
 
