@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '@switchboard/common';
+import { assertBlobKey, generateBlobKey } from './blob-key';
+import type { BlobPutOptions, BlobPutResult, BlobStore } from './blob-store.port';
+import { MeteredStream } from './metered-stream';
+
+const TMP_DIR = '.tmp';
+
+/**
+ * Blobs under `<root>` (DATA_DIR/blobs). A write goes to `<root>/.tmp/<random>`
+ * and is renamed into place only when complete, so a reader never sees half a
+ * file; a failed or oversize write deletes its temp file, and temp files left
+ * by a crashed process are swept by `init()`.
+ */
+export class FsBlobStore implements BlobStore {
+  readonly kind = 'fs' as const;
+  #ready?: Promise<void>;
+
+  constructor(readonly root: string) {}
+
+  /** creates the directories and removes temp files of a previous crashed run */
+  init(): Promise<void> {
+    this.#ready ??= (async () => {
+      const tmp = join(this.root, TMP_DIR);
+      await mkdir(tmp, { recursive: true });
+      for (const name of await readdir(tmp)) await rm(join(tmp, name), { force: true });
+    })();
+    return this.#ready;
+  }
+
+  async put(
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: BlobPutOptions = {},
+  ): Promise<BlobPutResult> {
+    await this.init();
+    const key = generateBlobKey();
+    const tmp = join(this.root, TMP_DIR, `${randomBytes(12).toString('hex')}.part`);
+    const meter = new MeteredStream(options.maxBytes);
+    const source = body instanceof Readable ? body : Readable.from(body);
+    try {
+      await pipeline(source, meter, createWriteStream(tmp, { flags: 'wx' }));
+      const dest = this.path(key);
+      await mkdir(join(dest, '..'), { recursive: true });
+      await rename(tmp, dest);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      // the caller's stream may still be flowing (HTTP request): stop reading it
+      if (body instanceof Readable && !body.destroyed) body.destroy();
+      throw err;
+    }
+    return { key, size: meter.size, sha256: meter.sha256 };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.path(assertBlobKey(key));
+    try {
+      const s = await stat(file);
+      if (!s.isFile()) throw new AppError('not_found');
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError('not_found', undefined, { cause: err });
+    }
+    return createReadStream(file);
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(assertBlobKey(key)), { force: true });
+  }
+
+  private path(key: string): string {
+    return join(this.root, ...key.split('/'));
+  }
+}

@@ -1,0 +1,144 @@
+import { makeDocx, makeEncryptedOffice, makeEncryptedPdf, makePdf, makeXlsx } from '../../test/fixtures';
+import { MIME } from '../files/content-sniffer';
+import { ExtractionError } from './extraction.types';
+import { ExtractionService } from './extraction.service';
+
+const svc = new ExtractionService();
+
+async function failure(p: Promise<unknown>): Promise<ExtractionError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ExtractionError);
+    return err as ExtractionError;
+  }
+  throw new Error('expected an ExtractionError');
+}
+
+describe('ExtractionService', () => {
+  it('extracts PDF text per page with page numbers', async () => {
+    const pdf = await makePdf([['The warranty covers parts.'], [], ['Returns are accepted within 30 days.']]);
+    const doc = await svc.extract(pdf, MIME.pdf);
+    expect(doc.pages).toBe(3);
+    expect(doc.segments).toEqual([
+      { text: 'The warranty covers parts.', location: { page: 1 } },
+      { text: 'Returns are accepted within 30 days.', location: { page: 3 } },
+    ]);
+  });
+
+  it('fails an encrypted PDF with reason "encrypted"', async () => {
+    const err = await failure(svc.extract(makeEncryptedPdf(), MIME.pdf));
+    expect(err.reason).toBe('encrypted');
+    expect(err.message).toMatch(/password/);
+  });
+
+  it('fails a truncated PDF with reason "corrupt"', async () => {
+    const pdf = await makePdf([['hello']]);
+    const err = await failure(svc.extract(pdf.subarray(0, 40), MIME.pdf));
+    expect(err.reason).toBe('corrupt');
+  });
+
+  it('fails a PDF without a text layer with reason "empty"', async () => {
+    const err = await failure(svc.extract(await makePdf([[], []]), MIME.pdf));
+    expect(err.reason).toBe('empty');
+  });
+
+  it('extracts DOCX text with heading locations', async () => {
+    const docx = await makeDocx([
+      { text: 'Shipping', style: 'Heading1' },
+      { text: 'Parcels leave the warehouse on Mondays.' },
+      { text: 'Refunds', style: 'Heading2' },
+      { text: 'Refunds take five business days.' },
+    ]);
+    const doc = await svc.extract(docx, MIME.docx);
+    expect(doc.segments).toEqual([
+      { text: 'Shipping\n\nParcels leave the warehouse on Mondays.', location: { heading: 'Shipping' } },
+      { text: 'Refunds\n\nRefunds take five business days.', location: { heading: 'Refunds' } },
+    ]);
+  });
+
+  it('fails a password-protected Office file with reason "encrypted"', async () => {
+    expect((await failure(svc.extract(makeEncryptedOffice(), MIME.docx))).reason).toBe('encrypted');
+    expect((await failure(svc.extract(makeEncryptedOffice(), MIME.xlsx))).reason).toBe('encrypted');
+  });
+
+  it('fails a corrupt DOCX with reason "corrupt"', async () => {
+    const docx = await makeDocx([{ text: 'x' }]);
+    expect((await failure(svc.extract(docx.subarray(0, docx.length / 2), MIME.docx))).reason).toBe('corrupt');
+  });
+
+  it('extracts XLSX rows with sheet and row numbers, header names on every row', async () => {
+    const xlsx = await makeXlsx({
+      Prices: [
+        ['sku', 'price'],
+        ['A-1', 10],
+        ['B-2', 25.5],
+      ],
+      Notes: [['note'], ['Ship by sea']],
+    });
+    const doc = await svc.extract(xlsx, MIME.xlsx);
+    expect(doc.segments).toEqual([
+      { text: 'sku; price', location: { sheet: 'Prices', row: 1 } },
+      { text: 'sku: A-1; price: 10', location: { sheet: 'Prices', row: 2 } },
+      { text: 'sku: B-2; price: 25.5', location: { sheet: 'Prices', row: 3 } },
+      { text: 'note', location: { sheet: 'Notes', row: 1 } },
+      { text: 'note: Ship by sea', location: { sheet: 'Notes', row: 2 } },
+    ]);
+  });
+
+  it('extracts CSV rows with their line numbers (header = row 1), quoted newlines included', async () => {
+    const csv = 'city,population\nOslo,700000\n"Lille\nNord",230000\n\nGhent,260000\n';
+    const doc = await svc.extract(Buffer.from(csv), MIME.csv);
+    expect(doc.segments).toEqual([
+      { text: 'city: Oslo; population: 700000', location: { row: 2 } },
+      { text: 'city: Lille\nNord; population: 230000', location: { row: 4 } },
+      { text: 'city: Ghent; population: 260000', location: { row: 6 } },
+    ]);
+  });
+
+  it('extracts TSV', async () => {
+    const doc = await svc.extract(Buffer.from('a\tb\n1\t2\n'), MIME.tsv);
+    expect(doc.segments).toEqual([{ text: 'a: 1; b: 2', location: { row: 2 } }]);
+  });
+
+  it('drops scripts, styles and navigation from HTML and keeps heading sections', async () => {
+    const html = `<!doctype html><html><head><title>T</title><style>p{color:red}</style></head>
+      <body><nav>Home | About</nav><script>alert("x")</script>
+      <h1>Opening  hours</h1><p>We open at <b>9&nbsp;am</b>.</p>
+      <h2>Closed</h2><ul><li>Sundays</li><li>Holidays</li></ul></body></html>`;
+    const doc = await svc.extract(Buffer.from(html), MIME.html);
+    expect(doc.segments).toEqual([
+      { text: 'Opening hours\n\nWe open at 9 am.', location: { heading: 'Opening hours' } },
+      { text: 'Closed\n\n- Sundays\n- Holidays', location: { heading: 'Closed' } },
+    ]);
+    expect(JSON.stringify(doc)).not.toMatch(/alert|color:red|About/);
+  });
+
+  it('splits Markdown at headings, ignoring "#" lines inside code fences', async () => {
+    const md = 'Intro line\n\n# Setup\nRun it.\n```sh\n# not a heading\n```\n## Usage\nCall it.\n';
+    const doc = await svc.extract(Buffer.from(md), MIME.markdown);
+    expect(doc.segments).toEqual([
+      { text: 'Intro line', location: {} },
+      { text: '# Setup\nRun it.\n```sh\n# not a heading\n```', location: { heading: 'Setup' } },
+      { text: '## Usage\nCall it.', location: { heading: 'Usage' } },
+    ]);
+  });
+
+  it('reads JSON and plain text; fails invalid JSON, empty files and non-UTF-8 text', async () => {
+    expect((await svc.extract(Buffer.from('{"a":[1,"two"]}'), MIME.json)).segments[0].text).toBe(
+      '{\n  "a": [\n    1,\n    "two"\n  ]\n}',
+    );
+    expect((await svc.extract(Buffer.from('\uFEFFhello\r\nworld'), MIME.text)).segments).toEqual([
+      { text: 'hello\nworld', location: {} },
+    ]);
+    expect((await failure(svc.extract(Buffer.from('{"a":'), MIME.json))).reason).toBe('corrupt');
+    expect((await failure(svc.extract(Buffer.alloc(0), MIME.text))).reason).toBe('empty');
+    expect((await failure(svc.extract(Buffer.from('  \n\n '), MIME.text))).reason).toBe('empty');
+    expect((await failure(svc.extract(Buffer.from([0xc3, 0x28]), MIME.text))).reason).toBe('corrupt');
+  });
+
+  it('refuses extracted text beyond the character cap', async () => {
+    const small = new ExtractionService(10);
+    expect((await failure(small.extract(Buffer.from('a'.repeat(11)), MIME.text))).reason).toBe('too_large');
+  });
+});

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Principal } from '@switchboard/auth';
+import { AppError } from '@switchboard/common';
+import type { Database, Queryable } from '@switchboard/storage';
+import type { BlobStore } from '../blob/blob-store.port';
+import type { JobQueue } from '../jobs/job-queue';
+import { SNIFF_BYTES, sniffContentType } from './content-sniffer';
+import { visibilityParams, visibleFilePredicate } from './file-visibility';
+import {
+  type FileRecord,
+  type FileRow,
+  type FileStatus,
+  INGEST_FILE_JOB,
+  type StoredFile,
+  toFileRecord,
+  toStoredFile,
+} from './files.types';
+import { peekStream } from './peek-stream';
+
+export interface FilesServiceOptions {
+  /** upload size limit (default 25 MiB) */
+  maxUploadBytes?: number;
+  /** whether `userId` belongs to `accountId` (sharing is limited to the owner's accounts) */
+  isMember(userId: string, accountId: string): boolean | Promise<boolean>;
+  /** attempts of the ingestion job before it is dead-lettered (default 5) */
+  ingestMaxAttempts?: number;
+  /** called after a file was queued (e.g. `worker.wake()`) */
+  onQueued?(fileId: string): void;
+}
+
+export interface UploadInput {
+  /** the client's file name; stored for display only, never used as a path */
+  filename?: string;
+  /** the client's Content-Type; only a tie-breaker between text formats */
+  declaredType?: string;
+}
+
+const MAX_TAGS = 50;
+const TAG_RE = /^[\p{L}\p{N}][\p{L}\p{N} _.\-]{0,63}$/u;
+
+/** display name from a client file name: last path component, no control characters */
+export function sanitiseFilename(name: string | undefined): string {
+  // eslint-disable-next-line no-control-regex
+  const base = (name ?? '').split(/[\\/]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return base.slice(0, 255) || 'untitled';
+}
+
+/**
+ * Files of users: upload (type sniffed, size capped while streaming), list,
+ * get, delete, tags and sharing. Every read goes through the one visibility
+ * predicate; a file the caller may not see is `not_found`, whether or not it
+ * exists. Only the owner tags, shares and deletes (`forbidden` for a reader of a
+ * shared file, who can see it anyway).
+ */
+export class FilesService {
+  readonly maxUploadBytes: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly blobs: BlobStore,
+    private readonly jobs: JobQueue,
+    private readonly options: FilesServiceOptions,
+  ) {
+    this.maxUploadBytes = options.maxUploadBytes ?? 25 * 1024 * 1024;
+  }
+
+  /**
+   * Streams an upload into the blob store and queues its ingestion.
+   * @throws AppError unsupported_media_type (nothing is stored), payload_too_large
+   *   (the partial blob is deleted)
+   */
+  async upload(principal: Principal, body: Readable | AsyncIterable<Uint8Array>, input: UploadInput = {}): Promise<FileRecord> {
+    const name = sanitiseFilename(input.filename);
+    const { head, complete, stream } = await peekStream(body, SNIFF_BYTES);
+    if (head.length > this.maxUploadBytes) {
+      stream.destroy();
+      throw new AppError('payload_too_large', `The file exceeds the limit of ${this.maxUploadBytes} bytes.`);
+    }
+    const mime = sniffContentType(head, { filename: name, declaredType: input.declaredType, complete });
+    if (!mime) {
+      stream.destroy();
+      throw new AppError(
+        'unsupported_media_type',
+        'The file type is not supported. Upload PDF, DOCX, XLSX, HTML, Markdown, CSV, TSV, JSON or plain text.',
+      );
+    }
+    const blob = await this.blobs.put(stream, { contentType: mime, maxBytes: this.maxUploadBytes });
+    const id = randomUUID();
+    try {
+      const row = await this.db.transaction(async (tx) => {
+        const r = await tx.query<FileRow>(
+          `INSERT INTO files (id, owner_user_id, name, mime, size, sha256, blob_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+          [id, principal.userId, name, mime, blob.size, blob.sha256, blob.key],
+        );
+        await this.jobs.enqueue(INGEST_FILE_JOB, { fileId: id }, { maxAttempts: this.options.ingestMaxAttempts ?? 5 }, tx);
+        return r.rows[0];
+      });
+      this.options.onQueued?.(id);
+      return toFileRecord(row, principal.userId);
+    } catch (err) {
+      await this.blobs.delete(blob.key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async list(principal: Principal, filter: { tag?: string; status?: FileStatus } = {}): Promise<FileRecord[]> {
+    const r = await this.db.query<FileRow>(
+      `SELECT f.* FROM files f
+        WHERE ${visibleFilePredicate('f', 1, 2)}
+          AND ($3::text IS NULL OR $3 = ANY(f.tags))
+          AND ($4::text IS NULL OR f.status = $4)
+        ORDER BY f.created_at DESC, f.id`,
+      [...visibilityParams(principal), filter.tag ?? null, filter.status ?? null],
+    );
+    return r.rows.map((row) => toFileRecord(row, principal.userId));
+  }
+
+  /** @throws AppError not_found */
+  async get(principal: Principal, id: string): Promise<FileRecord> {
+    return toFileRecord(await this.visibleRow(principal, id), principal.userId);
+  }
+
+  /** the visible files among `ids` (unknown and hidden ids are simply absent) */
+  async getMany(principal: Principal, ids: string[], tx: Queryable = this.db): Promise<FileRecord[]> {
+    if (ids.length === 0) return [];
+    const r = await tx.query<FileRow>(
+      `SELECT f.* FROM files f WHERE f.id = ANY($3::text[]) AND ${visibleFilePredicate('f', 1, 2)}`,
+      [...visibilityParams(principal), ids],
+    );
+    return r.rows.map((row) => toFileRecord(row, principal.userId));
+  }
+
+  /** visible files carrying any of `tags` */
+  async listByTags(principal: Principal, tags: string[]): Promise<FileRecord[]> {
+    if (tags.length === 0) return [];
+    const r = await this.db.query<FileRow>(
+      `SELECT f.* FROM files f WHERE f.tags && $3::text[] AND ${visibleFilePredicate('f', 1, 2)}
+        ORDER BY f.created_at DESC, f.id`,
+      [...visibilityParams(principal), tags],
+    );
+    return r.rows.map((row) => toFileRecord(row, principal.userId));
+  }
+
+  /**
+   * Deletes the file, its extracted text, chunks and vectors (cascade) and its blob.
+   * @throws AppError not_found, forbidden (a shared reader)
+   */
+  async delete(principal: Principal, id: string): Promise<void> {
+    const row = await this.ownedRow(principal, id);
+    await this.db.query('DELETE FROM files WHERE id = $1', [row.id]);
+    await this.blobs.delete(row.blob_key);
+  }
+
+  /** @throws AppError not_found, forbidden, invalid_request */
+  async setTags(principal: Principal, id: string, tags: string[]): Promise<FileRecord> {
+    const clean = normaliseTags(tags);
+    await this.ownedRow(principal, id);
+    const r = await this.db.query<FileRow>(
+      'UPDATE files SET tags = $2::text[], updated_at = now() WHERE id = $1 RETURNING *',
+      [id, clean],
+    );
+    return toFileRecord(r.rows[0], principal.userId);
+  }
+
+  /** tags on the files the caller can see, with how many files carry each */
+  async listTags(principal: Principal): Promise<Array<{ tag: string; files: number }>> {
+    const r = await this.db.query<{ tag: string; files: string | number }>(
+      `SELECT t AS tag, count(*) AS files FROM files f, unnest(f.tags) AS t
+        WHERE ${visibleFilePredicate('f', 1, 2)} GROUP BY t ORDER BY t`,
+      visibilityParams(principal),
+    );
+    return r.rows.map((row) => ({ tag: row.tag, files: Number(row.files) }));
+  }
+
+  /**
+   * Replaces the accounts a file is shared with (empty = private again).
+   * @throws AppError not_found, forbidden (not the owner, or an account the owner is not in)
+   */
+  async share(principal: Principal, id: string, accountIds: string[]): Promise<FileRecord> {
+    const row = await this.ownedRow(principal, id);
+    const accounts = [...new Set(accountIds.map((a) => a.trim()).filter(Boolean))];
+    if (accounts.length > 100) throw new AppError('invalid_request', 'A file can be shared with at most 100 accounts.');
+    for (const a of accounts) {
+      if (!(await this.options.isMember(row.owner_user_id, a)))
+        throw new AppError('forbidden', 'A file can only be shared with accounts its owner belongs to.');
+    }
+    const r = await this.db.query<FileRow>(
+      'UPDATE files SET shared_account_ids = $2::text[], updated_at = now() WHERE id = $1 RETURNING *',
+      [id, accounts],
+    );
+    return toFileRecord(r.rows[0], principal.userId);
+  }
+
+  // ---- internal (ingestion), no principal ----
+
+  async findStored(id: string, tx: Queryable = this.db): Promise<StoredFile | null> {
+    const r = await tx.query<FileRow>('SELECT * FROM files WHERE id = $1', [id]);
+    return r.rows[0] ? toStoredFile(r.rows[0]) : null;
+  }
+
+  async setStatus(id: string, status: FileStatus, error: string | null = null, tx: Queryable = this.db): Promise<void> {
+    await tx.query('UPDATE files SET status = $2, error = $3, updated_at = now() WHERE id = $1', [id, status, error]);
+  }
+
+  private async visibleRow(principal: Principal, id: string): Promise<FileRow> {
+    const r = await this.db.query<FileRow>(
+      `SELECT f.* FROM files f WHERE f.id = $3 AND ${visibleFilePredicate('f', 1, 2)}`,
+      [...visibilityParams(principal), id],
+    );
+    if (!r.rows[0]) throw new AppError('not_found', 'File not found.');
+    return r.rows[0];
+  }
+
+  private async ownedRow(principal: Principal, id: string): Promise<FileRow> {
+    const row = await this.visibleRow(principal, id);
+    if (row.owner_user_id !== principal.userId)
+      throw new AppError('forbidden', 'Only the owner of a file can change or delete it.');
+    return row;
+  }
+}
+
+export function normaliseTags(tags: unknown): string[] {
+  if (!Array.isArray(tags)) throw new AppError('invalid_request', 'tags must be an array of strings.', { param: 'tags' });
+  const out = new Set<string>();
+  for (const t of tags) {
+    if (typeof t !== 'string' || !TAG_RE.test(t.trim()))
+      throw new AppError(
+        'invalid_request',
+        'Each tag is 1-64 letters, digits, spaces, "_", "." or "-", starting with a letter or digit.',
+        { param: 'tags' },
+      );
+    out.add(t.trim());
+  }
+  if (out.size > MAX_TAGS) throw new AppError('invalid_request', `At most ${MAX_TAGS} tags per file.`, { param: 'tags' });
+  return [...out].sort();
+}

@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Job, JobQueue } from './job-queue';
+
+/** Thrown by a handler when retrying cannot help (corrupt input): dead-letter now. */
+export class PermanentJobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentJobError';
+  }
+}
+
+export interface JobContext {
+  /** aborted when the worker stops without waiting, or loses the lease */
+  signal: AbortSignal;
+  attempt: number;
+  maxAttempts: number;
+  jobId: string;
+}
+
+export interface JobHandler<P = Record<string, unknown>> {
+  run(payload: P, ctx: JobContext): Promise<void>;
+  /** called once when the job is dead-lettered (no attempts left or permanent error) */
+  onDead?(payload: P, error: string, job: Job<P>): Promise<void>;
+}
+
+export interface JobWorkerLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface JobWorkerOptions {
+  /** stable per process; default `<hostname>:<pid>:<random>` */
+  workerId?: string;
+  /** parallel jobs in this process (default 1) */
+  concurrency?: number;
+  /** idle poll interval (default 1 s); `wake()` skips the wait */
+  pollMs?: number;
+  /** lease length; renewed every third of it while the job runs (default 60 s) */
+  leaseMs?: number;
+  logger?: JobWorkerLogger;
+}
+
+const silent: JobWorkerLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * Runs queued jobs with registered handlers. `start()` begins polling; `stop()`
+ * stops claiming, waits up to `graceMs` for the jobs in flight and then aborts
+ * them and releases their leases (without counting the attempt), so a deploy
+ * never strands a job until its lease expires.
+ */
+export class JobWorker {
+  readonly workerId: string;
+  readonly #handlers = new Map<string, JobHandler<never>>();
+  readonly #inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  readonly #concurrency: number;
+  readonly #pollMs: number;
+  readonly #leaseMs: number;
+  readonly #log: JobWorkerLogger;
+  #running = false;
+  #loops: Promise<void>[] = [];
+  #wakers = new Set<() => void>();
+
+  constructor(
+    private readonly queue: JobQueue,
+    options: JobWorkerOptions = {},
+  ) {
+    this.workerId =
+      options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.#concurrency = Math.max(1, options.concurrency ?? 1);
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#leaseMs = options.leaseMs ?? 60_000;
+    this.#log = options.logger ?? silent;
+  }
+
+  register<P>(kind: string, handler: JobHandler<P>): this {
+    this.#handlers.set(kind, handler as JobHandler<never>);
+    return this;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loops = Array.from({ length: this.#concurrency }, () => this.loop());
+  }
+
+  /** skip the idle wait (call after enqueueing in this process) */
+  wake(): void {
+    for (const w of this.#wakers) w();
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.wake();
+    const inFlight = [...this.#inFlight.values()];
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      Promise.all(inFlight.map((j) => j.done)).then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const [id, j] of this.#inFlight) {
+        j.abort.abort(new Error('worker stopping'));
+        await this.queue.release(id, this.workerId).catch(() => undefined);
+      }
+    }
+    await Promise.allSettled(this.#loops);
+    this.#loops = [];
+  }
+
+  /** claims and runs at most one job; for tests and manual draining */
+  async runOnce(): Promise<boolean> {
+    const kinds = [...this.#handlers.keys()];
+    if (kinds.length === 0) return false;
+    for (const dead of await this.queue.reapExpired(kinds)) await this.deadLettered(dead);
+    const job = await this.queue.claim(kinds, this.workerId, this.#leaseMs);
+    if (!job) return false;
+    const abort = new AbortController();
+    const done = this.execute(job, abort);
+    this.#inFlight.set(job.id, { done, abort });
+    try {
+      await done;
+    } finally {
+      this.#inFlight.delete(job.id);
+    }
+    return true;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.#running) {
+      let worked = false;
+      try {
+        worked = await this.runOnce();
+      } catch (err) {
+        this.#log.error(`job worker ${this.workerId}: ${(err as Error).message}`);
+      }
+      if (!worked && this.#running) await this.idle();
+    }
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, this.#pollMs);
+      this.#wakers.add(done);
+    });
+  }
+
+  private async deadLettered(job: Job): Promise<void> {
+    const message = job.lastError ?? 'unknown error';
+    this.#log.warn(
+      `job ${job.id} (${job.kind}) dead-lettered after ${job.attempts} attempt(s): ${message}`,
+    );
+    const handler = this.#handlers.get(job.kind) as JobHandler | undefined;
+    await handler
+      ?.onDead?.(job.payload, message, job)
+      .catch((e: unknown) => this.#log.error(`onDead of job ${job.id}: ${(e as Error).message}`));
+  }
+
+  private async execute(job: Job, abort: AbortController): Promise<void> {
+    const handler = this.#handlers.get(job.kind) as JobHandler | undefined;
+    if (!handler) return;
+    const renew = setInterval(() => {
+      this.queue.extendLease(job.id, this.workerId, this.#leaseMs).then(
+        (held) => {
+          if (!held) abort.abort(new Error('lease lost'));
+        },
+        () => undefined,
+      );
+    }, Math.max(50, Math.floor(this.#leaseMs / 3)));
+    try {
+      await handler.run(job.payload, {
+        signal: abort.signal,
+        attempt: job.attempts,
+        maxAttempts: job.maxAttempts,
+        jobId: job.id,
+      });
+      clearInterval(renew);
+      if (abort.signal.aborted) return; // released or lost while finishing
+      await this.queue.complete(job.id, this.workerId);
+    } catch (err) {
+      clearInterval(renew);
+      if (abort.signal.aborted) return; // released by stop(): not a failed attempt
+      const message = err instanceof Error ? err.message : String(err);
+      const permanent = err instanceof PermanentJobError;
+      const status = await this.queue.fail(job.id, this.workerId, message, { permanent });
+      if (status === 'dead') {
+        await this.deadLettered({ ...job, status: 'dead', lastError: message });
+      } else if (status === 'queued') {
+        this.#log.warn(`job ${job.id} (${job.kind}) attempt ${job.attempts} failed: ${message}`);
+      }
+    } finally {
+      clearInterval(renew);
+    }
+  }
+}
