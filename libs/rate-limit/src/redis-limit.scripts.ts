@@ -1,3 +1,5 @@
+import { CONCURRENCY_RETRY_MS } from './memory-limit.store';
+
 /**
  * Lua run atomically by Redis. Time comes from Redis `TIME` so every replica
  * shares one clock. Key layout per subject (all under one hash tag so a script
@@ -116,7 +118,7 @@ for i = 1, n do
     lim[#lim + 1] = {3, conc, c, st}
     if failed == 0 and c + 1 > conc then
       failed = #lim
-      retry = ${1_000}
+      retry = ${CONCURRENCY_RETRY_MS}
     end
   end
 end
