@@ -61,12 +61,13 @@ function readHelp() {
 function plan(quick) {
   return {
     warmupMs: quick ? 1_500 : 3_000,
+    // durationMs is per target, split into `rounds` interleaved slices.
     streams: [
-      { concurrency: 1, tokens: 50, tps: 200, durationMs: quick ? 2_500 : 6_000 },
-      { concurrency: 64, tokens: 50, tps: 200, durationMs: quick ? 4_000 : 12_000 },
-      { concurrency: 512, tokens: 50, tps: 20, durationMs: quick ? 6_000 : 15_000 },
+      { concurrency: 1, tokens: 50, tps: 200, durationMs: quick ? 3_000 : 9_000, rounds: quick ? 2 : 3 },
+      { concurrency: 64, tokens: 50, tps: 200, durationMs: quick ? 4_000 : 12_000, rounds: quick ? 2 : 3 },
+      { concurrency: 512, tokens: 50, tps: 20, durationMs: quick ? 6_000 : 15_000, rounds: quick ? 2 : 3 },
     ],
-    throughput: { concurrency: 20, durationMs: quick ? 3_000 : 8_000 },
+    throughput: { concurrency: 20, durationMs: quick ? 3_000 : 8_000, rounds: 2 },
     idle: { count: 5_000 },
     bootRuns: 3,
   };
@@ -79,6 +80,21 @@ const TARGETS = {
   rssPerStreamKiB: 40,
   bootMs: 1_500,
 };
+
+/**
+ * The gateway's own CPU cost (server CPU through the gateway minus straight to
+ * the simulator), as a capacity hint next to the memory-based streamsPerTask.
+ */
+function gatewayCpu(rows) {
+  const stream = rows.find((r) => r.name === 'openai stream c=64 server CPU per 1k tokens');
+  const request = rows.find((r) => r.name.startsWith('openai non-stream') && r.name.endsWith('server CPU per request'));
+  const per1k = stream?.delta;
+  return {
+    msPer1kStreamedTokens: per1k ?? null,
+    streamedTokensPerCpuSecond: per1k > 0 ? Math.round(1_000_000 / per1k) : null,
+    msPerNonStreamRequest: request?.delta ?? null,
+  };
+}
 
 function log(msg) {
   process.stdout.write(`${msg}\n`);
@@ -111,6 +127,20 @@ export function renderTable(rows) {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** Runs `workload(ctx)` against a fresh gateway started with --cpu-prof; returns the profile summary. */
+async function profileGateway(ctx, workload) {
+  const profDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-prof-'));
+  try {
+    const gw = await startGateway(ctx.dist, ctx.sim.url, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+    await workload({ ...ctx, gateway: gw });
+    await stop(gw.child, 15_000); // the profile is written on exit
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    return file ? summarizeProfile(path.join(profDir, file)) : undefined;
+  } finally {
+    rmSync(profDir, { recursive: true, force: true });
+  }
 }
 
 async function main() {
@@ -153,7 +183,10 @@ async function main() {
 
     if (want('stream')) {
       for (const level of p.streams) {
-        log(`streaming, concurrency ${level.concurrency}, ${level.tokens} tokens at ${level.tps} tok/s, ${level.durationMs} ms per target`);
+        log(
+          `streaming, concurrency ${level.concurrency}, ${level.tokens} tokens at ${level.tps} tok/s, ` +
+            `${level.durationMs} ms per target in ${level.rounds} interleaved rounds`,
+        );
         const r = await streamingLatency(ctx, {
           ...level,
           ttftTarget: level.concurrency === 64 ? { on: 'delta', max: TARGETS.ttftAddedP99Ms } : undefined,
@@ -165,7 +198,10 @@ async function main() {
     }
 
     if (want('throughput')) {
-      log(`non-streaming throughput, ${p.throughput.concurrency} clients, ${p.throughput.durationMs} ms per target`);
+      log(
+        `non-streaming throughput, ${p.throughput.concurrency} clients, ` +
+          `${p.throughput.durationMs} ms per target in ${p.throughput.rounds} interleaved rounds`,
+      );
       const r = await nonStreamingThroughput(ctx, p.throughput);
       rows.push(...r.rows);
       raw.throughput = r.raw;
@@ -173,22 +209,27 @@ async function main() {
     await stop(gateway.child);
 
     if (opts.cpuProf) {
-      const profDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-prof-'));
-      log(`CPU profile of a gateway under c=64 streaming (${profDir})`);
-      const profGw = await startGateway(opts.dist, sim.url, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
-      const pctx = { ...ctx, gateway: profGw };
-      await streamingLatency(pctx, { concurrency: 64, tokens: 50, tps: 200, durationMs: opts.quick ? 4_000 : 10_000, targets: { gateway: openAiTargets(pctx).gateway } });
-      await stop(profGw.child, 15_000);
-      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-      if (file) {
-        const summary = summarizeProfile(path.join(profDir, file));
-        raw.cpuProfile = summary;
+      const durationMs = opts.quick ? 4_000 : 10_000;
+      const workloads = {
+        'stream c=64': (c) => streamingLatency(c, { concurrency: 64, tokens: 50, tps: 200, durationMs, targets: { gateway: openAiTargets(c).gateway } }),
+        'non-stream 20 clients': (c) => nonStreamingThroughput(c, { concurrency: 20, durationMs, targets: { gateway: openAiTargets(c).gateway } }),
+      };
+      raw.cpuProfile = {};
+      for (const [label, workload] of Object.entries(workloads)) {
+        log(`CPU profile of a fresh gateway under ${label} (${durationMs} ms; boot and module loading included)`);
+        const summary = await profileGateway(ctx, workload);
+        raw.cpuProfile[label] = summary;
+        if (!summary) {
+          log('  no profile written');
+          continue;
+        }
         log(`  busy ${summary.busyMs} ms of ${summary.totalMs} ms; top modules by self time:`);
         for (const m of summary.topModules.slice(0, 8)) log(`    ${String(m.pctOfBusy).padStart(5)}%  ${m.frame}`);
+        log('  modules on the stack (inclusive):');
+        for (const m of summary.inclusiveModules.slice(0, 10)) log(`    ${String(m.pctOfBusy).padStart(5)}%  ${m.frame}`);
         log('  top frames by self time:');
         for (const f of summary.topFrames.slice(0, 12)) log(`    ${String(f.pctOfBusy).padStart(5)}%  ${f.frame}`);
-      } else log('  no profile written');
-      rmSync(profDir, { recursive: true, force: true });
+      }
     }
 
     if (want('idle')) {
@@ -235,6 +276,7 @@ async function main() {
     ],
     rows,
     streamsPerTask: streamsCapacity,
+    gatewayCpu: gatewayCpu(rows),
     raw,
   };
 
@@ -242,6 +284,13 @@ async function main() {
   log(renderTable(rows));
   log('');
   log(`streamsPerTask (2 GiB task, conservative): ${streamsCapacity ?? '-'}`);
+  const cpu = result.gatewayCpu;
+  if (cpu.streamedTokensPerCpuSecond) {
+    log(
+      `gateway CPU: ${cpu.msPer1kStreamedTokens} ms per 1k streamed tokens (~${cpu.streamedTokensPerCpuSecond} tokens/s per core), ` +
+        `${cpu.msPerNonStreamRequest ?? '-'} ms per non-streaming request`,
+    );
+  }
   for (const n of result.notes) log(`note: ${n}`);
   const misses = rows.filter((r) => r.pass === false);
   log(misses.length ? `targets missed: ${misses.map((r) => r.name).join('; ')}` : 'all targets met');

@@ -17,7 +17,7 @@
  * with auth/limits enabled to get a cost row for them.
  */
 import { completionsBody, simDirective, target } from './lib/load-client.mjs';
-import { median, round } from './lib/stats.mjs';
+import { median, round, summarize } from './lib/stats.mjs';
 import { cpuMeter, metricValue, rssKiB, simStats, spawnGateway, stop, waitFor200 } from './lib/processes.mjs';
 
 export const COMPLETIONS_PATH = '/v1/chat/completions';
@@ -49,12 +49,62 @@ export function row(name, scenario, params, direct, gateway, unit, target) {
  * otherwise, so the delta is the gateway's own CPU.
  */
 async function measured(ctx, tgt, op, args) {
-  if (!tgt) return undefined;
   const pids = tgt.name === 'direct' ? [ctx.sim.pid] : [ctx.sim.pid, ctx.gateway.pid];
   const meter = cpuMeter(pids);
   const result = await ctx.load.call(op, { tgt, ...args });
   result.serverCpuMs = meter.end();
   return result;
+}
+
+function concat(arrays) {
+  const out = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+/** Sums the counters of several rounds of one target and pools their samples. */
+function merge(runs) {
+  if (runs.length === 0) return undefined;
+  const errors = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  const sum = (k) => runs.reduce((n, r) => n + (r[k] ?? 0), 0);
+  const merged = {
+    target: runs[0].target,
+    rounds: runs.length,
+    elapsedMs: sum('elapsedMs'),
+    ok: sum('ok'),
+    failed: sum('failed'),
+    errors,
+    tokens: sum('tokens'),
+    serverCpuMs: sum('serverCpuMs'),
+  };
+  if (runs[0].ttft) {
+    merged.ttftMs = summarize(concat(runs.map((r) => r.ttft)), [50, 90, 99]);
+    merged.gapMs = summarize(concat(runs.map((r) => r.gaps)), [50, 90, 99, 99.9]);
+  }
+  if (runs[0].latencies) {
+    merged.rps = (merged.ok * 1000) / merged.elapsedMs;
+    merged.latencyMs = summarize(concat(runs.map((r) => r.latencies)), [50, 99]);
+  }
+  return merged;
+}
+
+/**
+ * Runs the same load against both targets in `rounds` interleaved slices
+ * (direct, gateway, gateway, direct, ...) so background noise on a shared
+ * machine lands on both sides alike; samples of a side are pooled.
+ */
+export async function compare(ctx, { direct, gateway }, op, args, rounds = 1) {
+  const runs = { direct: [], gateway: [] };
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
+    for (const tgt of order) if (tgt) runs[tgt === direct ? 'direct' : 'gateway'].push(await measured(ctx, tgt, op, args));
+  }
+  return { direct: merge(runs.direct), gateway: merge(runs.gateway) };
 }
 
 /** The two sides of a comparison for the OpenAI Chat Completions wire. */
@@ -74,16 +124,22 @@ export function openAiTargets(ctx) {
  */
 export async function streamingLatency(
   ctx,
-  { concurrency, tokens = 50, tps = 200, durationMs, model = 'gpt-4o-mini', provider = 'openai', targets, ttftTarget, chunkTarget },
+  { concurrency, tokens = 50, tps = 200, durationMs, rounds = 1, model = 'gpt-4o-mini', provider = 'openai', targets, ttftTarget, chunkTarget },
 ) {
-  const { direct, gateway } = targets ?? openAiTargets(ctx);
   const body = completionsBody({ model, directive: simDirective({ ttftMs: 0, tokens, tps }), stream: true });
-  const rampMs = Math.min(1_000, durationMs / 5);
-  const run = (tgt) => measured(ctx, tgt, 'streamLatency', { path: COMPLETIONS_PATH, body, concurrency, durationMs, rampMs });
-  const d = await run(direct);
-  const g = await run(gateway);
+  // durationMs is per target, split over the rounds.
+  const sliceMs = durationMs / rounds;
+  const rampMs = Math.min(1_000, sliceMs / 5);
+  const { direct: d, gateway: g } = await compare(
+    ctx,
+    targets ?? openAiTargets(ctx),
+    'streamLatency',
+    { path: COMPLETIONS_PATH, body, concurrency, durationMs: sliceMs, rampMs },
+    rounds,
+  );
   const interval = tps > 0 ? 1000 / tps : 0;
-  const params = { provider, model, concurrency, tokens, tps, durationMs };
+  const params = { provider, model, concurrency, tokens, tps, durationMs, rounds };
+  const withSamples = (key) => ({ ...params, samples: { direct: d?.[key].n ?? null, gateway: g[key].n } });
   const prefix = `${provider} stream c=${concurrency}`;
   ctx.log?.(
     `  ${prefix}: direct ${d ? `${d.ok} ok/${d.failed} failed` : 'n/a'}, gateway ${g.ok} ok/${g.failed} failed` +
@@ -95,9 +151,9 @@ export async function streamingLatency(
   return {
     raw: { direct: d, gateway: g },
     rows: [
-      row(`${prefix} TTFT p50`, 'streamingLatency', params, d?.ttftMs.p50, g.ttftMs.p50, 'ms'),
-      row(`${prefix} TTFT p99`, 'streamingLatency', params, d?.ttftMs.p99, g.ttftMs.p99, 'ms', ttftTarget),
-      row(`${prefix} chunk delay p99 (gap - ${round(interval, 2)} ms)`, 'streamingLatency', params, chunkDelay(d), chunkDelay(g), 'ms', chunkTarget),
+      row(`${prefix} TTFT p50`, 'streamingLatency', withSamples('ttftMs'), d?.ttftMs.p50, g.ttftMs.p50, 'ms'),
+      row(`${prefix} TTFT p99`, 'streamingLatency', withSamples('ttftMs'), d?.ttftMs.p99, g.ttftMs.p99, 'ms', ttftTarget),
+      row(`${prefix} chunk delay p99 (gap - ${round(interval, 2)} ms)`, 'streamingLatency', withSamples('gapMs'), chunkDelay(d), chunkDelay(g), 'ms', chunkTarget),
       row(`${prefix} streams completed per second`, 'streamingLatency', params, streamsPerS(d), streamsPerS(g), 'streams/s'),
       row(`${prefix} server CPU per 1k tokens`, 'streamingLatency', params, cpuPer1k(d), cpuPer1k(g), 'ms'),
       row(`${prefix} streams failed`, 'streamingLatency', params, d?.failed, g.failed, 'streams', { on: 'gateway', max: 0 }),
@@ -108,14 +164,17 @@ export async function streamingLatency(
 /** Short non-streaming completions from `concurrency` closed-loop clients. */
 export async function nonStreamingThroughput(
   ctx,
-  { concurrency = 20, durationMs, tokens = 12, model = 'gpt-4o-mini', provider = 'openai', targets },
+  { concurrency = 20, durationMs, rounds = 1, tokens = 12, model = 'gpt-4o-mini', provider = 'openai', targets },
 ) {
-  const { direct, gateway } = targets ?? openAiTargets(ctx);
   const body = completionsBody({ model, directive: simDirective({ ttftMs: 0, tokens, tps: 0 }), stream: false });
-  const run = (tgt) => measured(ctx, tgt, 'throughput', { path: COMPLETIONS_PATH, body, concurrency, durationMs });
-  const d = await run(direct);
-  const g = await run(gateway);
-  const params = { provider, model, concurrency, tokens, durationMs };
+  const { direct: d, gateway: g } = await compare(
+    ctx,
+    targets ?? openAiTargets(ctx),
+    'throughput',
+    { path: COMPLETIONS_PATH, body, concurrency, durationMs: durationMs / rounds },
+    rounds,
+  );
+  const params = { provider, model, concurrency, tokens, durationMs, rounds };
   const prefix = `${provider} non-stream ${concurrency} clients`;
   ctx.log?.(`  ${prefix}: direct ${d ? `${d.ok} ok/${d.failed} failed` : 'n/a'}, gateway ${g.ok} ok/${g.failed} failed`);
   return {
@@ -134,6 +193,13 @@ export async function nonStreamingThroughput(
       ),
       row(`${prefix} failed`, 'nonStreamingThroughput', params, d?.failed, g.failed, 'requests', { on: 'gateway', max: 0 }),
     ],
+  };
+}
+
+async function heapBytes(metricsUrl) {
+  return {
+    heapUsed: await metricValue(metricsUrl, 'nodejs_heap_size_used_bytes'),
+    external: await metricValue(metricsUrl, 'nodejs_external_memory_bytes'),
   };
 }
 
@@ -161,6 +227,7 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
   if (simBefore.open !== 0) throw new Error(`simulator has ${simBefore.open} open requests before the idle-stream test`);
   const simRssBefore = rssKiB(ctx.sim.pid);
   const rssBefore = rssKiB(gw.pid);
+  const heapBefore = await heapBytes(metricsUrl);
 
   // Batches of `batch`, each sent once the simulator sees all but the last batch
   // open: at most one batch waits in the gateway's accept queue at a time.
@@ -194,11 +261,16 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
   await sleep(settleMs); // let allocation settle before reading RSS
   const rssAfter = rssKiB(gw.pid);
   const simRssAfter = rssKiB(ctx.sim.pid);
+  const heapAfter = await heapBytes(metricsUrl);
   active = await metricValue(metricsUrl, 'switchboard_active_streams');
   simOpen = (await simStats(ctx.sim.url))?.open;
   const open = Math.min(active ?? 0, simOpen ?? 0);
   const perStream = open > 0 ? (rssAfter - rssBefore) / open : undefined;
   const simPerStream = open > 0 ? (simRssAfter - simRssBefore) / open : undefined;
+  // Where the RSS goes: V8 heap in use (garbage not yet collected included) and
+  // memory outside the heap (buffers), from the gateway's own default metrics.
+  const perStreamOf = (k) =>
+    open > 0 && heapBefore[k] !== undefined && heapAfter[k] !== undefined ? (heapAfter[k] - heapBefore[k]) / 1024 / open : undefined;
   ctx.log?.(
     `  idle: ${sent} requested, ${allOpen === undefined ? 'NOT all open' : 'all open'} after ${round(openMs, 0)} ms; ` +
       `gauge ${active}, simulator open ${simOpen}; gateway RSS ${rssBefore} -> ${rssAfter} KiB`,
@@ -226,6 +298,7 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
       simulatorOpen: simOpen,
       gatewayRssKiB: { before: rssBefore, after: rssAfter },
       simulatorRssKiB: { before: simRssBefore, after: simRssAfter, perStream: round(simPerStream) },
+      gatewayHeapBytes: { before: heapBefore, after: heapAfter },
       upstreamClosedMs: upstreamClosedMs === undefined ? null : round(drainedFromAbort),
       gaugeZero: gaugeZeroMs !== undefined,
     },
@@ -234,6 +307,8 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
     rows: [
       row('idle streams open (active_streams gauge)', 'idleStreams', params, null, active ?? null, 'streams', { on: 'gateway', min: count }),
       row('RSS per open stream', 'idleStreams', params, null, perStream ?? null, 'KiB', { on: 'gateway', max: rssTargetKiB }),
+      row('V8 heap used per open stream (part of RSS)', 'idleStreams', params, null, perStreamOf('heapUsed') ?? null, 'KiB'),
+      row('external memory per open stream (part of RSS)', 'idleStreams', params, null, perStreamOf('external') ?? null, 'KiB'),
       row('gateway RSS before idle streams', 'idleStreams', params, null, rssBefore / 1024, 'MiB'),
       row('gateway RSS with idle streams open', 'idleStreams', params, null, rssAfter / 1024, 'MiB'),
       row('idle streams opened per second (paced)', 'idleStreams', params, null, allOpen === undefined ? null : (count * 1000) / openMs, 'streams/s'),

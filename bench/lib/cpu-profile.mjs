@@ -33,6 +33,22 @@ export function summarizeProfile(file, top = 15) {
     frames.set(key, (frames.get(key) ?? 0) + us);
     modules.set(mod, (modules.get(mod) ?? 0) + us);
   }
+  // Inclusive: a sample counts once for every module anywhere on its stack. Node
+  // core internals (microtask queue, streams) sit under everything and say
+  // nothing, so only packages, the gateway's own files and undici (fetch) count.
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map();
+  for (const [id, us] of selfUs) {
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const cf = byId.get(cur).callFrame;
+      if (cf.functionName === '(root)' || !cf.url) continue;
+      const mod = where(cf.url);
+      if (!mod.startsWith('node:') || mod.includes('undici')) seen.add(mod);
+    }
+    for (const m of seen) inclusive.set(m, (inclusive.get(m) ?? 0) + us);
+  }
   const busy = total - (modules.get('(idle)') ?? 0);
   const rank = (m) =>
     [...m.entries()]
@@ -40,5 +56,5 @@ export function summarizeProfile(file, top = 15) {
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([k, us]) => ({ frame: k, ms: Math.round(us / 1000), pctOfBusy: Math.round((us / busy) * 1000) / 10 }));
-  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), topFrames: rank(frames), topModules: rank(modules) };
+  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), topFrames: rank(frames), topModules: rank(modules), inclusiveModules: rank(inclusive) };
 }

@@ -1,11 +1,12 @@
 /**
  * Load patterns. These run inside the load-worker process (bench/load-worker.mjs),
  * never in the process that hosts the simulator or the gateway, so the client's
- * event loop does not share time with the server being measured.
+ * event loop does not share time with the server being measured. They return
+ * counts and raw samples; percentiles are taken by the runner.
  */
 import http from 'node:http';
 import { TOKEN_FRAME, keepAliveAgent, requestOnce, streamOnce } from './load-client.mjs';
-import { Samples, summarize } from './stats.mjs';
+import { Samples } from './stats.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,8 +54,10 @@ export async function streamLatency({ tgt, path, wire = 'openai', body, concurre
     failed,
     errors: Object.fromEntries(errors),
     tokens,
-    ttftMs: summarize(ttft.toArray(), [50, 90, 99]),
-    gapMs: summarize(gaps.toArray(), [50, 90, 99, 99.9]),
+    // Raw samples (typed arrays survive the IPC channel's advanced serialization),
+    // so the runner can merge interleaved rounds before taking percentiles.
+    ttft: ttft.toArray().slice(),
+    gaps: gaps.toArray().slice(),
   };
 }
 
@@ -91,8 +94,7 @@ export async function throughput({ tgt, path, body, concurrency, durationMs }) {
     ok,
     failed,
     errors: Object.fromEntries(errors),
-    rps: (ok * 1000) / elapsedMs,
-    latencyMs: summarize(lat.toArray(), [50, 99]),
+    latencies: lat.toArray().slice(),
   };
 }
 

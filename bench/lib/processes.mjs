@@ -41,6 +41,7 @@ export function freePort() {
 export function spawnNode(nodeArgs, { env = {}, cwd, stdio = 'pipe', label } = {}) {
   const child = spawn('bash', withFileLimit([process.execPath, ...nodeArgs]), {
     cwd,
+    serialization: 'advanced', // typed arrays of samples cross the IPC channel as is
     env: { ...process.env, ...env },
     stdio: stdio === 'ipc' ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
