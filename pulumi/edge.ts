@@ -63,9 +63,13 @@ export class Edge extends pulumi.ComponentResource {
     const parent = { parent: this };
     const inUsEast1 = { parent: this, provider: args.usEast1 };
 
+    // WAF metrics carry the ACL's metric name as the WebACL dimension; naming the ACL the
+    // same keeps alarms and the dashboard correct whichever of the two a reader assumes.
+    const aclName = `${name}-waf`;
     const webAcl = new aws.wafv2.WebAcl(
-      `${name}-waf`,
+      aclName,
       {
+        name: aclName,
         scope: 'CLOUDFRONT',
         defaultAction: { allow: {} },
         rules: [
@@ -87,7 +91,7 @@ export class Edge extends pulumi.ComponentResource {
             visibilityConfig: visibility('rate-per-ip'),
           },
         ],
-        visibilityConfig: visibility(`${name}-waf`),
+        visibilityConfig: visibility(aclName),
         tags: args.tags,
       },
       inUsEast1,

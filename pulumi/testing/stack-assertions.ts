@@ -264,6 +264,13 @@ export function describeStack(
         expect(acl.region).toBe('us-east-1');
         expect(acl.provider).toMatch(/pulumi:providers:aws::us-east-1::/);
         expect(dist.props.webAclId).toBe(acl.props.arn);
+        // The WAF alarm's WebACL dimension is both the ACL's name and its metric name.
+        const metricName = (acl.props.visibilityConfig as Props).metricName;
+        expect(acl.props.name).toBe(metricName);
+        expect(stack.one(T.alarm, 'waf-blocked').props.dimensions).toEqual({
+          WebACL: metricName,
+          Rule: 'ALL',
+        });
       });
 
       it('runs the managed rule groups, counts large bodies and rate-limits per IP from config', () => {
