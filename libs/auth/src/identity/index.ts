@@ -12,3 +12,4 @@ export * from './account.service';
 export * from './identity.migrations';
 export * from './identity.module';
 export * from './credential.verifiers';
+export * from './api-key-secret';
