@@ -78,6 +78,33 @@ interface Pending {
   params: unknown[];
 }
 
+const STATUSES = new Set(['complete', 'cancelled', 'error']);
+
+/** why a row can never be written, or undefined when it looks fine */
+function invalid(r: UsageRow): string | undefined {
+  for (const f of ['requestId', 'userId', 'model', 'provider'] as const) {
+    if (typeof r[f] !== 'string' || r[f].length === 0) return `${f} missing`;
+  }
+  if (!Number.isSafeInteger(r.attempt) || r.attempt < 0)
+    return 'attempt must be a non-negative integer';
+  if (!STATUSES.has(r.status)) return `unknown status ${String(r.status)}`;
+  return undefined;
+}
+
+/**
+ * SQLSTATE classes 22 (data exception) and 23 (integrity violation): the row
+ * itself is bad and retrying cannot help. Anything else (connection lost,
+ * timeouts, server restarting) is worth retrying.
+ */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /**
  * Append-only usage ledger, written off the hot path.
  *
@@ -133,6 +160,11 @@ export class UsageLedger {
   /** queues one row; returns immediately */
   record(row: UsageRow): void {
     try {
+      const problem = invalid(row);
+      if (problem) {
+        this.logger?.error(`usage ledger rejected a row (${problem}): ${JSON.stringify(row)}`);
+        return;
+      }
       const key = `${row.requestId}\u0000${row.attempt}`;
       if (this.known.has(key)) return;
       this.known.add(key);
@@ -227,23 +259,25 @@ export class UsageLedger {
   private runBatch(): Promise<boolean> {
     const batch = this.queue.splice(0, this.batchSize);
     if (batch.length === 0) return Promise.resolve(true);
-    const run = this.insert(batch).then(
-      () => {
-        for (const p of batch) this.known.delete(p.key);
-        this.failures = 0;
-        this.retryAt = 0;
-        return true;
-      },
-      (err: unknown) => {
+    const run = this.write(batch).then(
+      (retry) => {
+        for (const p of batch) if (!retry.includes(p)) this.known.delete(p.key);
+        if (retry.length === 0) {
+          this.failures = 0;
+          this.retryAt = 0;
+          return true;
+        }
         // put the rows back in front, in order, to be retried
+        this.queue.unshift(...retry);
+        this.failures++;
+        this.retryAt = this.now() + this.backoff();
+        return false;
+      },
+      // write() never rejects; this is belt and braces so the queue keeps its rows
+      () => {
         this.queue.unshift(...batch);
         this.failures++;
         this.retryAt = this.now() + this.backoff();
-        this.logger?.warn(
-          `usage ledger flush of ${batch.length} rows failed (attempt ${this.failures}), retrying in ${this.backoff()} ms: ${
-            err instanceof Error ? err.message : String(err)
-          }`,
-        );
         return false;
       },
     );
@@ -251,6 +285,34 @@ export class UsageLedger {
     return run.finally(() => {
       this.inFlight = undefined;
     });
+  }
+
+  /**
+   * Inserts a batch; resolves with the rows to retry. When the database rejects
+   * the batch for its content, rows are retried one by one so a single bad row
+   * is dropped (and logged) instead of blocking every row behind it forever.
+   */
+  private async write(batch: Pending[]): Promise<Pending[]> {
+    try {
+      await this.insert(batch);
+      return [];
+    } catch (err) {
+      if (!isDataError(err) || batch.length === 1) {
+        if (isDataError(err)) {
+          this.logger?.error(
+            `usage ledger dropped a row the database rejects: ${message(err)}; ${JSON.stringify(batch[0].params)}`,
+          );
+          return [];
+        }
+        this.logger?.warn(
+          `usage ledger flush of ${batch.length} rows failed (will retry): ${message(err)}`,
+        );
+        return batch;
+      }
+    }
+    const retry: Pending[] = [];
+    for (const p of batch) retry.push(...(await this.write([p])));
+    return retry;
   }
 
   private async insert(batch: Pending[]): Promise<void> {

@@ -177,6 +177,25 @@ describe.each(adapters)('usage ledger on $name', ({ open }) => {
     ledger.close();
   });
 
+  it('drops (and logs) a row the database rejects without blocking the rows around it', async () => {
+    const errors: string[] = [];
+    const ledger = new UsageLedger(db, {
+      logger: { log: () => undefined, warn: () => undefined, error: (m) => errors.push(m) },
+    });
+    ledger.record(row({ requestId: 'good-1' }));
+    ledger.record(row({ requestId: 'poison', attempt: 2 ** 31 })); // out of integer range
+    ledger.record(row({ requestId: 'good-2' }));
+    ledger.record(row({ requestId: 'no-user', userId: '' }));
+    await ledger.flush({ timeoutMs: 2_000 });
+    expect(ledger.pending).toBe(0);
+    const r = await db.query<{ request_id: string }>(
+      'SELECT request_id FROM usage_ledger ORDER BY request_id',
+    );
+    expect(r.rows.map((x) => x.request_id)).toEqual(['good-1', 'good-2']);
+    expect(errors.filter((e) => e.includes('poison'))).toHaveLength(1);
+    expect(errors.filter((e) => e.includes('userId missing'))).toHaveLength(1);
+  });
+
   it('sums cost per scope since a time (spentSince)', async () => {
     const ledger = new UsageLedger(db);
     ledger.record(
