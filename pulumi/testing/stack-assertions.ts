@@ -433,6 +433,20 @@ export function describeStack(
       });
     });
 
+    // scripts/ops/lib/cli.mjs (stackNames) derives URNs and names from these; keep them in step.
+    it('keeps the resource names the ops scripts rely on', () => {
+      const base = `switchboard-${stackName}`;
+      expect(stack.one(T.ecrRepository).name).toBe(`${base}-ecr`);
+      expect(stack.one(T.logGroup).props.name).toBe(`/switchboard/${base}`);
+      for (const envName of list(stack, 'providerSecrets')) {
+        const secret = stack.one(
+          'aws:secretsmanager/secret:Secret',
+          `${base}-${envName.toLowerCase().replace(/_/g, '-')}`,
+        );
+        expect(secret.props.name).toBe(`${base}/${envName}`);
+      }
+    });
+
     it('exports the service URL, ALB DNS, ECR URL, log group and dashboard URL', () => {
       expect(stack.outputs).toMatchObject({
         serviceUrl: expect.stringMatching(/^https:\/\/.+\.cloudfront\.net$/),

@@ -13,7 +13,12 @@ import {
   stackNames,
   UsageError,
 } from './lib/cli.mjs';
-import { imageExists, repositoryUrl, splitRepositoryUrl } from './lib/stack.mjs';
+import {
+  imageExists,
+  repositoryUrl,
+  secretsWithoutValue,
+  splitRepositoryUrl,
+} from './lib/stack.mjs';
 
 const USAGE = `usage: npm run deploy -- --stack <dev|prod> [options]
 
@@ -24,7 +29,8 @@ const USAGE = `usage: npm run deploy -- --stack <dev|prod> [options]
   --yes            skip pulumi's confirmation prompt
 
 Needs docker, pulumi and aws CLIs, AWS credentials and \`pulumi login\`.
-The deployed tag is written to Pulumi.<stack>.yaml (switchboard:imageTag): commit it.`;
+The first deploy creates the ECR repository and the provider-key secrets, then stops until
+their values are put. The deployed tag is written to Pulumi.<stack>.yaml: commit it.`;
 
 const args = cliArgs(USAGE, {
   stack: { type: 'string' },
@@ -43,45 +49,63 @@ try {
 }
 for (const cli of ['git', 'docker', 'pulumi', 'aws']) requireCli(cli, CLI_HINTS[cli]);
 
-const region = stackConfig(stack)['aws:region'];
+const config = stackConfig(stack);
+const region = config['aws:region'];
 if (!region) fail(`Pulumi.${stack}.yaml has no aws:region`);
 const sha = capture('git', ['rev-parse', '--short=12', 'HEAD']);
-const dirty =
-  capture('git', [
-    'status',
-    '--porcelain',
-    '--',
-    'apps',
-    'libs',
-    'package.json',
-    'package-lock.json',
-    'Dockerfile',
-  ]) !== '';
+const sourcePaths = ['apps', 'libs', 'package.json', 'package-lock.json', 'Dockerfile'];
+const dirty = capture('git', ['status', '--porcelain', '--', ...sourcePaths]) !== '';
 if (dirty && !args['allow-dirty'] && !args.tag) {
   fail(
-    'apps/, libs/ or the manifests have uncommitted changes; commit them (the tag must name the source) or pass --allow-dirty',
+    `${sourcePaths.join(', ')} have uncommitted changes; commit them (the tag must name the source) or pass --allow-dirty`,
   );
 }
 const tag = args.tag ?? (dirty ? `${sha}-dirty-${Math.floor(Date.now() / 1000)}` : sha);
 if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) fail(`invalid image tag ${tag}`, 2);
 const yes = args.yes ? ['--yes'] : [];
 
+const names = stackNames(stack);
+const providerSecrets = (config.providerSecrets ?? []).map((envName) =>
+  names.providerSecret(envName),
+);
+
 let repoUrl = repositoryUrl(stack);
 if (!repoUrl) {
-  // First deploy: create only the ECR repository so there is somewhere to push to.
-  process.stderr.write(`No ECR repository in stack ${stack} yet; creating it first.\n`);
+  // First deploy: create only the ECR repository and the provider-key secrets, so there is
+  // somewhere to push to and somewhere to put the keys before any task starts.
+  process.stderr.write(
+    `No ECR repository in stack ${stack} yet; creating it and the provider-key secrets first.\n`,
+  );
+  const targets = [names.ecrUrn, ...providerSecrets.map((s) => s.urn)].flatMap((urn) => [
+    '--target',
+    urn,
+  ]);
   run('pulumi', [
     'up',
     '--stack',
     stack,
-    '--target',
-    stackNames(stack).ecrUrn,
+    ...targets,
     '--message',
-    'bootstrap ECR repository',
+    'bootstrap ECR repository and secrets',
     ...yes,
   ]);
   repoUrl = repositoryUrl(stack);
   if (!repoUrl) fail('ECR repository still missing after the bootstrap update');
+}
+
+// ECS cannot start a task whose secret has no value; stop before rolling one out.
+const empty = secretsWithoutValue(
+  providerSecrets.map((s) => s.name),
+  region,
+);
+if (empty.length > 0) {
+  const commands = empty.map(
+    (name) =>
+      `  aws secretsmanager put-secret-value --region ${region} --secret-id ${name} --secret-string '<key>'`,
+  );
+  fail(
+    `these secrets have no value yet:\n${commands.join('\n')}\nput the values, then run the deploy again.`,
+  );
 }
 
 if (imageExists(repoUrl, tag, region)) {

@@ -104,5 +104,12 @@ export function stackNames(stack) {
     base,
     logGroup: `/switchboard/${base}`,
     ecrUrn: `urn:pulumi:${stack}::switchboard::switchboard:registry:Registry$aws:ecr/repository:Repository::${base}-ecr`,
+    /** Secrets Manager secret holding a provider key (values are put out of band). */
+    providerSecret: (envName) => ({
+      name: `${base}/${envName}`,
+      urn: `urn:pulumi:${stack}::switchboard::switchboard:service:Service$aws:secretsmanager/secret:Secret::${base}-${envName
+        .toLowerCase()
+        .replace(/_/g, '-')}`,
+    }),
   };
 }

@@ -37,3 +37,31 @@ export function imageExists(repoUrl, tag, region) {
     ) !== undefined
   );
 }
+
+/**
+ * Provider-key secrets that do not exist yet or have no current value. ECS cannot start a
+ * task whose secret has no value, so deploy stops before that happens.
+ */
+export function secretsWithoutValue(secretNames, region) {
+  return secretNames.filter((name) => {
+    const described = capture(
+      'aws',
+      [
+        'secretsmanager',
+        'describe-secret',
+        '--region',
+        region,
+        '--secret-id',
+        name,
+        '--output',
+        'json',
+      ],
+      {
+        optional: true,
+      },
+    );
+    if (!described) return true;
+    const stages = Object.values(JSON.parse(described).VersionIdsToStages ?? {}).flat();
+    return !stages.includes('AWSCURRENT');
+  });
+}
