@@ -5,16 +5,21 @@
  *   { name, scenario, params, direct, gateway, delta, unit, target?, pass?, margin? }
  *
  * `direct` is the same request sent straight to the simulator, `gateway` through
- * Switchboard, `delta` = gateway - direct. A target names the column it applies
- * to (`on`), a bound (`max` or `min`) and the concurrency it was set for.
+ * Switchboard, `delta` = gateway - direct, `ratio` = gateway / direct. A target
+ * names the column it applies to (`on`) and a bound (`max` or `min`); `margin`
+ * is how far inside (positive) or outside (negative) the bound the value is.
  *
  * ctx: { sim, gateway, load, dist, log } where `load.call(op, args)` runs a load
- * pattern in the separate load-worker process (see bench/lib/load.mjs).
+ * pattern in the separate load-worker process (see bench/lib/load.mjs), and
+ * `ctx.gateway.pid` is the process whose CPU the gateway side is charged.
  *
- * Reuse: pass another `model` (e.g. one the catalogue maps to Bedrock) and, when
- * there is no direct client for that protocol, `direct: null` to get
- * gateway-only rows; run the same scenario against a second gateway started
- * with auth/limits enabled to get a cost row for them.
+ * Reuse:
+ * - per provider: pass `model` (one the catalogue maps to that provider) and a
+ *   `provider` label for the row names; a target may carry `request: { path,
+ *   wire, body }` overrides when the direct call speaks another protocol, or
+ *   pass `targets: { gateway }` alone for gateway-only rows.
+ * - cost of a gateway feature (auth, limits): run the same scenario with
+ *   `{ ...ctx, gateway: otherGateway }` and compare the two results' rows.
  */
 import { completionsBody, simDirective, target } from './lib/load-client.mjs';
 import { median, round, summarize } from './lib/stats.mjs';
@@ -23,7 +28,7 @@ import { cpuMeter, metricValue, rssKiB, simStats, spawnGateway, stop, waitFor200
 export const COMPLETIONS_PATH = '/v1/chat/completions';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Builds a row; `target` is `{ on: 'delta'|'gateway'|'ratio', max?|min? }`. */
+/** Builds a row; `target` is `{ on: 'delta'|'gateway'|'ratio', max? | min? }`. */
 export function row(name, scenario, params, direct, gateway, unit, target) {
   const r = { name, scenario, params, direct: round(direct), gateway: round(gateway), delta: null, unit };
   if (typeof direct === 'number' && typeof gateway === 'number') r.delta = round(gateway - direct);
@@ -51,7 +56,7 @@ export function row(name, scenario, params, direct, gateway, unit, target) {
 async function measured(ctx, tgt, op, args) {
   const pids = tgt.name === 'direct' ? [ctx.sim.pid] : [ctx.sim.pid, ctx.gateway.pid];
   const meter = cpuMeter(pids);
-  const result = await ctx.load.call(op, { tgt, ...args });
+  const result = await ctx.load.call(op, { ...args, ...tgt.request, tgt });
   result.serverCpuMs = meter.end();
   return result;
 }
