@@ -92,7 +92,11 @@ export class Data extends pulumi.ComponentResource {
     }
     const dbSecret = new aws.secretsmanager.Secret(
       `${name}-database-url`,
-      { description: 'DATABASE_URL for the Switchboard gateway', tags: args.tags },
+      {
+        description: 'DATABASE_URL for the Switchboard gateway',
+        recoveryWindowInDays: args.dbDeletionProtection ? 30 : 0,
+        tags: args.tags,
+      },
       parent,
     );
     new aws.secretsmanager.SecretVersion(

@@ -83,6 +83,7 @@ const service = new Service(name, {
   bucketArn: data.bucketArn,
   providerSecrets: cfg.providerSecrets,
   appEnvironment: cfg.appEnvironment,
+  secretRecoveryDays: cfg.dbDeletionProtection ? 30 : 0,
   tags,
 });
 

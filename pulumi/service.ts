@@ -32,6 +32,8 @@ export interface ServiceArgs {
   /** Environment variable names whose values live in Secrets Manager (set out of band). */
   providerSecrets: string[];
   appEnvironment: Record<string, string>;
+  /** Days a deleted secret stays recoverable; 0 lets a throwaway stack be recreated at once. */
+  secretRecoveryDays: number;
   tags: Record<string, string>;
 }
 
@@ -91,6 +93,7 @@ export class Service extends pulumi.ComponentResource {
       {
         name: `${name}/ADMIN_API_KEY`,
         description: 'Switchboard bootstrap admin API key',
+        recoveryWindowInDays: args.secretRecoveryDays,
         tags: args.tags,
       },
       parent,
@@ -116,7 +119,12 @@ export class Service extends pulumi.ComponentResource {
           envName,
           new aws.secretsmanager.Secret(
             `${name}-${envName.toLowerCase().replace(/_/g, '-')}`,
-            { name: `${name}/${envName}`, description: `Switchboard ${envName}`, tags: args.tags },
+            {
+              name: `${name}/${envName}`,
+              description: `Switchboard ${envName}`,
+              recoveryWindowInDays: args.secretRecoveryDays,
+              tags: args.tags,
+            },
             parent,
           ),
         ] as const,
