@@ -101,7 +101,9 @@ export async function makeDocx(paragraphs: DocxParagraph[]): Promise<Buffer> {
 }
 
 /** an XLSX with the given sheets (first row = header) */
-export async function makeXlsx(sheets: Record<string, Array<Array<string | number>>>): Promise<Buffer> {
+export async function makeXlsx(
+  sheets: Record<string, Array<Array<string | number>>>,
+): Promise<Buffer> {
   const wb = new ExcelJS.Workbook();
   for (const [name, rows] of Object.entries(sheets)) {
     const ws = wb.addWorksheet(name);

@@ -37,11 +37,14 @@ export class FsBlobStore implements BlobStore {
     body: Readable | AsyncIterable<Uint8Array>,
     options: BlobPutOptions = {},
   ): Promise<BlobPutResult> {
+    const source = body instanceof Readable ? body : Readable.from(body);
+    // an error while the directories are being made must not go unhandled;
+    // pipeline() below still sees it (the stream is then `errored`)
+    source.on('error', () => undefined);
     await this.init();
     const key = generateBlobKey();
     const tmp = join(this.root, TMP_DIR, `${randomBytes(12).toString('hex')}.part`);
     const meter = new MeteredStream(options.maxBytes);
-    const source = body instanceof Readable ? body : Readable.from(body);
     try {
       await pipeline(source, meter, createWriteStream(tmp, { flags: 'wx' }));
       const dest = this.path(key);
@@ -53,7 +56,7 @@ export class FsBlobStore implements BlobStore {
       if (body instanceof Readable && !body.destroyed) body.destroy();
       throw err;
     }
-    return { key, size: meter.size, sha256: meter.sha256 };
+    return { key, size: meter.bytesPassed, sha256: meter.sha256 };
   }
 
   async get(key: string): Promise<Readable> {

@@ -22,7 +22,8 @@ export class MeteredStream extends Transform {
     super();
   }
 
-  get size(): number {
+  // not `size`: lib-storage reads a body's `size` as its total length
+  get bytesPassed(): number {
     return this.#size;
   }
 

@@ -80,9 +80,9 @@ export class S3BlobStore implements BlobStore {
       source.unpipe(meter);
       if (!source.destroyed) source.destroy();
       await this.deleteObject(this.objectKey(key)).catch(() => undefined);
-      throw failure;
+      throw failure instanceof Error ? failure : new Error('S3 upload failed', { cause: failure });
     }
-    return { key, size: meter.size, sha256: meter.sha256 };
+    return { key, size: meter.bytesPassed, sha256: meter.sha256 };
   }
 
   async get(key: string): Promise<Readable> {

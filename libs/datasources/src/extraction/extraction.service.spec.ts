@@ -1,4 +1,10 @@
-import { makeDocx, makeEncryptedOffice, makeEncryptedPdf, makePdf, makeXlsx } from '../../test/fixtures';
+import {
+  makeDocx,
+  makeEncryptedOffice,
+  makeEncryptedPdf,
+  makePdf,
+  makeXlsx,
+} from '../../test/fixtures';
 import { MIME } from '../files/content-sniffer';
 import { ExtractionError } from './extraction.types';
 import { ExtractionService } from './extraction.service';
@@ -17,7 +23,11 @@ async function failure(p: Promise<unknown>): Promise<ExtractionError> {
 
 describe('ExtractionService', () => {
   it('extracts PDF text per page with page numbers', async () => {
-    const pdf = await makePdf([['The warranty covers parts.'], [], ['Returns are accepted within 30 days.']]);
+    const pdf = await makePdf([
+      ['The warranty covers parts.'],
+      [],
+      ['Returns are accepted within 30 days.'],
+    ]);
     const doc = await svc.extract(pdf, MIME.pdf);
     expect(doc.pages).toBe(3);
     expect(doc.segments).toEqual([
@@ -52,7 +62,10 @@ describe('ExtractionService', () => {
     ]);
     const doc = await svc.extract(docx, MIME.docx);
     expect(doc.segments).toEqual([
-      { text: 'Shipping\n\nParcels leave the warehouse on Mondays.', location: { heading: 'Shipping' } },
+      {
+        text: 'Shipping\n\nParcels leave the warehouse on Mondays.',
+        location: { heading: 'Shipping' },
+      },
       { text: 'Refunds\n\nRefunds take five business days.', location: { heading: 'Refunds' } },
     ]);
   });
@@ -64,7 +77,9 @@ describe('ExtractionService', () => {
 
   it('fails a corrupt DOCX with reason "corrupt"', async () => {
     const docx = await makeDocx([{ text: 'x' }]);
-    expect((await failure(svc.extract(docx.subarray(0, docx.length / 2), MIME.docx))).reason).toBe('corrupt');
+    expect((await failure(svc.extract(docx.subarray(0, docx.length / 2), MIME.docx))).reason).toBe(
+      'corrupt',
+    );
   });
 
   it('extracts XLSX rows with sheet and row numbers, header names on every row', async () => {
@@ -134,11 +149,15 @@ describe('ExtractionService', () => {
     expect((await failure(svc.extract(Buffer.from('{"a":'), MIME.json))).reason).toBe('corrupt');
     expect((await failure(svc.extract(Buffer.alloc(0), MIME.text))).reason).toBe('empty');
     expect((await failure(svc.extract(Buffer.from('  \n\n '), MIME.text))).reason).toBe('empty');
-    expect((await failure(svc.extract(Buffer.from([0xc3, 0x28]), MIME.text))).reason).toBe('corrupt');
+    expect((await failure(svc.extract(Buffer.from([0xc3, 0x28]), MIME.text))).reason).toBe(
+      'corrupt',
+    );
   });
 
   it('refuses extracted text beyond the character cap', async () => {
     const small = new ExtractionService(10);
-    expect((await failure(small.extract(Buffer.from('a'.repeat(11)), MIME.text))).reason).toBe('too_large');
+    expect((await failure(small.extract(Buffer.from('a'.repeat(11)), MIME.text))).reason).toBe(
+      'too_large',
+    );
   });
 });

@@ -2,7 +2,12 @@ import { MIME, decodeText, type SupportedMime } from '../files/content-sniffer';
 import { htmlToSegments } from './html.extractor';
 import { docxToDocument, pdfToDocument, xlsxToDocument } from './office.extractors';
 import { ExtractionError, type ExtractedDocument } from './extraction.types';
-import { delimitedToSegments, jsonToSegments, markdownToSegments, textToSegments } from './text.extractors';
+import {
+  delimitedToSegments,
+  jsonToSegments,
+  markdownToSegments,
+  textToSegments,
+} from './text.extractors';
 
 /** extracted text beyond this is refused (a zip bomb or a scanned-in phone book) */
 const DEFAULT_MAX_CHARS = 20_000_000;
@@ -15,7 +20,7 @@ const DEFAULT_MAX_CHARS = 20_000_000;
 export class ExtractionService {
   constructor(private readonly maxChars = DEFAULT_MAX_CHARS) {}
 
-  async extract(buf: Buffer, mime: SupportedMime | string): Promise<ExtractedDocument> {
+  async extract(buf: Buffer, mime: string): Promise<ExtractedDocument> {
     if (buf.length === 0) throw new ExtractionError('empty', 'The file is empty.');
     const doc = await this.extractByType(buf, mime);
     const chars = doc.segments.reduce((n, s) => n + s.text.length, 0);
@@ -24,7 +29,10 @@ export class ExtractionService {
       throw new ExtractionError('empty', `The file contains no extractable text${why}.`);
     }
     if (chars > this.maxChars)
-      throw new ExtractionError('too_large', `The extracted text exceeds ${this.maxChars} characters.`);
+      throw new ExtractionError(
+        'too_large',
+        `The extracted text exceeds ${this.maxChars} characters.`,
+      );
     return doc;
   }
 

@@ -43,10 +43,18 @@ export class ExtractionError extends Error {
 export function formatLocation(loc: SegmentLocation): string {
   const parts: string[] = [];
   if (loc.page !== undefined)
-    parts.push(loc.pageEnd !== undefined && loc.pageEnd !== loc.page ? `pages ${loc.page}–${loc.pageEnd}` : `page ${loc.page}`);
+    parts.push(
+      loc.pageEnd !== undefined && loc.pageEnd !== loc.page
+        ? `pages ${loc.page}–${loc.pageEnd}`
+        : `page ${loc.page}`,
+    );
   if (loc.sheet !== undefined) parts.push(`sheet ${loc.sheet}`);
   if (loc.row !== undefined)
-    parts.push(loc.rowEnd !== undefined && loc.rowEnd !== loc.row ? `rows ${loc.row}–${loc.rowEnd}` : `row ${loc.row}`);
+    parts.push(
+      loc.rowEnd !== undefined && loc.rowEnd !== loc.row
+        ? `rows ${loc.row}–${loc.rowEnd}`
+        : `row ${loc.row}`,
+    );
   if (loc.heading) parts.push(`“${loc.heading}”`);
   return parts.join(', ');
 }

@@ -24,18 +24,27 @@ export async function pdfToDocument(buf: Buffer): Promise<ExtractedDocument> {
     const name = (err as { name?: string }).name;
     if (name === 'PasswordException')
       throw new ExtractionError('encrypted', 'The PDF is password-protected.', { cause: err });
-    throw new ExtractionError('corrupt', `The PDF could not be read: ${(err as Error).message}`, { cause: err });
+    throw new ExtractionError('corrupt', `The PDF could not be read: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   try {
     const { totalPages, text } = await unpdf.extractText(pdf, { mergePages: false });
     const segments: TextSegment[] = [];
     text.forEach((pageText, i) => {
-      const t = pageText.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+      const t = pageText
+        .replace(/[ \t]+\n/g, '\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim();
       if (t) segments.push({ text: t, location: { page: i + 1 } });
     });
     return { segments, pages: totalPages };
   } catch (err) {
-    throw new ExtractionError('corrupt', `The PDF text could not be extracted: ${(err as Error).message}`, { cause: err });
+    throw new ExtractionError(
+      'corrupt',
+      `The PDF text could not be extracted: ${(err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     await pdf.loadingTask.destroy().catch(() => undefined);
   }
@@ -53,7 +62,11 @@ export async function docxToDocument(buf: Buffer): Promise<ExtractedDocument> {
   try {
     html = (await mammoth.convertToHtml({ buffer: buf })).value;
   } catch (err) {
-    throw new ExtractionError('corrupt', `The Word document could not be read: ${(err as Error).message}`, { cause: err });
+    throw new ExtractionError(
+      'corrupt',
+      `The Word document could not be read: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return { segments: htmlToSegments(html) };
 }
@@ -70,7 +83,11 @@ export async function xlsxToDocument(buf: Buffer): Promise<ExtractedDocument> {
   try {
     await wb.xlsx.load(buf as unknown as ArrayBuffer);
   } catch (err) {
-    throw new ExtractionError('corrupt', `The spreadsheet could not be read: ${(err as Error).message}`, { cause: err });
+    throw new ExtractionError(
+      'corrupt',
+      `The spreadsheet could not be read: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const segments: TextSegment[] = [];
   wb.eachSheet((sheet) => {
@@ -83,7 +100,10 @@ export async function xlsxToDocument(buf: Buffer): Promise<ExtractedDocument> {
       if (values.every((v) => !v)) return;
       if (!header) {
         header = values.map((v, i) => v || `column ${i + 1}`);
-        segments.push({ text: header.filter(Boolean).join('; '), location: { sheet: sheet.name, row: rowNumber } });
+        segments.push({
+          text: header.filter(Boolean).join('; '),
+          location: { sheet: sheet.name, row: rowNumber },
+        });
         return;
       }
       const h = header;
@@ -101,9 +121,13 @@ function cellText(v: CellValue): string {
   if (v === null || v === undefined) return '';
   if (v instanceof Date) return v.toISOString().replace(/T00:00:00\.000Z$/, '');
   if (typeof v === 'object') {
-    if ('richText' in v) return v.richText.map((r) => r.text).join('').trim();
+    if ('richText' in v)
+      return v.richText
+        .map((r) => r.text)
+        .join('')
+        .trim();
     if ('text' in v && typeof v.text === 'string') return v.text.trim(); // hyperlink
-    if ('result' in v) return cellText((v.result ?? '') as CellValue); // formula
+    if ('result' in v) return cellText(v.result ?? ''); // formula
     if ('error' in v) return String(v.error);
     return '';
   }

@@ -52,7 +52,11 @@ export function delimitedToSegments(text: string, delimiter: ',' | '\t'): TextSe
       bom: true,
     }) as unknown as Array<{ record: string[]; info: { lines: number } }>;
   } catch (err) {
-    throw new ExtractionError('corrupt', `The ${delimiter === ',' ? 'CSV' : 'TSV'} file could not be parsed: ${(err as Error).message}`, { cause: err });
+    throw new ExtractionError(
+      'corrupt',
+      `The ${delimiter === ',' ? 'CSV' : 'TSV'} file could not be parsed: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (records.length === 0) return [];
   const header = records[0].record.map((h, i) => h.trim() || `column ${i + 1}`);
@@ -62,9 +66,13 @@ export function delimitedToSegments(text: string, delimiter: ',' | '\t'): TextSe
       .map((v, i) => [header[i] ?? `column ${i + 1}`, v.trim()] as const)
       .filter(([, v]) => v !== '');
     if (cells.length === 0) continue;
-    segments.push({ text: cells.map(([h, v]) => `${h}: ${v}`).join('; '), location: { row: info.lines } });
+    segments.push({
+      text: cells.map(([h, v]) => `${h}: ${v}`).join('; '),
+      location: { row: info.lines },
+    });
   }
-  if (segments.length === 0 && header.length > 0) segments.push({ text: header.join('; '), location: { row: 1 } });
+  if (segments.length === 0 && header.length > 0)
+    segments.push({ text: header.join('; '), location: { row: 1 } });
   return segments;
 }
 
@@ -74,7 +82,11 @@ export function jsonToSegments(text: string): TextSegment[] {
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
-    throw new ExtractionError('corrupt', `The JSON file is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new ExtractionError(
+      'corrupt',
+      `The JSON file is not valid JSON: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return textToSegments(JSON.stringify(value, null, 2));
 }

@@ -72,7 +72,9 @@ function sniffZip(head: Buffer): SupportedMime | undefined {
   return undefined;
 }
 
-function hintedKind(h: SniffHints): 'docx' | 'xlsx' | 'markdown' | 'csv' | 'tsv' | 'json' | 'html' | undefined {
+function hintedKind(
+  h: SniffHints,
+): 'docx' | 'xlsx' | 'markdown' | 'csv' | 'tsv' | 'json' | 'html' | undefined {
   const ext = /\.([a-z0-9]+)$/i.exec(h.filename ?? '')?.[1]?.toLowerCase();
   const t = (h.declaredType ?? '').split(';')[0].trim().toLowerCase();
   if (ext === 'docx' || t === MIME.docx) return 'docx';
@@ -94,7 +96,8 @@ function hintedKind(h: SniffHints): 'docx' | 'xlsx' | 'markdown' | 'csv' | 'tsv'
 export function decodeText(head: Buffer, complete: boolean): string | undefined {
   let text: string;
   if (startsWith(head, [0xff, 0xfe])) text = new TextDecoder('utf-16le').decode(head.subarray(2));
-  else if (startsWith(head, [0xfe, 0xff])) text = new TextDecoder('utf-16be').decode(head.subarray(2));
+  else if (startsWith(head, [0xfe, 0xff]))
+    text = new TextDecoder('utf-16be').decode(head.subarray(2));
   else {
     let body = startsWith(head, [0xef, 0xbb, 0xbf]) ? head.subarray(3) : head;
     if (!complete) body = body.subarray(0, body.length - incompleteUtf8Tail(body));

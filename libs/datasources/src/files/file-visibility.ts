@@ -8,12 +8,18 @@ import type { Principal } from '@switchboard/auth';
  * `alias` is the files table alias; `userParam` and `accountsParam` are the
  * positional parameter numbers bound with `visibilityParams(principal)`.
  */
-export function visibleFilePredicate(alias: string, userParam: number, accountsParam: number): string {
+export function visibleFilePredicate(
+  alias: string,
+  userParam: number,
+  accountsParam: number,
+): string {
   if (!/^[a-z_][a-z0-9_]*$/i.test(alias)) throw new Error(`bad alias ${alias}`);
   return `(${alias}.owner_user_id = $${userParam} OR ${alias}.shared_account_ids && $${accountsParam}::text[])`;
 }
 
 /** the two values `visibleFilePredicate` expects, in order */
-export function visibilityParams(principal: Pick<Principal, 'userId' | 'accountIds'>): [string, string[]] {
+export function visibilityParams(
+  principal: Pick<Principal, 'userId' | 'accountIds'>,
+): [string, string[]] {
   return [principal.userId, [...principal.accountIds]];
 }

@@ -37,12 +37,13 @@ export interface UploadInput {
 }
 
 const MAX_TAGS = 50;
-const TAG_RE = /^[\p{L}\p{N}][\p{L}\p{N} _.\-]{0,63}$/u;
+const TAG_RE = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,63}$/u;
 
 /** display name from a client file name: last path component, no control characters */
 export function sanitiseFilename(name: string | undefined): string {
+  const last = (name ?? '').split(/[\\/]/).pop() ?? '';
   // eslint-disable-next-line no-control-regex
-  const base = (name ?? '').split(/[\\/]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const base = last.replace(/[\u0000-\u001f\u007f]/g, '').trim();
   return base.slice(0, 255) || 'untitled';
 }
 
@@ -70,14 +71,25 @@ export class FilesService {
    * @throws AppError unsupported_media_type (nothing is stored), payload_too_large
    *   (the partial blob is deleted)
    */
-  async upload(principal: Principal, body: Readable | AsyncIterable<Uint8Array>, input: UploadInput = {}): Promise<FileRecord> {
+  async upload(
+    principal: Principal,
+    body: Readable | AsyncIterable<Uint8Array>,
+    input: UploadInput = {},
+  ): Promise<FileRecord> {
     const name = sanitiseFilename(input.filename);
     const { head, complete, stream } = await peekStream(body, SNIFF_BYTES);
     if (head.length > this.maxUploadBytes) {
       stream.destroy();
-      throw new AppError('payload_too_large', `The file exceeds the limit of ${this.maxUploadBytes} bytes.`);
+      throw new AppError(
+        'payload_too_large',
+        `The file exceeds the limit of ${this.maxUploadBytes} bytes.`,
+      );
     }
-    const mime = sniffContentType(head, { filename: name, declaredType: input.declaredType, complete });
+    const mime = sniffContentType(head, {
+      filename: name,
+      declaredType: input.declaredType,
+      complete,
+    });
     if (!mime) {
       stream.destroy();
       throw new AppError(
@@ -94,7 +106,12 @@ export class FilesService {
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
           [id, principal.userId, name, mime, blob.size, blob.sha256, blob.key],
         );
-        await this.jobs.enqueue(INGEST_FILE_JOB, { fileId: id }, { maxAttempts: this.options.ingestMaxAttempts ?? 5 }, tx);
+        await this.jobs.enqueue(
+          INGEST_FILE_JOB,
+          { fileId: id },
+          { maxAttempts: this.options.ingestMaxAttempts ?? 5 },
+          tx,
+        );
         return r.rows[0];
       });
       this.options.onQueued?.(id);
@@ -105,7 +122,10 @@ export class FilesService {
     }
   }
 
-  async list(principal: Principal, filter: { tag?: string; status?: FileStatus } = {}): Promise<FileRecord[]> {
+  async list(
+    principal: Principal,
+    filter: { tag?: string; status?: FileStatus } = {},
+  ): Promise<FileRecord[]> {
     const r = await this.db.query<FileRow>(
       `SELECT f.* FROM files f
         WHERE ${visibleFilePredicate('f', 1, 2)}
@@ -123,7 +143,11 @@ export class FilesService {
   }
 
   /** the visible files among `ids` (unknown and hidden ids are simply absent) */
-  async getMany(principal: Principal, ids: string[], tx: Queryable = this.db): Promise<FileRecord[]> {
+  async getMany(
+    principal: Principal,
+    ids: string[],
+    tx: Queryable = this.db,
+  ): Promise<FileRecord[]> {
     if (ids.length === 0) return [];
     const r = await tx.query<FileRow>(
       `SELECT f.* FROM files f WHERE f.id = ANY($3::text[]) AND ${visibleFilePredicate('f', 1, 2)}`,
@@ -181,10 +205,14 @@ export class FilesService {
   async share(principal: Principal, id: string, accountIds: string[]): Promise<FileRecord> {
     const row = await this.ownedRow(principal, id);
     const accounts = [...new Set(accountIds.map((a) => a.trim()).filter(Boolean))];
-    if (accounts.length > 100) throw new AppError('invalid_request', 'A file can be shared with at most 100 accounts.');
+    if (accounts.length > 100)
+      throw new AppError('invalid_request', 'A file can be shared with at most 100 accounts.');
     for (const a of accounts) {
       if (!(await this.options.isMember(row.owner_user_id, a)))
-        throw new AppError('forbidden', 'A file can only be shared with accounts its owner belongs to.');
+        throw new AppError(
+          'forbidden',
+          'A file can only be shared with accounts its owner belongs to.',
+        );
     }
     const r = await this.db.query<FileRow>(
       'UPDATE files SET shared_account_ids = $2::text[], updated_at = now() WHERE id = $1 RETURNING *',
@@ -200,8 +228,17 @@ export class FilesService {
     return r.rows[0] ? toStoredFile(r.rows[0]) : null;
   }
 
-  async setStatus(id: string, status: FileStatus, error: string | null = null, tx: Queryable = this.db): Promise<void> {
-    await tx.query('UPDATE files SET status = $2, error = $3, updated_at = now() WHERE id = $1', [id, status, error]);
+  async setStatus(
+    id: string,
+    status: FileStatus,
+    error: string | null = null,
+    tx: Queryable = this.db,
+  ): Promise<void> {
+    await tx.query('UPDATE files SET status = $2, error = $3, updated_at = now() WHERE id = $1', [
+      id,
+      status,
+      error,
+    ]);
   }
 
   private async visibleRow(principal: Principal, id: string): Promise<FileRow> {
@@ -222,7 +259,8 @@ export class FilesService {
 }
 
 export function normaliseTags(tags: unknown): string[] {
-  if (!Array.isArray(tags)) throw new AppError('invalid_request', 'tags must be an array of strings.', { param: 'tags' });
+  if (!Array.isArray(tags))
+    throw new AppError('invalid_request', 'tags must be an array of strings.', { param: 'tags' });
   const out = new Set<string>();
   for (const t of tags) {
     if (typeof t !== 'string' || !TAG_RE.test(t.trim()))
@@ -233,6 +271,7 @@ export function normaliseTags(tags: unknown): string[] {
       );
     out.add(t.trim());
   }
-  if (out.size > MAX_TAGS) throw new AppError('invalid_request', `At most ${MAX_TAGS} tags per file.`, { param: 'tags' });
+  if (out.size > MAX_TAGS)
+    throw new AppError('invalid_request', `At most ${MAX_TAGS} tags per file.`, { param: 'tags' });
   return [...out].sort();
 }

@@ -179,7 +179,14 @@ export class JobQueue {
               lease_until = NULL, locked_by = NULL, last_error = $3, updated_at = now()
         WHERE id = $1 AND locked_by = $2 AND status = 'running'
       RETURNING status`,
-      [id, workerId, clip(error), options.permanent ?? false, this.#backoffBaseMs, this.#backoffMaxMs],
+      [
+        id,
+        workerId,
+        clip(error),
+        options.permanent ?? false,
+        this.#backoffBaseMs,
+        this.#backoffMaxMs,
+      ],
     );
     return r.rows[0]?.status ?? null;
   }

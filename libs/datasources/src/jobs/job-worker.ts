@@ -42,7 +42,11 @@ export interface JobWorkerOptions {
   logger?: JobWorkerLogger;
 }
 
-const silent: JobWorkerLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+const silent: JobWorkerLogger = {
+  log: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 /**
  * Runs queued jobs with registered handlers. `start()` begins polling; `stop()`
@@ -52,7 +56,7 @@ const silent: JobWorkerLogger = { log: () => undefined, warn: () => undefined, e
  */
 export class JobWorker {
   readonly workerId: string;
-  readonly #handlers = new Map<string, JobHandler<never>>();
+  readonly #handlers = new Map<string, JobHandler>();
   readonly #inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
   readonly #concurrency: number;
   readonly #pollMs: number;
@@ -75,7 +79,7 @@ export class JobWorker {
   }
 
   register<P>(kind: string, handler: JobHandler<P>): this {
-    this.#handlers.set(kind, handler as JobHandler<never>);
+    this.#handlers.set(kind, handler as unknown as JobHandler);
     return this;
   }
 
@@ -168,23 +172,26 @@ export class JobWorker {
     this.#log.warn(
       `job ${job.id} (${job.kind}) dead-lettered after ${job.attempts} attempt(s): ${message}`,
     );
-    const handler = this.#handlers.get(job.kind) as JobHandler | undefined;
+    const handler = this.#handlers.get(job.kind);
     await handler
       ?.onDead?.(job.payload, message, job)
       .catch((e: unknown) => this.#log.error(`onDead of job ${job.id}: ${(e as Error).message}`));
   }
 
   private async execute(job: Job, abort: AbortController): Promise<void> {
-    const handler = this.#handlers.get(job.kind) as JobHandler | undefined;
+    const handler = this.#handlers.get(job.kind);
     if (!handler) return;
-    const renew = setInterval(() => {
-      this.queue.extendLease(job.id, this.workerId, this.#leaseMs).then(
-        (held) => {
-          if (!held) abort.abort(new Error('lease lost'));
-        },
-        () => undefined,
-      );
-    }, Math.max(50, Math.floor(this.#leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        this.queue.extendLease(job.id, this.workerId, this.#leaseMs).then(
+          (held) => {
+            if (!held) abort.abort(new Error('lease lost'));
+          },
+          () => undefined,
+        );
+      },
+      Math.max(50, Math.floor(this.#leaseMs / 3)),
+    );
     try {
       await handler.run(job.payload, {
         signal: abort.signal,

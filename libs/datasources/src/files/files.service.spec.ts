@@ -1,0 +1,183 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Migrator, type PgliteDatabase, createTestPglite } from '@switchboard/storage';
+import { makeDocx, makePdf } from '../../test/fixtures';
+import { user } from '../../test/principals';
+import { FsBlobStore } from '../blob/fs.blob-store';
+import { datasourceMigrations } from '../datasources.migrations';
+import { JobQueue } from '../jobs/job-queue';
+import { MIME } from './content-sniffer';
+import { FilesService, sanitiseFilename } from './files.service';
+
+const alice = user('alice', ['acme', 'labs']);
+const bob = user('bob', ['acme']);
+const carol = user('carol', ['other']);
+const members: Record<string, string[]> = { alice: ['acme', 'labs'], bob: ['acme'] };
+
+async function blobFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
+}
+
+describe('FilesService', () => {
+  let db: PgliteDatabase;
+  let dir: string;
+  let blobs: FsBlobStore;
+  let files: FilesService;
+  const queued: string[] = [];
+
+  beforeAll(async () => {
+    db = await createTestPglite();
+    await new Migrator(db).migrate(datasourceMigrations);
+  });
+  afterAll(() => db.close());
+  beforeEach(async () => {
+    await db.query('DELETE FROM jobs');
+    await db.query('DELETE FROM files');
+    dir = await mkdtemp(join(tmpdir(), 'files-'));
+    blobs = new FsBlobStore(dir);
+    files = new FilesService(db, blobs, new JobQueue(db), {
+      maxUploadBytes: 64 * 1024,
+      isMember: (u, a) => (members[u] ?? []).includes(a),
+      onQueued: (id) => queued.push(id),
+    });
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const upload = (
+    p = alice,
+    body: Buffer | string = 'Some notes about turbines.',
+    filename = 'notes.txt',
+  ) => files.upload(p, Readable.from([Buffer.from(body)]), { filename });
+
+  it('stores an upload, sniffs its type from content and queues one ingestion job', async () => {
+    const pdf = await makePdf([['hello']]);
+    const f = await files.upload(alice, Readable.from([pdf]), {
+      filename: 'report.txt',
+      declaredType: 'text/plain',
+    });
+    expect(f).toMatchObject({
+      name: 'report.txt',
+      mime: MIME.pdf,
+      size: pdf.length,
+      status: 'queued',
+      owned: true,
+      tags: [],
+    });
+    expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const jobs = await db.query<{ kind: string; payload: { fileId: string } }>(
+      'SELECT kind, payload FROM jobs',
+    );
+    expect(jobs.rows).toEqual([{ kind: 'ingest_file', payload: { fileId: f.id } }]);
+    expect(queued).toContain(f.id);
+    expect(await blobFiles(dir)).toHaveLength(1);
+  });
+
+  it('refuses an unsupported type with 415 and stores nothing', async () => {
+    const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200, 0)]);
+    await expect(upload(alice, exe, 'x.pdf')).rejects.toMatchObject({
+      code: 'unsupported_media_type',
+      status: 415,
+    });
+    expect(await blobFiles(dir)).toEqual([]);
+    expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
+  });
+
+  it('refuses an oversize upload with 413 and leaves no blob, row or job', async () => {
+    const big = 'word '.repeat(40_000); // 200 kB > 64 KiB
+    const chunks = Array.from({ length: 20 }, (_, i) =>
+      Buffer.from(big.slice(i * 10_000, (i + 1) * 10_000)),
+    );
+    await expect(
+      files.upload(alice, Readable.from(chunks), { filename: 'big.txt' }),
+    ).rejects.toMatchObject({
+      code: 'payload_too_large',
+      status: 413,
+    });
+    expect(await blobFiles(dir)).toEqual([]);
+    expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
+    expect((await db.query('SELECT 1 FROM jobs')).rowCount).toBe(0);
+  });
+
+  it('sanitises file names (display only; never a path)', () => {
+    expect(sanitiseFilename('../../etc/passwd')).toBe('passwd');
+    expect(sanitiseFilename('C:\\Users\\me\\a\u0000b.pdf')).toBe('ab.pdf');
+    expect(sanitiseFilename('')).toBe('untitled');
+  });
+
+  it("hides another user's private file from list, get, delete, tags and share (not_found)", async () => {
+    const f = await upload(alice);
+    expect(await files.list(carol)).toEqual([]);
+    for (const attempt of [
+      () => files.get(carol, f.id),
+      () => files.delete(carol, f.id),
+      () => files.setTags(carol, f.id, ['x']),
+      () => files.share(carol, f.id, []),
+    ])
+      await expect(attempt()).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    await expect(files.get(carol, 'no-such-id')).rejects.toMatchObject({ code: 'not_found' });
+    expect(await files.getMany(carol, [f.id])).toEqual([]);
+    expect(await files.listTags(carol)).toEqual([]);
+    expect((await files.get(alice, f.id)).id).toBe(f.id);
+  });
+
+  it('shares with an account of the owner: its members read, only the owner changes', async () => {
+    const f = await upload(alice);
+    await expect(files.share(alice, f.id, ['other'])).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await files.list(bob)).toEqual([]);
+    const shared = await files.share(alice, f.id, ['acme']);
+    expect(shared.sharedAccountIds).toEqual(['acme']);
+    expect((await files.list(bob)).map((x) => [x.id, x.owned])).toEqual([[f.id, false]]);
+    expect((await files.get(bob, f.id)).name).toBe('notes.txt');
+    await expect(files.delete(bob, f.id)).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(files.setTags(bob, f.id, ['mine'])).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(files.get(carol, f.id)).rejects.toMatchObject({ code: 'not_found' });
+    await files.share(alice, f.id, []);
+    await expect(files.get(bob, f.id)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('sets, validates and lists tags of visible files', async () => {
+    const a = await upload(alice);
+    const b = await upload(alice, await makeDocx([{ text: 'x' }]), 'b.docx');
+    expect((await files.setTags(alice, a.id, ['policies', ' hr ', 'policies'])).tags).toEqual([
+      'hr',
+      'policies',
+    ]);
+    await files.setTags(alice, b.id, ['policies']);
+    await expect(files.setTags(alice, a.id, ['../x'])).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    await expect(
+      files.setTags(
+        alice,
+        a.id,
+        Array.from({ length: 51 }, (_, i) => `t${i}`),
+      ),
+    ).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    expect(await files.listTags(alice)).toEqual([
+      { tag: 'hr', files: 1 },
+      { tag: 'policies', files: 2 },
+    ]);
+    expect((await files.listByTags(alice, ['hr'])).map((f) => f.id)).toEqual([a.id]);
+    expect(await files.listByTags(carol, ['policies'])).toEqual([]);
+    expect((await files.list(alice, { tag: 'policies' })).length).toBe(2);
+  });
+
+  it('delete removes the row, its extracted text and its blob', async () => {
+    const f = await upload(alice);
+    await db.query(
+      `INSERT INTO file_texts (file_id, segments, chars, tokens) VALUES ($1, '[]', 0, 0)`,
+      [f.id],
+    );
+    await files.delete(alice, f.id);
+    expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
+    expect((await db.query('SELECT 1 FROM file_texts')).rowCount).toBe(0);
+    expect(await blobFiles(dir)).toEqual([]);
+    await expect(files.get(alice, f.id)).rejects.toMatchObject({ code: 'not_found' });
+  });
+});

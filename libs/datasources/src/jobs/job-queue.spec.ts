@@ -1,0 +1,200 @@
+/* eslint-disable @typescript-eslint/require-await -- handlers are async by contract */
+import { Migrator, type TestPostgres, createTestPostgres } from '@switchboard/storage';
+import { datasourceMigrations } from '../datasources.migrations';
+import { JobQueue } from './job-queue';
+import { JobWorker, PermanentJobError } from './job-worker';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function until(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+describe('JobQueue + JobWorker (PostgreSQL)', () => {
+  let pg: TestPostgres;
+  let queue: JobQueue;
+
+  beforeAll(async () => {
+    pg = await createTestPostgres({ poolSize: 8 });
+    await new Migrator(pg.db).migrate(datasourceMigrations);
+    queue = new JobQueue(pg.db, { backoffBaseMs: 20, backoffMaxMs: 200 });
+  });
+  afterAll(() => pg.drop());
+  beforeEach(() => pg.db.query('DELETE FROM jobs'));
+
+  const count = async (status: string) =>
+    Number(
+      (
+        await pg.db.query<{ n: string }>('SELECT count(*) AS n FROM jobs WHERE status = $1', [
+          status,
+        ])
+      ).rows[0].n,
+    );
+
+  it('three workers share the queue and process each job exactly once', async () => {
+    const seen = new Map<number, string[]>();
+    const workers = ['w1', 'w2', 'w3'].map((id) =>
+      new JobWorker(queue, { workerId: id, pollMs: 10, concurrency: 2 }).register<{ n: number }>(
+        't',
+        {
+          run: async ({ n }) => {
+            seen.set(n, [...(seen.get(n) ?? []), id]);
+            await sleep(5);
+          },
+        },
+      ),
+    );
+    for (let n = 0; n < 60; n++) await queue.enqueue('t', { n });
+    workers.forEach((w) => w.start());
+    await until(async () => (await count('done')) === 60);
+    await Promise.all(workers.map((w) => w.stop()));
+    expect(seen.size).toBe(60);
+    expect([...seen.values()].every((ids) => ids.length === 1)).toBe(true);
+    const byWorker = new Set([...seen.values()].flat());
+    expect(byWorker.size).toBeGreaterThan(1);
+  });
+
+  it('retries a failing job with exponential backoff, then succeeds', async () => {
+    const times: number[] = [];
+    const w = new JobWorker(queue, { pollMs: 5 }).register('flaky', {
+      run: async () => {
+        times.push(Date.now());
+        if (times.length < 3) throw new Error(`boom ${times.length}`);
+      },
+    });
+    const id = await queue.enqueue('flaky', {}, { maxAttempts: 5 });
+    w.start();
+    await until(async () => (await queue.get(id))?.status === 'done');
+    await w.stop();
+    const job = (await queue.get(id))!;
+    expect(job.attempts).toBe(3);
+    expect(job.lastError).toBe('boom 2');
+    // 20 ms, then 40 ms (doubling)
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(15);
+    expect(times[2] - times[1]).toBeGreaterThanOrEqual(35);
+  });
+
+  it('dead-letters after max attempts with the last error and runs the dead hook once', async () => {
+    const dead: string[] = [];
+    const w = new JobWorker(queue, { pollMs: 5 }).register<{ f: string }>('bad', {
+      run: () => Promise.reject(new Error('upstream down')),
+      onDead: (p, error) => {
+        dead.push(`${p.f}:${error}`);
+        return Promise.resolve();
+      },
+    });
+    const id = await queue.enqueue('bad', { f: 'x' }, { maxAttempts: 3 });
+    w.start();
+    await until(async () => (await queue.get(id))?.status === 'dead');
+    await w.stop();
+    const job = (await queue.get(id))!;
+    expect(job).toMatchObject({ attempts: 3, lastError: 'upstream down', status: 'dead' });
+    expect(job.deadAt).toBeInstanceOf(Date);
+    expect(dead).toEqual(['x:upstream down']);
+    expect((await queue.listDead()).map((j) => j.id)).toEqual([id]);
+    expect(await queue.retryDead(id)).toBe(true);
+    expect((await queue.get(id))!.status).toBe('queued');
+  });
+
+  it('dead-letters a permanent failure at once', async () => {
+    const w = new JobWorker(queue, { pollMs: 5 }).register('corrupt', {
+      run: () => Promise.reject(new PermanentJobError('The PDF is password-protected.')),
+    });
+    const id = await queue.enqueue('corrupt', {}, { maxAttempts: 5 });
+    w.start();
+    await until(async () => (await queue.get(id))?.status === 'dead');
+    await w.stop();
+    expect(await queue.get(id)).toMatchObject({
+      attempts: 1,
+      lastError: 'The PDF is password-protected.',
+    });
+  });
+
+  it('reclaims a job whose worker died once its lease expires', async () => {
+    const id = await queue.enqueue('work', {});
+    const claimed = await queue.claim(['work'], 'dead-worker', 150); // claims, then "crashes"
+    expect(claimed?.id).toBe(id);
+    expect(await queue.claim(['work'], 'other', 150)).toBeNull(); // leased: invisible
+    const ran: string[] = [];
+    const w = new JobWorker(queue, { workerId: 'survivor', pollMs: 20 }).register('work', {
+      run: async (_p, ctx) => {
+        ran.push(`${ctx.jobId}#${ctx.attempt}`);
+      },
+    });
+    w.start();
+    await until(async () => (await queue.get(id))?.status === 'done');
+    await w.stop();
+    expect(ran).toEqual([`${id}#2`]);
+    expect(await queue.complete(id, 'dead-worker')).toBe(false); // the old worker lost it
+  });
+
+  it('dead-letters a job whose worker died on its last attempt, with the dead hook', async () => {
+    const id = await queue.enqueue('crashy', { f: 'y' }, { maxAttempts: 1 });
+    await queue.claim(['crashy'], 'dead-worker', 50);
+    await sleep(80);
+    const dead: string[] = [];
+    const w = new JobWorker(queue, { pollMs: 10 }).register<{ f: string }>('crashy', {
+      run: () => Promise.resolve(),
+      onDead: (p) => {
+        dead.push(p.f);
+        return Promise.resolve();
+      },
+    });
+    await w.runOnce();
+    expect((await queue.get(id))!.status).toBe('dead');
+    expect((await queue.get(id))!.lastError).toMatch(/lease expired/);
+    expect(dead).toEqual(['y']);
+  });
+
+  it('keeps a long job leased by renewing it', async () => {
+    const id = await queue.enqueue('long', {});
+    const w = new JobWorker(queue, { workerId: 'a', pollMs: 5, leaseMs: 90 }).register('long', {
+      run: () => sleep(400),
+    });
+    w.start();
+    await until(async () => (await queue.get(id))?.status === 'running');
+    await sleep(250);
+    expect(await queue.claim(['long'], 'b', 1000)).toBeNull();
+    await until(async () => (await queue.get(id))?.status === 'done');
+    await w.stop();
+  });
+
+  it('stop() waits for the job in flight', async () => {
+    const id = await queue.enqueue('slow', {});
+    let finished = false;
+    const w = new JobWorker(queue, { pollMs: 5 }).register('slow', {
+      run: async () => {
+        await sleep(150);
+        finished = true;
+      },
+    });
+    w.start();
+    await until(async () => (await queue.get(id))?.status === 'running');
+    await w.stop(5_000);
+    expect(finished).toBe(true);
+    expect((await queue.get(id))!.status).toBe('done');
+  });
+
+  it('stop() past its grace aborts the job and releases it without counting the attempt', async () => {
+    const id = await queue.enqueue('stuck', {});
+    let aborted = false;
+    const w = new JobWorker(queue, { pollMs: 5 }).register('stuck', {
+      run: (_p, ctx) =>
+        new Promise<void>((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('aborted'));
+          });
+        }),
+    });
+    w.start();
+    await until(async () => (await queue.get(id))?.status === 'running');
+    await w.stop(50);
+    expect(aborted).toBe(true);
+    expect(await queue.get(id)).toMatchObject({ status: 'queued', attempts: 0, lockedBy: null });
+  });
+});
