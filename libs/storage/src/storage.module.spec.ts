@@ -8,6 +8,8 @@ import { DATABASE, type Database } from './database.port';
 import { createDatabase } from './create-database';
 import { REDIS, RedisConnection } from './redis.connection';
 import { StorageModule } from './storage.module';
+import { PgliteDatabase } from './pglite.database';
+import { createTestPglite, pgliteTemplate } from './testing/pglite-template';
 import { TEST_POSTGRES_URL } from './testing/postgres-test-database';
 import { TEST_REDIS_URL } from './testing/redis-test';
 
@@ -25,6 +27,7 @@ describe('StorageModule', () => {
       imports: [
         StorageModule.forRoot({
           database: { dataDir: 'unused', inMemory: true },
+          useDatabase: await createTestPglite(),
           redisUrl: TEST_REDIS_URL,
           migrations: [{ id: '0001_test_t', up: 'CREATE TABLE t (x int)' }],
         }),
@@ -69,11 +72,15 @@ describe('createDatabase', () => {
   it('persists the embedded database in <dataDir>/pglite across restarts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-pglite-'));
     try {
-      const first = await createDatabase({ dataDir: dir });
-      expect(first.kind).toBe('pglite');
+      // first boot seeded from the template (a cold initdb on disk takes seconds)
+      const first = await PgliteDatabase.create({
+        dataDir: join(dir, 'pglite'),
+        loadDataDir: await pgliteTemplate(),
+      });
       await first.query("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')");
       await first.close();
       const second = await createDatabase({ dataDir: dir });
+      expect(second.kind).toBe('pglite');
       const r = await second.query<{ v: string }>('SELECT v FROM kept');
       expect(r.rows).toEqual([{ v: 'still here' }]);
       expect(second.hasVector).toBe(true);

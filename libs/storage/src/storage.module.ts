@@ -17,6 +17,8 @@ export const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
 
 export interface StorageModuleOptions {
   database: CreateDatabaseOptions;
+  /** an already-open database to use instead of opening one (tests: a template PGlite); closed on shutdown */
+  useDatabase?: Database;
   /** REDIS_URL; unset = no Redis (domain modules fall back to in-process state) */
   redisUrl?: string;
   redis?: RedisConnectionOptions;
@@ -51,7 +53,7 @@ const databaseProvider: Provider = {
   provide: DATABASE,
   inject: [STORAGE_OPTIONS],
   useFactory: async (opts: StorageModuleOptions): Promise<Database> => {
-    const db = await createDatabase({ logger, ...opts.database });
+    const db = opts.useDatabase ?? (await createDatabase({ logger, ...opts.database }));
     logger.log(`database: ${db.kind}${db.hasVector ? ' with pgvector' : ' without pgvector'}`);
     if (opts.migrations && opts.migrations.length > 0) {
       try {

@@ -25,11 +25,16 @@ async function template(): Promise<Blob> {
   }
 }
 
+/** the empty-cluster dump, for `PgliteDatabase.create({ loadDataDir })` (also on disk) */
+export function pgliteTemplate(): Promise<Blob> {
+  inProcess ??= template();
+  return inProcess;
+}
+
 /**
  * A fresh in-memory PGlite (with pgvector) for tests, loaded from a cached
  * empty-cluster dump: a few hundred ms instead of a cold initdb.
  */
 export async function createTestPglite(): Promise<PgliteDatabase> {
-  inProcess ??= template();
-  return PgliteDatabase.create({ inMemory: true, loadDataDir: await inProcess });
+  return PgliteDatabase.create({ inMemory: true, loadDataDir: await pgliteTemplate() });
 }
