@@ -60,9 +60,15 @@ describe.each(adapters)('$name database adapter', ({ open }) => {
     expect(r.rows[0]).toEqual({ small: 12345678901, huge: '9223372036854775807', num: '1.5' });
   });
 
-  it('returns timestamptz as Date', async () => {
-    const r = await db.query<{ t: unknown }>("SELECT '2026-01-02T03:04:05Z'::timestamptz AS t");
-    expect(r.rows[0].t).toEqual(new Date('2026-01-02T03:04:05Z'));
+  it('returns timestamptz as Date, json as objects and bytea as Buffer', async () => {
+    const r = await db.query<{ t: unknown; j: unknown; b: unknown }>(
+      `SELECT '2026-01-02T03:04:05.678Z'::timestamptz AS t, '{"a":[1,"x"]}'::jsonb AS j, '\\x0102ff'::bytea AS b`,
+    );
+    expect(r.rows[0].t).toBeInstanceOf(Date);
+    expect(r.rows[0].t).toEqual(new Date('2026-01-02T03:04:05.678Z'));
+    expect(r.rows[0].j).toEqual({ a: [1, 'x'] });
+    expect(r.rows[0].j).toBeInstanceOf(Object);
+    expect(r.rows[0].b).toEqual(Buffer.from([1, 2, 255]));
   });
 
   it('accepts Date parameters', async () => {

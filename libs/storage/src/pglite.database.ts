@@ -48,6 +48,22 @@ function pgliteModules() {
   return modules;
 }
 
+/**
+ * Result parsers defined here rather than PGlite's defaults: same values, but
+ * Dates and JSON objects are created in the caller's realm (under Jest PGlite
+ * lives outside the test sandbox, where `instanceof Date` would fail), int8
+ * matches the pg adapter, and bytea is a Buffer as with pg.
+ */
+const PARSERS: Record<number, (text: string) => unknown> = {
+  [INT8_OID]: parseInt8,
+  17: (t) => Buffer.from(t.startsWith('\\x') ? t.slice(2) : t, 'hex'),
+  114: (t) => JSON.parse(t) as unknown,
+  3802: (t) => JSON.parse(t) as unknown,
+  1082: (t) => new Date(t),
+  1114: (t) => new Date(t),
+  1184: (t) => new Date(t),
+};
+
 interface PgliteLike {
   query<T>(
     sql: string,
@@ -114,7 +130,7 @@ export class PgliteDatabase implements Database {
       dataDir: dataDir ?? 'memory://',
       extensions: { vector },
       loadDataDir: opts.loadDataDir,
-      parsers: { [INT8_OID]: parseInt8 },
+      parsers: PARSERS,
     });
     let hasVector: boolean;
     try {
