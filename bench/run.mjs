@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './lib/cpu-profile.mjs';
-import { fileLimit, startGateway, startLoadWorker, startSimulator, stop } from './lib/processes.mjs';
+import { fileLimit, snapshotDist, startGateway, startLoadWorker, startSimulator, stop } from './lib/processes.mjs';
 import { round } from './lib/stats.mjs';
 import {
   bootToReady,
@@ -158,15 +158,16 @@ async function main() {
     loadavgAtStart: os.loadavg().map((l) => round(l, 2)),
   };
   log(`Switchboard benchmark (${opts.quick ? 'quick' : 'full'}) — node ${process.version}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, load avg ${machine.loadavgAtStart.join(' ')}`);
-  log(`dist: ${opts.dist}`);
+  const dist = snapshotDist(root, opts.dist);
+  log(`build: ${opts.dist} (running from a copy, ${path.relative(root, dist)})`);
 
-  const sim = await startSimulator(opts.dist);
+  const sim = await startSimulator(dist);
   const load = startLoadWorker(path.join(here, 'load-worker.mjs'));
   let gateway;
   let streamsCapacity = null;
   try {
-    gateway = await startGateway(opts.dist, sim.url);
-    const ctx = { sim, gateway, load, dist: opts.dist, log };
+    gateway = await startGateway(dist, sim.url);
+    const ctx = { sim, gateway, load, dist, log };
     log(`simulator pid ${sim.pid} (${sim.url}), gateway pid ${gateway.pid} (${gateway.url}), load worker pid ${load.pid}; open-file limit ${fileLimit(gateway.pid)}`);
 
     if (want('stream') || want('throughput')) {
@@ -234,7 +235,7 @@ async function main() {
 
     if (want('idle')) {
       log(`idle streams: ${p.idle.count} silent streams through a fresh gateway`);
-      const idleGw = await startGateway(opts.dist, sim.url);
+      const idleGw = await startGateway(dist, sim.url);
       try {
         const ictx = { ...ctx, gateway: idleGw };
         // A few real requests first, so the baseline includes the code paths a stream touches.
@@ -306,6 +307,9 @@ async function main() {
     log(`wrote bench/results/${stamp}.json and bench/results/latest.json`);
   }
 }
+
+// Ctrl-C / SIGTERM: exit through process.exit so children are killed and the dist copy removed.
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
 
 main().then(
   () => process.exit(0),

@@ -4,8 +4,8 @@
  * through bash so its open-file limit can be raised first; `exec` keeps the pid,
  * so /proc/<pid> is the node process itself.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,40 @@ function withFileLimit(argv) {
   // Raise the soft limit as far as allowed; fall back to the hard limit.
   const script = `ulimit -n ${WANTED_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
   return ['-c', script, 'bench-child', ...argv];
+}
+
+function unresolvedAliases(dir) {
+  const hits = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if (readFileSync(file, 'utf8').includes('require("@switchboard/')) hits.push(file);
+  }
+  return hits;
+}
+
+/**
+ * Copies the build output to `<root>/bench/.run-dist-<pid>` (inside the repository,
+ * so node_modules still resolves) and runs from the copy: a rebuild of dist/ by
+ * someone else in the same checkout cannot swap files under a running benchmark.
+ * If the copy still holds `@switchboard/*` imports (tsc ran, tsc-alias did not),
+ * tsc-alias is applied to the copy. Removed when the process exits.
+ */
+export function snapshotDist(root, dist) {
+  const dir = path.join(root, 'bench', `.run-dist-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(dist, dir, { recursive: true });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  if (unresolvedAliases(dir).length > 0) {
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'node_modules/tsc-alias/dist/bin/index.js'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dir],
+      { cwd: root, stdio: 'ignore' },
+    );
+    const left = unresolvedAliases(dir);
+    if (left.length > 0) throw new Error(`unresolved @switchboard imports in the build output, e.g. ${left[0]}`);
+  }
+  return dir;
 }
 
 export function freePort() {
