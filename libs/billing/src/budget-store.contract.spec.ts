@@ -258,17 +258,20 @@ describe.each([
 
 describe('BudgetService input checks and messages', () => {
   const svc = new BudgetService(new InProcessBudgetStore());
-  it('rejects malformed amounts before touching the store', () => {
-    expect(() => svc.reserve({ holdId: 'x', scopes: [], amountMicros: -1, ttlMs: 1 })).toThrow(
-      RangeError,
-    );
-    expect(() => svc.reserve({ holdId: 'x', scopes: [], amountMicros: 1.5, ttlMs: 1 })).toThrow(
-      RangeError,
-    );
-    expect(() => svc.reserve({ holdId: 'x', scopes: [], amountMicros: 1, ttlMs: 0 })).toThrow(
-      RangeError,
-    );
-    expect(() => svc.settle('x', Number.NaN)).toThrow(RangeError);
+  it('rejects malformed amounts (as a rejected promise) before touching the store', async () => {
+    await expect(
+      svc.reserve({ holdId: 'x', scopes: [], amountMicros: -1, ttlMs: 1 }),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      svc.reserve({ holdId: 'x', scopes: [], amountMicros: 1.5, ttlMs: 1 }),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      svc.reserve({ holdId: 'x', scopes: [], amountMicros: 1, ttlMs: 0 }),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      svc.reserve({ holdId: '', scopes: [], amountMicros: 1, ttlMs: 1 }),
+    ).rejects.toThrow(RangeError);
+    await expect(svc.settle('x', Number.NaN)).rejects.toThrow(RangeError);
   });
 
   it('formats micro-dollars exactly and names period, spend and limit', () => {

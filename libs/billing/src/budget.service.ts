@@ -34,7 +34,7 @@ export class BudgetService {
     this.now = opts.now ?? Date.now;
   }
 
-  reserve(req: ReserveRequest): Promise<ReserveResult> {
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
     if (!req.holdId) throw new RangeError('holdId is required');
     assertMicros('amountMicros', req.amountMicros);
     if (!Number.isFinite(req.ttlMs) || req.ttlMs <= 0)
@@ -42,7 +42,7 @@ export class BudgetService {
     for (const s of req.scopes)
       for (const l of s.limits) assertMicros('limitMicros', l.limitMicros);
     const nowMs = this.now();
-    return this.store.reserve({
+    return await this.store.reserve({
       holdId: req.holdId,
       scopes: req.scopes,
       amountMicros: req.amountMicros,
@@ -57,10 +57,10 @@ export class BudgetService {
    * of every scope the hold was placed in. Idempotent: true only for the call
    * that settled. Still counts the cost when the hold had already expired.
    */
-  settle(holdId: string, actualMicros: number): Promise<boolean> {
+  async settle(holdId: string, actualMicros: number): Promise<boolean> {
     assertMicros('actualMicros', actualMicros);
     const nowMs = this.now();
-    return this.store.settle({ holdId, actualMicros, nowMs, buckets: bucketsAt(nowMs) });
+    return await this.store.settle({ holdId, actualMicros, nowMs, buckets: bucketsAt(nowMs) });
   }
 
   /** settle at zero: the call never reached the provider */
@@ -72,7 +72,7 @@ export class BudgetService {
    * Raises the current bucket's spend to at least `micros`. Raising (not
    * setting) keeps cost settled by other replicas but not yet in the ledger.
    */
-  seedSpent(
+  async seedSpent(
     scopeType: ScopeType,
     scopeId: string,
     period: BudgetPeriod,
@@ -80,14 +80,7 @@ export class BudgetService {
   ): Promise<void> {
     assertMicros('micros', micros);
     const nowMs = this.now();
-    return this.store.seedSpent(
-      scopeType,
-      scopeId,
-      period,
-      bucketsAt(nowMs)[period],
-      micros,
-      nowMs,
-    );
+    await this.store.seedSpent(scopeType, scopeId, period, bucketsAt(nowMs)[period], micros, nowMs);
   }
 
   /** Seeds every period of each scope from the ledger (Redis keeps nothing across restarts). */
