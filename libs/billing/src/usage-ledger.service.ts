@@ -194,20 +194,43 @@ export class UsageLedger {
     const deadline = this.now() + (opts.timeoutMs ?? 10_000);
     this.clearTimer();
     for (;;) {
+      // a hung database must not hang shutdown: every wait is bounded by the deadline
       if (this.inFlight) {
-        await this.inFlight;
+        const settled = await this.until(
+          this.inFlight.then(() => true),
+          deadline,
+        );
+        if (!settled) return this.giveUp();
         continue;
       }
       if (this.queue.length === 0) return;
-      const ok = await this.runBatch();
+      const ok = await this.until(this.runBatch(), deadline);
+      if (ok === undefined) return this.giveUp();
       if (ok) continue;
       const wait = Math.min(this.backoff(), deadline - this.now());
-      if (wait <= 0) {
-        this.logger?.error(`usage ledger flush gave up with ${this.queue.length} rows unwritten`);
-        if (this.queue.length > 0) this.schedule(this.backoff());
-        return;
-      }
+      if (wait <= 0) return this.giveUp();
       await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  private giveUp(): void {
+    const left = this.queue.length + (this.inFlight ? 1 : 0);
+    this.logger?.error(
+      `usage ledger flush gave up with ${this.queue.length} rows unwritten${this.inFlight ? ' and a batch still in flight' : ''}`,
+    );
+    if (left > 0) this.schedule(this.backoff());
+  }
+
+  /** resolves with p's value, or undefined once `deadline` passes first */
+  private async until<T>(p: Promise<T>, deadline: number): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - this.now()));
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -196,6 +196,20 @@ describe.each(adapters)('usage ledger on $name', ({ open }) => {
     expect(errors.filter((e) => e.includes('userId missing'))).toHaveLength(1);
   });
 
+  it('bounds flush by its timeout even when the database hangs', async () => {
+    const hung: Queryable = { query: () => new Promise(() => undefined) };
+    const errors: string[] = [];
+    const ledger = new UsageLedger(hung, {
+      logger: { log: () => undefined, warn: () => undefined, error: (m) => errors.push(m) },
+    });
+    ledger.record(row());
+    const started = Date.now();
+    await ledger.flush({ timeoutMs: 50 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(errors.some((e) => e.includes('gave up'))).toBe(true);
+    ledger.close();
+  });
+
   it('sums cost per scope since a time (spentSince)', async () => {
     const ledger = new UsageLedger(db);
     ledger.record(
