@@ -10,8 +10,9 @@ function where(url) {
   }
   // node:internal/deps/undici/undici is fetch; keep core paths apart so it shows.
   if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:');
-  const dist = url.indexOf('/dist/');
-  return dist >= 0 ? `switchboard ${url.slice(dist + 6)}` : url;
+  // The build output, or the benchmark's per-run copy of it (bench/.run-dist-<pid>).
+  const own = /\/(?:dist|\.run-dist-\d+)\/(.*)$/.exec(url);
+  return own ? `switchboard ${own[1]}` : url;
 }
 
 export function summarizeProfile(file, top = 15) {
