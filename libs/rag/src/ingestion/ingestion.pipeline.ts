@@ -1,0 +1,122 @@
+import { buffer } from 'node:stream/consumers';
+import {
+  type BlobStore,
+  ExtractionError,
+  type ExtractionService,
+  type FilesService,
+  type IngestFilePayload,
+  type Job,
+  type JobContext,
+  type JobHandler,
+  PermanentJobError,
+} from '@switchboard/datasources';
+import { isAppError } from '@switchboard/common';
+import { estimateTextTokens } from '@switchboard/llm';
+import type { Database } from '@switchboard/storage';
+import { type ChunkerOptions, chunkSegments, documentText } from '../chunking/chunker';
+import type { Embedder } from '../embedding/embedder.port';
+import type { ChunkIndexRepository } from '../index/chunk-index.repository';
+
+export interface IngestionPipelineOptions {
+  chunking?: ChunkerOptions;
+  /** texts per embedding request (default 64) */
+  embedBatchSize?: number;
+}
+
+/**
+ * The `ingest_file` job: extract -> chunk -> embed (batched) -> index, moving the
+ * file `queued -> processing -> ready | failed`. Re-running it rewrites the same
+ * rows, so a retried or reclaimed job is harmless; a file deleted meanwhile is
+ * skipped. Bad input (encrypted, corrupt, empty) fails the file at once with
+ * the reason; other errors are retried by the queue and fail the file only
+ * when the job is dead-lettered.
+ */
+export class IngestionPipeline implements JobHandler<IngestFilePayload> {
+  constructor(
+    private readonly db: Database,
+    private readonly files: FilesService,
+    private readonly blobs: BlobStore,
+    private readonly extraction: ExtractionService,
+    private readonly index: ChunkIndexRepository,
+    private readonly embedder: Embedder | null,
+    private readonly options: IngestionPipelineOptions = {},
+  ) {}
+
+  async run({ fileId }: IngestFilePayload, ctx: JobContext): Promise<void> {
+    const file = await this.files.findStored(fileId);
+    if (!file) return; // deleted before we got to it
+    await this.files.setStatus(fileId, 'processing');
+
+    let bytes: Buffer;
+    try {
+      bytes = await buffer(await this.blobs.get(file.blobKey));
+    } catch (err) {
+      if (isAppError(err) && err.code === 'not_found')
+        throw new PermanentJobError('The stored file is missing.', { cause: err });
+      throw err;
+    }
+
+    let doc;
+    try {
+      doc = await this.extraction.extract(bytes, file.mime);
+    } catch (err) {
+      if (err instanceof ExtractionError) throw new PermanentJobError(err.message, { cause: err });
+      throw err;
+    }
+    ctx.signal.throwIfAborted();
+
+    const chunks = chunkSegments(doc.segments, this.options.chunking);
+    let embedding: { modelId: string; vectors: number[][] } | null = null;
+    if (this.embedder && (await this.index.vectorColumn())) {
+      const vectors: number[][] = [];
+      const batch = this.options.embedBatchSize ?? 64;
+      for (let i = 0; i < chunks.length; i += batch) {
+        ctx.signal.throwIfAborted();
+        vectors.push(
+          ...(await this.embedder.embed(
+            chunks.slice(i, i + batch).map((c) => c.text),
+            ctx.signal,
+          )),
+        );
+      }
+      embedding = { modelId: this.embedder.modelId, vectors };
+    }
+    ctx.signal.throwIfAborted();
+
+    const text = documentText(doc.segments);
+    await this.db.transaction(async (tx) => {
+      // lock the row: a concurrent delete either happens before (we skip) or waits
+      const alive = await tx.query('SELECT 1 FROM files WHERE id = $1 FOR UPDATE', [fileId]);
+      if (alive.rowCount === 0) return;
+      await tx.query(
+        `INSERT INTO file_texts (file_id, segments, chars, tokens, pages)
+         VALUES ($1, $2::jsonb, $3, $4, $5)
+         ON CONFLICT (file_id) DO UPDATE
+           SET segments = excluded.segments, chars = excluded.chars, tokens = excluded.tokens,
+               pages = excluded.pages, created_at = now()`,
+        [
+          fileId,
+          JSON.stringify(doc.segments),
+          text.length,
+          estimateTextTokens(text),
+          doc.pages ?? null,
+        ],
+      );
+      await this.index.replaceFileChunks(tx, fileId, chunks, embedding);
+      await this.files.setStatus(fileId, 'ready', null, tx);
+    });
+  }
+
+  async onDead(
+    { fileId }: IngestFilePayload,
+    error: string,
+    job: Job<IngestFilePayload>,
+  ): Promise<void> {
+    // dead before its last attempt = a permanent error, whose message is the reason
+    const reason =
+      job.attempts < job.maxAttempts
+        ? error
+        : `Ingestion failed after ${job.attempts} attempts: ${error}`;
+    await this.files.setStatus(fileId, 'failed', reason);
+  }
+}
