@@ -19,7 +19,13 @@ describe('errors: bad input and upstream failures', () => {
   let h: Harness;
   beforeAll(
     async () =>
-      (h = await startHarness({ BODY_LIMIT_BYTES: String(64 * 1024), MAX_MESSAGES: '50' })),
+      (h = await startHarness({
+        BODY_LIMIT_BYTES: String(64 * 1024),
+        MAX_MESSAGES: '50',
+        // failures are asserted one by one here; retries and the breaker have their own suite
+        UPSTREAM_MAX_RETRIES: '0',
+        BREAKER_FAILURE_THRESHOLD: '1000',
+      })),
   );
   afterAll(() => h.close());
   beforeEach(() => h.sim.reset());

@@ -44,6 +44,14 @@ export interface AppConfig {
   };
   llm: {
     modelsFile?: string;
+    resilience: {
+      maxRetries: number;
+      retryDeadlineMs: number;
+      ttftTimeoutMs: number;
+      idleTimeoutMs: number;
+      breakerThreshold: number;
+      breakerCooldownMs: number;
+    };
     simulate: boolean;
     simulatorUrl?: string;
     openai?: { apiKey: Secret; baseUrl?: string };
@@ -126,6 +134,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     llm: {
       modelsFile: e.MODELS_FILE,
+      resilience: {
+        maxRetries: e.UPSTREAM_MAX_RETRIES,
+        retryDeadlineMs: e.UPSTREAM_RETRY_DEADLINE_SECONDS * 1000,
+        ttftTimeoutMs: e.UPSTREAM_TTFT_TIMEOUT_SECONDS * 1000,
+        idleTimeoutMs: e.UPSTREAM_IDLE_TIMEOUT_SECONDS * 1000,
+        breakerThreshold: e.BREAKER_FAILURE_THRESHOLD,
+        breakerCooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,
+      },
       simulate: e.SIMULATE || e.SIMULATOR_URL !== undefined,
       simulatorUrl: e.SIMULATOR_URL,
       openai: e.OPENAI_API_KEY

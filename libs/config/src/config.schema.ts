@@ -87,6 +87,12 @@ export const envSchema = z.object({
   HEARTBEAT_SECONDS: intInRange(15, 1, 300),
   BODY_LIMIT_BYTES: intInRange(1024 * 1024, 1024, 64 * 1024 * 1024),
   MAX_MESSAGES: intInRange(500, 1, 100000),
+  UPSTREAM_MAX_RETRIES: intInRange(2, 0, 10),
+  UPSTREAM_RETRY_DEADLINE_SECONDS: intInRange(30, 1, 600),
+  UPSTREAM_TTFT_TIMEOUT_SECONDS: intInRange(60, 1, 3600),
+  UPSTREAM_IDLE_TIMEOUT_SECONDS: intInRange(60, 1, 3600),
+  BREAKER_FAILURE_THRESHOLD: intInRange(5, 1, 1000),
+  BREAKER_COOLDOWN_SECONDS: intInRange(30, 1, 3600),
   /** Serve models from an already running simulator instead of starting one in-process. */
   SIMULATOR_URL: url(['http:', 'https:']),
   /** Force simulated models even when provider credentials are set. */

@@ -20,6 +20,8 @@ export interface SimDirective {
   fail?: SimFailure;
   /** With `fail`: tokens sent before the failure strikes mid-stream. */
   after?: number;
+  /** With `fail`: fail only requests for this upstream model (scripts fallbacks). */
+  failModel?: string;
   /** Answer with a call to this tool instead of text. */
   tool?: string;
   /** Compact JSON arguments of the tool call. */
@@ -129,6 +131,9 @@ function applyPair(d: SimDirective, key: string, value: string): void {
       break;
     case 'after':
       d.after = integer(value, 0, MAX_TOKENS) ?? d.after;
+      break;
+    case 'failmodel':
+      if (/^[A-Za-z0-9_.:/-]{1,200}$/.test(value)) d.failModel = value;
       break;
     case 'tool':
       if (TOOL_NAME.test(value)) d.tool = value;

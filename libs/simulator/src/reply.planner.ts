@@ -106,6 +106,8 @@ let toolCallSeq = 0;
 export function planReply(request: SimChatRequest): SimReply {
   const lastUser = findLast(request.messages, (m) => m.role === 'user');
   const directive = parseDirective(lastUser?.text ?? '');
+  if (directive.failModel !== undefined && directive.failModel !== request.model)
+    directive.fail = undefined;
   const last = request.messages.at(-1);
   const answeringToolResult = last?.role === 'tool';
 

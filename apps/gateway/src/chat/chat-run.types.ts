@@ -53,4 +53,10 @@ export type PipelineEvent =
   | { type: 'error'; error: AppError }
   | { type: 'end'; summary: RunSummary }
   /** the first token reached the pipeline from upstream at this time (performance.now()) */
-  | { type: 'upstream_first_token'; at: number; upstreamTtftMs: number };
+  | {
+      type: 'upstream_first_token';
+      at: number;
+      upstreamTtftMs: number;
+      model: string;
+      attempt: number;
+    };

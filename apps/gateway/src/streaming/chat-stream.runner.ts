@@ -49,6 +49,10 @@ export class ChatStreamRunner {
     const onEvent = (ev: PipelineEvent) => {
       if (ev.type === 'upstream_first_token') {
         upstreamTtftMs = ev.upstreamTtftMs;
+        if (!res.headersSent) {
+          res.setHeader('x-switchboard-model', ev.model);
+          res.setHeader('x-switchboard-attempt', String(ev.attempt));
+        }
         return;
       }
       if (ev.type === 'error' && !sse.started) {
@@ -106,21 +110,26 @@ export class ChatStreamRunner {
     });
     const events: PipelineEvent[] = [];
     let error: AppError | undefined;
-    let upstreamTtftMs: number | undefined;
+    let summary: RunSummary | undefined;
     const sub = this.pipeline.run(input, { stop$ }).subscribe({
       next: (ev) => {
         if (ev.type === 'upstream_first_token') {
-          upstreamTtftMs = ev.upstreamTtftMs;
-          this.#recordFirstToken(input, upstreamTtftMs);
+          this.#recordFirstToken(input, ev.upstreamTtftMs);
+          res.setHeader('x-switchboard-model', ev.model);
+          res.setHeader('x-switchboard-attempt', String(ev.attempt));
         } else if (ev.type === 'error') error ??= ev.error;
         else if (ev.type === 'end') {
+          summary = ev.summary;
           this.#recordOutcome(ev.summary);
-          if (error) sendError(res, error, input.requestId);
-          else res.status(200).json(onDone(events, ev.summary));
         } else events.push(ev);
       },
       error: (e: unknown) =>
         sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId),
+      complete: () => {
+        if (error || !summary)
+          sendError(res, error ?? new AppError('internal_error'), input.requestId);
+        else res.status(200).json(onDone(events, summary));
+      },
     });
     res.on('close', () => {
       unregister();
