@@ -170,7 +170,8 @@ async function main() {
   try {
     gateway = await startGateway(dist, sim.url);
     const ctx = { sim, gateway, load, dist, log };
-    log(`simulator pid ${sim.pid} (${sim.url}), gateway pid ${gateway.pid} (${gateway.url}), load worker pid ${load.pid}; open-file limit ${fileLimit(gateway.pid)}`);
+    machine.openFileLimit = fileLimit(gateway.pid);
+    log(`simulator pid ${sim.pid} (${sim.url}), gateway pid ${gateway.pid} (${gateway.url}), load worker pid ${load.pid}; open-file limit ${machine.openFileLimit}`);
 
     if (want('stream') || want('throughput')) {
       log(`warm-up ${p.warmupMs} ms per target`);
@@ -266,6 +267,7 @@ async function main() {
     await stop(sim.child);
   }
 
+  machine.loadavgAtEnd = os.loadavg().map((l) => round(l, 2));
   const result = {
     date: started.toISOString(),
     node: process.version,
@@ -294,6 +296,7 @@ async function main() {
         `${cpu.msPerNonStreamRequest ?? '-'} ms per non-streaming request`,
     );
   }
+  log(`load average (1/5/15 min) at start ${machine.loadavgAtStart.join(' ')}, at end ${machine.loadavgAtEnd.join(' ')} on ${machine.cpus} CPUs`);
   for (const n of result.notes) log(`note: ${n}`);
   const misses = rows.filter((r) => r.pass === false);
   log(misses.length ? `targets missed: ${misses.map((r) => r.name).join('; ')}` : 'all targets met');
