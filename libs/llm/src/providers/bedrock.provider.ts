@@ -17,7 +17,7 @@ import {
   mapBedrockError,
   usageFromBedrock,
 } from './bedrock-converse.mapper';
-import { batches, mapBounded } from './data-url';
+import { batches, mapBounded } from './batching.util';
 
 export interface BedrockProviderOptions {
   /** configured with `maxAttempts: 1`: the gateway retries, not the SDK */

@@ -55,28 +55,3 @@ export function imageMimeTypeFromUrl(url: string): string {
 export function unsupportedImage(provider: string, detail: string): AppError {
   return new AppError('unsupported_parameter', `${provider}: ${detail}`, { param: 'messages' });
 }
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep input order. */
-export async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return out;
-}
-
-/** Splits `items` into consecutive batches of at most `size`. */
-export function batches<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}

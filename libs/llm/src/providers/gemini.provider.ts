@@ -4,7 +4,7 @@ import type { ChatEvent, EmbeddingResult, FinishReason, ProviderChatRequest } fr
 import type { LlmProvider, StreamOptions } from '../provider.port';
 import { estimateTextTokens } from '../token-estimator';
 import { parseRetryAfter, UpstreamError } from '../upstream-error';
-import { batches } from './data-url';
+import { batches } from './batching.util';
 import {
   buildGeminiRequest,
   finishFromGemini,
