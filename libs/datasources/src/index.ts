@@ -13,3 +13,8 @@ export * from './extraction/extraction.service';
 export * from './jobs/job-queue';
 export * from './jobs/job-worker';
 export * from './datasources.migrations';
+export * from './extraction/html.extractor';
+export * from './extraction/text.extractors';
+export * from './external/ssrf-guard';
+export * from './external/external-source.service';
+export * from './datasources.module';

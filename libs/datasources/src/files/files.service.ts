@@ -21,8 +21,11 @@ import { peekStream } from './peek-stream';
 export interface FilesServiceOptions {
   /** upload size limit (default 25 MiB) */
   maxUploadBytes?: number;
-  /** whether `userId` belongs to `accountId` (sharing is limited to the owner's accounts) */
-  isMember(userId: string, accountId: string): boolean | Promise<boolean>;
+  /**
+   * whether `userId` belongs to `accountId` (sharing is limited to the owner's
+   * accounts); default: the account is among the caller's (= owner's) `accountIds`
+   */
+  isMember?: (userId: string, accountId: string) => boolean | Promise<boolean>;
   /** attempts of the ingestion job before it is dead-lettered (default 5) */
   ingestMaxAttempts?: number;
   /** called after a file was queued (e.g. `worker.wake()`) */
@@ -207,8 +210,11 @@ export class FilesService {
     const accounts = [...new Set(accountIds.map((a) => a.trim()).filter(Boolean))];
     if (accounts.length > 100)
       throw new AppError('invalid_request', 'A file can be shared with at most 100 accounts.');
+    const isMember =
+      this.options.isMember ??
+      ((_user: string, account: string) => principal.accountIds.includes(account));
     for (const a of accounts) {
-      if (!(await this.options.isMember(row.owner_user_id, a)))
+      if (!(await isMember(row.owner_user_id, a)))
         throw new AppError(
           'forbidden',
           'A file can only be shared with accounts its owner belongs to.',

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import { type Principal, hasScope } from '@switchboard/auth';
+import { AppError } from '@switchboard/common';
+import type { Database } from '@switchboard/storage';
+import { decodeText } from '../files/content-sniffer';
+import { htmlToSegments } from '../extraction/html.extractor';
+import type { TextSegment } from '../extraction/extraction.types';
+import { jsonToSegments, textToSegments } from '../extraction/text.extractors';
+import { ExternalFetchError, type SsrfGuard } from './ssrf-guard';
+
+export interface ExternalSourceInput {
+  /** unique; referenced from chat as `source://<name>` by the gateway */
+  name: string;
+  /** http(s) URL; `{query}` (URL-encoded at fetch time) may appear in the path or query only */
+  urlTemplate: string;
+  method?: 'GET' | 'POST';
+  /** header values may reference secrets as `${secret:NAME}`, resolved from the environment at fetch time */
+  headers?: Record<string, string>;
+  /** POST body; `{query}` is replaced by the JSON-escaped query */
+  bodyTemplate?: string;
+}
+
+export interface ExternalSource extends Required<Omit<ExternalSourceInput, 'bodyTemplate'>> {
+  id: string;
+  bodyTemplate: string | null;
+  enabled: boolean;
+  createdBy: string;
+  createdAt: Date;
+}
+
+export interface ExternalDocument {
+  sourceName: string;
+  url: string;
+  segments: TextSegment[];
+}
+
+export interface ExternalSourceServiceOptions {
+  guard: SsrfGuard;
+  /** secret lookup (default: process.env) */
+  secrets?: (name: string) => string | undefined;
+  /** only secrets whose names start with this may be referenced (default `SOURCE_SECRET_`) */
+  secretPrefix?: string;
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const HEADER_RE = /^[A-Za-z0-9-]{1,64}$/;
+const SECRET_REF = /\$\{secret:([A-Z][A-Z0-9_]*)\}/g;
+const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
+
+interface Row {
+  id: string;
+  name: string;
+  url_template: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string> | string;
+  body_template: string | null;
+  enabled: boolean;
+  created_by: string;
+  created_at: Date | string;
+}
+
+function toSource(r: Row): ExternalSource {
+  return {
+    id: r.id,
+    name: r.name,
+    urlTemplate: r.url_template,
+    method: r.method,
+    headers:
+      typeof r.headers === 'string' ? (JSON.parse(r.headers) as Record<string, string>) : r.headers,
+    bodyTemplate: r.body_template,
+    enabled: r.enabled,
+    createdBy: r.created_by,
+    createdAt: new Date(r.created_at),
+  };
+}
+
+/**
+ * HTTP data sources registered by admins and fetched at chat time through the
+ * SSRF guard. Secrets stay in the environment: a source stores only references
+ * (`${secret:SOURCE_SECRET_X}`), and listing a source never reveals a value.
+ */
+export class ExternalSourceService {
+  readonly #secrets: (name: string) => string | undefined;
+  readonly #prefix: string;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: ExternalSourceServiceOptions,
+  ) {
+    this.#secrets = options.secrets ?? ((n) => process.env[n]);
+    this.#prefix = options.secretPrefix ?? 'SOURCE_SECRET_';
+  }
+
+  /** @throws AppError forbidden (not admin), invalid_request */
+  async register(admin: Principal, input: ExternalSourceInput): Promise<ExternalSource> {
+    if (!hasScope(admin, 'admin')) throw new AppError('forbidden');
+    const src = this.validate(input);
+    const id = randomUUID();
+    try {
+      const r = await this.db.query<Row>(
+        `INSERT INTO external_sources (id, name, url_template, method, headers, body_template, created_by)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING *`,
+        [
+          id,
+          src.name,
+          src.urlTemplate,
+          src.method,
+          JSON.stringify(src.headers),
+          src.bodyTemplate ?? null,
+          admin.userId,
+        ],
+      );
+      return toSource(r.rows[0]);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505')
+        throw new AppError('invalid_request', `A source named "${src.name}" exists.`, {
+          param: 'name',
+        });
+      throw err;
+    }
+  }
+
+  async list(): Promise<ExternalSource[]> {
+    const r = await this.db.query<Row>('SELECT * FROM external_sources ORDER BY name');
+    return r.rows.map(toSource);
+  }
+
+  /** @throws AppError forbidden, not_found */
+  async remove(admin: Principal, name: string): Promise<void> {
+    if (!hasScope(admin, 'admin')) throw new AppError('forbidden');
+    const r = await this.db.query('DELETE FROM external_sources WHERE name = $1', [name]);
+    if (r.rowCount === 0) throw new AppError('not_found');
+  }
+
+  /**
+   * Fetches a source for a query, as text segments for the context builder.
+   * @throws AppError not_found (unknown or disabled source); ExternalFetchError
+   */
+  async fetch(name: string, query: string, signal?: AbortSignal): Promise<ExternalDocument> {
+    const r = await this.db.query<Row>(
+      'SELECT * FROM external_sources WHERE name = $1 AND enabled',
+      [name],
+    );
+    if (!r.rows[0]) throw new AppError('not_found', 'The data source was not found.');
+    const src = toSource(r.rows[0]);
+    const url = src.urlTemplate.replaceAll('{query}', encodeURIComponent(query));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(src.headers)) headers[k] = this.fillSecrets(v);
+    const body = src.bodyTemplate?.replaceAll('{query}', JSON.stringify(query).slice(1, -1));
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await this.options.guard.fetch(url, { method: src.method, headers, body, signal });
+    const text = decodeText(res.body, true);
+    if (text === undefined)
+      throw new ExternalFetchError('content_type', 'the response is not text');
+    const segments =
+      res.contentType === 'text/html'
+        ? htmlToSegments(text)
+        : res.contentType === 'application/json'
+          ? jsonToSegments(text)
+          : textToSegments(text);
+    return { sourceName: src.name, url: res.url, segments };
+  }
+
+  private fillSecrets(value: string): string {
+    return value.replace(SECRET_REF, (_m, n: string) => {
+      const v = this.#secrets(n);
+      if (v === undefined) throw new ExternalFetchError('bad_url', `secret ${n} is not set`);
+      return v;
+    });
+  }
+
+  private validate(
+    input: ExternalSourceInput,
+  ): ExternalSourceInput & { method: 'GET' | 'POST'; headers: Record<string, string> } {
+    const bad = (param: string, message: string) =>
+      new AppError('invalid_request', message, { param });
+    if (typeof input.name !== 'string' || !NAME_RE.test(input.name))
+      throw bad('name', 'name: 1-64 lowercase letters, digits, "_" or "-".');
+    const method = input.method ?? 'GET';
+    if (method !== 'GET' && method !== 'POST') throw bad('method', 'method must be GET or POST.');
+    let u: URL;
+    try {
+      u = new URL(input.urlTemplate.replaceAll('{query}', 'q'));
+    } catch {
+      throw bad('urlTemplate', 'urlTemplate is not a URL.');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw bad('urlTemplate', 'urlTemplate must be http(s).');
+    const origin = input.urlTemplate.slice(0, input.urlTemplate.indexOf('//') + 2 + u.host.length);
+    if (origin.includes('{query}') || u.username || u.password)
+      throw bad(
+        'urlTemplate',
+        '{query} may appear only in the path or query string, and no credentials.',
+      );
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(input.headers ?? {})) {
+      if (
+        !HEADER_RE.test(k) ||
+        FORBIDDEN_HEADERS.has(k.toLowerCase()) ||
+        typeof v !== 'string' ||
+        /[\r\n]/.test(v)
+      )
+        throw bad('headers', `header "${k}" is not allowed.`);
+      for (const m of v.matchAll(SECRET_REF))
+        if (!m[1].startsWith(this.#prefix))
+          throw bad('headers', `only secrets named ${this.#prefix}* may be referenced.`);
+      headers[k] = v;
+    }
+    if (input.bodyTemplate !== undefined && method !== 'POST')
+      throw bad('bodyTemplate', 'a body needs method POST.');
+    return { ...input, method, headers };
+  }
+}
