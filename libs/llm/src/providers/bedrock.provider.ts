@@ -68,6 +68,7 @@ export class BedrockProvider implements LlmProvider {
       const abort = new AbortController();
       const onOuterAbort = () => abort.abort();
       options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+      // Set once output was emitted: from then on a failure is not retryable.
       const state = { started: false };
 
       const run = async () => {
@@ -117,18 +118,17 @@ export class BedrockProvider implements LlmProvider {
     let finish: FinishReason | undefined;
     for await (const ev of stream) {
       if (signal.aborted) return;
-      state.started = true;
       for (const member of STREAM_ERROR_MEMBERS) {
         const err = ev[member] as { message?: string } | undefined;
+        // An exception event: classified like the thrown exception of the same name.
         if (err)
-          throw new UpstreamError(
-            'upstream_disconnected',
-            `${member}: ${err.message ?? ''}`,
-            false,
-          );
+          throw Object.assign(new Error(err.message ?? member), {
+            name: member[0].toUpperCase() + member.slice(1),
+          });
       }
       if (ev.contentBlockStart?.start?.toolUse) {
         const start = ev.contentBlockStart.start.toolUse;
+        state.started = true;
         subscriber.next({
           type: 'tool_call',
           index: toolIndexOf(ev.contentBlockStart.contentBlockIndex ?? 0),
@@ -137,13 +137,17 @@ export class BedrockProvider implements LlmProvider {
         });
       } else if (ev.contentBlockDelta?.delta) {
         const delta = ev.contentBlockDelta.delta;
-        if (delta.text) subscriber.next({ type: 'text', text: delta.text });
-        else if (delta.toolUse?.input)
+        if (delta.text) {
+          state.started = true;
+          subscriber.next({ type: 'text', text: delta.text });
+        } else if (delta.toolUse?.input) {
+          state.started = true;
           subscriber.next({
             type: 'tool_call',
             index: toolIndexOf(ev.contentBlockDelta.contentBlockIndex ?? 0),
             argumentsDelta: delta.toolUse.input,
           });
+        }
         // reasoningContent deltas are the model's thinking, not part of the answer.
       } else if (ev.messageStop) {
         finish = finishFromBedrock(ev.messageStop.stopReason);

@@ -57,6 +57,7 @@ export class GeminiProvider implements LlmProvider {
       const onOuterAbort = () => abort.abort();
       options.signal?.addEventListener('abort', onOuterAbort, { once: true });
       const capture = retryAfterCapture();
+      // Set once output was emitted: from then on a failure is not retryable.
       let started = false;
 
       const run = async () => {
@@ -72,14 +73,17 @@ export class GeminiProvider implements LlmProvider {
         let usage: GenerateContentResponseUsageMetadata | undefined;
         for await (const chunk of stream) {
           if (abort.signal.aborted) return;
-          started = true;
           const candidate = chunk.candidates?.[0];
           for (const part of candidate?.content?.parts ?? []) {
             // Thought summaries (includeThoughts) are not part of the answer.
             if (part.thought) continue;
-            if (part.text) subscriber.next({ type: 'text', text: part.text });
+            if (part.text) {
+              started = true;
+              subscriber.next({ type: 'text', text: part.text });
+            }
             if (part.functionCall) {
               // Gemini sends each call whole, in one part; ids are optional upstream.
+              started = true;
               const index = tools++;
               subscriber.next({
                 type: 'tool_call',
