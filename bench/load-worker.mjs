@@ -16,7 +16,7 @@ process.on('message', async ({ id, op, args }) => {
     if (!fn) throw new Error(`unknown operation ${op}`);
     process.send({ id, result: await fn(args) });
   } catch (e) {
-    process.send({ id, error: e instanceof Error ? e.stack ?? e.message : String(e) });
+    process.send({ id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   }
 });
 process.on('disconnect', () => process.exit(0));

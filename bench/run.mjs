@@ -18,7 +18,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './lib/cpu-profile.mjs';
-import { fileLimit, snapshotDist, startGateway, startLoadWorker, startSimulator, stop } from './lib/processes.mjs';
+import {
+  fileLimit,
+  snapshotDist,
+  startGateway,
+  startLoadWorker,
+  startSimulator,
+  stop,
+} from './lib/processes.mjs';
 import { round } from './lib/stats.mjs';
 import {
   bootToReady,
@@ -33,7 +40,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
 function parseArgs(argv) {
-  const opts = { quick: false, cpuProf: false, save: true, dist: path.join(root, 'dist'), only: undefined };
+  const opts = {
+    quick: false,
+    cpuProf: false,
+    save: true,
+    dist: path.join(root, 'dist'),
+    only: undefined,
+  };
   for (const a of argv) {
     if (a === '--quick') opts.quick = true;
     else if (a === '--cpu-prof') opts.cpuProf = true;
@@ -65,9 +78,27 @@ function plan(quick) {
     warmupMs: quick ? 1_500 : 3_000,
     // durationMs is per target, split into `rounds` interleaved slices.
     streams: [
-      { concurrency: 1, tokens: 20, tps: 200, durationMs: quick ? 3_000 : 12_000, rounds: quick ? 2 : 3 },
-      { concurrency: 64, tokens: 50, tps: 200, durationMs: quick ? 4_000 : 12_000, rounds: quick ? 2 : 3 },
-      { concurrency: 512, tokens: 50, tps: 20, durationMs: quick ? 6_000 : 15_000, rounds: quick ? 2 : 3 },
+      {
+        concurrency: 1,
+        tokens: 20,
+        tps: 200,
+        durationMs: quick ? 3_000 : 12_000,
+        rounds: quick ? 2 : 3,
+      },
+      {
+        concurrency: 64,
+        tokens: 50,
+        tps: 200,
+        durationMs: quick ? 4_000 : 12_000,
+        rounds: quick ? 2 : 3,
+      },
+      {
+        concurrency: 512,
+        tokens: 50,
+        tps: 20,
+        durationMs: quick ? 6_000 : 15_000,
+        rounds: quick ? 2 : 3,
+      },
     ],
     throughput: { concurrency: 20, durationMs: quick ? 3_000 : 8_000, rounds: 2 },
     idle: { count: 5_000 },
@@ -89,7 +120,9 @@ const TARGETS = {
  */
 function gatewayCpu(rows) {
   const stream = rows.find((r) => r.name === 'openai stream c=64 server CPU per 1k tokens');
-  const request = rows.find((r) => r.name.startsWith('openai non-stream') && r.name.endsWith('server CPU per request'));
+  const request = rows.find(
+    (r) => r.name.startsWith('openai non-stream') && r.name.endsWith('server CPU per request'),
+  );
   const per1k = stream?.delta;
   return {
     msPer1kStreamedTokens: per1k ?? null,
@@ -127,7 +160,10 @@ export function renderTable(rows) {
     r.pass === undefined ? '' : `${r.pass ? 'PASS' : 'MISS'} (margin ${fmt(r.margin)})`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
@@ -135,7 +171,9 @@ export function renderTable(rows) {
 async function profileGateway(ctx, workload) {
   const profDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-prof-'));
   try {
-    const gw = await startGateway(ctx.dist, ctx.sim.url, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+    const gw = await startGateway(ctx.dist, ctx.sim.url, {
+      nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    });
     await workload({ ...ctx, gateway: gw });
     await stop(gw.child, 15_000); // the profile is written on exit
     const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
@@ -159,7 +197,9 @@ async function main() {
     cpuModel: os.cpus()[0]?.model,
     loadavgAtStart: os.loadavg().map((l) => round(l, 2)),
   };
-  log(`Switchboard benchmark (${opts.quick ? 'quick' : 'full'}) — node ${process.version}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, load avg ${machine.loadavgAtStart.join(' ')}`);
+  log(
+    `Switchboard benchmark (${opts.quick ? 'quick' : 'full'}) — node ${process.version}, ${machine.cpus} CPUs, ${machine.memGiB} GiB, load avg ${machine.loadavgAtStart.join(' ')}`,
+  );
   const dist = snapshotDist(root, opts.dist);
   log(`build: ${opts.dist} (running from a copy, ${path.relative(root, dist)})`);
 
@@ -171,17 +211,39 @@ async function main() {
     gateway = await startGateway(dist, sim.url);
     const ctx = { sim, gateway, load, dist, log };
     machine.openFileLimit = fileLimit(gateway.pid);
-    log(`simulator pid ${sim.pid} (${sim.url}), gateway pid ${gateway.pid} (${gateway.url}), load worker pid ${load.pid}; open-file limit ${machine.openFileLimit}`);
+    log(
+      `simulator pid ${sim.pid} (${sim.url}), gateway pid ${gateway.pid} (${gateway.url}), load worker pid ${load.pid}; open-file limit ${machine.openFileLimit}`,
+    );
 
     if (want('stream') || want('throughput')) {
       log(`warm-up ${p.warmupMs} ms per target`);
       const t = openAiTargets(ctx);
       for (const tgt of [t.direct, t.gateway]) {
         const { completionsBody, simDirective } = await import('./lib/load-client.mjs');
-        const body = completionsBody({ model: 'gpt-4o-mini', directive: simDirective({ tokens: 20, tps: 400 }), stream: true });
-        await load.call('streamLatency', { tgt, path: '/v1/chat/completions', body, concurrency: 16, durationMs: p.warmupMs });
-        const body2 = completionsBody({ model: 'gpt-4o-mini', directive: simDirective({}), stream: false });
-        await load.call('throughput', { tgt, path: '/v1/chat/completions', body: body2, concurrency: 8, durationMs: p.warmupMs / 3 });
+        const body = completionsBody({
+          model: 'gpt-4o-mini',
+          directive: simDirective({ tokens: 20, tps: 400 }),
+          stream: true,
+        });
+        await load.call('streamLatency', {
+          tgt,
+          path: '/v1/chat/completions',
+          body,
+          concurrency: 16,
+          durationMs: p.warmupMs,
+        });
+        const body2 = completionsBody({
+          model: 'gpt-4o-mini',
+          directive: simDirective({}),
+          stream: false,
+        });
+        await load.call('throughput', {
+          tgt,
+          path: '/v1/chat/completions',
+          body: body2,
+          concurrency: 8,
+          durationMs: p.warmupMs / 3,
+        });
       }
     }
 
@@ -193,7 +255,8 @@ async function main() {
         );
         const r = await streamingLatency(ctx, {
           ...level,
-          ttftTarget: level.concurrency === 64 ? { on: 'delta', max: TARGETS.ttftAddedP99Ms } : undefined,
+          ttftTarget:
+            level.concurrency === 64 ? { on: 'delta', max: TARGETS.ttftAddedP99Ms } : undefined,
           chunkTarget: { on: 'delta', max: TARGETS.chunkAddedP99Ms },
         });
         rows.push(...r.rows);
@@ -215,12 +278,26 @@ async function main() {
     if (opts.cpuProf) {
       const durationMs = opts.quick ? 4_000 : 10_000;
       const workloads = {
-        'stream c=64': (c) => streamingLatency(c, { concurrency: 64, tokens: 50, tps: 200, durationMs, targets: { gateway: openAiTargets(c).gateway } }),
-        'non-stream 20 clients': (c) => nonStreamingThroughput(c, { concurrency: 20, durationMs, targets: { gateway: openAiTargets(c).gateway } }),
+        'stream c=64': (c) =>
+          streamingLatency(c, {
+            concurrency: 64,
+            tokens: 50,
+            tps: 200,
+            durationMs,
+            targets: { gateway: openAiTargets(c).gateway },
+          }),
+        'non-stream 20 clients': (c) =>
+          nonStreamingThroughput(c, {
+            concurrency: 20,
+            durationMs,
+            targets: { gateway: openAiTargets(c).gateway },
+          }),
       };
       raw.cpuProfile = {};
       for (const [label, workload] of Object.entries(workloads)) {
-        log(`CPU profile of a fresh gateway under ${label} (${durationMs} ms; boot and module loading included)`);
+        log(
+          `CPU profile of a fresh gateway under ${label} (${durationMs} ms; boot and module loading included)`,
+        );
         const summary = await profileGateway(ctx, workload);
         raw.cpuProfile[label] = summary;
         if (!summary) {
@@ -228,11 +305,14 @@ async function main() {
           continue;
         }
         log(`  busy ${summary.busyMs} ms of ${summary.totalMs} ms; top modules by self time:`);
-        for (const m of summary.topModules.slice(0, 8)) log(`    ${String(m.pctOfBusy).padStart(5)}%  ${m.frame}`);
+        for (const m of summary.topModules.slice(0, 8))
+          log(`    ${String(m.pctOfBusy).padStart(5)}%  ${m.frame}`);
         log('  modules on the stack (inclusive):');
-        for (const m of summary.inclusiveModules.slice(0, 10)) log(`    ${String(m.pctOfBusy).padStart(5)}%  ${m.frame}`);
+        for (const m of summary.inclusiveModules.slice(0, 10))
+          log(`    ${String(m.pctOfBusy).padStart(5)}%  ${m.frame}`);
         log('  top frames by self time:');
-        for (const f of summary.topFrames.slice(0, 12)) log(`    ${String(f.pctOfBusy).padStart(5)}%  ${f.frame}`);
+        for (const f of summary.topFrames.slice(0, 12))
+          log(`    ${String(f.pctOfBusy).padStart(5)}%  ${f.frame}`);
       }
     }
 
@@ -243,13 +323,30 @@ async function main() {
         const ictx = { ...ctx, gateway: idleGw };
         // A few real requests first, so the baseline includes the code paths a stream touches.
         const { completionsBody, simDirective } = await import('./lib/load-client.mjs');
-        const body = completionsBody({ model: 'gpt-4o-mini', directive: simDirective({ tokens: 5 }), stream: true });
-        await load.call('streamLatency', { tgt: openAiTargets(ictx).gateway, path: '/v1/chat/completions', body, concurrency: 8, durationMs: 1_000 });
+        const body = completionsBody({
+          model: 'gpt-4o-mini',
+          directive: simDirective({ tokens: 5 }),
+          stream: true,
+        });
+        await load.call('streamLatency', {
+          tgt: openAiTargets(ictx).gateway,
+          path: '/v1/chat/completions',
+          body,
+          concurrency: 8,
+          durationMs: 1_000,
+        });
         await new Promise((r) => setTimeout(r, 1_000));
-        const r = await idleStreams(ictx, { gw: idleGw, count: p.idle.count, rssTargetKiB: TARGETS.rssPerStreamKiB });
+        const r = await idleStreams(ictx, {
+          gw: idleGw,
+          count: p.idle.count,
+          rssTargetKiB: TARGETS.rssPerStreamKiB,
+        });
         rows.push(...r.rows);
         raw.idle = r.raw;
-        streamsCapacity = streamsPerTask({ baseRssKiB: r.rssBeforeKiB, perStreamKiB: r.perStreamKiB });
+        streamsCapacity = streamsPerTask({
+          baseRssKiB: r.rssBeforeKiB,
+          perStreamKiB: r.perStreamKiB,
+        });
       } finally {
         await stop(idleGw.child);
       }
@@ -296,10 +393,14 @@ async function main() {
         `${cpu.msPerNonStreamRequest ?? '-'} ms per non-streaming request`,
     );
   }
-  log(`load average (1/5/15 min) at start ${machine.loadavgAtStart.join(' ')}, at end ${machine.loadavgAtEnd.join(' ')} on ${machine.cpus} CPUs`);
+  log(
+    `load average (1/5/15 min) at start ${machine.loadavgAtStart.join(' ')}, at end ${machine.loadavgAtEnd.join(' ')} on ${machine.cpus} CPUs`,
+  );
   for (const n of result.notes) log(`note: ${n}`);
   const misses = rows.filter((r) => r.pass === false);
-  log(misses.length ? `targets missed: ${misses.map((r) => r.name).join('; ')}` : 'all targets met');
+  log(
+    misses.length ? `targets missed: ${misses.map((r) => r.name).join('; ')}` : 'all targets met',
+  );
   log(`took ${result.durationS} s`);
 
   if (opts.save) {

@@ -23,16 +23,33 @@
  */
 import { completionsBody, simDirective, target } from './lib/load-client.mjs';
 import { median, round, summarize } from './lib/stats.mjs';
-import { cpuMeter, metricValue, rssKiB, simStats, spawnGateway, stop, waitFor200 } from './lib/processes.mjs';
+import {
+  cpuMeter,
+  metricValue,
+  rssKiB,
+  simStats,
+  spawnGateway,
+  stop,
+  waitFor200,
+} from './lib/processes.mjs';
 
 export const COMPLETIONS_PATH = '/v1/chat/completions';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Builds a row; `target` is `{ on: 'delta'|'gateway'|'ratio', max? | min? }`. */
 export function row(name, scenario, params, direct, gateway, unit, target) {
-  const r = { name, scenario, params, direct: round(direct), gateway: round(gateway), delta: null, unit };
+  const r = {
+    name,
+    scenario,
+    params,
+    direct: round(direct),
+    gateway: round(gateway),
+    delta: null,
+    unit,
+  };
   if (typeof direct === 'number' && typeof gateway === 'number') r.delta = round(gateway - direct);
-  if (typeof direct === 'number' && typeof gateway === 'number' && direct !== 0) r.ratio = round(gateway / direct);
+  if (typeof direct === 'number' && typeof gateway === 'number' && direct !== 0)
+    r.ratio = round(gateway / direct);
   if (target) {
     const value = r[target.on];
     r.target = target;
@@ -75,7 +92,8 @@ function concat(arrays) {
 function merge(runs) {
   if (runs.length === 0) return undefined;
   const errors = {};
-  for (const r of runs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  for (const r of runs)
+    for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
   const sum = (k) => runs.reduce((n, r) => n + (r[k] ?? 0), 0);
   const merged = {
     target: runs[0].target,
@@ -107,7 +125,8 @@ export async function compare(ctx, { direct, gateway }, op, args, rounds = 1) {
   const runs = { direct: [], gateway: [] };
   for (let i = 0; i < rounds; i++) {
     const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
-    for (const tgt of order) if (tgt) runs[tgt === direct ? 'direct' : 'gateway'].push(await measured(ctx, tgt, op, args));
+    for (const tgt of order)
+      if (tgt) runs[tgt === direct ? 'direct' : 'gateway'].push(await measured(ctx, tgt, op, args));
   }
   return { direct: merge(runs.direct), gateway: merge(runs.gateway) };
 }
@@ -129,9 +148,24 @@ export function openAiTargets(ctx) {
  */
 export async function streamingLatency(
   ctx,
-  { concurrency, tokens = 50, tps = 200, durationMs, rounds = 1, model = 'gpt-4o-mini', provider = 'openai', targets, ttftTarget, chunkTarget },
+  {
+    concurrency,
+    tokens = 50,
+    tps = 200,
+    durationMs,
+    rounds = 1,
+    model = 'gpt-4o-mini',
+    provider = 'openai',
+    targets,
+    ttftTarget,
+    chunkTarget,
+  },
 ) {
-  const body = completionsBody({ model, directive: simDirective({ ttftMs: 0, tokens, tps }), stream: true });
+  const body = completionsBody({
+    model,
+    directive: simDirective({ ttftMs: 0, tokens, tps }),
+    stream: true,
+  });
   // durationMs is per target, split over the rounds.
   const sliceMs = durationMs / rounds;
   const rampMs = Math.min(1_000, sliceMs / 5);
@@ -144,11 +178,16 @@ export async function streamingLatency(
   );
   const interval = tps > 0 ? 1000 / tps : 0;
   const params = { provider, model, concurrency, tokens, tps, durationMs, rounds };
-  const withSamples = (key) => ({ ...params, samples: { direct: d?.[key].n ?? null, gateway: g[key].n } });
+  const withSamples = (key) => ({
+    ...params,
+    samples: { direct: d?.[key].n ?? null, gateway: g[key].n },
+  });
   const prefix = `${provider} stream c=${concurrency}`;
   ctx.log?.(
     `  ${prefix}: direct ${d ? `${d.ok} ok/${d.failed} failed` : 'n/a'}, gateway ${g.ok} ok/${g.failed} failed` +
-      (g.failed || d?.failed ? ` errors ${JSON.stringify({ direct: d?.errors, gateway: g.errors })}` : ''),
+      (g.failed || d?.failed
+        ? ` errors ${JSON.stringify({ direct: d?.errors, gateway: g.errors })}`
+        : ''),
   );
   const cpuPer1k = (r) => (r && r.tokens > 0 ? (r.serverCpuMs * 1000) / r.tokens : undefined);
   const streamsPerS = (r) => (r ? (r.ok * 1000) / r.elapsedMs : undefined);
@@ -156,12 +195,52 @@ export async function streamingLatency(
   return {
     raw: { direct: d, gateway: g },
     rows: [
-      row(`${prefix} TTFT p50`, 'streamingLatency', withSamples('ttftMs'), d?.ttftMs.p50, g.ttftMs.p50, 'ms'),
-      row(`${prefix} TTFT p99`, 'streamingLatency', withSamples('ttftMs'), d?.ttftMs.p99, g.ttftMs.p99, 'ms', ttftTarget),
-      row(`${prefix} chunk delay p99 (gap - ${round(interval, 2)} ms)`, 'streamingLatency', withSamples('gapMs'), chunkDelay(d), chunkDelay(g), 'ms', chunkTarget),
-      row(`${prefix} streams completed per second`, 'streamingLatency', params, streamsPerS(d), streamsPerS(g), 'streams/s'),
-      row(`${prefix} server CPU per 1k tokens`, 'streamingLatency', params, cpuPer1k(d), cpuPer1k(g), 'ms'),
-      row(`${prefix} streams failed`, 'streamingLatency', params, d?.failed, g.failed, 'streams', { on: 'gateway', max: 0 }),
+      row(
+        `${prefix} TTFT p50`,
+        'streamingLatency',
+        withSamples('ttftMs'),
+        d?.ttftMs.p50,
+        g.ttftMs.p50,
+        'ms',
+      ),
+      row(
+        `${prefix} TTFT p99`,
+        'streamingLatency',
+        withSamples('ttftMs'),
+        d?.ttftMs.p99,
+        g.ttftMs.p99,
+        'ms',
+        ttftTarget,
+      ),
+      row(
+        `${prefix} chunk delay p99 (gap - ${round(interval, 2)} ms)`,
+        'streamingLatency',
+        withSamples('gapMs'),
+        chunkDelay(d),
+        chunkDelay(g),
+        'ms',
+        chunkTarget,
+      ),
+      row(
+        `${prefix} streams completed per second`,
+        'streamingLatency',
+        params,
+        streamsPerS(d),
+        streamsPerS(g),
+        'streams/s',
+      ),
+      row(
+        `${prefix} server CPU per 1k tokens`,
+        'streamingLatency',
+        params,
+        cpuPer1k(d),
+        cpuPer1k(g),
+        'ms',
+      ),
+      row(`${prefix} streams failed`, 'streamingLatency', params, d?.failed, g.failed, 'streams', {
+        on: 'gateway',
+        max: 0,
+      }),
     ],
   };
 }
@@ -169,9 +248,21 @@ export async function streamingLatency(
 /** Short non-streaming completions from `concurrency` closed-loop clients. */
 export async function nonStreamingThroughput(
   ctx,
-  { concurrency = 20, durationMs, rounds = 1, tokens = 12, model = 'gpt-4o-mini', provider = 'openai', targets },
+  {
+    concurrency = 20,
+    durationMs,
+    rounds = 1,
+    tokens = 12,
+    model = 'gpt-4o-mini',
+    provider = 'openai',
+    targets,
+  },
 ) {
-  const body = completionsBody({ model, directive: simDirective({ ttftMs: 0, tokens, tps: 0 }), stream: false });
+  const body = completionsBody({
+    model,
+    directive: simDirective({ ttftMs: 0, tokens, tps: 0 }),
+    stream: false,
+  });
   const { direct: d, gateway: g } = await compare(
     ctx,
     targets ?? openAiTargets(ctx),
@@ -181,13 +272,29 @@ export async function nonStreamingThroughput(
   );
   const params = { provider, model, concurrency, tokens, durationMs, rounds };
   const prefix = `${provider} non-stream ${concurrency} clients`;
-  ctx.log?.(`  ${prefix}: direct ${d ? `${d.ok} ok/${d.failed} failed` : 'n/a'}, gateway ${g.ok} ok/${g.failed} failed`);
+  ctx.log?.(
+    `  ${prefix}: direct ${d ? `${d.ok} ok/${d.failed} failed` : 'n/a'}, gateway ${g.ok} ok/${g.failed} failed`,
+  );
   return {
     raw: { direct: d, gateway: g },
     rows: [
       row(`${prefix} requests/s`, 'nonStreamingThroughput', params, d?.rps, g.rps, 'req/s'),
-      row(`${prefix} latency p50`, 'nonStreamingThroughput', params, d?.latencyMs.p50, g.latencyMs.p50, 'ms'),
-      row(`${prefix} latency p99`, 'nonStreamingThroughput', params, d?.latencyMs.p99, g.latencyMs.p99, 'ms'),
+      row(
+        `${prefix} latency p50`,
+        'nonStreamingThroughput',
+        params,
+        d?.latencyMs.p50,
+        g.latencyMs.p50,
+        'ms',
+      ),
+      row(
+        `${prefix} latency p99`,
+        'nonStreamingThroughput',
+        params,
+        d?.latencyMs.p99,
+        g.latencyMs.p99,
+        'ms',
+      ),
       row(
         `${prefix} server CPU per request`,
         'nonStreamingThroughput',
@@ -196,7 +303,10 @@ export async function nonStreamingThroughput(
         g.ok > 0 ? g.serverCpuMs / g.ok : undefined,
         'ms',
       ),
-      row(`${prefix} failed`, 'nonStreamingThroughput', params, d?.failed, g.failed, 'requests', { on: 'gateway', max: 0 }),
+      row(`${prefix} failed`, 'nonStreamingThroughput', params, d?.failed, g.failed, 'requests', {
+        on: 'gateway',
+        max: 0,
+      }),
     ],
   };
 }
@@ -223,13 +333,29 @@ async function waitUntil(check, { timeoutMs, everyMs = 10 }) {
  * and after, the active-streams gauge, then all clients abort at once and the
  * time until the simulator reports no open upstream request.
  */
-export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model = 'gpt-4o-mini', provider = 'openai', rssTargetKiB = 40, settleMs = 2_000 }) {
+export async function idleStreams(
+  ctx,
+  {
+    gw,
+    count = 5_000,
+    batch = 250,
+    model = 'gpt-4o-mini',
+    provider = 'openai',
+    rssTargetKiB = 40,
+    settleMs = 2_000,
+  },
+) {
   const metricsUrl = `${gw.url}/metrics`;
-  const body = completionsBody({ model, directive: simDirective({ ttftMs: 600_000, tokens: 1, tps: 0 }), stream: true });
+  const body = completionsBody({
+    model,
+    directive: simDirective({ ttftMs: 600_000, tokens: 1, tps: 0 }),
+    stream: true,
+  });
   const tgt = target('gateway', gw.port, gw.headers);
 
   const simBefore = await simStats(ctx.sim.url);
-  if (simBefore.open !== 0) throw new Error(`simulator has ${simBefore.open} open requests before the idle-stream test`);
+  if (simBefore.open !== 0)
+    throw new Error(`simulator has ${simBefore.open} open requests before the idle-stream test`);
   const simRssBefore = rssKiB(ctx.sim.pid);
   const rssBefore = rssKiB(gw.pid);
   const heapBefore = await heapBytes(metricsUrl);
@@ -241,12 +367,21 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
   let stalled = false;
   while (sent < count) {
     const n = Math.min(batch, count - sent);
-    await ctx.load.call('openIdle', { tgt, path: COMPLETIONS_PATH, body, count: n, reset: sent === 0 });
-    sent += n;
-    const caughtUp = await waitUntil(async () => ((await simStats(ctx.sim.url))?.open ?? 0) >= sent - batch, {
-      timeoutMs: 30_000,
-      everyMs: 20,
+    await ctx.load.call('openIdle', {
+      tgt,
+      path: COMPLETIONS_PATH,
+      body,
+      count: n,
+      reset: sent === 0,
     });
+    sent += n;
+    const caughtUp = await waitUntil(
+      async () => ((await simStats(ctx.sim.url))?.open ?? 0) >= sent - batch,
+      {
+        timeoutMs: 30_000,
+        everyMs: 20,
+      },
+    );
     if (caughtUp === undefined) {
       stalled = true;
       break;
@@ -275,7 +410,9 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
   // Where the RSS goes: V8 heap in use (garbage not yet collected included) and
   // memory outside the heap (buffers), from the gateway's own default metrics.
   const perStreamOf = (k) =>
-    open > 0 && heapBefore[k] !== undefined && heapAfter[k] !== undefined ? (heapAfter[k] - heapBefore[k]) / 1024 / open : undefined;
+    open > 0 && heapBefore[k] !== undefined && heapAfter[k] !== undefined
+      ? (heapAfter[k] - heapBefore[k]) / 1024 / open
+      : undefined;
   ctx.log?.(
     `  idle: ${sent} requested, ${allOpen === undefined ? 'NOT all open' : 'all open'} after ${round(openMs, 0)} ms; ` +
       `gauge ${active}, simulator open ${simOpen}; gateway RSS ${rssBefore} -> ${rssAfter} KiB`,
@@ -283,11 +420,17 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
 
   const abortAt = performance.now();
   await ctx.load.call('abortIdle', {});
-  const upstreamClosedMs = await waitUntil(async () => (await simStats(ctx.sim.url))?.open === 0, { timeoutMs: 30_000, everyMs: 10 });
-  const drainedFromAbort = performance.now() - abortAt;
-  const gaugeZeroMs = await waitUntil(async () => (await metricValue(metricsUrl, 'switchboard_active_streams')) === 0, {
-    timeoutMs: 10_000,
+  const upstreamClosedMs = await waitUntil(async () => (await simStats(ctx.sim.url))?.open === 0, {
+    timeoutMs: 30_000,
+    everyMs: 10,
   });
+  const drainedFromAbort = performance.now() - abortAt;
+  const gaugeZeroMs = await waitUntil(
+    async () => (await metricValue(metricsUrl, 'switchboard_active_streams')) === 0,
+    {
+      timeoutMs: 10_000,
+    },
+  );
   const simAfter = await simStats(ctx.sim.url);
   ctx.log?.(
     `  abort: simulator open -> 0 ${upstreamClosedMs === undefined ? 'NOT within 30 s' : `after ${round(drainedFromAbort, 0)} ms`}; ` +
@@ -310,13 +453,52 @@ export async function idleStreams(ctx, { gw, count = 5_000, batch = 250, model =
     rssBeforeKiB: rssBefore,
     perStreamKiB: perStream,
     rows: [
-      row('idle streams open (active_streams gauge)', 'idleStreams', params, null, active ?? null, 'streams', { on: 'gateway', min: count }),
-      row('RSS per open stream', 'idleStreams', params, null, perStream ?? null, 'KiB', { on: 'gateway', max: rssTargetKiB }),
-      row('V8 heap used per open stream (part of RSS)', 'idleStreams', params, null, perStreamOf('heapUsed') ?? null, 'KiB'),
-      row('external memory per open stream (part of RSS)', 'idleStreams', params, null, perStreamOf('external') ?? null, 'KiB'),
+      row(
+        'idle streams open (active_streams gauge)',
+        'idleStreams',
+        params,
+        null,
+        active ?? null,
+        'streams',
+        { on: 'gateway', min: count },
+      ),
+      row('RSS per open stream', 'idleStreams', params, null, perStream ?? null, 'KiB', {
+        on: 'gateway',
+        max: rssTargetKiB,
+      }),
+      row(
+        'V8 heap used per open stream (part of RSS)',
+        'idleStreams',
+        params,
+        null,
+        perStreamOf('heapUsed') ?? null,
+        'KiB',
+      ),
+      row(
+        'external memory per open stream (part of RSS)',
+        'idleStreams',
+        params,
+        null,
+        perStreamOf('external') ?? null,
+        'KiB',
+      ),
       row('gateway RSS before idle streams', 'idleStreams', params, null, rssBefore / 1024, 'MiB'),
-      row('gateway RSS with idle streams open', 'idleStreams', params, null, rssAfter / 1024, 'MiB'),
-      row('idle streams opened per second (paced)', 'idleStreams', params, null, allOpen === undefined ? null : (count * 1000) / openMs, 'streams/s'),
+      row(
+        'gateway RSS with idle streams open',
+        'idleStreams',
+        params,
+        null,
+        rssAfter / 1024,
+        'MiB',
+      ),
+      row(
+        'idle streams opened per second (paced)',
+        'idleStreams',
+        params,
+        null,
+        allOpen === undefined ? null : (count * 1000) / openMs,
+        'streams/s',
+      ),
       row(
         'abort all idle streams -> simulator open=0',
         'idleStreams',
@@ -335,7 +517,9 @@ export async function bootToReady(ctx, { runs = 3, targetMs = 1_500 } = {}) {
   for (let i = 0; i < runs; i++) {
     const gw = await spawnGateway(ctx.dist, ctx.sim.url);
     try {
-      times.push(await waitFor200(`${gw.url}/ready`, { since: gw.spawnedAt, child: gw.child, everyMs: 10 }));
+      times.push(
+        await waitFor200(`${gw.url}/ready`, { since: gw.spawnedAt, child: gw.child, everyMs: 10 }),
+      );
     } finally {
       await stop(gw.child);
     }
@@ -343,7 +527,12 @@ export async function bootToReady(ctx, { runs = 3, targetMs = 1_500 } = {}) {
   ctx.log?.(`  boot to ready: ${times.map((t) => `${round(t, 0)} ms`).join(', ')}`);
   return {
     raw: { runsMs: times.map((t) => round(t)) },
-    rows: [row(`boot to ready (median of ${runs})`, 'bootToReady', { runs }, null, median(times), 'ms', { on: 'gateway', max: targetMs })],
+    rows: [
+      row(`boot to ready (median of ${runs})`, 'bootToReady', { runs }, null, median(times), 'ms', {
+        on: 'gateway',
+        max: targetMs,
+      }),
+    ],
   };
 }
 

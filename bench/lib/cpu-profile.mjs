@@ -29,7 +29,9 @@ export function summarizeProfile(file, top = 15) {
   for (const [id, us] of selfUs) {
     const { callFrame: cf } = byId.get(id);
     const name = cf.functionName || '(anonymous)';
-    const mod = ['(idle)', '(program)', '(garbage collector)'].includes(name) ? name : where(cf.url);
+    const mod = ['(idle)', '(program)', '(garbage collector)'].includes(name)
+      ? name
+      : where(cf.url);
     const key = `${name} ${mod}${cf.url ? `:${cf.lineNumber + 1}` : ''}`;
     frames.set(key, (frames.get(key) ?? 0) + us);
     modules.set(mod, (modules.get(mod) ?? 0) + us);
@@ -56,6 +58,16 @@ export function summarizeProfile(file, top = 15) {
       .filter(([k]) => !k.startsWith('(idle)'))
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([k, us]) => ({ frame: k, ms: Math.round(us / 1000), pctOfBusy: Math.round((us / busy) * 1000) / 10 }));
-  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), topFrames: rank(frames), topModules: rank(modules), inclusiveModules: rank(inclusive) };
+      .map(([k, us]) => ({
+        frame: k,
+        ms: Math.round(us / 1000),
+        pctOfBusy: Math.round((us / busy) * 1000) / 10,
+      }));
+  return {
+    totalMs: Math.round(total / 1000),
+    busyMs: Math.round(busy / 1000),
+    topFrames: rank(frames),
+    topModules: rank(modules),
+    inclusiveModules: rank(inclusive),
+  };
 }

@@ -119,6 +119,8 @@ export function streamOnce({ tgt, agent, path, body, isToken, onGap, timeoutMs =
           ),
         );
         res.on('error', (e) => finish({ ok: false, error: e.message }));
+        // A connection cut mid-stream may close without 'end' or 'error'.
+        res.on('close', () => finish({ ok: false, error: 'closed before end' }));
       },
     );
     const timer = setTimeout(() => {
@@ -155,7 +157,13 @@ export function requestOnce({ tgt, agent, path, body, timeoutMs = 30_000 }) {
       },
       (res) => {
         res.resume();
-        res.on('end', () => finish({ ok: res.statusCode === 200, status: res.statusCode, ms: performance.now() - t0 }));
+        res.on('end', () =>
+          finish({
+            ok: res.statusCode === 200,
+            status: res.statusCode,
+            ms: performance.now() - t0,
+          }),
+        );
         res.on('error', (e) => finish({ ok: false, error: e.message }));
       },
     );

@@ -15,10 +15,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * `durationMs`. Client starts are spread over `rampMs` so they do not all hit
  * the first byte at the same instant.
  */
-export async function streamLatency({ tgt, path, wire = 'openai', body, concurrency, durationMs, rampMs = 0 }) {
+export async function streamLatency({
+  tgt,
+  path,
+  wire = 'openai',
+  body,
+  concurrency,
+  durationMs,
+  rampMs = 0,
+}) {
   const agent = keepAliveAgent();
   const isToken = TOKEN_FRAME[wire];
-  if (!isToken) throw new Error(`no token detector for wire "${wire}" (see TOKEN_FRAME in load-client.mjs)`);
+  if (!isToken)
+    throw new Error(`no token detector for wire "${wire}" (see TOKEN_FRAME in load-client.mjs)`);
   const ttft = new Samples();
   const gaps = new Samples();
   const onGap = (g) => gaps.push(g);

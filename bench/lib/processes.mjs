@@ -50,11 +50,18 @@ export function snapshotDist(root, dist) {
   if (unresolvedAliases(dir).length > 0) {
     execFileSync(
       process.execPath,
-      [path.join(root, 'node_modules/tsc-alias/dist/bin/index.js'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dir],
+      [
+        path.join(root, 'node_modules/tsc-alias/dist/bin/index.js'),
+        '-p',
+        path.join(root, 'tsconfig.build.json'),
+        '--outDir',
+        dir,
+      ],
       { cwd: root, stdio: 'ignore' },
     );
     const left = unresolvedAliases(dir);
-    if (left.length > 0) throw new Error(`unresolved @switchboard imports in the build output, e.g. ${left[0]}`);
+    if (left.length > 0)
+      throw new Error(`unresolved @switchboard imports in the build output, e.g. ${left[0]}`);
   }
   return dir;
 }
@@ -110,17 +117,24 @@ export async function stop(child, graceMs = 5_000) {
 }
 
 /** Polls `url` every `everyMs` until it answers 200; resolves with ms since `since`. */
-export async function waitFor200(url, { since = performance.now(), timeoutMs = 30_000, everyMs = 10, child } = {}) {
+export async function waitFor200(
+  url,
+  { since = performance.now(), timeoutMs = 30_000, everyMs = 10, child } = {},
+) {
   const deadline = since + timeoutMs;
   while (performance.now() < deadline) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`${child.label} exited (${child.exitCode ?? child.signalCode}):\n${child.tail.join('\n')}`);
+      throw new Error(
+        `${child.label} exited (${child.exitCode ?? child.signalCode}):\n${child.tail.join('\n')}`,
+      );
     }
     const r = await get(url, { timeoutMs: 1_000 });
     if (r.status === 200) return performance.now() - since;
     await new Promise((res) => setTimeout(res, everyMs));
   }
-  throw new Error(`${url} not ready after ${timeoutMs} ms${child ? `:\n${child.tail.join('\n')}` : ''}`);
+  throw new Error(
+    `${url} not ready after ${timeoutMs} ms${child ? `:\n${child.tail.join('\n')}` : ''}`,
+  );
 }
 
 /** Resident set size of a live process in KiB (VmRSS). */
@@ -188,7 +202,14 @@ export async function spawnGateway(dist, simulatorUrl, { env = {}, nodeFlags = [
   });
   child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const url = `http://127.0.0.1:${port}`;
-  return { child, port, url, pid: child.pid, spawnedAt: t0, headers: { authorization: `Bearer ${ADMIN_KEY}` } };
+  return {
+    child,
+    port,
+    url,
+    pid: child.pid,
+    spawnedAt: t0,
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  };
 }
 
 export async function startGateway(dist, simulatorUrl, opts) {

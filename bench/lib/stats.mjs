@@ -11,7 +11,8 @@ export function percentileSorted(sorted, p) {
 export function summarize(values, percentiles = [50, 90, 99]) {
   const sorted = Float64Array.from(values).sort();
   const out = { n: sorted.length };
-  for (const p of percentiles) out[`p${String(p).replace('.', '_')}`] = round(percentileSorted(sorted, p));
+  for (const p of percentiles)
+    out[`p${String(p).replace('.', '_')}`] = round(percentileSorted(sorted, p));
   out.max = sorted.length ? round(sorted[sorted.length - 1]) : Number.NaN;
   return out;
 }
