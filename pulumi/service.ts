@@ -225,7 +225,8 @@ export class Service extends pulumi.ComponentResource {
       { name: 'BLOB_STORE', value: pulumi.interpolate`s3://${args.bucketName}/uploads` },
       { name: 'SHUTDOWN_DRAIN_SECONDS', value: String(args.shutdownDrainSeconds) },
       { name: 'EMF_METRICS', value: 'true' },
-      { name: 'EMF_SERVICE', value: args.metricsService },
+      // The gateway's EMF `Service` dimension: autoscaling and alarms select on it.
+      { name: 'SERVICE_NAME', value: args.metricsService },
       ...Object.entries(args.appEnvironment).map(([key, value]) => ({ name: key, value })),
     ];
     const healthProbe =

@@ -170,6 +170,8 @@ export function describeStack(
           SHUTDOWN_DRAIN_SECONDS: String(num(stack, 'shutdownDrainSeconds')),
           AWS_REGION: stack.config['aws:region'],
           EMF_METRICS: 'true',
+          // Must equal the Service dimension the streams policy and the alarms select on.
+          SERVICE_NAME: `switchboard-${stackName}`,
         });
         expect(env.REDIS_URL).toMatch(/^rediss:\/\//);
         expect(env.BLOB_STORE).toMatch(/^s3:\/\/[a-z0-9.-]+\/uploads$/);
