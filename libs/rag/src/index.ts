@@ -6,3 +6,4 @@ export * from './retrieval/retrieval.service';
 export * from './ingestion/ingestion.pipeline';
 export * from './context/datasource-resolver';
 export * from './context/context-builder';
+export * from './rag.module';

@@ -292,6 +292,40 @@ describe('ingestion, retrieval and context (PGlite + pgvector)', () => {
     expect(rag.sources).toEqual([]);
   });
 
+  it('puts external source documents through the same insert-or-retrieve path', async () => {
+    const external = [
+      {
+        sourceName: 'weather',
+        url: 'http://x/',
+        segments: [{ text: 'Storm warning for the harbour tonight.', location: {} }],
+      },
+    ];
+    const { files: fs } = await resolver.resolve(alice, [pdfId]);
+    const whole = await builder.build({
+      principal: alice,
+      files: fs,
+      question: 'storm?',
+      budgetTokens: 4000,
+      external,
+    });
+    expect(whole.sources.map((s) => [s.fileId, s.name])).toEqual([
+      [pdfId, 'handbook.pdf'],
+      [pdfId, 'handbook.pdf'],
+      ['source://weather', 'weather'],
+    ]);
+    const rag = await builder.build({
+      principal: alice,
+      files: fs,
+      question: 'storm warning harbour',
+      budgetTokens: 4000,
+      ragOnly: true,
+      external,
+    });
+    expect(rag.mode).toBe('retrieval');
+    expect(rag.sources.map((s) => s.fileId)).toContain('source://weather');
+    expect(rag.systemText).toContain('Storm warning for the harbour tonight.');
+  });
+
   it('fails an encrypted PDF at once with the reason, dead-lettering its job', async () => {
     const f = await up(alice, makeEncryptedPdf(), 'locked.pdf');
     await drain();

@@ -1,5 +1,6 @@
 import type { Principal } from '@switchboard/auth';
 import {
+  type ExternalDocument,
   type FileRecord,
   type SegmentLocation,
   type TextSegment,
@@ -9,7 +10,8 @@ import {
 } from '@switchboard/datasources';
 import { estimateTextTokens } from '@switchboard/llm';
 import type { Database } from '@switchboard/storage';
-import type { RetrievalService } from '../retrieval/retrieval.service';
+import { chunkSegments } from '../chunking/chunker';
+import { RRF_K, type RetrievalService } from '../retrieval/retrieval.service';
 
 export interface ContextSource {
   /** the number the model cites: [n] */
@@ -35,6 +37,8 @@ export interface BuildContextInput {
   skipRag?: boolean;
   /** chunks to retrieve at most (default 8) */
   k?: number;
+  /** documents fetched from external HTTP sources for this turn (cited as `source://<name>`) */
+  external?: ExternalDocument[];
 }
 
 export interface BuiltContext {
@@ -83,13 +87,20 @@ export class ContextBuilder {
       tokens: 0,
       truncated: false,
     };
-    if (input.files.length === 0 || input.budgetTokens <= 0) return empty;
+    const external = input.external ?? [];
+    if ((input.files.length === 0 && external.length === 0) || input.budgetTokens <= 0)
+      return empty;
     const header = `${CITATION_INSTRUCTION}\n`;
     const budget = input.budgetTokens - estimateTextTokens(header);
     if (budget <= 0) return empty;
 
     if (!input.ragOnly || !input.question.trim()) {
-      const sections = await this.sections(input.principal, input.files);
+      const sections = [
+        ...(await this.sections(input.principal, input.files)),
+        ...external.flatMap((d) =>
+          toSections({ id: `source://${d.sourceName}`, name: d.sourceName }, d.segments),
+        ),
+      ];
       const blocks = sections.map((s, i) => block(i + 1, s.name, s.location, s.text));
       const total = blocks.reduce((n, b) => n + estimateTextTokens(b) + 1, 0);
       if (total <= budget || input.skipRag || !input.question.trim()) {
@@ -101,23 +112,24 @@ export class ContextBuilder {
         );
       }
     }
-    const hits = await this.retrieval.search(input.principal, input.question, {
-      fileIds: input.files.map((f) => f.id),
-      k: input.k ?? 8,
-    });
-    if (hits.length === 0) return empty;
-    return this.assemble(
-      header,
-      hits.map((h) => ({
-        fileId: h.fileId,
-        name: h.fileName,
-        location: h.location,
-        text: h.text,
-        score: h.score,
-      })),
-      budget,
-      'retrieval',
-    );
+    const k = input.k ?? 8;
+    const hits =
+      input.files.length === 0
+        ? []
+        : await this.retrieval.search(input.principal, input.question, {
+            fileIds: input.files.map((f) => f.id),
+            k,
+          });
+    const fromDb = hits.map((h) => ({
+      fileId: h.fileId,
+      name: h.fileName,
+      location: h.location,
+      text: h.text,
+      score: h.score,
+    }));
+    const items = mergeRanked(fromDb, rankExternal(external, input.question, k), k);
+    if (items.length === 0) return empty;
+    return this.assemble(header, items, budget, 'retrieval');
   }
 
   private assemble(
@@ -191,8 +203,44 @@ function block(n: number, name: string, location: SegmentLocation, text: string)
   return `[${n}] ${name}${where ? ` (${where})` : ''}\n${text}\n`;
 }
 
+type Scored = Section & { score: number };
+
+/** external documents have no index: their chunks are ranked by query-term overlap */
+function rankExternal(docs: ExternalDocument[], question: string, k: number): Scored[] {
+  const terms = new Set((question.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []).filter(Boolean));
+  if (terms.size === 0) return [];
+  const scored: Scored[] = [];
+  for (const d of docs)
+    for (const c of chunkSegments(d.segments)) {
+      const words = new Set(c.text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []);
+      let hit = 0;
+      for (const t of terms) if (words.has(t)) hit++;
+      if (hit > 0)
+        scored.push({
+          fileId: `source://${d.sourceName}`,
+          name: d.sourceName,
+          location: c.location,
+          text: c.text,
+          score: hit / terms.size,
+        });
+    }
+  return scored.sort((a, b) => b.score - a.score).slice(0, k);
+}
+
+/** reciprocal rank fusion of indexed hits and external chunks */
+function mergeRanked(a: Scored[], b: Scored[], k: number): Scored[] {
+  const withRrf = [
+    ...a.map((x, i) => ({ x, r: 1 / (RRF_K + i + 1) })),
+    ...b.map((x, i) => ({ x: { ...x, score: 1 / (RRF_K + i + 1) }, r: 1 / (RRF_K + i + 1) })),
+  ];
+  return withRrf
+    .sort((p, q) => q.r - p.r)
+    .slice(0, k)
+    .map((p) => p.x);
+}
+
 /** groups segments: one section per page / heading; spreadsheet rows in runs of ~400 tokens */
-function toSections(file: FileRecord, segments: TextSegment[]): Section[] {
+function toSections(file: Pick<FileRecord, 'id' | 'name'>, segments: TextSegment[]): Section[] {
   const out: Section[] = [];
   let cur: Section | undefined;
   let curTokens = 0;

@@ -1,0 +1,161 @@
+import {
+  type DynamicModule,
+  Injectable,
+  Logger,
+  Module,
+  type OnModuleInit,
+  type Provider,
+} from '@nestjs/common';
+import {
+  BLOB_STORE,
+  type BlobStore,
+  ExtractionService,
+  FilesService,
+  INGEST_FILE_JOB,
+  JobWorker,
+} from '@switchboard/datasources';
+import type { LlmService } from '@switchboard/llm';
+import { DATABASE, type Database } from '@switchboard/storage';
+import type { ChunkerOptions } from './chunking/chunker';
+import { ContextBuilder } from './context/context-builder';
+import { DataSourceResolver } from './context/datasource-resolver';
+import { EMBEDDER, type Embedder, LlmEmbedder } from './embedding/embedder.port';
+import { ChunkIndexRepository } from './index/chunk-index.repository';
+import { IngestionPipeline } from './ingestion/ingestion.pipeline';
+import { RetrievalService } from './retrieval/retrieval.service';
+
+export const RAG_OPTIONS = Symbol('RAG_OPTIONS');
+
+export interface RagModuleOptions {
+  /**
+   * Embeddings: an explicit embedder, or a catalogue model served by `llm`.
+   * Neither = full-text retrieval only (reported by `RetrievalService.describe()`).
+   */
+  embedder?: Embedder | null;
+  embedding?: { llm: LlmService; modelId: string; dimensions: number; batchSize?: number };
+  /** must match the `textSearchConfig` given to `createRagMigrations` */
+  textSearchConfig?: string;
+  chunking?: ChunkerOptions;
+}
+
+export interface RagModuleAsyncOptions {
+  imports?: DynamicModule['imports'];
+  inject?: Array<string | symbol | (abstract new (...args: never[]) => unknown)>;
+  useFactory: (...args: never[]) => RagModuleOptions | Promise<RagModuleOptions>;
+}
+
+const logger = new Logger('Rag');
+
+/** Registers the ingestion handler with the datasources job worker (which starts on bootstrap). */
+@Injectable()
+export class RagRegistration implements OnModuleInit {
+  constructor(
+    private readonly worker: JobWorker,
+    private readonly pipeline: IngestionPipeline,
+  ) {}
+
+  onModuleInit(): void {
+    this.worker.register(INGEST_FILE_JOB, this.pipeline);
+  }
+}
+
+const providers: Provider[] = [
+  {
+    provide: EMBEDDER,
+    inject: [RAG_OPTIONS],
+    useFactory: (o: RagModuleOptions): Embedder | null => {
+      if (o.embedder) return o.embedder;
+      if (!o.embedding) return null;
+      const e = o.embedding;
+      return new LlmEmbedder(e.llm, e.modelId, e.dimensions, e.batchSize);
+    },
+  },
+  {
+    provide: ChunkIndexRepository,
+    inject: [DATABASE],
+    useFactory: (db: Database) => new ChunkIndexRepository(db),
+  },
+  {
+    provide: RetrievalService,
+    inject: [DATABASE, ChunkIndexRepository, EMBEDDER, RAG_OPTIONS],
+    useFactory: (
+      db: Database,
+      index: ChunkIndexRepository,
+      embedder: Embedder | null,
+      o: RagModuleOptions,
+    ) =>
+      new RetrievalService(db, index, embedder, { textSearchConfig: o.textSearchConfig, logger }),
+  },
+  {
+    provide: IngestionPipeline,
+    inject: [
+      DATABASE,
+      FilesService,
+      BLOB_STORE,
+      ExtractionService,
+      ChunkIndexRepository,
+      EMBEDDER,
+      RAG_OPTIONS,
+    ],
+    useFactory: (
+      db: Database,
+      files: FilesService,
+      blobs: BlobStore,
+      extraction: ExtractionService,
+      index: ChunkIndexRepository,
+      embedder: Embedder | null,
+      o: RagModuleOptions,
+    ) =>
+      new IngestionPipeline(db, files, blobs, extraction, index, embedder, {
+        chunking: o.chunking,
+      }),
+  },
+  {
+    provide: DataSourceResolver,
+    inject: [FilesService],
+    useFactory: (f: FilesService) => new DataSourceResolver(f),
+  },
+  {
+    provide: ContextBuilder,
+    inject: [DATABASE, RetrievalService],
+    useFactory: (db: Database, r: RetrievalService) => new ContextBuilder(db, r),
+  },
+  RagRegistration,
+];
+
+const exported = [
+  EMBEDDER,
+  ChunkIndexRepository,
+  RetrievalService,
+  IngestionPipeline,
+  DataSourceResolver,
+  ContextBuilder,
+];
+
+/**
+ * Chunking, the chunk index, hybrid retrieval and context assembly. Needs
+ * DATABASE (with `ragMigrations` applied after `datasourceMigrations`) and
+ * `DatasourcesModule` (global).
+ */
+@Module({})
+export class RagModule {
+  static forRoot(options: RagModuleOptions = {}): DynamicModule {
+    return {
+      module: RagModule,
+      providers: [{ provide: RAG_OPTIONS, useValue: options }, ...providers],
+      exports: exported,
+    };
+  }
+
+  static forRootAsync(options: RagModuleAsyncOptions): DynamicModule {
+    return {
+      module: RagModule,
+      imports: options.imports ?? [],
+      providers: [
+        { provide: RAG_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+        ...providers,
+      ],
+      exports: exported,
+    };
+  }
+}
