@@ -13,6 +13,7 @@
  * Simulator, gateway(s) and the load generator are separate processes. Results:
  * bench/results/<timestamp>.json and bench/results/latest.json.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -129,6 +130,14 @@ function gatewayCpu(rows) {
     streamedTokensPerCpuSecond: per1k > 0 ? Math.round(1_000_000 / per1k) : null,
     msPerNonStreamRequest: request?.delta ?? null,
   };
+}
+
+function gitHead() {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
 }
 
 function log(msg) {
@@ -369,6 +378,7 @@ async function main() {
     date: started.toISOString(),
     node: process.version,
     machine,
+    build: { dist: opts.dist, gitHead: gitHead() },
     mode: opts.quick ? 'quick' : 'full',
     durationS: round((performance.now() - t0) / 1000, 1),
     notes: [
