@@ -98,6 +98,7 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
     expect((await queue.listDead()).map((j) => j.id)).toEqual([id]);
     expect(await queue.retryDead(id)).toBe(true);
     expect((await queue.get(id))!.status).toBe('queued');
+    expect(await queue.stats()).toMatchObject({ queued: 1, dead: 0 });
   });
 
   it('dead-letters a permanent failure at once', async () => {
@@ -130,6 +131,9 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
     await w.stop();
     expect(ran).toEqual([`${id}#2`]);
     expect(await queue.complete(id, 'dead-worker')).toBe(false); // the old worker lost it
+    expect(await queue.pruneDone(60_000)).toBe(0);
+    expect(await queue.pruneDone(0)).toBe(1);
+    expect(await queue.get(id)).toBeNull();
   });
 
   it('dead-letters a job whose worker died on its last attempt, with the dead hook', async () => {

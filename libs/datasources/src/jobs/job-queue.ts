@@ -226,6 +226,16 @@ export class JobQueue {
     return r.rowCount > 0;
   }
 
+  /** deletes finished jobs older than `olderThanMs` (dead ones stay for admins); returns how many */
+  async pruneDone(olderThanMs = 7 * 24 * 3600_000): Promise<number> {
+    const r = await this.db.query(
+      `DELETE FROM jobs WHERE status = 'done'
+        AND updated_at < now() - make_interval(secs => $1::double precision / 1000)`,
+      [olderThanMs],
+    );
+    return r.rowCount;
+  }
+
   /** counts by status, for /metrics or an admin page */
   async stats(): Promise<Record<JobStatus, number>> {
     const r = await this.db.query<{ status: JobStatus; n: string | number }>(
