@@ -196,6 +196,8 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const p = plan(opts.quick);
   const started = new Date();
+  // The checkout's commit when the run began; a --dist build may come from elsewhere.
+  const headAtStart = gitHead();
   const t0 = performance.now();
   const rows = [];
   const raw = {};
@@ -378,7 +380,7 @@ async function main() {
     date: started.toISOString(),
     node: process.version,
     machine,
-    build: { dist: opts.dist, gitHead: gitHead() },
+    build: { dist: opts.dist, gitHead: headAtStart },
     mode: opts.quick ? 'quick' : 'full',
     durationS: round((performance.now() - t0) / 1000, 1),
     notes: [
