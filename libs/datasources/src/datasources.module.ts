@@ -35,7 +35,7 @@ export interface DatasourcesModuleOptions {
   jobs?: JobQueueOptions;
   /** the ingestion worker of this process; `enabled: false` for API-only replicas */
   worker?: Omit<JobWorkerOptions, 'logger'> & { enabled?: boolean; stopGraceMs?: number };
-  extraction?: { maxChars?: number };
+  extraction?: { maxChars?: number; maxUnzippedBytes?: number };
   ssrf?: SsrfGuardOptions;
   external?: Omit<ExternalSourceServiceOptions, 'guard'>;
 }
@@ -53,11 +53,22 @@ const logger = new Logger('Datasources');
 export class DatasourcesLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     private readonly worker: JobWorker,
+    private readonly queue: JobQueue,
+    @Inject(DATABASE) private readonly db: Database,
     @Inject(DATASOURCES_OPTIONS) private readonly opts: DatasourcesModuleOptions,
   ) {}
 
-  onApplicationBootstrap(): void {
-    if (this.opts.worker?.enabled ?? true) this.worker.start();
+  async onApplicationBootstrap(): Promise<void> {
+    if (!(this.opts.worker?.enabled ?? true)) return;
+    // embedded PGlite has exactly one process: what is `running` now was cut off
+    if (this.db.kind === 'pglite') {
+      const r = await this.queue.recoverOrphans();
+      if (r.requeued + r.dead > 0)
+        logger.log(
+          `recovered jobs interrupted by the last stop: ${r.requeued} requeued, ${r.dead} dead-lettered`,
+        );
+    }
+    this.worker.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -93,7 +104,8 @@ const providers: Provider[] = [
   {
     provide: ExtractionService,
     inject: [DATASOURCES_OPTIONS],
-    useFactory: (o: DatasourcesModuleOptions) => new ExtractionService(o.extraction?.maxChars),
+    useFactory: (o: DatasourcesModuleOptions) =>
+      new ExtractionService(o.extraction?.maxChars, o.extraction?.maxUnzippedBytes),
   },
   {
     provide: FilesService,

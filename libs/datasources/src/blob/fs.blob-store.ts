@@ -46,7 +46,8 @@ export class FsBlobStore implements BlobStore {
     const tmp = join(this.root, TMP_DIR, `${randomBytes(12).toString('hex')}.part`);
     const meter = new MeteredStream(options.maxBytes);
     try {
-      await pipeline(source, meter, createWriteStream(tmp, { flags: 'wx' }));
+      // flush: fsync before close, so the rename never publishes unwritten data
+      await pipeline(source, meter, createWriteStream(tmp, { flags: 'wx', flush: true }));
       const dest = this.path(key);
       await mkdir(join(dest, '..'), { recursive: true });
       await rename(tmp, dest);

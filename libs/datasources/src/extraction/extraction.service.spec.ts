@@ -154,6 +154,16 @@ describe('ExtractionService', () => {
     );
   });
 
+  it('refuses an Office package that would expand beyond the limit, without inflating it', async () => {
+    const docx = await makeDocx([{ text: 'z'.repeat(200_000) }]);
+    expect(docx.length).toBeLessThan(10_000); // compresses well
+    const small = new ExtractionService(undefined, 100_000);
+    expect((await failure(small.extract(docx, MIME.docx))).reason).toBe('too_large');
+    const xlsx = await makeXlsx({ S: [['a'], ['z'.repeat(200_000)]] });
+    expect((await failure(small.extract(xlsx, MIME.xlsx))).reason).toBe('too_large');
+    expect((await svc.extract(docx, MIME.docx)).segments[0].text).toHaveLength(200_000);
+  });
+
   it('refuses extracted text beyond the character cap', async () => {
     const small = new ExtractionService(10);
     expect((await failure(small.extract(Buffer.from('a'.repeat(11)), MIME.text))).reason).toBe(

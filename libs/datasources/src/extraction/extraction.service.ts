@@ -1,6 +1,11 @@
 import { MIME, decodeText, type SupportedMime } from '../files/content-sniffer';
 import { htmlToSegments } from './html.extractor';
-import { docxToDocument, pdfToDocument, xlsxToDocument } from './office.extractors';
+import {
+  DEFAULT_MAX_UNZIPPED_BYTES,
+  docxToDocument,
+  pdfToDocument,
+  xlsxToDocument,
+} from './office.extractors';
 import { ExtractionError, type ExtractedDocument } from './extraction.types';
 import {
   delimitedToSegments,
@@ -18,7 +23,11 @@ const DEFAULT_MAX_CHARS = 20_000_000;
  * reason instead of retrying.
  */
 export class ExtractionService {
-  constructor(private readonly maxChars = DEFAULT_MAX_CHARS) {}
+  constructor(
+    private readonly maxChars = DEFAULT_MAX_CHARS,
+    /** what a DOCX/XLSX may expand to; larger packages are refused unopened */
+    private readonly maxUnzippedBytes = DEFAULT_MAX_UNZIPPED_BYTES,
+  ) {}
 
   async extract(buf: Buffer, mime: string): Promise<ExtractedDocument> {
     if (buf.length === 0) throw new ExtractionError('empty', 'The file is empty.');
@@ -41,9 +50,9 @@ export class ExtractionService {
       case MIME.pdf:
         return pdfToDocument(buf);
       case MIME.docx:
-        return docxToDocument(buf);
+        return docxToDocument(buf, this.maxUnzippedBytes);
       case MIME.xlsx:
-        return xlsxToDocument(buf);
+        return xlsxToDocument(buf, this.maxUnzippedBytes);
       case MIME.html:
         return { segments: htmlToSegments(this.text(buf)) };
       case MIME.markdown:

@@ -2,6 +2,10 @@ import type { CellValue, Workbook } from 'exceljs';
 import { htmlToSegments } from './html.extractor';
 import { ExtractionError, type ExtractedDocument, type TextSegment } from './extraction.types';
 import { nativeRequire } from './native-require';
+import { assertZipWithinLimit } from './zip-guard';
+
+/** uncompressed bytes an Office package may expand to (default 256 MiB) */
+export const DEFAULT_MAX_UNZIPPED_BYTES = 256 * 1024 * 1024;
 
 const OLE_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
 
@@ -54,8 +58,12 @@ type MammothModule = typeof import('mammoth');
 let mammoth: MammothModule | undefined;
 
 /** DOCX: converted to HTML by mammoth (styles map to h1..h6), then read like HTML */
-export async function docxToDocument(buf: Buffer): Promise<ExtractedDocument> {
+export async function docxToDocument(
+  buf: Buffer,
+  maxUnzippedBytes = DEFAULT_MAX_UNZIPPED_BYTES,
+): Promise<ExtractedDocument> {
   assertNotEncryptedOffice(buf, 'Word document');
+  assertZipWithinLimit(buf, maxUnzippedBytes, 'Word document');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   mammoth ??= require('mammoth') as MammothModule;
   let html: string;
@@ -75,8 +83,12 @@ type ExcelModule = typeof import('exceljs');
 let excel: ExcelModule | undefined;
 
 /** XLSX: one segment per non-empty row, `header: value; ...`, located by sheet and row */
-export async function xlsxToDocument(buf: Buffer): Promise<ExtractedDocument> {
+export async function xlsxToDocument(
+  buf: Buffer,
+  maxUnzippedBytes = DEFAULT_MAX_UNZIPPED_BYTES,
+): Promise<ExtractedDocument> {
   assertNotEncryptedOffice(buf, 'spreadsheet');
+  assertZipWithinLimit(buf, maxUnzippedBytes, 'spreadsheet');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   excel ??= require('exceljs') as ExcelModule;
   const wb: Workbook = new excel.Workbook();

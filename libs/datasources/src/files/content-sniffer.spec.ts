@@ -57,6 +57,13 @@ describe('sniffContentType', () => {
     expect(text('{not json at all')).toBe(MIME.text);
   });
 
+  it('guesses JSON from the head of a long file only for objects and arrays of values', () => {
+    const head = (s: string) => sniffContentType(Buffer.from(s), { complete: false });
+    expect(head('{"items": [1, 2, 3')).toBe(MIME.json);
+    expect(head('[{"id": 1}, {"id": 2')).toBe(MIME.json);
+    expect(head('[1] Introduction\nThis report describes')).toBe(MIME.text);
+  });
+
   it('uses the declared type only as a tie-breaker between text formats', () => {
     expect(text('Plain words only.', { filename: 'notes.md' })).toBe(MIME.markdown);
     expect(text('Plain words only.', { declaredType: 'application/pdf' })).toBe(MIME.text);

@@ -139,7 +139,8 @@ function sniffText(text: string, hints: SniffHints): SupportedMime | undefined {
       } catch {
         // not JSON after all: fall through to the other text checks
       }
-    } else if (hint === 'json' || /^[{[]\s*("|\{|\[|\d|-|true|false|null|\])/.test(trimmed)) {
+    } else if (hint === 'json' || /^(\{\s*"|\[\s*[{["])/.test(trimmed)) {
+      // too long to parse here: an object key or an array of objects/arrays/strings
       return MIME.json;
     }
   }

@@ -201,4 +201,34 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
     expect(aborted).toBe(true);
     expect(await queue.get(id)).toMatchObject({ status: 'queued', attempts: 0, lockedBy: null });
   });
+
+  it('fails an attempt that runs past the job timeout and aborts its signal', async () => {
+    let sawAbort = false;
+    const w = new JobWorker(queue, { pollMs: 5, jobTimeoutMs: 60 }).register('hang', {
+      run: (_p, ctx) =>
+        new Promise<void>((resolve) => {
+          ctx.signal.addEventListener('abort', () => {
+            sawAbort = true;
+            resolve();
+          });
+        }),
+    });
+    const id = await queue.enqueue('hang', {}, { maxAttempts: 1 });
+    await w.runOnce();
+    expect(sawAbort).toBe(true);
+    expect(await queue.get(id)).toMatchObject({
+      status: 'dead',
+      lastError: 'timed out after 60 ms',
+    });
+  });
+
+  it('recoverOrphans requeues running jobs of a crashed single process at once', async () => {
+    const a = await queue.enqueue('orphan', {}, { maxAttempts: 3 });
+    const b = await queue.enqueue('orphan', {}, { maxAttempts: 1 });
+    await queue.claim(['orphan'], 'crashed', 60_000);
+    await queue.claim(['orphan'], 'crashed', 60_000);
+    expect(await queue.recoverOrphans()).toEqual({ requeued: 1, dead: 1 });
+    expect(await queue.get(a)).toMatchObject({ status: 'queued', attempts: 1, lockedBy: null });
+    expect(await queue.get(b)).toMatchObject({ status: 'dead' });
+  });
 });

@@ -121,6 +121,25 @@ export class JobQueue {
     return r.rows.map((row) => toJob(row));
   }
 
+  /**
+   * For a single-process database (embedded PGlite): jobs still `running` at
+   * boot were orphaned by a crash, so they are queued again at once instead of
+   * after their lease (those out of attempts are dead-lettered). Never call this
+   * on a database other live processes share.
+   */
+  async recoverOrphans(): Promise<{ requeued: number; dead: number }> {
+    const dead = await this.db.query(
+      `UPDATE jobs SET status = 'dead', dead_at = now(), updated_at = now(), lease_until = NULL, locked_by = NULL,
+              last_error = coalesce(last_error || '; ', '') || 'the process stopped during the last attempt'
+        WHERE status = 'running' AND attempts >= max_attempts`,
+    );
+    const requeued = await this.db.query(
+      `UPDATE jobs SET status = 'queued', run_at = now(), lease_until = NULL, locked_by = NULL, updated_at = now()
+        WHERE status = 'running'`,
+    );
+    return { requeued: requeued.rowCount, dead: dead.rowCount };
+  }
+
   /** Claims the next due job of one of `kinds` for `workerId`, or null. */
   async claim(kinds: string[], workerId: string, leaseMs: number): Promise<Job | null> {
     const r = await this.db.query<JobRow>(

@@ -39,6 +39,8 @@ export interface JobWorkerOptions {
   pollMs?: number;
   /** lease length; renewed every third of it while the job runs (default 60 s) */
   leaseMs?: number;
+  /** an attempt running longer fails (its signal is aborted) (default 15 min) */
+  jobTimeoutMs?: number;
   logger?: JobWorkerLogger;
 }
 
@@ -61,6 +63,7 @@ export class JobWorker {
   readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #leaseMs: number;
+  readonly #jobTimeoutMs: number;
   readonly #log: JobWorkerLogger;
   #running = false;
   #loops: Promise<void>[] = [];
@@ -75,6 +78,7 @@ export class JobWorker {
     this.#concurrency = Math.max(1, options.concurrency ?? 1);
     this.#pollMs = options.pollMs ?? 1000;
     this.#leaseMs = options.leaseMs ?? 60_000;
+    this.#jobTimeoutMs = options.jobTimeoutMs ?? 15 * 60_000;
     this.#log = options.logger ?? silent;
   }
 
@@ -192,20 +196,38 @@ export class JobWorker {
       },
       Math.max(50, Math.floor(this.#leaseMs / 3)),
     );
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        abort.abort(new Error('job timed out'));
+        reject(new Error(`timed out after ${this.#jobTimeoutMs} ms`));
+      }, this.#jobTimeoutMs);
+    });
     try {
-      await handler.run(job.payload, {
-        signal: abort.signal,
-        attempt: job.attempts,
-        maxAttempts: job.maxAttempts,
-        jobId: job.id,
-      });
+      await Promise.race([
+        handler.run(job.payload, {
+          signal: abort.signal,
+          attempt: job.attempts,
+          maxAttempts: job.maxAttempts,
+          jobId: job.id,
+        }),
+        timeout,
+      ]);
+      if (timedOut) throw new Error(`timed out after ${this.#jobTimeoutMs} ms`);
       clearInterval(renew);
       if (abort.signal.aborted) return; // released or lost while finishing
       await this.queue.complete(job.id, this.workerId);
     } catch (err) {
       clearInterval(renew);
-      if (abort.signal.aborted) return; // released by stop(): not a failed attempt
-      const message = err instanceof Error ? err.message : String(err);
+      // released by stop() or lease lost: not a failed attempt of ours
+      if (abort.signal.aborted && !timedOut) return;
+      const message = timedOut
+        ? `timed out after ${this.#jobTimeoutMs} ms`
+        : err instanceof Error
+          ? err.message
+          : String(err);
       const permanent = err instanceof PermanentJobError;
       const status = await this.queue.fail(job.id, this.workerId, message, { permanent });
       if (status === 'dead') {
@@ -215,6 +237,7 @@ export class JobWorker {
       }
     } finally {
       clearInterval(renew);
+      clearTimeout(timer);
     }
   }
 }
