@@ -14,7 +14,7 @@ import {
 import { Migrator, type PgliteDatabase, createTestPglite } from '@switchboard/storage';
 import { makeDocx, makeEncryptedPdf, makePdf } from '../../datasources/test/fixtures';
 import { FakeEmbedder, user } from '../test/helpers';
-import { ContextBuilder } from './context/context-builder';
+import { ContextBuilder, toSourcesState } from './context/context-builder';
 import { DataSourceResolver } from './context/datasource-resolver';
 import { ChunkIndexRepository } from './index/chunk-index.repository';
 import { createRagMigrations } from './index/rag.migrations';
@@ -234,6 +234,15 @@ describe('ingestion, retrieval and context (PGlite + pgvector)', () => {
     expect(ctx.systemText).toContain('supplier: Kessler Valves');
     expect(ctx.systemText).toMatch(/square brackets/);
     expect(ctx.tokens).toBeLessThanOrEqual(4000);
+    expect(toSourcesState(ctx.sources).sources.documents.sources[2]).toEqual({
+      n: 3,
+      fileId: csvId,
+      name: 'parts.csv',
+      location: 'rows 2–4',
+      score: 1,
+      snippet:
+        'part: bearing; supplier: Nordic Steel part: gasket; supplier: Rubber Works part: valve; supplier: Kessler Valves',
+    });
   });
 
   it('retrieves the top chunks when the documents do not fit, or when ragOnly', async () => {

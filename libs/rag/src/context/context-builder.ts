@@ -288,3 +288,26 @@ function cutToTokens(text: string, tokens: number): string {
   if (space > len / 2) cut = cut.slice(0, space);
   return cut.replace(/[\uD800-\uDBFF]$/, '');
 }
+
+/**
+ * The `state` of the stream's sources frame:
+ * `{"s":"meta","state":{"sources":{"documents":{"sources":[...]}}}}`.
+ */
+export function toSourcesState(sources: ContextSource[]): {
+  sources: { documents: { sources: Array<Omit<ContextSource, 'n'> & { n: number }> } };
+} {
+  return {
+    sources: {
+      documents: {
+        sources: sources.map((s) => ({
+          n: s.n,
+          fileId: s.fileId,
+          name: s.name,
+          location: s.location,
+          score: s.score,
+          snippet: s.snippet,
+        })),
+      },
+    },
+  };
+}
