@@ -10,6 +10,7 @@ import {
 /** the only names tests resolve; nothing here ever reaches a real DNS server or the internet */
 const FAKE_DNS: Record<string, ResolvedAddress[]> = {
   'public.test': [{ address: '127.0.0.1', family: 4 }], // "public" only through the test hook below
+  'other.test': [{ address: '127.0.0.1', family: 4 }],
   'internal.test': [{ address: '10.1.2.3', family: 4 }],
   'metadata.test': [{ address: '169.254.169.254', family: 4 }],
   'mixed.test': [
@@ -85,6 +86,12 @@ describe('SsrfGuard', () => {
           return;
         case '/redirect-metadata-name':
           res.writeHead(301, { location: `http://metadata.test:${port}/latest/meta-data/` }).end();
+          return;
+        case '/redirect-other':
+          res.writeHead(307, { location: `http://other.test:${port}/echo` }).end();
+          return;
+        case '/redirect-same':
+          res.writeHead(307, { location: '/echo' }).end();
           return;
         case '/redirect-ok':
           res.writeHead(302, { location: `http://public.test:${port}/ok` }).end();
@@ -184,6 +191,14 @@ describe('SsrfGuard', () => {
     expect(hits).toBe(before + 2); // only the first hops reached the server
     const ok = await testing().fetch(`http://public.test:${port}/redirect-ok`);
     expect(ok.url).toBe(`http://public.test:${port}/ok`);
+  });
+
+  it("sends the caller's headers to the original origin only, not to a redirect elsewhere", async () => {
+    const headers = { authorization: 'Bearer secret' };
+    const same = await testing().fetch(`http://public.test:${port}/redirect-same`, { headers });
+    expect(JSON.parse(same.body.toString())).toMatchObject({ auth: 'Bearer secret' });
+    const other = await testing().fetch(`http://public.test:${port}/redirect-other`, { headers });
+    expect(JSON.parse(other.body.toString())).toMatchObject({ auth: null });
   });
 
   it('stops after the redirect limit', async () => {

@@ -137,10 +137,13 @@ export class SsrfGuard {
     if (req.signal) signals.push(req.signal);
     const signal = AbortSignal.any(signals);
     let current = this.parseUrl(url);
+    const origin = current.origin;
     let method = req.method ?? 'GET';
     let body = req.body;
     for (let hop = 0; ; hop++) {
-      const res = await this.once(current, { method, headers: req.headers ?? {}, body, signal });
+      // credentials go to the registered origin only, never to where it redirects
+      const headers = current.origin === origin ? (req.headers ?? {}) : {};
+      const res = await this.once(current, { method, headers, body, signal });
       const location = res.headers.location;
       if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location) {
         res.resume();

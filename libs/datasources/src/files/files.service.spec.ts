@@ -166,6 +166,9 @@ describe('FilesService', () => {
     expect((await files.listByTags(alice, ['hr'])).map((f) => f.id)).toEqual([a.id]);
     expect(await files.listByTags(carol, ['policies'])).toEqual([]);
     expect((await files.list(alice, { tag: 'policies' })).length).toBe(2);
+    const page1 = await files.list(alice, { limit: 1 });
+    const page2 = await files.list(alice, { limit: 1, offset: 1 });
+    expect([...page1, ...page2].map((f) => f.id).sort()).toEqual([a.id, b.id].sort());
   });
 
   it('delete removes the row, its extracted text and its blob', async () => {

@@ -125,17 +125,25 @@ export class FilesService {
     }
   }
 
+  /** visible files, newest first; `limit` 1..1000 (default 100), `offset` for paging */
   async list(
     principal: Principal,
-    filter: { tag?: string; status?: FileStatus } = {},
+    filter: { tag?: string; status?: FileStatus; limit?: number; offset?: number } = {},
   ): Promise<FileRecord[]> {
     const r = await this.db.query<FileRow>(
       `SELECT f.* FROM files f
         WHERE ${visibleFilePredicate('f', 1, 2)}
           AND ($3::text IS NULL OR $3 = ANY(f.tags))
           AND ($4::text IS NULL OR f.status = $4)
-        ORDER BY f.created_at DESC, f.id`,
-      [...visibilityParams(principal), filter.tag ?? null, filter.status ?? null],
+        ORDER BY f.created_at DESC, f.id
+        LIMIT $5 OFFSET $6`,
+      [
+        ...visibilityParams(principal),
+        filter.tag ?? null,
+        filter.status ?? null,
+        Math.min(Math.max(1, Math.floor(filter.limit ?? 100)), 1000),
+        Math.max(0, Math.floor(filter.offset ?? 0)),
+      ],
     );
     return r.rows.map((row) => toFileRecord(row, principal.userId));
   }
