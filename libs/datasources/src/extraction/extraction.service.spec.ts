@@ -139,7 +139,7 @@ describe('ExtractionService', () => {
     ]);
   });
 
-  it('reads JSON and plain text; fails invalid JSON, empty files and non-UTF-8 text', async () => {
+  it('reads JSON and plain text (UTF-8 or Windows-1252); fails invalid JSON, empty files and binary data', async () => {
     expect((await svc.extract(Buffer.from('{"a":[1,"two"]}'), MIME.json)).segments[0].text).toBe(
       '{\n  "a": [\n    1,\n    "two"\n  ]\n}',
     );
@@ -149,9 +149,13 @@ describe('ExtractionService', () => {
     expect((await failure(svc.extract(Buffer.from('{"a":'), MIME.json))).reason).toBe('corrupt');
     expect((await failure(svc.extract(Buffer.alloc(0), MIME.text))).reason).toBe('empty');
     expect((await failure(svc.extract(Buffer.from('  \n\n '), MIME.text))).reason).toBe('empty');
-    expect((await failure(svc.extract(Buffer.from([0xc3, 0x28]), MIME.text))).reason).toBe(
+    expect((await failure(svc.extract(Buffer.from([0xc3, 0x28, 0x00]), MIME.text))).reason).toBe(
       'corrupt',
     );
+    expect(
+      (await svc.extract(Buffer.from([0x4a, 0xfc, 0x72, 0x67, 0x65, 0x6e]), MIME.text)).segments[0]
+        .text,
+    ).toBe('Jürgen');
   });
 
   it('refuses an Office package that would expand beyond the limit, without inflating it', async () => {

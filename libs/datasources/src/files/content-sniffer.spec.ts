@@ -80,7 +80,17 @@ describe('decodeText', () => {
     const euro = Buffer.from('price 5€');
     const cut = euro.subarray(0, euro.length - 1);
     expect(decodeText(cut, false)).toBe('price 5');
-    expect(decodeText(cut, true)).toBeUndefined();
+    expect(decodeText(cut, true)).toBe('price 5â‚'); // not UTF-8 as a whole: Windows-1252
+  });
+
+  it('reads non-UTF-8 text as Windows-1252 (legacy CSV exports)', () => {
+    const cp1252 = Buffer.from([
+      0x6e, 0x61, 0x6d, 0x65, 0x0a, 0x4a, 0xfc, 0x72, 0x67, 0x65, 0x6e, 0x20, 0x80,
+    ]);
+    expect(decodeText(cp1252, true)).toBe('name\nJürgen €');
+    expect(
+      sniffContentType(Buffer.from([0x8b, 0x00, 0x01, 0x02]), { complete: true }),
+    ).toBeUndefined();
   });
 
   it('decodes UTF-16 with a byte-order mark', () => {

@@ -89,8 +89,8 @@ function hintedKind(
 }
 
 /**
- * Text when the bytes are UTF-8 (or UTF-16 with a BOM) without control
- * characters other than whitespace. A multi-byte character cut by the end of
+ * Text when the bytes are UTF-8 (or UTF-16 with a BOM, or else Windows-1252)
+ * without control characters other than whitespace. A multi-byte character cut by the end of
  * the head is tolerated unless the head is the whole file.
  */
 export function decodeText(head: Buffer, complete: boolean): string | undefined {
@@ -104,7 +104,9 @@ export function decodeText(head: Buffer, complete: boolean): string | undefined 
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(body);
     } catch {
-      return undefined;
+      // not UTF-8: legacy single-byte text (Excel's CSV export on Windows) reads
+      // as Windows-1252; binary data still fails the control-character test below
+      text = new TextDecoder('windows-1252').decode(head);
     }
   }
   // eslint-disable-next-line no-control-regex
