@@ -9,11 +9,13 @@ import { ChatController } from './chat/chat.controller';
 import { ChatPipeline } from './chat/chat-pipeline.service';
 import { DrainState } from './health/drain-state';
 import { EmfService } from './health/emf.service';
-import {
-  HealthController,
-  READINESS_CHECKS,
-  type ReadinessCheck,
-} from './health/health.controller';
+import { AccountService, ApiKeyService } from '@switchboard/auth';
+import { BudgetRepository, BudgetService, UsageLedger, UsageReports } from '@switchboard/billing';
+import { RateLimitService } from '@switchboard/rate-limit';
+import { DATABASE } from '@switchboard/storage';
+import { SpendControl } from './chat/spend-control.service';
+import type { Infrastructure } from './infra/infrastructure';
+import { HealthController, READINESS_CHECKS } from './health/health.controller';
 import { CompletionsController } from './openai/completions.controller';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';
@@ -23,7 +25,7 @@ export interface GatewayModuleOptions {
   config: AppConfig;
   logger: PinoLogger;
   llm: LlmService;
-  readinessChecks?: ReadinessCheck[];
+  infra: Infrastructure;
   providers?: Provider[];
 }
 
@@ -47,7 +49,16 @@ export class AppModule {
       controllers: [ChatController, CompletionsController, HealthController],
       providers: [
         { provide: LlmService, useValue: opts.llm },
-        { provide: READINESS_CHECKS, useValue: opts.readinessChecks ?? [] },
+        { provide: READINESS_CHECKS, useValue: opts.infra.readinessChecks },
+        { provide: DATABASE, useValue: opts.infra.db },
+        { provide: ApiKeyService, useValue: opts.infra.apiKeys },
+        { provide: AccountService, useValue: opts.infra.accounts },
+        { provide: RateLimitService, useValue: opts.infra.rateLimits },
+        { provide: BudgetService, useValue: opts.infra.budgets },
+        { provide: BudgetRepository, useValue: opts.infra.budgetRepo },
+        { provide: UsageLedger, useValue: opts.infra.ledger },
+        { provide: UsageReports, useValue: opts.infra.reports },
+        SpendControl,
         MetricsService,
         DrainState,
         StreamRegistry,

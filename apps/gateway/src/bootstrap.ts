@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
 import { AppModule } from './app.module';
+import { createInfrastructure } from './infra/infrastructure';
 import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import type { GatewayRequest } from './http/request.types';
@@ -77,10 +78,11 @@ export async function createGateway(
     loadCatalogue(config.llm.modelsFile),
     createProviders(config, { simulatorUrl }),
   );
-  const authenticator = new Authenticator(adminKey);
+  const infra = await createInfrastructure(config, logger);
+  const authenticator = new Authenticator(adminKey, infra.verifiers);
 
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ config, logger, llm }),
+    AppModule.forRoot({ config, logger, llm, infra }),
     {
       bodyParser: false,
       bufferLogs: true,
@@ -137,6 +139,8 @@ export async function createGateway(
   const close = () =>
     (closing ??= (async () => {
       await app.close();
+      // after the app: in-flight usage rows reach the ledger before it is flushed
+      await infra.close();
       await simulator?.close();
     })());
 

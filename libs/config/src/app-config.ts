@@ -39,9 +39,19 @@ export interface AppConfig {
   };
   auth: {
     adminApiKey?: Secret;
-    oidc?: { issuer: string; audience?: string };
-    cognito?: { userPoolId: string; clientId?: string };
+    oidc?: { issuer: string; audience: string; jwksUri?: string; userIdClaim?: string };
+    /** keyed-hash secret for API keys; generated under DATA_DIR in embedded mode */
+    apiKeySecret?: Secret;
+    cognito?: { userPoolId: string; clientId: string };
   };
+  limits: {
+    /** defaults per key, per user and per account; overrides per key and account */
+    requestsPerMinute: number;
+    tokensPerMinute: number;
+    concurrentStreams: number;
+    failOpen: boolean;
+  };
+  budgets: { failOpen: boolean };
   llm: {
     modelsFile?: string;
     resilience: {
@@ -127,11 +137,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     auth: {
       adminApiKey: secret(e.ADMIN_API_KEY),
-      oidc: e.OIDC_ISSUER ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE } : undefined,
-      cognito: e.COGNITO_USER_POOL_ID
-        ? { userPoolId: e.COGNITO_USER_POOL_ID, clientId: e.COGNITO_CLIENT_ID }
-        : undefined,
+      oidc:
+        e.OIDC_ISSUER && e.OIDC_AUDIENCE
+          ? {
+              issuer: e.OIDC_ISSUER,
+              audience: e.OIDC_AUDIENCE,
+              jwksUri: e.OIDC_JWKS_URI,
+              userIdClaim: e.OIDC_USER_ID_CLAIM,
+            }
+          : undefined,
+      cognito:
+        e.COGNITO_USER_POOL_ID && e.COGNITO_CLIENT_ID
+          ? { userPoolId: e.COGNITO_USER_POOL_ID, clientId: e.COGNITO_CLIENT_ID }
+          : undefined,
+      apiKeySecret: secret(e.API_KEY_SECRET),
     },
+    limits: {
+      requestsPerMinute: e.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      tokensPerMinute: e.RATE_LIMIT_TOKENS_PER_MINUTE,
+      concurrentStreams: e.RATE_LIMIT_CONCURRENT_STREAMS,
+      failOpen: e.RATE_LIMIT_FAIL_OPEN,
+    },
+    budgets: { failOpen: e.BUDGET_FAIL_OPEN },
     llm: {
       modelsFile: e.MODELS_FILE,
       resilience: {

@@ -82,6 +82,17 @@ export const envSchema = z.object({
       .optional(),
   ),
   COGNITO_CLIENT_ID: optionalString,
+  OIDC_JWKS_URI: url(['http:', 'https:']),
+  OIDC_USER_ID_CLAIM: optionalString,
+  /** HMAC secret for API key hashes; must be shared by every replica. */
+  API_KEY_SECRET: optionalString.pipe(
+    z.string().min(32, 'must be at least 32 characters').optional(),
+  ),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: intInRange(600, 1, 10_000_000),
+  RATE_LIMIT_TOKENS_PER_MINUTE: intInRange(2_000_000, 1, 1_000_000_000),
+  RATE_LIMIT_CONCURRENT_STREAMS: intInRange(50, 1, 1_000_000),
+  RATE_LIMIT_FAIL_OPEN: bool(true),
+  BUDGET_FAIL_OPEN: bool(false),
   CORS_ORIGINS: optionalString,
   SHUTDOWN_DRAIN_SECONDS: intInRange(100, 0, 3600),
   HEARTBEAT_SECONDS: intInRange(15, 1, 300),

@@ -30,7 +30,8 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { costMicros, UsageRecorder } from '../usage/usage-recorder.service';
+import { costMicros } from '@switchboard/billing';
+import { UsageRecorder } from '../usage/usage-recorder.service';
 import type {
   ChatRunInput,
   PipelineEvent,
@@ -40,6 +41,7 @@ import type {
   StopCode,
 } from './chat-run.types';
 import { upstreamTimeouts } from './upstream-timeouts';
+import { SpendControl, type Admission } from './spend-control.service';
 
 /** One upstream call: its own usage, status and ledger row. */
 class Attempt {
@@ -68,12 +70,14 @@ class Attempt {
     // Providers report usage at the end; a partial or failed call is estimated.
     const usage = this.reported
       ? this.usage
-      : {
-          inputTokens: this.promptEstimate,
-          cachedInputTokens: 0,
-          outputTokens: estimateTextTokens(this.outputText) + Math.ceil(this.toolArgChars / 4),
-          reasoningTokens: 0,
-        };
+      : !this.produced && this.status === 'error'
+        ? { ...ZERO_USAGE }
+        : {
+            inputTokens: this.promptEstimate,
+            cachedInputTokens: 0,
+            outputTokens: estimateTextTokens(this.outputText) + Math.ceil(this.toolArgChars / 4),
+            reasoningTokens: 0,
+          };
     return {
       requestId,
       model: this.model.id,
@@ -105,6 +109,7 @@ export class ChatPipeline {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly llm: LlmService,
     private readonly usage: UsageRecorder,
+    private readonly spend: SpendControl,
   ) {
     const r = config.llm.resilience;
     this.breaker = new CircuitBreaker(r.breakerThreshold, r.breakerCooldownMs);
@@ -178,29 +183,43 @@ export class ChatPipeline {
       const attempts: Attempt[] = [];
       let stopCode: StopCode | undefined;
       let failed: AppError | undefined;
+      let admission: Admission | undefined;
+      let disposed = false;
+      let accountId = input.accountId;
       const stop$ = control.stop$.pipe(tap((c) => (stopCode = c)));
       const record = (a: Attempt) => {
         if (a.recorded) return;
         a.recorded = true;
-        this.usage.record(a.summary(input.requestId), input.principal, input.accountId);
+        this.usage.record(a.summary(input.requestId), input.principal, accountId);
       };
 
-      const upstream$ = defer(() => {
+      const upstream$ = defer(async () => {
         const plan = this.#plan(input);
         const promptEstimate = estimatePromptTokens(input.messages, input.params.tools);
-        const deadline = performance.now() + this.config.llm.resilience.retryDeadlineMs;
-        return this.#attempt(
-          input,
-          control,
+        const a = await this.spend.admit({
+          requestId: input.requestId,
+          principal: input.principal,
+          accountId: input.accountId,
           plan,
-          0,
-          0,
           promptEstimate,
-          deadline,
-          attempts,
-          record,
-        );
-      }).pipe(takeUntil(stop$));
+          maxTokens: input.params.maxTokens,
+        });
+        // A client that left while admission was pending must not leak the hold.
+        if (disposed) a.finish(0, 0);
+        else admission = a;
+        accountId = a.accountId;
+        return { plan, promptEstimate, headers: a.headers };
+      }).pipe(
+        switchMap(({ plan, promptEstimate, headers }) => {
+          const deadline = performance.now() + this.config.llm.resilience.retryDeadlineMs;
+          const admitted: PipelineEvent = { type: 'admitted', headers };
+          return concat(
+            of(admitted),
+            this.#attempt(input, control, plan, 0, 0, promptEstimate, deadline, attempts, record),
+          );
+        }),
+        takeUntil(stop$),
+      );
 
       const endOf = (): PipelineEvent[] => {
         const last = attempts[attempts.length - 1];
@@ -232,7 +251,18 @@ export class ChatPipeline {
       ).pipe(
         // Runs once on complete, error or unsubscribe (client gone): an attempt
         // still open here was cancelled.
-        finalize(() => attempts.forEach(record)),
+        finalize(() => {
+          disposed = true;
+          attempts.forEach(record);
+          let cost = 0;
+          let tokens = 0;
+          for (const a of attempts) {
+            const u = a.summary(input.requestId);
+            cost += u.costMicros;
+            tokens += u.usage.inputTokens + u.usage.outputTokens;
+          }
+          admission?.finish(cost, tokens);
+        }),
       );
     });
   }

@@ -35,6 +35,8 @@ export type RunStatus = 'complete' | 'cancelled' | 'error';
 
 export interface RunSummary {
   requestId: string;
+  /** set for assistant sub-calls: the request that spawned this call */
+  parentRequestId?: string;
   model: string;
   provider: string;
   attempt: number;
@@ -52,6 +54,8 @@ export type PipelineEvent =
   | ChatEvent
   | { type: 'error'; error: AppError }
   | { type: 'end'; summary: RunSummary }
+  /** admission passed; rate-limit headers for the response */
+  | { type: 'admitted'; headers: Record<string, string> }
   /** the first token reached the pipeline from upstream at this time (performance.now()) */
   | {
       type: 'upstream_first_token';

@@ -47,6 +47,10 @@ export class ChatStreamRunner {
     let upstreamTtftMs: number | undefined;
 
     const onEvent = (ev: PipelineEvent) => {
+      if (ev.type === 'admitted') {
+        if (!res.headersSent) for (const [k, v] of Object.entries(ev.headers)) res.setHeader(k, v);
+        return;
+      }
       if (ev.type === 'upstream_first_token') {
         upstreamTtftMs = ev.upstreamTtftMs;
         if (!res.headersSent) {
@@ -113,7 +117,9 @@ export class ChatStreamRunner {
     let summary: RunSummary | undefined;
     const sub = this.pipeline.run(input, { stop$ }).subscribe({
       next: (ev) => {
-        if (ev.type === 'upstream_first_token') {
+        if (ev.type === 'admitted') {
+          for (const [k, v] of Object.entries(ev.headers)) res.setHeader(k, v);
+        } else if (ev.type === 'upstream_first_token') {
           this.#recordFirstToken(input, ev.upstreamTtftMs);
           res.setHeader('x-switchboard-model', ev.model);
           res.setHeader('x-switchboard-attempt', String(ev.attempt));

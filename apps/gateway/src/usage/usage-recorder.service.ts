@@ -1,26 +1,21 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@switchboard/auth';
-import type { ModelPricing, TokenUsage } from '@switchboard/llm';
+import { UsageLedger } from '@switchboard/billing';
 import { MetricsService } from '@switchboard/observability';
 import type { RunSummary } from '../chat/chat-run.types';
 
-/** USD per million tokens == micro-dollars per token; rounded up once, at the end. */
-export function costMicros(u: TokenUsage, p: ModelPricing): number {
-  const uncached = Math.max(0, u.inputTokens - u.cachedInputTokens);
-  return Math.ceil(
-    uncached * p.input + u.cachedInputTokens * p.cachedInput + u.outputTokens * p.output - 1e-9,
-  );
-}
-
 /**
  * Where every upstream call's usage goes, exactly once per (request, attempt):
- * a structured log line and the token/cost metrics.
+ * the usage ledger (batched, flushed on shutdown), a log line and the metrics.
  */
 @Injectable()
 export class UsageRecorder {
   private readonly log = new Logger('usage');
 
-  constructor(private readonly metrics: MetricsService) {}
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly ledger: UsageLedger,
+  ) {}
 
   record(summary: RunSummary, principal: Principal, accountId: string | undefined): void {
     const { usage, model } = summary;
@@ -30,7 +25,26 @@ export class UsageRecorder {
     this.metrics.tokens.inc({ direction: 'reasoning', model }, usage.reasoningTokens);
     this.metrics.costMicros.inc({ model }, summary.costMicros);
     this.metrics.chatOutcomes.inc({ outcome: summary.status, code: summary.errorCode ?? '' });
-    this.log.log({
+    this.ledger.record({
+      requestId: summary.requestId,
+      attempt: summary.attempt,
+      parentRequestId: summary.parentRequestId ?? null,
+      userId: principal.userId,
+      accountId: accountId ?? principal.defaultAccountId ?? null,
+      keyId: principal.keyId ?? null,
+      model,
+      provider: summary.provider,
+      inputTokens: usage.inputTokens,
+      cachedInputTokens: usage.cachedInputTokens,
+      outputTokens: usage.outputTokens,
+      reasoningTokens: usage.reasoningTokens,
+      costMicros: summary.costMicros,
+      status: summary.status,
+      errorCode: summary.errorCode ?? null,
+      ttftMs: summary.upstreamTtftMs ?? null,
+      durationMs: summary.durationMs,
+    });
+    this.log.debug({
       msg: 'usage',
       ...summary,
       userId: principal.userId,
