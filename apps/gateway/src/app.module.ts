@@ -20,6 +20,11 @@ import { CompletionsController } from './openai/completions.controller';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { UsageRecorder } from './usage/usage-recorder.service';
+import { UsageReportsController } from './usage/usage-reports.controller';
+import { AdminAccountsController } from './admin/admin-accounts.controller';
+import { AdminBudgetsController } from './admin/admin-budgets.controller';
+import { AdminKeysController } from './admin/admin-keys.controller';
+import { MeController } from './admin/me.controller';
 
 export interface GatewayModuleOptions {
   config: AppConfig;
@@ -46,7 +51,16 @@ export class AppModule {
           },
         }),
       ],
-      controllers: [ChatController, CompletionsController, HealthController],
+      controllers: [
+        ChatController,
+        CompletionsController,
+        HealthController,
+        AdminKeysController,
+        AdminAccountsController,
+        AdminBudgetsController,
+        MeController,
+        UsageReportsController,
+      ],
       providers: [
         { provide: LlmService, useValue: opts.llm },
         { provide: READINESS_CHECKS, useValue: opts.infra.readinessChecks },

@@ -49,8 +49,7 @@ export async function createGateway(
   config: AppConfig,
   opts: GatewayOptions = {},
 ): Promise<Gateway> {
-  const logger =
-    opts.logger ?? pino({ level: config.logLevel, redact: ['*.authorization', '*.apiKey'] });
+  const logger = opts.logger ?? pino({ level: config.logLevel });
 
   let adminKey: BootstrapAdminKey;
   if (config.auth.adminApiKey)

@@ -15,14 +15,12 @@ import {
   type TokenUsage,
 } from '@switchboard/llm';
 import {
-  EMPTY,
   Observable,
   catchError,
   concat,
   defer,
   finalize,
   from,
-  mergeMap,
   of,
   switchMap,
   takeUntil,
@@ -302,30 +300,37 @@ export class ChatPipeline {
             model.idleTimeoutMs ?? r.idleTimeoutMs,
             control.flow,
           ),
-          mergeMap((ev): Observable<PipelineEvent> => {
-            let first: PipelineEvent | undefined;
-            if (!attempt.produced && (ev.type === 'text' || ev.type === 'tool_call')) {
-              const at = performance.now();
-              attempt.upstreamTtftMs = at - attempt.startedAt;
-              this.breaker.success(provider);
-              first = {
-                type: 'upstream_first_token',
-                at,
-                upstreamTtftMs: attempt.upstreamTtftMs,
-                model: model.id,
-                attempt: attempt.number,
-              };
-            }
-            if (ev.type === 'text') attempt.outputText += ev.text;
-            else if (ev.type === 'tool_call')
-              attempt.toolArgChars += ev.argumentsDelta?.length ?? 0;
-            else if (ev.type === 'usage') {
-              attempt.usage = ev.usage;
-              attempt.reported = true;
-              return EMPTY;
-            }
-            return first ? of(first, ev) : of(ev);
-          }),
+          (source: Observable<ChatEvent>) =>
+            // Hand-rolled: this runs per token, so no per-event allocations.
+            new Observable<PipelineEvent>((sub) =>
+              source.subscribe({
+                next: (ev) => {
+                  if (!attempt.produced && (ev.type === 'text' || ev.type === 'tool_call')) {
+                    const at = performance.now();
+                    attempt.upstreamTtftMs = at - attempt.startedAt;
+                    this.breaker.success(provider);
+                    sub.next({
+                      type: 'upstream_first_token',
+                      at,
+                      upstreamTtftMs: attempt.upstreamTtftMs,
+                      model: model.id,
+                      attempt: attempt.number,
+                    });
+                  }
+                  if (ev.type === 'text') attempt.outputText += ev.text;
+                  else if (ev.type === 'tool_call')
+                    attempt.toolArgChars += ev.argumentsDelta?.length ?? 0;
+                  else if (ev.type === 'usage') {
+                    attempt.usage = ev.usage;
+                    attempt.reported = true;
+                    return;
+                  }
+                  sub.next(ev);
+                },
+                error: (e: unknown) => sub.error(e),
+                complete: () => sub.complete(),
+              }),
+            ),
           catchError((e: unknown) => {
             const err = toAppError(e);
             attempt.status = 'error';

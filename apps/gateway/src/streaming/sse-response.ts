@@ -18,8 +18,9 @@ export class SseResponse {
     res.on('drain', () => this.flow.resume());
   }
 
+  /** true once anything was sent or queued: from then on errors are frames */
   get started(): boolean {
-    return this.res.headersSent;
+    return this.res.headersSent || this.#pending.length > 0;
   }
 
   get ended(): boolean {
@@ -39,13 +40,31 @@ export class SseResponse {
     this.res.socket?.setNoDelay(true);
   }
 
-  /** Writes one `data:` frame; pauses the flow when the socket buffer is full. */
+  #pending = '';
+  #flushScheduled = false;
+
+  /**
+   * Queues one `data:` frame. Frames queued in the same tick leave in one write
+   * (one syscall); the flow pauses when the socket buffer is full.
+   */
   data(payload: string): void {
     if (this.ended) return;
-    this.#open();
     this.#lastWrite = performance.now();
-    if (!this.res.write(`data: ${payload}\n\n`)) this.flow.pause();
+    this.#pending += `data: ${payload}\n\n`;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flush);
+    }
   }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    if (!this.#pending || this.ended) return;
+    this.#open();
+    const chunk = this.#pending;
+    this.#pending = '';
+    if (!this.res.write(chunk)) this.flow.pause();
+  };
 
   heartbeat(now: number): void {
     if (this.ended || this.flow.paused) return;
@@ -57,6 +76,7 @@ export class SseResponse {
 
   end(): void {
     if (this.ended) return;
+    this.#flush();
     this.#ended = true;
     this.#open();
     this.res.end();

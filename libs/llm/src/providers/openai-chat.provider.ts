@@ -215,14 +215,20 @@ export class OpenAiChatProvider implements LlmProvider {
         subscriber.complete();
       };
 
-      run().catch((e: unknown) => {
-        if (abort.signal.aborted) return;
-        subscriber.error(mapOpenAiError(e, started));
-      });
+      let settled = false;
+      run().then(
+        () => (settled = true),
+        (e: unknown) => {
+          settled = true;
+          if (abort.signal.aborted) return;
+          subscriber.error(mapOpenAiError(e, started));
+        },
+      );
 
       return () => {
         options.signal?.removeEventListener('abort', onOuterAbort);
-        abort.abort();
+        // Aborting allocates a DOMException; a finished call has nothing to abort.
+        if (!settled) abort.abort();
       };
     });
   }

@@ -1,0 +1,77 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  UseGuards,
+} from '@nestjs/common';
+import { AccountService, type AccountRecord } from '@switchboard/auth';
+import { AppError } from '@switchboard/common';
+import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
+import { parseBody } from '../http/parse-body';
+import { createAccountSchema, limitsBodySchema, memberParamsSchema } from './admin.schemas';
+import { parseInput } from './request-input';
+
+/** Admin API for accounts (cost centres) and their members. */
+@Controller('admin/accounts')
+@UseGuards(ScopesGuard)
+@RequireScope('admin')
+export class AdminAccountsController {
+  constructor(private readonly accounts: AccountService) {}
+
+  @Post()
+  @HttpCode(201)
+  create(@Body() body: unknown): Promise<AccountRecord> {
+    const b = parseBody(createAccountSchema, body);
+    return this.accounts.create({ id: b.id, name: b.name, limits: b.limits ?? null });
+  }
+
+  @Get()
+  async list() {
+    return { data: await this.accounts.list() };
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<AccountRecord> {
+    return this.existing(id);
+  }
+
+  /** Replaces the account's limit overrides; `{}` removes them. */
+  @Put(':id/limits')
+  setLimits(@Param('id') id: string, @Body() body: unknown): Promise<AccountRecord> {
+    const limits = parseBody(limitsBodySchema, body);
+    return this.accounts.setLimits(id, Object.keys(limits).length ? limits : null);
+  }
+
+  @Get(':id/members')
+  async members(@Param('id') id: string) {
+    await this.existing(id);
+    return { data: (await this.accounts.members(id)).map((userId) => ({ userId })) };
+  }
+
+  /** Idempotent: adding a member twice is not an error. */
+  @Put(':id/members/:userId')
+  @HttpCode(204)
+  async addMember(@Param() params: unknown): Promise<void> {
+    const { id, userId } = parseInput(memberParamsSchema, params);
+    await this.accounts.addMember(id, userId);
+  }
+
+  @Delete(':id/members/:userId')
+  @HttpCode(204)
+  async removeMember(@Param() params: unknown): Promise<void> {
+    const { id, userId } = parseInput(memberParamsSchema, params);
+    if (!(await this.accounts.removeMember(id, userId)))
+      throw new AppError('not_found', 'No such member of this account.');
+  }
+
+  private async existing(id: string): Promise<AccountRecord> {
+    const account = await this.accounts.get(id);
+    if (!account) throw new AppError('not_found', 'Account not found.');
+    return account;
+  }
+}

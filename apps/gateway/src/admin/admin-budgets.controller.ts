@@ -1,0 +1,95 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Put,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import { AccountService, ApiKeyService } from '@switchboard/auth';
+import {
+  BudgetRepository,
+  BudgetService,
+  type BudgetRecord,
+  type ScopeUsage,
+} from '@switchboard/billing';
+import { AppError } from '@switchboard/common';
+import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
+import { parseBody } from '../http/parse-body';
+import { budgetBodySchema, budgetFilterSchema, budgetParamsSchema } from './admin.schemas';
+import { parseInput } from './request-input';
+
+const usd = (micros: number) => micros / 1_000_000;
+
+function budgetView(b: BudgetRecord, usage?: ScopeUsage) {
+  return {
+    scopeType: b.scopeType,
+    scopeId: b.scopeId,
+    period: b.period,
+    limitMicros: b.limitMicros,
+    limitUsd: usd(b.limitMicros),
+    ...(usage && {
+      spentMicros: usage.spentMicros,
+      heldMicros: usage.heldMicros,
+      spentUsd: usd(usage.spentMicros),
+      heldUsd: usd(usage.heldMicros),
+    }),
+  };
+}
+
+/**
+ * Admin API for dollar budgets: one limit per (scope type, scope id, period).
+ * Periods are UTC buckets; "spent" and "held" are those of the current bucket.
+ */
+@Controller('admin/budgets')
+@UseGuards(ScopesGuard)
+@RequireScope('admin')
+export class AdminBudgetsController {
+  constructor(
+    private readonly repo: BudgetRepository,
+    private readonly budgets: BudgetService,
+    private readonly accounts: AccountService,
+    private readonly keys: ApiKeyService,
+  ) {}
+
+  @Get()
+  async list(@Query() query: unknown) {
+    const f = parseInput(budgetFilterSchema, query);
+    const records = await this.repo.list(f.scopeType, f.scopeId);
+    let usage: ScopeUsage[];
+    try {
+      usage = await Promise.all(
+        records.map((b) => this.budgets.usage(b.scopeType, b.scopeId, b.period)),
+      );
+    } catch (e) {
+      throw new AppError('service_unavailable', 'Budget usage cannot be read right now.', {
+        cause: e,
+      });
+    }
+    return { data: records.map((b, i) => budgetView(b, usage[i])) };
+  }
+
+  /** Sets (or replaces) a limit. Accounts and keys must exist; user ids are free-form. */
+  @Put(':scopeType/:scopeId/:period')
+  async set(@Param() params: unknown, @Body() body: unknown) {
+    const p = parseInput(budgetParamsSchema, params);
+    const { limitMicros } = parseBody(budgetBodySchema, body);
+    if (p.scopeType === 'account' && !(await this.accounts.get(p.scopeId)))
+      throw new AppError('not_found', 'Account not found.');
+    if (p.scopeType === 'key') await this.keys.get(p.scopeId);
+    const record: BudgetRecord = { ...p, limitMicros };
+    await this.repo.set(record);
+    return budgetView(record);
+  }
+
+  @Delete(':scopeType/:scopeId/:period')
+  @HttpCode(204)
+  async remove(@Param() params: unknown): Promise<void> {
+    const p = parseInput(budgetParamsSchema, params);
+    if (!(await this.repo.remove(p.scopeType, p.scopeId, p.period)))
+      throw new AppError('not_found', 'No such budget.');
+  }
+}

@@ -1,0 +1,88 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { AccountService, ApiKeyService, hasScope, type Principal } from '@switchboard/auth';
+import { AppError } from '@switchboard/common';
+import { parseBody } from '../http/parse-body';
+import type { GatewayRequest } from '../http/request.types';
+import { createOwnKeySchema } from './admin.schemas';
+import { apiKeyView } from './api-key.view';
+import { principalOf } from './request-input';
+
+/**
+ * Self-service for any authenticated caller: who am I, and my own API keys.
+ * Another owner's key id answers 404, exactly like an unknown id, so key ids
+ * of other tenants cannot be probed.
+ */
+@Controller('me')
+export class MeController {
+  constructor(
+    private readonly keys: ApiKeyService,
+    private readonly accounts: AccountService,
+  ) {}
+
+  /** The principal as resolved for this request; it holds no secret. */
+  @Get()
+  me(@Req() req: GatewayRequest) {
+    const p = principalOf(req);
+    return {
+      kind: p.kind,
+      userId: p.userId,
+      accountIds: p.accountIds,
+      defaultAccountId: p.defaultAccountId ?? null,
+      keyId: p.keyId ?? null,
+      scopes: p.scopes,
+      limits: p.limits,
+    };
+  }
+
+  @Get('keys')
+  async list(@Req() req: GatewayRequest) {
+    const p = principalOf(req);
+    const now = Date.now();
+    return {
+      data: (await this.keys.list({ ownerUserId: p.userId })).map((k) => apiKeyView(k, now)),
+    };
+  }
+
+  /**
+   * A key owned by the caller, bound to an account they belong to, with scopes
+   * they hold themselves and never `admin`. Limits stay the admin's to set.
+   */
+  @Post('keys')
+  @HttpCode(201)
+  async create(@Req() req: GatewayRequest, @Body() body: unknown) {
+    const p = principalOf(req);
+    const b = parseBody(createOwnKeySchema, body);
+    for (const scope of b.scopes) {
+      if (scope === 'admin' || !hasScope(p, scope))
+        throw new AppError('forbidden', `You cannot grant the "${scope}" scope.`, {
+          param: 'scopes',
+        });
+    }
+    const accountId = b.accountId ?? p.defaultAccountId;
+    if (!accountId)
+      throw new AppError('invalid_request', 'accountId is required.', { param: 'accountId' });
+    if (!(await this.belongsTo(p, accountId)))
+      throw new AppError('forbidden', 'You do not belong to that account.', {
+        param: 'accountId',
+      });
+    const issued = await this.keys.create({
+      ownerUserId: p.userId,
+      accountId,
+      scopes: b.scopes,
+      name: b.name ?? 'default',
+      expiresAt: b.expiresAt ?? null,
+    });
+    return { key: issued.key, record: apiKeyView(issued.record) };
+  }
+
+  @Delete('keys/:id')
+  @HttpCode(204)
+  async revoke(@Req() req: GatewayRequest, @Param('id') id: string): Promise<void> {
+    await this.keys.revoke(id, { ownerUserId: principalOf(req).userId });
+  }
+
+  /** An API key's principal carries only its bound account; memberships are the full list. */
+  private async belongsTo(p: Principal, accountId: string): Promise<boolean> {
+    return p.accountIds.includes(accountId) || (await this.accounts.isMember(p.userId, accountId));
+  }
+}
