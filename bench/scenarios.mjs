@@ -21,6 +21,9 @@
  * - cost of a gateway feature (auth, limits): run the same scenario with
  *   `{ ...ctx, gateway: otherGateway }` and compare the two results' rows.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { completionsBody, simDirective, target } from './lib/load-client.mjs';
 import { median, round, summarize } from './lib/stats.mjs';
 import {
@@ -513,22 +516,33 @@ export async function idleStreams(
 
 /** Spawn-to-`/ready`=200 of fresh gateway processes (polled every 10 ms); median of `runs`. */
 export async function bootToReady(ctx, { runs = 3, targetMs = 1_500 } = {}) {
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const gw = await spawnGateway(ctx.dist, ctx.sim.url);
+  // The first boot of an embedded install creates the PGlite database (initdb +
+  // migrations); every later boot, and every scale-out boot (PostgreSQL), does not.
+  // Both are reported; the target applies to the restart.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-boot-'));
+  const bootOnce = async () => {
+    const gw = await spawnGateway(ctx.dist, ctx.sim.url, { dataDir });
     try {
-      times.push(
-        await waitFor200(`${gw.url}/ready`, { since: gw.spawnedAt, child: gw.child, everyMs: 10 }),
-      );
+      return await waitFor200(`${gw.url}/ready`, { since: gw.spawnedAt, child: gw.child, everyMs: 10 });
     } finally {
       await stop(gw.child);
     }
+  };
+  let first;
+  const times = [];
+  try {
+    first = await bootOnce();
+    for (let i = 0; i < runs; i++) times.push(await bootOnce());
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
-  ctx.log?.(`  boot to ready: ${times.map((t) => `${round(t, 0)} ms`).join(', ')}`);
+  ctx.log?.(`  first boot (creates the embedded database): ${round(first, 0)} ms`);
+  ctx.log?.(`  boot to ready on restart: ${times.map((t) => `${round(t, 0)} ms`).join(', ')}`);
   return {
-    raw: { runsMs: times.map((t) => round(t)) },
+    raw: { firstBootMs: round(first), runsMs: times.map((t) => round(t)) },
     rows: [
-      row(`boot to ready (median of ${runs})`, 'bootToReady', { runs }, null, median(times), 'ms', {
+      row('first boot, embedded database created', 'bootToReady', { runs: 1 }, null, first, 'ms'),
+      row(`boot to ready on restart (median of ${runs})`, 'bootToReady', { runs }, null, median(times), 'ms', {
         on: 'gateway',
         max: targetMs,
       }),

@@ -183,9 +183,10 @@ export const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
  * Starts a gateway bound to loopback and pointed at the simulator. Resolves once
  * it is spawned (not ready): callers time readiness themselves.
  */
-export async function spawnGateway(dist, simulatorUrl, { env = {}, nodeFlags = [] } = {}) {
+export async function spawnGateway(dist, simulatorUrl, { env = {}, nodeFlags = [], dataDir: keepDir } = {}) {
   const port = await freePort();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
+  // a caller-owned data dir survives the process (restart measurements)
+  const dataDir = keepDir ?? mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
   const t0 = performance.now();
   const child = spawnNode([...nodeFlags, path.join(dist, 'apps/gateway/src/main.js')], {
     env: {
@@ -200,7 +201,7 @@ export async function spawnGateway(dist, simulatorUrl, { env = {}, nodeFlags = [
     },
     label: 'gateway',
   });
-  child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  if (!keepDir) child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const url = `http://127.0.0.1:${port}`;
   return {
     child,
