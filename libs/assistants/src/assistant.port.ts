@@ -1,0 +1,51 @@
+import type { Principal } from '@switchboard/auth';
+import type { ChatEvent, ChatMessage, ProviderChatRequest } from '@switchboard/llm';
+import type { Observable } from 'rxjs';
+
+export type CallParams = Omit<ProviderChatRequest, 'upstreamModel' | 'messages'>;
+
+/**
+ * One upstream model call as the gateway makes it: retries and fallbacks before
+ * the first token, timeouts, exactly one ledger row per upstream call under the
+ * current request id (sub-calls included), covered by the request's budget hold.
+ * Unsubscribing aborts the upstream call.
+ */
+export interface ModelCaller {
+  call(modelId: string, messages: ChatMessage[], params: CallParams): Observable<ChatEvent>;
+}
+
+/** What an assistant may read: only what the principal may read (enforced below this port). */
+export interface DocumentAccess {
+  search(query: string, opts?: { fileIds?: string[]; tags?: string[]; k?: number }): Promise<
+    Array<{ fileId: string; name: string; location: string; score: number; text: string }>
+  >;
+  read(fileId: string, opts?: { offset?: number; length?: number }): Promise<{ name: string; text: string; totalChars: number }>;
+  list(): Promise<Array<{ fileId: string; name: string; tags: string[]; status: string }>>;
+}
+
+export interface AssistantRunContext {
+  requestId: string;
+  principal: Principal;
+  /** the model the request asked for (main model) */
+  modelId: string;
+  messages: ChatMessage[];
+  params: CallParams;
+  /** resolved datasource texts (documents to consider), if any */
+  documents: Array<{ fileId: string; name: string; text: string }>;
+  caller: ModelCaller;
+  docs: DocumentAccess;
+  signal: AbortSignal;
+}
+
+/**
+ * An assistant decides how a request is answered. `run` returns a cold
+ * Observable of ChatEvents (text, tool_call, status, state, finish);
+ * status/state events become `meta` frames on /chat.
+ */
+export interface Assistant {
+  readonly id: string;
+  readonly name: string;
+  /** worst-case upstream cost plan, in calls of (model, prompt tokens, max output tokens); sizes the budget hold */
+  plan?(ctx: Omit<AssistantRunContext, 'caller' | 'signal'>): Array<{ modelId: string; promptTokens: number; maxOutputTokens: number }>;
+  run(ctx: AssistantRunContext): Observable<ChatEvent>;
+}
