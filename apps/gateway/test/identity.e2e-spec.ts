@@ -12,6 +12,14 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const QUICK = 'hi\n#sim tokens=3';
 
+interface ChatResult {
+  status: number;
+  headers: Headers;
+  /** the JSON error of a refused request */
+  error: { code: string; message: string } | undefined;
+  frames: Array<Record<string, unknown>>;
+}
+
 interface Issued {
   key: string;
   record: { id: string; prefix: string; ownerUserId: string; accountId: string; status: string };
@@ -39,13 +47,13 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
   };
 
   /** one chat to completion: the status, and for 200 the decoded frames */
-  const chat = async (key: string, extra: Record<string, unknown> = {}) => {
+  const chat = async (key: string, extra: Record<string, unknown> = {}): Promise<ChatResult> => {
     const res = await postJson(`${h.url}/chat`, chatBody(QUICK, extra), bearer(key));
     if (res.status !== 200)
       return {
         status: res.status,
         headers: res.headers,
-        error: (await res.json()).error,
+        error: ((await res.json()) as { error: { code: string; message: string } }).error,
         frames: [],
       };
     const frames: Array<Record<string, unknown>> = [];
@@ -95,8 +103,8 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
       expect(del.text).toBe('');
       const r = await chat(issued.key);
       expect(r.status).toBe(401);
-      expect(r.error.code).toBe('api_key_revoked');
-      expect(JSON.stringify(r.error)).not.toContain(secretOf(issued.key));
+      expect(r.error?.code).toBe('api_key_revoked');
+      expect(JSON.stringify(r.error ?? null)).not.toContain(secretOf(issued.key));
       expect((await api('GET', `/admin/keys/${issued.record.id}`)).json.status).toBe('revoked');
     });
 
@@ -111,7 +119,7 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
       await sleep(Date.parse(expiresAt) - Date.now() + 50);
       const r = await chat(issued.key);
       expect(r.status).toBe(401);
-      expect(r.error.code).toBe('api_key_expired');
+      expect(r.error?.code).toBe('api_key_expired');
     });
 
     it('an expiry in the past is refused at creation (400)', async () => {
@@ -133,7 +141,7 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
       });
       const r = await chat(issued.key);
       expect(r.status).toBe(403);
-      expect(r.error.code).toBe('insufficient_scope');
+      expect(r.error?.code).toBe('insufficient_scope');
     });
 
     it('a non-admin key gets 403 on every /admin route', async () => {
@@ -173,11 +181,11 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
     it('an unknown sb_ key is refused with 401 invalid_api_key', async () => {
       const r = await chat(`sb_AAAAAAAA_${'B'.repeat(40)}`);
       expect(r.status).toBe(401);
-      expect(r.error.code).toBe('invalid_api_key');
+      expect(r.error?.code).toBe('invalid_api_key');
       // a known prefix with a wrong secret is the same refusal
       const issued = await issue({ ownerUserId: 'alice', accountId: 'acct-a', scopes: ['chat'] });
       const forged = `sb_${issued.record.prefix}_${'C'.repeat(40)}`;
-      expect((await chat(forged)).error.code).toBe('invalid_api_key');
+      expect((await chat(forged)).error?.code).toBe('invalid_api_key');
     });
 
     it('list and get responses never contain a plaintext key', async () => {
@@ -254,7 +262,7 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
       await sleep(Math.max(0, graceEnds - Date.now() + 50));
       const after = await chat(old.key);
       expect(after.status).toBe(401);
-      expect(after.error.code).toBe('api_key_revoked');
+      expect(after.error?.code).toBe('api_key_revoked');
       expect((await chat(r.json.key)).status).toBe(200);
     });
 
@@ -305,7 +313,7 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
 
       const del = await api('DELETE', `/me/keys/${bob.record.id}`, undefined, bearer(alice.key));
       expect(del.status).toBe(404);
-      expect(del.json.error.code).toBe('not_found');
+      expect(del.json.error?.code).toBe('not_found');
       // same answer as an id that does not exist: other tenants' ids cannot be probed
       const unknown = await api('DELETE', '/me/keys/does-not-exist', undefined, bearer(alice.key));
       expect(unknown.status).toBe(404);
@@ -362,7 +370,7 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
         bearer(alice.key),
       );
       expect(del.status).toBe(204);
-      expect((await chat(made.json.key)).error.code).toBe('api_key_revoked');
+      expect((await chat(made.json.key)).error?.code).toBe('api_key_revoked');
     });
 
     it('A cannot charge an account they do not belong to (403 forbidden)', async () => {
@@ -370,7 +378,7 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
         options: { model: { id: 'sim-gpt' }, accountId: 'acct-b' },
       });
       expect(r.status).toBe(403);
-      expect(r.error.code).toBe('forbidden');
+      expect(r.error?.code).toBe('forbidden');
       const own = await chat(alice.key, {
         options: { model: { id: 'sim-gpt' }, accountId: 'acct-a' },
       });
@@ -416,7 +424,7 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
       expect((await chat(k.key)).status).toBe(200);
       const third = await chat(k.key);
       expect(third.status).toBe(429);
-      expect(third.error.code).toBe('rate_limited');
+      expect(third.error?.code).toBe('rate_limited');
       expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(Number(third.headers.get('retry-after'))).toBeLessThanOrEqual(60);
       expect(third.headers.get('ratelimit-policy')).toBe('"key-requests";q=2;w=60');

@@ -18,12 +18,10 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const FLUSH_TIMEOUT_MS = 2_000;
 
 /** `YYYY-MM-DD` (UTC midnight) or an ISO 8601 timestamp with an offset. */
-const instant = z
-  .union([z.iso.date(), z.iso.datetime({ offset: true })])
-  .transform((s) => ({
-    at: new Date(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s),
-    dateOnly: DATE_ONLY.test(s),
-  }));
+const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]).transform((s) => ({
+  at: new Date(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s),
+  dateOnly: DATE_ONLY.test(s),
+}));
 
 const reportQuerySchema = z
   .object({
@@ -38,7 +36,9 @@ const reportQuerySchema = z
           .map((g) => g.trim())
           .filter(Boolean),
       )
-      .pipe(z.array(z.enum(REPORT_GROUPS as [ReportGroup, ...ReportGroup[]])))
+      .refine((gs): gs is ReportGroup[] => gs.every((g) => isReportGroup(g)), {
+        message: `must be a comma-separated list of ${REPORT_GROUPS.join(', ')}`,
+      })
       .optional(),
     format: z.enum(['json', 'csv']).default('json'),
     userId: z.string().min(1).max(200).optional(),
@@ -131,6 +131,10 @@ export class UsageReportsController {
         return rest;
       });
   }
+}
+
+function isReportGroup(g: string): g is ReportGroup {
+  return (REPORT_GROUPS as readonly string[]).includes(g);
 }
 
 function isoDay(d: Date): string {
