@@ -1,9 +1,11 @@
+import { createTestPostgres, type TestPostgres } from '@switchboard/storage';
 import { auth, chatBody, postJson, readSse, startHarness, type Harness } from './gateway.harness';
 
 /**
  * GET /usage/report over HTTP: totals straight after the requests (the ledger
  * is flushed first), JSON and CSV, own usage only for non-admins, filters for
- * admins, 400 on bad parameters.
+ * admins, 400 on bad parameters. Run on the embedded PGlite and on a real
+ * PostgreSQL server (the adapters return bigint sums and timestamps differently).
  */
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -21,8 +23,12 @@ interface Row {
   costMicros: number;
 }
 
-describe('usage reports over HTTP', () => {
+describe.each([
+  { database: 'PGlite', postgres: false },
+  { database: 'PostgreSQL', postgres: true },
+])('usage reports over HTTP ($database)', ({ postgres }) => {
   let h: Harness;
+  let pg: TestPostgres | undefined;
   let rita: string;
   let sam: string;
   let today: string;
@@ -55,7 +61,8 @@ describe('usage reports over HTTP', () => {
   };
 
   beforeAll(async () => {
-    h = await startHarness();
+    pg = postgres ? await createTestPostgres({ poolSize: 1 }) : undefined;
+    h = await startHarness(pg ? { DATABASE_URL: pg.url } : {});
     for (const [account, user] of [
       ['ops', 'rita'],
       ['lab', 'sam'],
@@ -77,7 +84,10 @@ describe('usage reports over HTTP', () => {
     await chat(sam, 'three\n#sim tokens=4');
     range = `from=${isoDay(Date.now() - DAY)}&to=${isoDay(Date.now() + DAY)}`;
   });
-  afterAll(() => h.close());
+  afterAll(async () => {
+    await h?.close();
+    await pg?.drop();
+  });
 
   it('right after two chats, the JSON report shows 2 requests and their tokens for the user/model', async () => {
     const r = await get(`/usage/report?${range}&groupBy=user,model,day`, bearer(rita));
@@ -193,6 +203,13 @@ describe('usage reports over HTTP', () => {
     const r = await get(`/usage/report?${q}`, bearer(rita));
     expect(r.status).toBe(400);
     expect(r.json!.error).toMatchObject({ code: 'invalid_request', param });
+  });
+
+  it('runs on the intended database', async () => {
+    const ready = (await (await fetch(`${h.url}/ready`)).json()) as {
+      details: { database: { kind: string } };
+    };
+    expect(ready.details.database.kind).toBe(postgres ? 'postgres' : 'pglite');
   });
 
   it('needs credentials', async () => {
