@@ -51,9 +51,8 @@ const reportQuerySchema = z
     const to = q.to
       ? new Date(q.to.at.getTime() + (q.to.dateOnly ? DAY_MS : 0))
       : new Date(startOfToday + DAY_MS);
-    const from =
-      q.from?.at ??
-      new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1));
+    const today = new Date(now);
+    const from = q.from?.at ?? new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), 1));
     if (to < from)
       ctx.addIssue({ code: 'custom', path: ['to'], message: 'must not be before from' });
     return { ...q, from, to, groupBy: q.groupBy ?? (['user', 'model', 'day'] as ReportGroup[]) };
