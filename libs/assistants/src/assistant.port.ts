@@ -16,10 +16,16 @@ export interface ModelCaller {
 
 /** What an assistant may read: only what the principal may read (enforced below this port). */
 export interface DocumentAccess {
-  search(query: string, opts?: { fileIds?: string[]; tags?: string[]; k?: number }): Promise<
+  search(
+    query: string,
+    opts?: { fileIds?: string[]; tags?: string[]; k?: number },
+  ): Promise<
     Array<{ fileId: string; name: string; location: string; score: number; text: string }>
   >;
-  read(fileId: string, opts?: { offset?: number; length?: number }): Promise<{ name: string; text: string; totalChars: number }>;
+  read(
+    fileId: string,
+    opts?: { offset?: number; length?: number },
+  ): Promise<{ name: string; text: string; totalChars: number }>;
   list(): Promise<Array<{ fileId: string; name: string; tags: string[]; status: string }>>;
 }
 
@@ -46,6 +52,8 @@ export interface Assistant {
   readonly id: string;
   readonly name: string;
   /** worst-case upstream cost plan, in calls of (model, prompt tokens, max output tokens); sizes the budget hold */
-  plan?(ctx: Omit<AssistantRunContext, 'caller' | 'signal'>): Array<{ modelId: string; promptTokens: number; maxOutputTokens: number }>;
+  plan?(
+    ctx: Omit<AssistantRunContext, 'caller' | 'signal'>,
+  ): Array<{ modelId: string; promptTokens: number; maxOutputTokens: number }>;
   run(ctx: AssistantRunContext): Observable<ChatEvent>;
 }

@@ -1,0 +1,239 @@
+import { AppError } from '@switchboard/common';
+import {
+  estimatePromptTokens,
+  type CatalogueModel,
+  type ChatEvent,
+  type ChatMessage,
+  type FinishReason,
+  type TokenUsage,
+} from '@switchboard/llm';
+import {
+  EMPTY,
+  Observable,
+  concat,
+  concatMap,
+  defer,
+  from,
+  map,
+  mergeMap,
+  of,
+  takeUntil,
+  tap,
+  timer,
+} from 'rxjs';
+import { ToolCallAccumulator, addUsage, emit, statusEvent } from '../assistant-events';
+import type { Assistant, AssistantRunContext } from '../assistant.port';
+import { answerTokens, type AssistantDeps } from '../assistants.config';
+import { afterFit, fitConversation } from '../context/context-fit';
+import {
+  buildMessages,
+  summaryModelOf,
+  type AnswerShape,
+  type PlanContext,
+  type PlannedCall,
+} from '../default.assistant';
+import { builtInTools } from './built-in.tools';
+import { toolDefinition, type AgentTool } from './tool';
+import { ToolRunner } from './tool-runner';
+
+export const AGENT_STATUS_ID = 'agent';
+
+export interface AgentShape extends AnswerShape {
+  tools: AgentTool[];
+}
+
+/** Why an agent run ended. */
+export type AgentEnd = 'answered' | 'max_steps' | 'deadline';
+
+export function requireTools(model: CatalogueModel): void {
+  if (!model.capabilities.includes('tools'))
+    throw new AppError(
+      'unsupported_capability',
+      `The model "${model.id}" does not support tool calling, which this assistant needs.`,
+      { param: 'model' },
+    );
+}
+
+/**
+ * The agent's worst case: every step a full prompt (capped at the window) and a
+ * full answer.
+ */
+export function planAgent(deps: AssistantDeps, ctx: PlanContext, shape: AgentShape): PlannedCall[] {
+  const model = deps.models.resolve(shape.modelId);
+  const maxOut = answerTokens(model, ctx.params.maxTokens);
+  const tools = shape.tools.map(toolDefinition);
+  const base = estimatePromptTokens(buildMessages(ctx, shape), tools);
+  const perStepGrowth = Math.ceil(deps.config.toolResultMaxChars / 3) + maxOut;
+  return Array.from({ length: deps.config.agentMaxSteps }, (_, i) => ({
+    modelId: model.id,
+    promptTokens: Math.min(base + i * perStepGrowth, model.contextWindow - maxOut),
+    maxOutputTokens: maxOut,
+  }));
+}
+
+/**
+ * The tool-calling loop: call the model with the tools; when it calls tools,
+ * validate and run them and feed the results back (the assistant message with
+ * its tool calls first, then one `tool` message per call); repeat until it
+ * answers without tools, `agentMaxSteps` model calls were made, or the
+ * wall-clock deadline passes. Text streams as it comes; tool calls and results
+ * stream as status events; the run ends with one `usage` event (the sum over
+ * all steps) and one `finish` (`length` when a limit stopped it, with a final
+ * status naming the limit).
+ */
+export function runAgent(
+  deps: AssistantDeps,
+  ctx: AssistantRunContext,
+  shape: AgentShape,
+): Observable<ChatEvent> {
+  return defer(() => {
+    const model = deps.models.resolve(shape.modelId);
+    requireTools(model);
+    const { agentMaxSteps: maxSteps, agentDeadlineMs } = deps.config;
+    const runner = new ToolRunner(shape.tools, {
+      timeoutMs: deps.config.toolTimeoutMs,
+      maxResultChars: deps.config.toolResultMaxChars,
+    });
+    // the client's own tools cannot run here: the agent offers its tools only
+    const params = {
+      ...ctx.params,
+      tools: shape.tools.map(toolDefinition),
+      toolChoice: 'auto' as const,
+    };
+    const deadline = new AbortController();
+    const toolSignal = AbortSignal.any([ctx.signal, deadline.signal]);
+    let usage: TokenUsage | undefined;
+    let steps = 0;
+    let ended = false;
+
+    const end = (why: AgentEnd, reason: FinishReason): Observable<ChatEvent> =>
+      defer(() => {
+        ended = true;
+        const message =
+          why === 'answered'
+            ? `answered after ${steps} step${steps === 1 ? '' : 's'}`
+            : why === 'max_steps'
+              ? `stopped: step limit of ${maxSteps} model calls reached without a final answer`
+              : `stopped: time limit of ${Math.round(agentDeadlineMs / 1000)} s reached`;
+        return emit<ChatEvent>(
+          statusEvent(AGENT_STATUS_ID, message, false, { end: why, steps }),
+          ...(usage ? [{ type: 'usage' as const, usage }] : []),
+          { type: 'finish', reason },
+        );
+      });
+
+    /** runs the calls one after the other; their result messages go to `results` */
+    const runTools = (
+      calls: ReturnType<ToolCallAccumulator['calls']>,
+      results: ChatMessage[],
+    ): Observable<ChatEvent> =>
+      from(calls).pipe(
+        concatMap((call) =>
+          concat(
+            emit<ChatEvent>(
+              statusEvent(`tool-${call.id}`, `calling ${call.name}`, true, {
+                tool: call.name,
+                arguments: call.arguments.slice(0, 500),
+              }),
+            ),
+            runner.run(call, { principal: ctx.principal, docs: ctx.docs, signal: toolSignal }).pipe(
+              map((o) => {
+                results.push({
+                  role: 'tool',
+                  toolCallId: call.id,
+                  name: call.name,
+                  content: o.content,
+                });
+                return statusEvent(
+                  `tool-${call.id}`,
+                  o.ok ? `${call.name} returned ${o.summary}` : `${call.name} failed: ${o.summary}`,
+                  false,
+                  { tool: call.name, ok: o.ok },
+                );
+              }),
+            ),
+          ),
+        ),
+      );
+
+    const step = (messages: ChatMessage[]): Observable<ChatEvent> =>
+      defer(() => {
+        steps++;
+        const acc = new ToolCallAccumulator();
+        let text = '';
+        let finish: FinishReason | undefined;
+        const call$ = ctx.caller.call(model.id, messages, params).pipe(
+          mergeMap((e): Observable<ChatEvent> => {
+            switch (e.type) {
+              case 'text':
+                text += e.text;
+                return of(e);
+              case 'tool_call':
+                acc.add(e);
+                return EMPTY;
+              case 'usage':
+                usage = usage ? addUsage(usage, e.usage) : e.usage;
+                return EMPTY;
+              case 'finish':
+                finish = e.reason;
+                return EMPTY;
+              case 'status':
+              case 'state':
+                return of(e);
+            }
+          }),
+        );
+        const next$ = defer(() => {
+          const calls = acc.calls(`call_${steps}`);
+          if (calls.length === 0) return end('answered', finish ?? 'stop');
+          if (steps >= maxSteps) return end('max_steps', 'length');
+          const results: ChatMessage[] = [];
+          const assistantTurn: ChatMessage = { role: 'assistant', content: text, toolCalls: calls };
+          return concat(
+            runTools(calls, results),
+            defer(() => step([...messages, assistantTurn, ...results])),
+          );
+        });
+        return concat(call$, next$);
+      });
+
+    const fit$ = fitConversation({
+      messages: buildMessages(ctx, shape),
+      model,
+      maxOutputTokens: answerTokens(model, ctx.params.maxTokens),
+      tools: params.tools,
+      caller: ctx.caller,
+      summaryModel: summaryModelOf(deps, model.id),
+      summaryMaxTokens: deps.config.summaryMaxTokens,
+    });
+    const deadline$ = timer(agentDeadlineMs).pipe(tap(() => deadline.abort()));
+    return concat(
+      afterFit(fit$, step).pipe(takeUntil(deadline$)),
+      defer(() => (ended ? EMPTY : end('deadline', 'length'))),
+    );
+  });
+}
+
+/** The built-in agent: every built-in tool (`fetch_url` only when the operator enabled it). */
+export class AgentAssistant implements Assistant {
+  readonly id = 'agent';
+  readonly name = 'Agent with tools';
+
+  constructor(private readonly deps: AssistantDeps) {}
+
+  #shape(ctx: PlanContext): AgentShape {
+    return {
+      modelId: ctx.modelId,
+      documents: ctx.documents,
+      tools: [...builtInTools({ urlFetcher: this.deps.config.urlFetcher }).values()],
+    };
+  }
+
+  plan(ctx: PlanContext): PlannedCall[] {
+    return planAgent(this.deps, ctx, this.#shape(ctx));
+  }
+
+  run(ctx: AssistantRunContext): Observable<ChatEvent> {
+    return runAgent(this.deps, ctx, this.#shape(ctx));
+  }
+}

@@ -1,0 +1,117 @@
+import { estimatePromptTokens, type ChatEvent, type ChatMessage } from '@switchboard/llm';
+import { Observable, defer } from 'rxjs';
+import { answerTokens, type AssistantDeps } from './assistants.config';
+import type { Assistant, AssistantRunContext } from './assistant.port';
+import { afterFit, fitConversation, planFit } from './context/context-fit';
+import { documentsMessage, withSystem, type PromptDocument } from './prompt';
+
+export type PlanContext = Omit<AssistantRunContext, 'caller' | 'signal'>;
+
+export interface PlannedCall {
+  modelId: string;
+  promptTokens: number;
+  maxOutputTokens: number;
+}
+
+/** How one answer is put together: the model, extra system messages, documents. */
+export interface AnswerShape {
+  modelId: string;
+  /** system messages placed before everything else (assistant instructions) */
+  instructions?: ChatMessage[];
+  /** system messages placed after the caller's system prompt, before the documents */
+  context?: ChatMessage[];
+  documents: PromptDocument[];
+}
+
+export function buildMessages(
+  ctx: Pick<PlanContext, 'messages'>,
+  shape: AnswerShape,
+): ChatMessage[] {
+  return [
+    ...(shape.instructions ?? []),
+    ...withSystem(ctx.messages, [...(shape.context ?? []), documentsMessage(shape.documents)]),
+  ];
+}
+
+/** The summary model, or undefined when none applies. */
+export function summaryModelOf(deps: AssistantDeps, mainModelId: string) {
+  const id = deps.config.summaryModelId ?? deps.config.mapModelId ?? mainModelId;
+  return deps.models.resolve(id);
+}
+
+/** The calls of one fitted answer: a summary call when history must go, then the answer. */
+export function planAnswer(
+  deps: AssistantDeps,
+  ctx: PlanContext,
+  shape: AnswerShape,
+): PlannedCall[] {
+  const model = deps.models.resolve(shape.modelId);
+  const maxOut = answerTokens(model, ctx.params.maxTokens);
+  const messages = buildMessages(ctx, shape);
+  const summaryModel = summaryModelOf(deps, shape.modelId);
+  const fit = planFit({
+    messages,
+    model,
+    maxOutputTokens: maxOut,
+    tools: ctx.params.tools,
+    summaryModel,
+    summaryMaxTokens: deps.config.summaryMaxTokens,
+  });
+  const calls: PlannedCall[] = [];
+  if (fit.summaryTokens > 0)
+    calls.push({
+      modelId: summaryModel.id,
+      promptTokens: Math.min(
+        estimatePromptTokens(fit.dropped) + 600,
+        summaryModel.contextWindow - fit.summaryTokens,
+      ),
+      maxOutputTokens: fit.summaryTokens,
+    });
+  calls.push({
+    modelId: model.id,
+    promptTokens: Math.min(
+      estimatePromptTokens(messages, ctx.params.tools),
+      model.contextWindow - maxOut,
+    ),
+    maxOutputTokens: maxOut,
+  });
+  return calls;
+}
+
+/** One model call over the (fitted) conversation; its events pass straight through. */
+export function runAnswer(
+  deps: AssistantDeps,
+  ctx: AssistantRunContext,
+  shape: AnswerShape,
+): Observable<ChatEvent> {
+  return defer(() => {
+    const model = deps.models.resolve(shape.modelId);
+    const maxOut = answerTokens(model, ctx.params.maxTokens);
+    const fit$ = fitConversation({
+      messages: buildMessages(ctx, shape),
+      model,
+      maxOutputTokens: maxOut,
+      tools: ctx.params.tools,
+      caller: ctx.caller,
+      summaryModel: summaryModelOf(deps, shape.modelId),
+      summaryMaxTokens: deps.config.summaryMaxTokens,
+    });
+    return afterFit(fit$, (messages) => ctx.caller.call(model.id, messages, ctx.params));
+  });
+}
+
+/** System prompt + history + documents (with source delimiters) -> one model call. */
+export class DefaultAssistant implements Assistant {
+  readonly id = 'default';
+  readonly name = 'Default';
+
+  constructor(private readonly deps: AssistantDeps) {}
+
+  plan(ctx: PlanContext): PlannedCall[] {
+    return planAnswer(this.deps, ctx, { modelId: ctx.modelId, documents: ctx.documents });
+  }
+
+  run(ctx: AssistantRunContext): Observable<ChatEvent> {
+    return runAnswer(this.deps, ctx, { modelId: ctx.modelId, documents: ctx.documents });
+  }
+}
