@@ -1,9 +1,14 @@
-import { estimatePromptTokens, type ChatEvent, type ChatMessage } from '@switchboard/llm';
+import {
+  estimatePromptTokens,
+  type ChatEvent,
+  type ChatMessage,
+  type ToolDefinition,
+} from '@switchboard/llm';
 import { Observable, defer } from 'rxjs';
 import { answerTokens, type AssistantDeps } from './assistants.config';
 import type { Assistant, AssistantRunContext } from './assistant.port';
 import { afterFit, fitConversation, planFit } from './context/context-fit';
-import { documentsMessage, withSystem, type PromptDocument } from './prompt';
+import { documentsMessage, textOf, withSystem, type PromptDocument } from './prompt';
 
 export type PlanContext = Omit<AssistantRunContext, 'caller' | 'signal'>;
 
@@ -31,6 +36,28 @@ export function buildMessages(
     ...(shape.instructions ?? []),
     ...withSystem(ctx.messages, [...(shape.context ?? []), documentsMessage(shape.documents)]),
   ];
+}
+
+/**
+ * Prompt tokens of a call for a budget hold: the larger of the o200k estimate
+ * and one token per 4 characters plus 4 per message, since providers'
+ * tokenizers differ from the estimator and a hold must cover what is billed.
+ */
+export function holdTokens(messages: ChatMessage[], tools?: ToolDefinition[]): number {
+  let chars = tools?.length ? JSON.stringify(tools).length : 0;
+  for (const m of messages) {
+    chars += textOf(m.content).length;
+    for (const c of m.toolCalls ?? []) chars += c.name.length + c.arguments.length;
+  }
+  return Math.max(
+    estimatePromptTokens(messages, tools),
+    Math.ceil(chars / 4) + 4 * messages.length,
+  );
+}
+
+/** The most prompt a fitted call can carry, in hold terms (estimator error included). */
+export function holdCap(window: number, maxOutputTokens: number): number {
+  return Math.ceil((window - maxOutputTokens) * 1.25);
 }
 
 /** The summary model, or undefined when none applies. */
@@ -62,16 +89,16 @@ export function planAnswer(
     calls.push({
       modelId: summaryModel.id,
       promptTokens: Math.min(
-        estimatePromptTokens(fit.dropped) + 600,
-        summaryModel.contextWindow - fit.summaryTokens,
+        holdTokens(fit.dropped) + 600,
+        holdCap(summaryModel.contextWindow, fit.summaryTokens),
       ),
       maxOutputTokens: fit.summaryTokens,
     });
   calls.push({
     modelId: model.id,
     promptTokens: Math.min(
-      estimatePromptTokens(messages, ctx.params.tools),
-      model.contextWindow - maxOut,
+      holdTokens(messages, ctx.params.tools),
+      holdCap(model.contextWindow, maxOut),
     ),
     maxOutputTokens: maxOut,
   });

@@ -1,6 +1,5 @@
 import { AppError } from '@switchboard/common';
 import {
-  estimatePromptTokens,
   type CatalogueModel,
   type ChatEvent,
   type ChatMessage,
@@ -27,6 +26,8 @@ import { answerTokens, type AssistantDeps } from '../assistants.config';
 import { afterFit, fitConversation } from '../context/context-fit';
 import {
   buildMessages,
+  holdCap,
+  holdTokens,
   summaryModelOf,
   type AnswerShape,
   type PlanContext,
@@ -62,11 +63,12 @@ export function planAgent(deps: AssistantDeps, ctx: PlanContext, shape: AgentSha
   const model = deps.models.resolve(shape.modelId);
   const maxOut = answerTokens(model, ctx.params.maxTokens);
   const tools = shape.tools.map(toolDefinition);
-  const base = estimatePromptTokens(buildMessages(ctx, shape), tools);
+  const base = holdTokens(buildMessages(ctx, shape), tools);
+  // each step adds the model's turn and tool results of up to toolResultMaxChars
   const perStepGrowth = Math.ceil(deps.config.toolResultMaxChars / 3) + maxOut;
   return Array.from({ length: deps.config.agentMaxSteps }, (_, i) => ({
     modelId: model.id,
-    promptTokens: Math.min(base + i * perStepGrowth, model.contextWindow - maxOut),
+    promptTokens: Math.min(base + i * perStepGrowth, holdCap(model.contextWindow, maxOut)),
     maxOutputTokens: maxOut,
   }));
 }

@@ -22,7 +22,13 @@ import { collectCall, statusEvent } from '../assistant-events';
 import type { Assistant, AssistantRunContext } from '../assistant.port';
 import { answerTokens, type AssistantDeps } from '../assistants.config';
 import { keepOldest, safetyMargin } from '../context/context-fit';
-import { runAnswer, type PlanContext, type PlannedCall } from '../default.assistant';
+import {
+  holdCap,
+  holdTokens,
+  runAnswer,
+  type PlanContext,
+  type PlannedCall,
+} from '../default.assistant';
 import { formatDocuments, lastUserText } from '../prompt';
 import { bucketDocuments, type DocumentPiece } from './document-buckets';
 
@@ -48,7 +54,6 @@ interface MapReducePlan {
   /** output cap of each map call (fits N notes into the reduce prompt) */
   mapMaxTokens: number;
   answerTokens: number;
-  reducePromptTokens: number;
 }
 
 function mapUserTurn(bucket: DocumentPiece[], i: number, n: number, question: string): string {
@@ -114,7 +119,6 @@ export class MapReduceAssistant implements Assistant {
       buckets,
       mapMaxTokens,
       answerTokens: answer,
-      reducePromptTokens: conversation + buckets.length * (mapMaxTokens + 16),
     };
   }
 
@@ -124,20 +128,32 @@ export class MapReduceAssistant implements Assistant {
    * the reduce entry's cap at the window covers; map retries happen only after
    * a failure, whose ledger row carries what it really cost.
    */
+  /**
+   * The whole plan: N map calls and one reduce call. A conversation too long for
+   * the window is trimmed before the reduce, which the reduce entry's cap
+   * covers; a map retry happens only after a failure, whose ledger row carries
+   * what it really cost.
+   */
   plan(ctx: PlanContext): PlannedCall[] {
     const p = this.#plan(ctx);
+    const question = lastUserText(ctx.messages);
+    const n = p.buckets.length;
+    // a note of k tokens may take up to 2k in a provider's count of the reduce prompt
+    const reduce =
+      holdTokens([...ctx.messages, { role: 'system', content: REDUCE_INTRO }]) +
+      n * (2 * p.mapMaxTokens + 16);
     return [
-      ...p.buckets.map((b) => ({
+      ...p.buckets.map((b, i) => ({
         modelId: p.mapModel.id,
-        promptTokens:
-          b.reduce((n, piece) => n + piece.tokens, 0) +
-          estimateTextTokens(MAP_SYSTEM + lastUserText(ctx.messages)) +
-          64,
+        promptTokens: holdTokens([
+          { role: 'system', content: MAP_SYSTEM },
+          { role: 'user', content: mapUserTurn(b, i, n, question) },
+        ]),
         maxOutputTokens: p.mapMaxTokens,
       })),
       {
         modelId: p.mainModel.id,
-        promptTokens: Math.min(p.reducePromptTokens, p.mainModel.contextWindow - p.answerTokens),
+        promptTokens: Math.min(reduce, holdCap(p.mainModel.contextWindow, p.answerTokens)),
         maxOutputTokens: p.answerTokens,
       },
     ];
@@ -149,7 +165,7 @@ export class MapReduceAssistant implements Assistant {
       const n = p.buckets.length;
       if (n === 0) return runAnswer(this.deps, ctx, { modelId: p.mainModel.id, documents: [] });
       const question = lastUserText(ctx.messages);
-      const notes: Array<string | undefined> = new Array<string | undefined>(n);
+      const notes = Array.from({ length: n }, (): string | undefined => undefined);
       let done = 0;
       let lastError: unknown;
 

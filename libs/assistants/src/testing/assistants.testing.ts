@@ -6,9 +6,10 @@ import {
   parseCatalogue,
   type ChatEvent,
   type ChatMessage,
+  type TokenUsage,
 } from '@switchboard/llm';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
-import { defer, finalize, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { defer, finalize, lastValueFrom, tap, toArray, type Observable } from 'rxjs';
 import type {
   AssistantRunContext,
   CallParams,
@@ -69,7 +70,13 @@ export const TEST_CATALOGUE = parseCatalogue(
 
 /** One model call as the gateway's ModelCaller makes it, minus retries and the ledger. */
 export class SimModelCaller implements ModelCaller {
-  readonly calls: Array<{ modelId: string; messages: ChatMessage[]; params: CallParams }> = [];
+  readonly calls: Array<{
+    modelId: string;
+    messages: ChatMessage[];
+    params: CallParams;
+    /** as the provider reported it */
+    usage?: TokenUsage;
+  }> = [];
   inFlight = 0;
   maxInFlight = 0;
 
@@ -77,11 +84,17 @@ export class SimModelCaller implements ModelCaller {
 
   call(modelId: string, messages: ChatMessage[], params: CallParams): Observable<ChatEvent> {
     return defer(() => {
-      this.calls.push({ modelId, messages, params });
+      const record: (typeof this.calls)[number] = { modelId, messages, params };
+      this.calls.push(record);
       this.inFlight++;
       this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-      return this.llm.stream(this.llm.resolve(modelId), { ...params, messages });
-    }).pipe(finalize(() => this.inFlight--));
+      return this.llm.stream(this.llm.resolve(modelId), { ...params, messages }).pipe(
+        tap((e) => {
+          if (e.type === 'usage') record.usage = e.usage;
+        }),
+        finalize(() => this.inFlight--),
+      );
+    });
   }
 }
 

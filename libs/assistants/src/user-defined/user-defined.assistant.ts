@@ -7,6 +7,7 @@ import { planAgent, runAgent } from '../agent/agent.assistant';
 import { builtInTools } from '../agent/built-in.tools';
 import type { AgentTool } from '../agent/tool';
 import {
+  holdCap,
   planAnswer,
   runAnswer,
   type AnswerShape,
@@ -79,7 +80,7 @@ export class UserDefinedAssistant implements Assistant {
     if (!this.#hasAttachments()) return calls;
     const model = this.deps.models.resolve(modelId);
     const extra = this.#retrievalBudget(modelId);
-    const cap = model.contextWindow - answerTokens(model, ctx.params.maxTokens);
+    const cap = holdCap(model.contextWindow, answerTokens(model, ctx.params.maxTokens));
     return calls.map((c) =>
       c.modelId === modelId ? { ...c, promptTokens: Math.min(c.promptTokens + extra, cap) } : c,
     );
