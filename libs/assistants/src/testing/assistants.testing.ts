@@ -8,7 +8,11 @@ import {
   type ChatMessage,
   type TokenUsage,
 } from '@switchboard/llm';
-import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
+import {
+  exposeHostUndiciDispatcher,
+  startSimulator,
+  type RunningSimulator,
+} from '@switchboard/simulator';
 import { defer, finalize, lastValueFrom, tap, toArray, type Observable } from 'rxjs';
 import type {
   AssistantRunContext,
@@ -53,6 +57,24 @@ export const TEST_CATALOGUE = parseCatalogue(
         maxOutputTokens: 200,
         pricing: PRICE,
         capabilities: ['chat', 'streaming'],
+      },
+      {
+        id: 'main-bedrock',
+        provider: 'bedrock',
+        upstreamModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0',
+        contextWindow: 3000,
+        maxOutputTokens: 200,
+        pricing: PRICE,
+        capabilities: ['chat', 'streaming', 'tools'],
+      },
+      {
+        id: 'main-gemini',
+        provider: 'gemini',
+        upstreamModel: 'gemini-2.5-flash',
+        contextWindow: 3000,
+        maxOutputTokens: 200,
+        pricing: PRICE,
+        capabilities: ['chat', 'streaming', 'tools'],
       },
       {
         id: 'coder',
@@ -107,6 +129,7 @@ export interface SimWorld {
 
 /** A real simulator, reached over HTTP through the real OpenAI SDK. */
 export async function startSimWorld(): Promise<SimWorld> {
+  exposeHostUndiciDispatcher();
   const sim = await startSimulator({ port: 0, host: '127.0.0.1' });
   const config = loadConfig({ SIMULATOR_URL: sim.url, LOG_LEVEL: 'silent' });
   const llm = new LlmService(TEST_CATALOGUE, createProviders(config, { simulatorUrl: sim.url }));
