@@ -25,6 +25,8 @@ import { AdminAccountsController } from './admin/admin-accounts.controller';
 import { AdminBudgetsController } from './admin/admin-budgets.controller';
 import { AdminKeysController } from './admin/admin-keys.controller';
 import { MeController } from './admin/me.controller';
+import { AssistantsController } from './assistants/assistants.controller';
+import { assistantProviders } from './assistants/assistants.providers';
 
 export interface GatewayModuleOptions {
   config: AppConfig;
@@ -60,6 +62,7 @@ export class AppModule {
         AdminBudgetsController,
         MeController,
         UsageReportsController,
+        AssistantsController,
       ],
       providers: [
         { provide: LlmService, useValue: opts.llm },
@@ -80,6 +83,7 @@ export class AppModule {
         UsageRecorder,
         ChatPipeline,
         ChatStreamRunner,
+        ...assistantProviders,
         ...(opts.providers ?? []),
       ],
     };

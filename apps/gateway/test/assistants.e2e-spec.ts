@@ -1,0 +1,190 @@
+import { AssistantRegistry, type ModelCaller } from '@switchboard/assistants';
+import type { Principal } from '@switchboard/auth';
+import { LlmService, type ChatEvent } from '@switchboard/llm';
+import { lastValueFrom, toArray } from 'rxjs';
+import { auth, startHarness, type Harness } from './gateway.harness';
+
+/**
+ * The /assistants API over HTTP with real guards and pipes: owners write,
+ * members of a shared account read, everyone else gets 404; and the app's
+ * registry refuses a non-member and puts an assistant's instructions in front
+ * of the upstream prompt.
+ */
+describe('assistants API over HTTP', () => {
+  let h: Harness;
+  const keys: Record<string, string> = {};
+
+  const api = async (method: string, path: string, body?: unknown, key?: string) => {
+    const res = await fetch(`${h.url}${path}`, {
+      method,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : key === undefined ? auth : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : null };
+  };
+
+  const as = (user: string) => ({
+    post: (path: string, body: unknown) => api('POST', path, body, keys[user]),
+    get: (path: string) => api('GET', path, undefined, keys[user]),
+    put: (path: string, body: unknown) => api('PUT', path, body, keys[user]),
+    del: (path: string) => api('DELETE', path, undefined, keys[user]),
+  });
+
+  const principal = (userId: string, accountId: string): Principal => ({
+    kind: 'api-key',
+    userId,
+    accountIds: [accountId],
+    defaultAccountId: accountId,
+    scopes: ['chat'],
+    limits: {},
+  });
+
+  beforeAll(async () => {
+    h = await startHarness();
+    for (const [account, users] of [
+      ['team-a', ['alice', 'bob']],
+      ['team-b', ['carol']],
+    ] as const) {
+      expect((await api('POST', '/admin/accounts', { id: account, name: account })).status).toBe(
+        201,
+      );
+      for (const user of users) {
+        expect((await api('PUT', `/admin/accounts/${account}/members/${user}`)).status).toBe(204);
+        const issued = await api('POST', '/admin/keys', {
+          ownerUserId: user,
+          accountId: account,
+          scopes: ['chat'],
+        });
+        expect(issued.status).toBe(201);
+        keys[user] = (issued.json as { key: string }).key;
+      }
+    }
+  });
+  afterAll(() => h.close());
+
+  it('creates, shares, reads, updates and deletes with owner-only writes and 404 for outsiders', async () => {
+    const created = await as('alice').post('/assistants', {
+      name: 'Pirate',
+      instructions: 'Always answer like a pirate.',
+      sharedAccountIds: ['team-a'],
+      tools: ['search_documents', 'search_documents'],
+    });
+    expect(created.status).toBe(201);
+    const a = created.json as { id: string };
+    expect(created.json).toMatchObject({
+      ownerUserId: 'alice',
+      name: 'Pirate',
+      model: null,
+      tools: ['search_documents'],
+      sharedAccountIds: ['team-a'],
+    });
+
+    expect((await as('bob').get(`/assistants/${a.id}`)).status).toBe(200);
+    const listed = (await as('bob').get('/assistants')).json as { data: Array<{ id: string }> };
+    expect(listed.data.map((x) => x.id)).toContain(a.id);
+    expect((await as('carol').get('/assistants')).json.data).toEqual([]);
+
+    const hidden = await as('carol').get(`/assistants/${a.id}`);
+    expect(hidden.status).toBe(404);
+    expect(hidden.json.error).toMatchObject({ code: 'not_found', requestId: expect.any(String) });
+    expect((await as('carol').del(`/assistants/${a.id}`)).status).toBe(404);
+
+    const notOwner = await as('bob').put(`/assistants/${a.id}`, { name: 'Mine now' });
+    expect(notOwner.status).toBe(403);
+    expect(notOwner.json.error.code).toBe('forbidden');
+    expect((await as('bob').del(`/assistants/${a.id}`)).status).toBe(403);
+
+    const updated = await as('alice').put(`/assistants/${a.id}`, {
+      name: 'Parrot',
+      instructions: 'Repeat everything.',
+      sharedAccountIds: ['team-a'],
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.json).toMatchObject({ name: 'Parrot', tools: [] });
+
+    expect((await as('alice').del(`/assistants/${a.id}`)).status).toBe(204);
+    expect((await as('alice').get(`/assistants/${a.id}`)).status).toBe(404);
+  });
+
+  it('validates bodies with field-level 400s and refuses sharing outside my accounts', async () => {
+    const bad = await as('alice').post('/assistants', { name: '', tools: ['rm_rf'], extra: 1 });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('invalid_request');
+    const paths = (bad.json.error.details as Array<{ path: string }>).map((d) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(['name', 'tools.0']));
+
+    const foreign = await as('alice').post('/assistants', {
+      name: 'x',
+      sharedAccountIds: ['team-b'],
+    });
+    expect(foreign.status).toBe(403);
+
+    const model = await as('alice').post('/assistants', { name: 'x', model: 'no-such-model' });
+    expect(model.status).toBe(404);
+    expect(model.json.error.code).toBe('model_not_found');
+  });
+
+  it('requires credentials', async () => {
+    expect((await api('GET', '/assistants', undefined, '')).status).toBe(401);
+  });
+
+  it("the app's registry refuses a non-member and sends a member's chosen assistant's instructions upstream", async () => {
+    const created = await as('alice').post('/assistants', {
+      name: 'Pirate',
+      instructions: 'Always answer like a pirate.',
+      sharedAccountIds: ['team-a'],
+    });
+    const id = (created.json as { id: string }).id;
+    const registry = h.gateway.app.get(AssistantRegistry);
+    const messages = [{ role: 'user' as const, content: 'Ahoy?\n#sim echo=1' }];
+    const sel = (p: Principal) => ({
+      principal: p,
+      modelId: 'sim-gpt',
+      messages,
+      params: {},
+      documents: [],
+    });
+
+    await expect(registry.select(sel(principal('carol', 'team-b')), id)).rejects.toMatchObject({
+      code: 'forbidden',
+      status: 403,
+    });
+
+    const llm = h.gateway.app.get(LlmService);
+    const caller: ModelCaller = {
+      call: (modelId, m, params) => llm.stream(llm.resolve(modelId), { ...params, messages: m }),
+    };
+    const bob = principal('bob', 'team-a');
+    const chosen = await registry.select(sel(bob), id);
+    const events: ChatEvent[] = await lastValueFrom(
+      chosen
+        .run({
+          ...sel(bob),
+          requestId: 'r1',
+          caller,
+          docs: {
+            search: () => Promise.resolve([]),
+            read: () => Promise.reject(new Error('no')),
+            list: () => Promise.resolve([]),
+          },
+          signal: new AbortController().signal,
+        })
+        .pipe(toArray()),
+    );
+    expect(events[0]).toEqual({
+      type: 'state',
+      state: { currentAssistant: { id, name: 'Pirate' } },
+    });
+    const reqs = (await (await fetch(`${h.sim.url}/_sim/requests?limit=1`)).json()) as {
+      requests: Array<{ body: { messages: Array<{ role: string; content: string }> } }>;
+    };
+    expect(reqs.requests[0].body.messages[0]).toEqual({
+      role: 'system',
+      content: 'Always answer like a pirate.',
+    });
+  });
+});
