@@ -56,6 +56,7 @@ function announced(a: Assistant): Assistant {
     id: a.id,
     name: a.name,
     ...(a.plan ? { plan: a.plan.bind(a) } : {}),
+    ...(a.answerModel ? { answerModel: a.answerModel.bind(a) } : {}),
     run: (ctx: AssistantRunContext): Observable<ChatEvent> =>
       concat(of(currentAssistantEvent(a)), a.run(ctx)),
   };
@@ -125,7 +126,7 @@ export class AssistantRegistry {
       throw new AppError('not_found', 'Assistant not found.', { param: 'assistantId' });
     const record = await this.#store.usable(ctx.principal, assistantId);
     const a = new UserDefinedAssistant(record, this.#deps);
-    const own = this.#deps.models.resolve(a.modelFor(ctx));
+    const own = this.#deps.models.resolve(a.answerModel(ctx));
     if (record.tools.includes('code_interpreter')) requireCodeInterpreter(own);
     if (record.tools.length > 0) requireTools(own);
     return announced(a);

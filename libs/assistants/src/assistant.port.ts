@@ -55,5 +55,7 @@ export interface Assistant {
   plan?(
     ctx: Omit<AssistantRunContext, 'caller' | 'signal'>,
   ): Array<{ modelId: string; promptTokens: number; maxOutputTokens: number }>;
+  /** the model that writes the answer when it is not the request's (a user-defined assistant's own model) */
+  answerModel?(ctx: { modelId: string }): string;
   run(ctx: AssistantRunContext): Observable<ChatEvent>;
 }

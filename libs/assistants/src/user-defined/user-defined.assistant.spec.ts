@@ -138,6 +138,10 @@ describe('user-defined assistants (PGlite, real account membership, simulator)',
     ]);
     const a = await service.create(owner, input({ fileIds: ['f-1'], model: 'cheap' }));
     const chosen = await registry.select(sel(owner), a.id);
+    expect(chosen.answerModel!({ modelId: 'main' })).toBe('cheap');
+    expect(
+      chosen.plan!(runContext(world, { messages: sel(owner).messages })).map((c) => c.modelId),
+    ).toEqual(['cheap']);
     const messages = [
       { role: 'user' as const, content: 'How much holiday allowance?\n#sim echo=1' },
     ];

@@ -38,7 +38,7 @@ export class UserDefinedAssistant implements Assistant {
     this.name = record.name;
   }
 
-  modelFor(ctx: { modelId: string }): string {
+  answerModel(ctx: { modelId: string }): string {
     return this.record.model ?? ctx.modelId;
   }
 
@@ -66,7 +66,7 @@ export class UserDefinedAssistant implements Assistant {
   }
 
   plan(ctx: PlanContext): PlannedCall[] {
-    const modelId = this.modelFor(ctx);
+    const modelId = this.answerModel(ctx);
     const shape: AnswerShape = {
       modelId,
       instructions: this.#instructions(),
@@ -88,7 +88,7 @@ export class UserDefinedAssistant implements Assistant {
 
   run(ctx: AssistantRunContext): Observable<ChatEvent> {
     return defer(() => {
-      const modelId = this.modelFor(ctx);
+      const modelId = this.answerModel(ctx);
       const answer = (retrieved: PromptDocument[]) => {
         const shape: AnswerShape = {
           modelId,
