@@ -45,6 +45,17 @@ async function rejection(p: Promise<unknown>): Promise<AppError> {
   throw new Error('expected a rejection');
 }
 
+describe('AssistantRegistry construction', () => {
+  it('refuses a map or summary model that is not served, naming the setting', () => {
+    expect(
+      () => new AssistantRegistry({ models: directory, config: { mapModelId: 'gone' } }),
+    ).toThrow('assistants: mapModelId "gone" is not a model this gateway serves');
+    expect(
+      () => new AssistantRegistry({ models: directory, config: { summaryModelId: 'cheap' } }),
+    ).not.toThrow();
+  });
+});
+
 describe('AssistantRegistry.select', () => {
   const registry = new AssistantRegistry({ models: directory });
 

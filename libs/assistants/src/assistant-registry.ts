@@ -76,6 +76,18 @@ export class AssistantRegistry {
 
   constructor(opts: AssistantRegistryOptions) {
     this.#deps = { models: opts.models, config: resolveConfig(opts.config) };
+    // a configured map or summary model that is not served would fail every such request: fail at boot
+    for (const [name, id] of [
+      ['mapModelId', this.#deps.config.mapModelId],
+      ['summaryModelId', this.#deps.config.summaryModelId],
+    ] as const) {
+      if (id === undefined) continue;
+      try {
+        opts.models.resolve(id);
+      } catch {
+        throw new Error(`assistants: ${name} "${id}" is not a model this gateway serves`);
+      }
+    }
     this.#store = opts.store;
     this.#builtIns = new Map<string, Assistant>(
       [

@@ -13,7 +13,9 @@ import {
 import { AgentAssistant, runAgent } from './agent.assistant';
 import { builtInTools } from './built-in.tools';
 import type { AgentTool } from './tool';
-import { ToolError } from './tool-runner';
+import { ToolError, ToolRunner } from './tool-runner';
+import { SsrfGuard } from '@switchboard/datasources';
+import { lastValueFrom } from 'rxjs';
 
 const REFUND_CHUNK =
   'Refund policy: customers may return any item within 30 days for a full refund, no questions asked.';
@@ -257,6 +259,31 @@ describe('agent assistant against the simulator', () => {
 });
 
 describe('built-in tools', () => {
+  it('fetch_url through the SSRF guard: an internal address comes back as an error result', async () => {
+    const runner = new ToolRunner([...builtInTools({ urlFetcher: new SsrfGuard() }).values()], {
+      timeoutMs: 5000,
+      maxResultChars: 1000,
+    });
+    const out = await lastValueFrom(
+      runner.run(
+        {
+          id: 'c1',
+          name: 'fetch_url',
+          arguments: '{"url":"http://169.254.169.254/latest/meta-data/"}',
+        },
+        {
+          principal: undefined as never,
+          docs: new FakeDocumentAccess([]),
+          signal: new AbortController().signal,
+        },
+      ),
+    );
+    expect(out.ok).toBe(false);
+    const error = (JSON.parse(out.content) as { error: string }).error;
+    expect(error).not.toBe('the tool failed');
+    expect(error).toMatch(/169\.254\.169\.254|link-?local|not allowed|refused/i);
+  });
+
   it('offers fetch_url only with a fetcher, and fetches through it', async () => {
     expect(builtInTools({}).has('fetch_url')).toBe(false);
     const fetched: string[] = [];
