@@ -127,14 +127,7 @@ async function upload(ctx, name, body) {
   return ctx.files.upload(principal, Readable.from([Buffer.from(body)]), { filename: name });
 }
 
-async function quality(ctx) {
-  const names = (await readdir(join(here, 'corpus'))).filter(
-    (n) => n.endsWith('.md') && n !== 'README.md',
-  );
-  for (const n of names) await upload(ctx, n, await readFile(join(here, 'corpus', n)));
-  const t0 = performance.now();
-  await drain(ctx);
-  const ingestMs = performance.now() - t0;
+async function ask(ctx) {
   const questions = JSON.parse(await readFile(join(here, 'questions.json'), 'utf8'));
   const out = {};
   for (const mode of ['fulltext', 'vector', 'hybrid']) {
@@ -151,13 +144,23 @@ async function quality(ctx) {
       mrrAt10: round(rr / questions.length),
     };
   }
+  return { questions: questions.length, modes: out };
+}
+
+async function quality(ctx) {
+  const names = (await readdir(join(here, 'corpus'))).filter(
+    (n) => n.endsWith('.md') && n !== 'README.md',
+  );
+  for (const n of names) await upload(ctx, n, await readFile(join(here, 'corpus', n)));
+  const t0 = performance.now();
+  await drain(ctx);
+  const ingestMs = performance.now() - t0;
   const chunks = (await ctx.db.query('SELECT count(*)::int AS n FROM chunks')).rows[0].n;
   return {
     documents: names.length,
-    questions: questions.length,
     chunks,
     ingestSeconds: round(ingestMs / 1000, 2),
-    modes: out,
+    ...(await ask(ctx)),
   };
 }
 
@@ -199,19 +202,26 @@ async function pdfThroughput(ctx) {
   };
 }
 
-/** synthetic documents (sentences recombined from the corpus) until ~SCALE_CHUNKS chunks exist */
+/**
+ * Synthetic documents until ~SCALE_CHUNKS chunks exist: "word salad" sentences
+ * drawn from the corpus vocabulary, so they share words (and compete in both
+ * rankings) but never restate a corpus fact.
+ */
 async function scale(ctx) {
-  const sentences = (
-    await Promise.all(
-      (await readdir(join(here, 'corpus')))
-        .filter((n) => n.endsWith('.md') && n !== 'README.md')
-        .map((n) => readFile(join(here, 'corpus', n), 'utf8')),
-    )
-  )
-    .join('\n')
-    .split(/(?<=\.)\s+|\n+/)
-    .map((s) => s.replace(/^#+\s*/, '').trim())
-    .filter((s) => s.length > 20);
+  const vocabulary = [
+    ...new Set(
+      (
+        await Promise.all(
+          (await readdir(join(here, 'corpus')))
+            .filter((n) => n.endsWith('.md') && n !== 'README.md')
+            .map((n) => readFile(join(here, 'corpus', n), 'utf8')),
+        )
+      )
+        .join(' ')
+        .toLowerCase()
+        .match(/[a-z]{3,}/g),
+    ),
+  ];
   let seed = 42;
   const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const have = async () => (await ctx.db.query('SELECT count(*)::int AS n FROM chunks')).rows[0].n;
@@ -224,12 +234,14 @@ async function scale(ctx) {
       const paras = [];
       for (let p = 0; p < 60; p++) {
         const s = [];
-        for (let i = 0; i < 4; i++)
-          s.push(
-            sentences[Math.floor(rnd() * sentences.length)].replace(/\d+/g, () =>
-              String(Math.floor(rnd() * 1000)),
-            ),
+        for (let i = 0; i < 4; i++) {
+          const n = 8 + Math.floor(rnd() * 9);
+          const words = Array.from(
+            { length: n },
+            () => vocabulary[Math.floor(rnd() * vocabulary.length)],
           );
+          s.push(`${words.join(' ')}.`);
+        }
         paras.push(s.join(' '));
       }
       batch.push(upload(ctx, `synthetic-${docs++}.txt`, paras.join('\n\n')));
@@ -251,8 +263,11 @@ async function scale(ctx) {
     }
     latency[mode] = { p50Ms: round(percentile(ms, 50), 1), p99Ms: round(percentile(ms, 99), 1) };
   }
+  // the same questions again, now among ~10k chunks of distractors
+  const withDistractors = (await ask(ctx)).modes;
   return {
     chunks: total,
+    withDistractors,
     syntheticDocuments: docs,
     ingestSeconds: round(ingestSeconds, 1),
     chunksPerSecond: round((total - start) / ingestSeconds, 0),
@@ -295,6 +310,15 @@ async function main() {
     for (const m of ['fulltext', 'vector', 'hybrid'])
       console.log(
         `| ${m} | ${q[m].recallAt5} | ${q[m].mrrAt10} | ${l[m].p50Ms} ms | ${l[m].p99Ms} ms |`,
+      );
+    console.log(
+      `\nThe same questions among ${report.scale.chunks - report.quality.chunks} distractor chunks:\n`,
+    );
+    console.log('| mode | recall@5 | MRR@10 |');
+    console.log('|---|---|---|');
+    for (const m of ['fulltext', 'vector', 'hybrid'])
+      console.log(
+        `| ${m} | ${report.scale.withDistractors[m].recallAt5} | ${report.scale.withDistractors[m].mrrAt10} |`,
       );
     console.log(
       `\nIngestion: PDF ${report.pdf.pages} pages in ${report.pdf.seconds} s = ${report.pdf.pagesPerSecond} pages/s; ` +
