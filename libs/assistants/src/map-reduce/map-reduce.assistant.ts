@@ -76,7 +76,18 @@ export class MapReduceAssistant implements Assistant {
   readonly id = 'map-reduce';
   readonly name = 'Map-reduce over documents';
 
+  /** bucketing costs ~100 ms per MB of text: plan() and run() of one request share it */
+  readonly #buckets = new WeakMap<object, { capacity: number; buckets: DocumentPiece[][] }>();
+
   constructor(private readonly deps: AssistantDeps) {}
+
+  #bucketsOf(docs: PlanContext['documents'], capacity: number): DocumentPiece[][] {
+    const hit = this.#buckets.get(docs);
+    if (hit?.capacity === capacity) return hit.buckets;
+    const buckets = bucketDocuments(docs, capacity);
+    this.#buckets.set(docs, { capacity, buckets });
+    return buckets;
+  }
 
   #plan(ctx: PlanContext): MapReducePlan {
     const { models, config } = this.deps;
@@ -100,7 +111,7 @@ export class MapReduceAssistant implements Assistant {
         'context_length_exceeded',
         `The last message is too long to read documents in parts with "${mapModel.id}".`,
       );
-    const buckets = bucketDocuments(ctx.documents, mapCapacity);
+    const buckets = this.#bucketsOf(ctx.documents, mapCapacity);
 
     // the reduce prompt: the conversation, the intro and N notes of at most mapMaxTokens each
     const conversation = estimatePromptTokens(ctx.messages) + estimateTextTokens(REDUCE_INTRO) + 16;
