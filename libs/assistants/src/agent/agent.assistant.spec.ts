@@ -2,6 +2,7 @@ import type { ChatMessage } from '@switchboard/llm';
 import { resolveConfig, type AssistantsConfig } from '../assistants.config';
 import {
   FakeDocumentAccess,
+  TEST_CATALOGUE,
   collect,
   runContext,
   simRequests,
@@ -255,6 +256,21 @@ describe('agent assistant against the simulator', () => {
       Object.assign(stats, await (await fetch(`${world.sim.url}/_sim/stats`)).json());
     }
     expect(stats.aborted).toBe(1);
+  });
+});
+
+describe('agent plan', () => {
+  it('plans agentMaxSteps calls, and refuses before streaming when the last message cannot fit', () => {
+    const deps = {
+      models: { resolve: () => TEST_CATALOGUE[0] },
+      config: resolveConfig({ agentMaxSteps: 4 }),
+    };
+    const agent = new AgentAssistant(deps);
+    const ctx = runContext({ caller: undefined as never }, { messages: user('hello') });
+    expect(agent.plan(ctx).map((c) => c.modelId)).toEqual(['main', 'main', 'main', 'main']);
+    expect(() => agent.plan({ ...ctx, messages: user('word '.repeat(5000)) })).toThrow(
+      expect.objectContaining({ code: 'context_length_exceeded' }),
+    );
   });
 });
 

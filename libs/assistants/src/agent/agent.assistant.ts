@@ -23,7 +23,7 @@ import {
 import { ToolCallAccumulator, addUsage, emit, statusEvent } from '../assistant-events';
 import type { Assistant, AssistantRunContext } from '../assistant.port';
 import { answerTokens, type AssistantDeps } from '../assistants.config';
-import { afterFit, fitConversation } from '../context/context-fit';
+import { afterFit, fitConversation, planFit } from '../context/context-fit';
 import {
   buildMessages,
   holdCap,
@@ -63,7 +63,10 @@ export function planAgent(deps: AssistantDeps, ctx: PlanContext, shape: AgentSha
   const model = deps.models.resolve(shape.modelId);
   const maxOut = answerTokens(model, ctx.params.maxTokens);
   const tools = shape.tools.map(toolDefinition);
-  const base = holdTokens(buildMessages(ctx, shape), tools);
+  const messages = buildMessages(ctx, shape);
+  // refuses (context_length_exceeded) before streaming when even the last message cannot fit
+  planFit({ messages, model, maxOutputTokens: maxOut, tools });
+  const base = holdTokens(messages, tools);
   // each step adds the model's turn and tool results of up to toolResultMaxChars
   const perStepGrowth = Math.ceil(deps.config.toolResultMaxChars / 3) + maxOut;
   return Array.from({ length: deps.config.agentMaxSteps }, (_, i) => ({
