@@ -156,15 +156,16 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
 
   it('keeps a long job leased by renewing it', async () => {
     const id = await queue.enqueue('long', {});
-    const w = new JobWorker(queue, { workerId: 'a', pollMs: 5, leaseMs: 90 }).register('long', {
-      run: () => sleep(400),
+    const w = new JobWorker(queue, { workerId: 'a', pollMs: 5, leaseMs: 300 }).register('long', {
+      run: () => sleep(1200),
     });
     w.start();
     await until(async () => (await queue.get(id))?.status === 'running');
-    await sleep(250);
+    await sleep(700); // past the first lease: only renewal keeps it
     expect(await queue.claim(['long'], 'b', 1000)).toBeNull();
     await until(async () => (await queue.get(id))?.status === 'done');
     await w.stop();
+    expect((await queue.get(id))!.attempts).toBe(1);
   });
 
   it('stop() waits for the job in flight', async () => {
