@@ -14,6 +14,7 @@ import { BudgetRepository, BudgetService, UsageLedger, UsageReports } from '@swi
 import { RateLimitService } from '@switchboard/rate-limit';
 import { DATABASE } from '@switchboard/storage';
 import { SpendControl } from './chat/spend-control.service';
+import { KillSwitch } from './streaming/kill-switch.service';
 import type { Infrastructure } from './infra/infrastructure';
 import { HealthController, READINESS_CHECKS } from './health/health.controller';
 import { CompletionsController } from './openai/completions.controller';
@@ -76,6 +77,12 @@ export class AppModule {
         { provide: UsageLedger, useValue: opts.infra.ledger },
         { provide: UsageReports, useValue: opts.infra.reports },
         SpendControl,
+        {
+          provide: KillSwitch,
+          inject: [StreamRegistry],
+          useFactory: (registry: StreamRegistry) =>
+            new KillSwitch(registry, opts.infra.redis?.client ?? null),
+        },
         MetricsService,
         DrainState,
         StreamRegistry,

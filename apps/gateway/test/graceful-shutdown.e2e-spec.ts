@@ -1,11 +1,12 @@
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import {
   ADMIN_KEY,
+  ROOT,
+  spawnGateway,
   TEST_MODELS,
   auth,
   chatBody,
@@ -13,38 +14,6 @@ import {
   readSse,
   waitFor,
 } from './gateway.harness';
-
-const ROOT = resolve(__dirname, '../../..');
-
-/** Boots the real gateway entry point in a child process (TypeScript via swc). */
-async function spawnGateway(
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/gateway/src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 20000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const j = JSON.parse(line) as { msg?: string; url?: string };
-        if (j.url && j.msg?.startsWith('switchboard ready')) {
-          clearTimeout(timer);
-          resolveUrl(j.url);
-        }
-      } catch {
-        /* not a log line */
-      }
-    });
-    void exit.then((code) => reject(new Error(`gateway exited ${code}: ${stderr}`)));
-  });
-  return { child, url, exit };
-}
 
 describe('graceful shutdown on SIGTERM (real child process)', () => {
   let sim: RunningSimulator;

@@ -4,9 +4,11 @@ import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import type { Response } from 'express';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
+import { sendError } from '../http/send-error';
+import { classify } from '../http/all-exceptions.filter';
 import type { GatewayRequest } from '../http/request.types';
 import { ChatStreamRunner } from '../streaming/chat-stream.runner';
-import { StreamRegistry } from '../streaming/stream-registry.service';
+import { KillSwitch } from '../streaming/kill-switch.service';
 import { chatBodySchema, killSwitchSchema } from './chat-request.schema';
 import { fromChatBody } from './request-mapping';
 import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
@@ -20,7 +22,7 @@ export class ChatController {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly runner: ChatStreamRunner,
-    private readonly registry: StreamRegistry,
+    private readonly killSwitch: KillSwitch,
   ) {
     this.schema = chatBodySchema(config.chat.maxMessages);
   }
@@ -32,13 +34,15 @@ export class ChatController {
     const principal = req.principal!;
     if (body && typeof body === 'object' && 'killSwitch' in body) {
       const { killSwitch } = parseBody(killSwitchSchema, body);
-      const stopped = killSwitch.value
-        ? this.registry.kill(
-            killSwitch.requestId,
-            hasScope(principal, 'admin') ? undefined : principal.userId,
-          )
-        : 0;
-      res.status(200).json({ requestId: killSwitch.requestId, killed: stopped > 0 });
+      if (!killSwitch.value) {
+        res.status(200).json({ requestId: killSwitch.requestId, killed: false });
+        return;
+      }
+      const owner = hasScope(principal, 'admin') ? undefined : principal.userId;
+      this.killSwitch.kill(killSwitch.requestId, owner).then(
+        (killed) => res.status(200).json({ requestId: killSwitch.requestId, killed }),
+        (e: unknown) => sendError(res, classify(e), req.requestId),
+      );
       return;
     }
     this.runner.admit();
