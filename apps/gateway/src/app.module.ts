@@ -28,6 +28,18 @@ import { AdminKeysController } from './admin/admin-keys.controller';
 import { MeController } from './admin/me.controller';
 import { AssistantsController } from './assistants/assistants.controller';
 import { assistantProviders } from './assistants/assistants.providers';
+import {
+  BLOB_STORE,
+  ExternalSourceService,
+  FilesService,
+  JobQueue,
+  JobWorker,
+  SsrfGuard,
+} from '@switchboard/datasources';
+import { ContextBuilder, DataSourceResolver, EMBEDDER, RetrievalService } from '@switchboard/rag';
+import { FilesController, TagsController } from './files/files.controller';
+import { AdminJobsController } from './files/admin-jobs.controller';
+import { AdminSourcesController } from './files/admin-sources.controller';
 
 export interface GatewayModuleOptions {
   config: AppConfig;
@@ -64,6 +76,10 @@ export class AppModule {
         MeController,
         UsageReportsController,
         AssistantsController,
+        FilesController,
+        TagsController,
+        AdminJobsController,
+        AdminSourcesController,
       ],
       providers: [
         { provide: LlmService, useValue: opts.llm },
@@ -76,6 +92,16 @@ export class AppModule {
         { provide: BudgetRepository, useValue: opts.infra.budgetRepo },
         { provide: UsageLedger, useValue: opts.infra.ledger },
         { provide: UsageReports, useValue: opts.infra.reports },
+        { provide: BLOB_STORE, useValue: opts.infra.blobs },
+        { provide: FilesService, useValue: opts.infra.files },
+        { provide: JobQueue, useValue: opts.infra.jobs },
+        { provide: JobWorker, useValue: opts.infra.worker },
+        { provide: EMBEDDER, useValue: opts.infra.embedder },
+        { provide: RetrievalService, useValue: opts.infra.retrieval },
+        { provide: DataSourceResolver, useValue: opts.infra.dataSources },
+        { provide: ContextBuilder, useValue: opts.infra.contextBuilder },
+        { provide: ExternalSourceService, useValue: opts.infra.externalSources },
+        { provide: SsrfGuard, useValue: opts.infra.ssrfGuard },
         SpendControl,
         {
           provide: KillSwitch,

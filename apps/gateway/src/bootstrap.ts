@@ -77,7 +77,7 @@ export async function createGateway(
     loadCatalogue(config.llm.modelsFile),
     createProviders(config, { simulatorUrl }),
   );
-  const infra = await createInfrastructure(config, logger);
+  const infra = await createInfrastructure(config, logger, llm);
   const authenticator = new Authenticator(adminKey, infra.verifiers);
 
   const app = await NestFactory.create<NestExpressApplication>(
@@ -118,6 +118,7 @@ export async function createGateway(
   server.requestTimeout = 0;
   server.keepAliveTimeout = 305_000;
   server.headersTimeout = 310_000;
+  await infra.startWorker();
   const port = (server.address() as AddressInfo).port;
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
   const url = `http://${host}:${port}`;
@@ -176,12 +177,20 @@ function adminKeyBanner(key: string): string {
   ].join('\n');
 }
 
-/** POST bodies must be JSON; anything else is 415 rather than a confusing 400. */
+/**
+ * POST bodies must be JSON; anything else is 415 rather than a confusing 400.
+ * The one exception is an upload to POST /files, which the files controller
+ * streams from its multipart body.
+ */
 function requireJson(req: GatewayRequest, res: Response, next: NextFunction): void {
   const hasBody =
     req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
   const chunked = req.headers['transfer-encoding'] !== undefined;
-  if ((hasBody || chunked) && !req.is('application/json')) {
+  const upload =
+    req.method === 'POST' &&
+    /^\/files\/?$/.test(req.path) &&
+    Boolean(req.is('multipart/form-data'));
+  if ((hasBody || chunked) && !upload && !req.is('application/json')) {
     res.setHeader('Connection', 'close');
     sendError(
       res,

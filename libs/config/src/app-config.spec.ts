@@ -52,4 +52,38 @@ describe('loadConfig', () => {
       prefix: 'uploads/x',
     });
   });
+
+  it('defaults the RAG settings and validates them by name', () => {
+    const c = loadConfig({});
+    expect(c.rag).toEqual({
+      uploadMaxBytes: 25 * 1024 * 1024,
+      embeddingModel: undefined,
+      embeddingDimensions: 1536,
+      ingestionWorker: true,
+      textSearchConfig: 'english',
+    });
+    expect(loadConfig({ EMBEDDING_MODEL: 'none' }).rag.embeddingModel).toBeNull();
+    expect(loadConfig({ EMBEDDING_MODEL: 'sim-embed' }).rag.embeddingModel).toBe('sim-embed');
+    expect(loadConfig({ INGESTION_WORKER: 'false' }).rag.ingestionWorker).toBe(false);
+    let err: unknown;
+    try {
+      loadConfig({
+        UPLOAD_MAX_BYTES: '-1',
+        EMBEDDING_DIMENSIONS: '4096',
+        INGESTION_WORKER: 'maybe',
+        TEXT_SEARCH_CONFIG: 'english; drop table',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as ConfigError).message;
+    for (const name of [
+      'UPLOAD_MAX_BYTES',
+      'EMBEDDING_DIMENSIONS',
+      'INGESTION_WORKER',
+      'TEXT_SEARCH_CONFIG',
+    ])
+      expect(msg).toContain(name);
+  });
 });

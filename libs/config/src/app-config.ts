@@ -72,6 +72,18 @@ export interface AppConfig {
     gemini?: { apiKey: Secret; baseUrl?: string };
   };
   metrics: { emf: boolean; emfIntervalMs: number };
+  rag: {
+    uploadMaxBytes: number;
+    /**
+     * `undefined`: the default (a served `text-embedding-3-small` when simulated,
+     * none otherwise); `null`: vectors explicitly off; else a catalogue id,
+     * checked against the catalogue at boot.
+     */
+    embeddingModel: string | null | undefined;
+    embeddingDimensions: number;
+    ingestionWorker: boolean;
+    textSearchConfig: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -190,6 +202,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         : undefined,
     },
     metrics: { emf: e.EMF_METRICS, emfIntervalMs: e.EMF_INTERVAL_SECONDS * 1000 },
+    rag: {
+      uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+      embeddingModel:
+        e.EMBEDDING_MODEL === undefined
+          ? undefined
+          : e.EMBEDDING_MODEL.toLowerCase() === 'none'
+            ? null
+            : e.EMBEDDING_MODEL,
+      embeddingDimensions: e.EMBEDDING_DIMENSIONS,
+      ingestionWorker: e.INGESTION_WORKER,
+      textSearchConfig: e.TEXT_SEARCH_CONFIG ?? 'english',
+    },
   };
   return deepFreeze(config);
 }

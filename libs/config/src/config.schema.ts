@@ -111,6 +111,24 @@ export const envSchema = z.object({
   /** Publish CloudWatch EMF metric lines to stdout (on in ECS). */
   EMF_METRICS: bool(false),
   EMF_INTERVAL_SECONDS: intInRange(60, 1, 3600),
+  /** Upload size limit of POST /files. */
+  UPLOAD_MAX_BYTES: intInRange(25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
+  /**
+   * Catalogue id of the embeddings model for RAG; `none` turns vectors off.
+   * Unset: none with real providers, `text-embedding-3-small` when simulated and served.
+   */
+  EMBEDDING_MODEL: optionalString,
+  /** Vector column size, fixed once migrated; pgvector's HNSW index stops at 2000. */
+  EMBEDDING_DIMENSIONS: intInRange(1536, 1, 2000),
+  /** Run the ingestion worker in this process (false for API-only replicas). */
+  INGESTION_WORKER: bool(true),
+  /** Postgres text search configuration of the chunk index (fixed once migrated). */
+  TEXT_SEARCH_CONFIG: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'must be a text search configuration name, e.g. english')
+      .optional(),
+  ),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

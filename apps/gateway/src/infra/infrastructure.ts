@@ -20,7 +20,32 @@ import {
   UsageReports,
   billingMigrations,
 } from '@switchboard/billing';
-import type { AppConfig } from '@switchboard/config';
+import { assistantMigrations } from '@switchboard/assistants';
+import { ConfigError, type AppConfig } from '@switchboard/config';
+import {
+  ExternalSourceService,
+  ExtractionService,
+  FilesService,
+  FsBlobStore,
+  INGEST_FILE_JOB,
+  JobQueue,
+  JobWorker,
+  S3BlobStore,
+  SsrfGuard,
+  datasourceMigrations,
+  type BlobStore,
+} from '@switchboard/datasources';
+import type { LlmService } from '@switchboard/llm';
+import {
+  ChunkIndexRepository,
+  ContextBuilder,
+  DataSourceResolver,
+  IngestionPipeline,
+  LlmEmbedder,
+  RetrievalService,
+  createRagMigrations,
+  type Embedder,
+} from '@switchboard/rag';
 import { MemoryLimitStore, RateLimitService, RedisLimitStore } from '@switchboard/rate-limit';
 import {
   Migrator,
@@ -29,7 +54,9 @@ import {
   type Database,
   type Migration,
 } from '@switchboard/storage';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { HealthIndicatorService } from '@nestjs/terminus';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ReadinessCheck } from '../health/health.controller';
 
@@ -45,15 +72,72 @@ export interface Infrastructure {
   budgetRepo: BudgetRepository;
   ledger: UsageLedger;
   reports: UsageReports;
+  blobs: BlobStore;
+  files: FilesService;
+  jobs: JobQueue;
+  /** the ingestion worker of this process (idle unless INGESTION_WORKER and started) */
+  worker: JobWorker;
+  /** null when retrieval is full-text only */
+  embedder: Embedder | null;
+  ingestion: IngestionPipeline;
+  retrieval: RetrievalService;
+  dataSources: DataSourceResolver;
+  contextBuilder: ContextBuilder;
+  externalSources: ExternalSourceService;
+  ssrfGuard: SsrfGuard;
   readinessChecks: ReadinessCheck[];
-  /** flushes the ledger and last-used times, then closes connections */
+  /**
+   * Starts the ingestion worker (when INGESTION_WORKER); called once the app
+   * listens, so a job never runs against a half-built app.
+   */
+  startWorker(): Promise<void>;
+  /** stops the worker (releasing its leases), flushes the ledger and last-used times, then closes connections */
   close(): Promise<void>;
 }
 
-export function allMigrations(extra: Migration[] = []): Migration[] {
-  return [...identityMigrations, ...billingMigrations, ...extra].sort((a, b) =>
-    a.id.localeCompare(b.id),
-  );
+export interface MigrationOptions {
+  /** embedding vector size (EMBEDDING_DIMENSIONS) */
+  dimensions: number;
+  /** Postgres text search configuration (TEXT_SEARCH_CONFIG) */
+  textSearchConfig: string;
+}
+
+export function allMigrations(rag: MigrationOptions, extra: Migration[] = []): Migration[] {
+  return [
+    ...identityMigrations,
+    ...billingMigrations,
+    ...datasourceMigrations,
+    ...createRagMigrations(rag),
+    ...assistantMigrations,
+    ...extra,
+  ].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** How long a stopping worker waits for its jobs before releasing their leases. */
+const WORKER_STOP_GRACE_MS = 10_000;
+
+/**
+ * The embeddings model of RAG: EMBEDDING_MODEL when set (it must be a served
+ * embeddings model), else `text-embedding-3-small` when the simulator serves it.
+ * Real providers get no default: embedding every upload costs money.
+ */
+export function resolveEmbedder(config: AppConfig, llm: LlmService): Embedder | null {
+  const { embeddingModel, embeddingDimensions } = config.rag;
+  if (embeddingModel === null) return null;
+  let id = embeddingModel;
+  if (id === undefined) {
+    const sim = llm.models().find((m) => m.id === 'text-embedding-3-small' && m.simulated);
+    if (!sim) return null;
+    id = sim.id;
+  }
+  const model = llm.models().find((m) => m.id === id);
+  if (!model)
+    throw new ConfigError([
+      `EMBEDDING_MODEL: "${id}" is not a served model of the catalogue (or its provider is not configured)`,
+    ]);
+  if (!model.capabilities.includes('embeddings'))
+    throw new ConfigError([`EMBEDDING_MODEL: "${id}" is not an embeddings model`]);
+  return new LlmEmbedder(llm, id, embeddingDimensions);
 }
 
 function check(
@@ -75,8 +159,11 @@ function check(
 export async function createInfrastructure(
   config: AppConfig,
   logger: Logger,
+  llm: LlmService,
   extraMigrations: Migration[] = [],
 ): Promise<Infrastructure> {
+  // before any I/O: a bad EMBEDDING_MODEL stops the boot with its name
+  const embedder = resolveEmbedder(config, llm);
   const libLogger = (component: string) => {
     const l = logger.child({ component });
     return {
@@ -91,7 +178,15 @@ export async function createInfrastructure(
     logger: libLogger('storage'),
   });
   try {
-    await new Migrator(db, libLogger('migrator')).migrate(allMigrations(extraMigrations));
+    await new Migrator(db, libLogger('migrator')).migrate(
+      allMigrations(
+        {
+          dimensions: config.rag.embeddingDimensions,
+          textSearchConfig: config.rag.textSearchConfig,
+        },
+        extraMigrations,
+      ),
+    );
 
     let redis: RedisConnection | undefined;
     if (config.storage.redisUrl) {
@@ -138,6 +233,47 @@ export async function createInfrastructure(
     );
     await budgets.rebuildFromLedger(ledger, [...uniq.values()]);
 
+    // Documents: blobs, files, the durable ingestion queue, retrieval.
+    const store = config.storage.blobStore;
+    let blobs: BlobStore;
+    if (store.kind === 's3') {
+      blobs = new S3BlobStore({
+        client: new S3Client({}),
+        bucket: store.bucket,
+        prefix: store.prefix,
+      });
+    } else {
+      const fsStore = new FsBlobStore(join(config.dataDir, 'blobs'));
+      await fsStore.init();
+      blobs = fsStore;
+    }
+    const jobs = new JobQueue(db);
+    const worker = new JobWorker(jobs, { logger: libLogger('ingestion') });
+    const files = new FilesService(db, blobs, jobs, {
+      maxUploadBytes: config.rag.uploadMaxBytes,
+      isMember: (userId, accountId) => accounts.isMember(userId, accountId),
+      // another replica's worker picks the job up on its next poll
+      onQueued: () => worker.wake(),
+    });
+    const index = new ChunkIndexRepository(db);
+    const ingestion = new IngestionPipeline(
+      db,
+      files,
+      blobs,
+      new ExtractionService(),
+      index,
+      embedder,
+    );
+    worker.register(INGEST_FILE_JOB, ingestion);
+    const retrieval = new RetrievalService(db, index, embedder, {
+      textSearchConfig: config.rag.textSearchConfig,
+      logger: libLogger('retrieval'),
+    });
+    const dataSources = new DataSourceResolver(files);
+    const contextBuilder = new ContextBuilder(db, retrieval);
+    const ssrfGuard = new SsrfGuard();
+    const externalSources = new ExternalSourceService(db, { guard: ssrfGuard });
+
     const readinessChecks: ReadinessCheck[] = [
       check('database', () => db.ping(), { kind: db.kind, vector: db.hasVector }),
       ...(redis ? [check('redis', () => redis.ping())] : []),
@@ -148,7 +284,26 @@ export async function createInfrastructure(
             budgets: { backend: redis ? 'redis' : 'memory', failOpen: config.budgets.failOpen },
           }),
         ),
+      async (indicator) =>
+        indicator.check('retrieval').up({
+          ...(await retrieval.describe()),
+          blobStore: blobs.kind,
+          ingestionWorker: config.rag.ingestionWorker,
+        }),
     ];
+
+    let workerStarted = false;
+    const startWorker = async () => {
+      if (!config.rag.ingestionWorker || workerStarted) return;
+      workerStarted = true;
+      // embedded PGlite has exactly one process: a job still `running` was cut off by the last stop
+      if (db.kind === 'pglite') {
+        const r = await jobs.recoverOrphans();
+        if (r.requeued + r.dead > 0)
+          logger.info(r, 'recovered ingestion jobs interrupted by the last stop');
+      }
+      worker.start();
+    };
 
     return {
       db,
@@ -161,8 +316,24 @@ export async function createInfrastructure(
       budgetRepo,
       ledger,
       reports,
+      blobs,
+      files,
+      jobs,
+      worker,
+      embedder,
+      ingestion,
+      retrieval,
+      dataSources,
+      contextBuilder,
+      externalSources,
+      ssrfGuard,
       readinessChecks,
+      startWorker,
       close: async () => {
+        // before the database closes: in-flight jobs finish or give their lease back
+        await worker
+          .stop(WORKER_STOP_GRACE_MS)
+          .catch((e: unknown) => logger.error({ err: e }, 'ingestion worker stop failed'));
         await ledger
           .flush({ timeoutMs: 10_000 })
           .catch((e: unknown) => logger.error({ err: e }, 'ledger flush failed'));

@@ -1,0 +1,48 @@
+import { Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { AppError } from '@switchboard/common';
+import {
+  FilesService,
+  INGEST_FILE_JOB,
+  type IngestFilePayload,
+  JobQueue,
+  JobWorker,
+} from '@switchboard/datasources';
+import { parseInput } from '../admin/request-input';
+import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
+import { jobView } from './file.view';
+import { deadJobsQuerySchema, jobIdSchema } from './files.schemas';
+
+/** Dead-lettered background jobs (ingestion) and putting them back in the queue. */
+@Controller('admin/jobs')
+@UseGuards(ScopesGuard)
+@RequireScope('admin')
+export class AdminJobsController {
+  constructor(
+    private readonly jobs: JobQueue,
+    private readonly worker: JobWorker,
+    private readonly files: FilesService,
+  ) {}
+
+  @Get('dead')
+  async dead(@Query() query: unknown) {
+    const { limit } = parseInput(deadJobsQuerySchema, query);
+    return { data: (await this.jobs.listDead(limit)).map(jobView) };
+  }
+
+  /** a dead job runs again with fresh attempts; its file shows `queued` again */
+  @Post(':id/retry')
+  @HttpCode(200)
+  async retry(@Param() params: unknown) {
+    const { id } = parseInput(jobIdSchema, params);
+    if (!(await this.jobs.retryDead(id)))
+      throw new AppError('not_found', 'No dead-lettered job has this id.');
+    const job = await this.jobs.get(id);
+    if (!job) throw new AppError('not_found', 'No dead-lettered job has this id.');
+    if (job.kind === INGEST_FILE_JOB) {
+      const { fileId } = job.payload as IngestFilePayload;
+      await this.files.setStatus(fileId, 'queued');
+    }
+    this.worker.wake();
+    return jobView(job);
+  }
+}

@@ -1,0 +1,110 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { FilesService } from '@switchboard/datasources';
+import type { Response } from 'express';
+import { parseInput, principalOf } from '../admin/request-input';
+import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
+import { parseBody } from '../http/parse-body';
+import type { GatewayRequest } from '../http/request.types';
+import { fileView } from './file.view';
+import {
+  fileIdSchema,
+  listFilesQuerySchema,
+  sharingBodySchema,
+  tagsBodySchema,
+} from './files.schemas';
+import { receiveUpload } from './multipart-upload';
+
+/**
+ * The caller's documents. A file is private to its owner unless shared with
+ * accounts the owner belongs to; one the caller cannot see is 404 whether or
+ * not it exists. Only the owner tags, shares or deletes.
+ */
+@Controller('files')
+@UseGuards(ScopesGuard)
+@RequireScope('files')
+export class FilesController {
+  constructor(private readonly files: FilesService) {}
+
+  /** multipart/form-data with one `file` field, streamed to the blob store; ingestion is queued */
+  @Post()
+  @HttpCode(201)
+  async upload(@Req() req: GatewayRequest, @Res({ passthrough: true }) res: Response) {
+    const principal = principalOf(req);
+    const file = await receiveUpload(req, res, {
+      maxBytes: this.files.maxUploadBytes,
+      store: (stream, part) => this.files.upload(principal, stream, part),
+      discard: (f) => this.files.delete(principal, f.id),
+    });
+    return fileView(file);
+  }
+
+  @Get()
+  async list(@Req() req: GatewayRequest, @Query() query: unknown) {
+    const q = parseInput(listFilesQuerySchema, query);
+    // one more than asked tells whether there is a next page
+    const rows = await this.files.list(principalOf(req), { ...q, limit: q.limit + 1 });
+    const data = rows.slice(0, q.limit).map(fileView);
+    return {
+      data,
+      limit: q.limit,
+      offset: q.offset,
+      nextOffset: rows.length > q.limit ? q.offset + q.limit : null,
+    };
+  }
+
+  @Get(':id')
+  async get(@Req() req: GatewayRequest, @Param() params: unknown) {
+    const { id } = parseInput(fileIdSchema, params);
+    return fileView(await this.files.get(principalOf(req), id));
+  }
+
+  /** removes the blob, the extracted text, chunks and vectors */
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
+    const { id } = parseInput(fileIdSchema, params);
+    await this.files.delete(principalOf(req), id);
+  }
+
+  /** replaces the file's tags */
+  @Put(':id/tags')
+  async setTags(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
+    const { id } = parseInput(fileIdSchema, params);
+    const { tags } = parseBody(tagsBodySchema, body);
+    return fileView(await this.files.setTags(principalOf(req), id, tags));
+  }
+
+  /** replaces the accounts the file is shared with (`[]` = private) */
+  @Put(':id/sharing')
+  async share(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
+    const { id } = parseInput(fileIdSchema, params);
+    const { accountIds } = parseBody(sharingBodySchema, body);
+    return fileView(await this.files.share(principalOf(req), id, accountIds));
+  }
+}
+
+/** Tags on the files the caller can see, with how many files carry each. */
+@Controller('tags')
+@UseGuards(ScopesGuard)
+@RequireScope('files')
+export class TagsController {
+  constructor(private readonly files: FilesService) {}
+
+  @Get()
+  async list(@Req() req: GatewayRequest) {
+    return { data: await this.files.listTags(principalOf(req)) };
+  }
+}
