@@ -34,6 +34,7 @@ import {
   SsrfGuard,
   datasourceMigrations,
   type BlobStore,
+  type IngestFilePayload,
 } from '@switchboard/datasources';
 import type { LlmService } from '@switchboard/llm';
 import {
@@ -154,6 +155,20 @@ function check(
       return i.down({ ...details, reachable: false });
     }
   };
+}
+
+async function failFilesOfDeadJobs(
+  jobs: JobQueue,
+  files: FilesService,
+  ingestion: IngestionPipeline,
+): Promise<void> {
+  for (const job of await jobs.listDead(1000)) {
+    if (job.kind !== INGEST_FILE_JOB) continue;
+    const payload = job.payload as IngestFilePayload;
+    const file = await files.findStored(payload.fileId);
+    if (file && (file.status === 'queued' || file.status === 'processing'))
+      await ingestion.onDead(payload, job.lastError ?? 'the process stopped', job);
+  }
 }
 
 export async function createInfrastructure(
@@ -301,6 +316,9 @@ export async function createInfrastructure(
         const r = await jobs.recoverOrphans();
         if (r.requeued + r.dead > 0)
           logger.info(r, 'recovered ingestion jobs interrupted by the last stop');
+        // a job that used its last attempt is dead-lettered there without the
+        // handler hearing of it: its file must not stay `processing` forever
+        if (r.dead > 0) await failFilesOfDeadJobs(jobs, files, ingestion);
       }
       worker.start();
     };
