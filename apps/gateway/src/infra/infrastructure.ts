@@ -35,6 +35,7 @@ import {
   datasourceMigrations,
   type BlobStore,
   type IngestFilePayload,
+  type Job,
 } from '@switchboard/datasources';
 import type { LlmService } from '@switchboard/llm';
 import {
@@ -162,12 +163,12 @@ async function failFilesOfDeadJobs(
   files: FilesService,
   ingestion: IngestionPipeline,
 ): Promise<void> {
-  for (const job of await jobs.listDead(1000)) {
-    if (job.kind !== INGEST_FILE_JOB) continue;
-    const payload = job.payload as IngestFilePayload;
-    const file = await files.findStored(payload.fileId);
+  for (const dead of await jobs.listDead(1000)) {
+    if (dead.kind !== INGEST_FILE_JOB) continue;
+    const job = dead as Job<IngestFilePayload>;
+    const file = await files.findStored(job.payload.fileId);
     if (file && (file.status === 'queued' || file.status === 'processing'))
-      await ingestion.onDead(payload, job.lastError ?? 'the process stopped', job);
+      await ingestion.onDead(job.payload, job.lastError ?? 'the process stopped', job);
   }
 }
 
