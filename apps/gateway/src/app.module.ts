@@ -14,6 +14,7 @@ import { BudgetRepository, BudgetService, UsageLedger, UsageReports } from '@swi
 import { RateLimitService } from '@switchboard/rate-limit';
 import { DATABASE } from '@switchboard/storage';
 import { SpendControl } from './chat/spend-control.service';
+import { ChatContextService } from './chat/chat-context.service';
 import { KillSwitch } from './streaming/kill-switch.service';
 import type { Infrastructure } from './infra/infrastructure';
 import { HealthController, READINESS_CHECKS } from './health/health.controller';
@@ -103,6 +104,7 @@ export class AppModule {
         { provide: ExternalSourceService, useValue: opts.infra.externalSources },
         { provide: SsrfGuard, useValue: opts.infra.ssrfGuard },
         SpendControl,
+        ChatContextService,
         {
           provide: KillSwitch,
           inject: [StreamRegistry],

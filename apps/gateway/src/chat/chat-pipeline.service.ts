@@ -16,6 +16,8 @@ import {
 } from '@switchboard/llm';
 import {
   Observable,
+  filter,
+  type Subscriber,
   catchError,
   concat,
   defer,
@@ -28,7 +30,7 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { costMicros } from '@switchboard/billing';
+import { costMicros, worstCaseCostMicros } from '@switchboard/billing';
 import { UsageRecorder } from '../usage/usage-recorder.service';
 import type {
   ChatRunInput,
@@ -40,6 +42,8 @@ import type {
 } from './chat-run.types';
 import { upstreamTimeouts } from './upstream-timeouts';
 import { SpendControl, type Admission } from './spend-control.service';
+import { ChatContextService } from './chat-context.service';
+import { AssistantRegistry, type ModelCaller } from '@switchboard/assistants';
 
 /** One upstream call: its own usage, status and ledger row. */
 class Attempt {
@@ -93,6 +97,30 @@ class Attempt {
   }
 }
 
+/** The request's usage: every upstream call added up, reported as the answering model. */
+function totalOf(attempts: Attempt[], requestId: string): RunSummary | undefined {
+  const last = attempts[attempts.length - 1];
+  if (!last) return undefined;
+  const summaries = attempts.map((a) => a.summary(requestId));
+  const s = summaries[summaries.length - 1];
+  const usage = { ...ZERO_USAGE };
+  let cost = 0;
+  for (const x of summaries) {
+    usage.inputTokens += x.usage.inputTokens;
+    usage.cachedInputTokens += x.usage.cachedInputTokens;
+    usage.outputTokens += x.usage.outputTokens;
+    usage.reasoningTokens += x.usage.reasoningTokens;
+    cost += x.costMicros;
+  }
+  return {
+    ...s,
+    usage,
+    costMicros: cost,
+    usageReported: summaries.every((x) => x.usageReported),
+    calls: summaries.length,
+  };
+}
+
 /**
  * One chat request from validated input to the end frame: resolve the model,
  * call the provider with retries and fallbacks before the first token, account
@@ -108,6 +136,8 @@ export class ChatPipeline {
     private readonly llm: LlmService,
     private readonly usage: UsageRecorder,
     private readonly spend: SpendControl,
+    private readonly context: ChatContextService,
+    private readonly assistants: AssistantRegistry,
   ) {
     const r = config.llm.resilience;
     this.breaker = new CircuitBreaker(r.breakerThreshold, r.breakerCooldownMs);
@@ -184,6 +214,9 @@ export class ChatPipeline {
       let admission: Admission | undefined;
       let disposed = false;
       let accountId = input.accountId;
+      let firstTokenSeen = false;
+      let sink: Pick<Subscriber<PipelineEvent>, 'next'> | undefined;
+      const abort = new AbortController();
       const stop$ = control.stop$.pipe(tap((c) => (stopCode = c)));
       const record = (a: Attempt) => {
         if (a.recorded) return;
@@ -191,30 +224,124 @@ export class ChatPipeline {
         this.usage.record(a.summary(input.requestId), input.principal, accountId);
       };
 
+      // Every model call an assistant makes: retries, fallbacks, timeouts, one
+      // ledger row per upstream call under this request id.
+      const caller: ModelCaller = {
+        call: (modelId, messages, params) =>
+          defer(() => {
+            const sub: ChatRunInput = { ...input, modelId, messages, params };
+            const plan = this.#plan(sub);
+            const estimate = estimatePromptTokens(messages, params.tools);
+            const deadline = performance.now() + this.config.llm.resilience.retryDeadlineMs;
+            return this.#attempt(sub, control, plan, 0, 0, estimate, deadline, attempts, record);
+          }).pipe(
+            (source: Observable<PipelineEvent>) =>
+              new Observable<ChatEvent>((out) =>
+                source.subscribe({
+                  next: (ev) => {
+                    if (ev.type === 'upstream_first_token') {
+                      if (!firstTokenSeen) {
+                        firstTokenSeen = true;
+                        sink?.next(ev);
+                      }
+                    } else if (ev.type !== 'end' && ev.type !== 'error' && ev.type !== 'admitted')
+                      out.next(ev);
+                  },
+                  error: (e: unknown) => out.error(e),
+                  complete: () => out.complete(),
+                }),
+              ),
+          ),
+      };
+
       const upstream$ = defer(async () => {
-        const plan = this.#plan(input);
-        const promptEstimate = estimatePromptTokens(input.messages, input.params.tools);
+        const primary = this.prepare(input);
+        const docs = this.context.documentAccess(input.principal);
+        const prepared = await this.context.prepare({
+          principal: input.principal,
+          model: primary,
+          messages: input.messages,
+          maxTokens: input.params.maxTokens,
+          refs: input.dataSources ?? [],
+          ragOnly: input.ragOnly,
+          skipRag: input.skipRag,
+          assistantId: input.assistantId,
+        });
+        const runContext = {
+          requestId: input.requestId,
+          principal: input.principal,
+          modelId: input.modelId,
+          messages: prepared.messages,
+          params: input.params,
+          documents: prepared.documents,
+          docs,
+        };
+        const assistant = await this.assistants.select(runContext, input.assistantId);
+        const calls = assistant.plan?.(runContext) ?? [
+          {
+            modelId: input.modelId,
+            promptTokens: estimatePromptTokens(prepared.messages, input.params.tools),
+            maxOutputTokens: input.params.maxTokens ?? primary.maxOutputTokens,
+          },
+        ];
         const a = await this.spend.admit({
           requestId: input.requestId,
           principal: input.principal,
           accountId: input.accountId,
-          plan,
-          promptEstimate,
-          maxTokens: input.params.maxTokens,
+          holdMicros: this.#holdFor(input, calls),
+          estimatedTokens:
+            calls.reduce((n, c) => n + c.promptTokens, 0) + (input.params.maxTokens ?? 0),
         });
         // A client that left while admission was pending must not leak the hold.
         if (disposed) a.finish(0, 0);
         else admission = a;
         accountId = a.accountId;
-        return { plan, promptEstimate, headers: a.headers };
+        return { prepared, assistant, runContext, headers: a.headers };
       }).pipe(
-        switchMap(({ plan, promptEstimate, headers }) => {
-          const deadline = performance.now() + this.config.llm.resilience.retryDeadlineMs;
+        switchMap(({ prepared, assistant, runContext, headers }) => {
           const admitted: PipelineEvent = { type: 'admitted', headers };
-          return concat(
-            of(admitted),
-            this.#attempt(input, control, plan, 0, 0, promptEstimate, deadline, attempts, record),
-          );
+          // Status and state frames wait for the first upstream token: until then a
+          // failure can still be answered with a real HTTP status.
+          const answer$ = new Observable<PipelineEvent>((out) => {
+            let held: PipelineEvent[] | undefined = [...prepared.events];
+            const release = () => {
+              const h = held;
+              held = undefined;
+              for (const e of h ?? []) out.next(e);
+            };
+            sink = {
+              next: (ev: PipelineEvent) => {
+                out.next(ev);
+                release();
+              },
+            };
+            const s = assistant
+              .run({ ...runContext, caller, signal: abort.signal })
+              // the ledger has every call's usage; the assistant's summary is not needed
+              .pipe(filter((ev) => ev.type !== 'usage'))
+              .subscribe({
+                next: (ev) => {
+                  if (held && (ev.type === 'state' || ev.type === 'status')) held.push(ev);
+                  else {
+                    release();
+                    out.next(ev);
+                  }
+                },
+                error: (e: unknown) => {
+                  held = undefined;
+                  out.error(e);
+                },
+                complete: () => {
+                  release();
+                  out.complete();
+                },
+              });
+            return () => {
+              sink = undefined;
+              s.unsubscribe();
+            };
+          });
+          return concat(of(admitted), answer$);
         }),
         takeUntil(stop$),
       );
@@ -229,7 +356,7 @@ export class ChatPipeline {
           last.status = 'error';
           last.errorCode = failed.code;
         } else last.status = 'complete';
-        return [{ type: 'end', summary: last.summary(input.requestId) }];
+        return [{ type: 'end', summary: totalOf(attempts, input.requestId)! }];
       };
 
       return concat(
@@ -251,18 +378,38 @@ export class ChatPipeline {
         // still open here was cancelled.
         finalize(() => {
           disposed = true;
+          abort.abort();
           attempts.forEach(record);
-          let cost = 0;
-          let tokens = 0;
-          for (const a of attempts) {
-            const u = a.summary(input.requestId);
-            cost += u.costMicros;
-            tokens += u.usage.inputTokens + u.usage.outputTokens;
-          }
-          admission?.finish(cost, tokens);
+          const total = totalOf(attempts, input.requestId);
+          admission?.finish(
+            total?.costMicros ?? 0,
+            total ? total.usage.inputTokens + total.usage.outputTokens : 0,
+          );
         }),
       );
     });
+  }
+
+  /** The budget hold: every planned call at the dearest model of its fallback chain. */
+  #holdFor(
+    input: ChatRunInput,
+    calls: Array<{ modelId: string; promptTokens: number; maxOutputTokens: number }>,
+  ): number {
+    let total = 0;
+    for (const c of calls) {
+      let dearest = 0;
+      for (const m of this.#plan({ ...input, modelId: c.modelId }))
+        dearest = Math.max(
+          dearest,
+          worstCaseCostMicros(
+            c.promptTokens,
+            Math.min(c.maxOutputTokens, m.maxOutputTokens),
+            m.pricing,
+          ),
+        );
+      total += dearest;
+    }
+    return total;
   }
 
   #attempt(
@@ -328,7 +475,10 @@ export class ChatPipeline {
                   sub.next(ev);
                 },
                 error: (e: unknown) => sub.error(e),
-                complete: () => sub.complete(),
+                complete: () => {
+                  attempt.status = 'complete';
+                  sub.complete();
+                },
               }),
             ),
           catchError((e: unknown) => {

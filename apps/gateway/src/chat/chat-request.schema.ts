@@ -31,13 +31,22 @@ export const toolChoiceSchema = z.union([
 
 export const stopSchema = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]);
 
+/** a file id or tag://<name>, bare or as `{id}` (Amplify sends objects) */
+export const dataSourceRef = z.union([
+  z.string().min(1).max(300),
+  z.object({ id: z.string().min(1).max(300) }).transform((o) => o.id),
+]);
+
 const chatMessage = z
   .object({
     role: z.enum(['system', 'user', 'assistant', 'tool']),
     content: z.union([z.string(), z.array(z.union([textPart, imagePart])).min(1)]),
     tool_call_id: z.string().min(1).optional(),
     tool_calls: z.array(toolCallSchema).optional(),
-    data: z.record(z.string(), z.unknown()).optional(),
+    data: z
+      .object({ dataSources: z.array(dataSourceRef).max(100).optional() })
+      .catchall(z.unknown())
+      .optional(),
   })
   .refine((m) => m.role !== 'tool' || m.tool_call_id !== undefined, {
     message: 'tool messages need tool_call_id',
@@ -60,11 +69,13 @@ export function chatBodySchema(maxMessages: number) {
           .optional(),
         assistantId: z.string().max(200).optional(),
         accountId: z.string().max(200).optional(),
+        ragOnly: z.boolean().optional(),
+        skipRag: z.boolean().optional(),
         prompt: z.string().optional(),
         maxTokens: z.number().int().positive().optional(),
         temperature: z.number().min(0).max(2).optional(),
       }),
-      dataSources: z.array(z.unknown()).optional(),
+      dataSources: z.array(dataSourceRef).max(100).optional(),
       max_tokens: z.number().int().positive().optional(),
       temperature: z.number().min(0).max(2).optional(),
       top_p: z.number().min(0).max(1).optional(),

@@ -19,6 +19,11 @@ export interface ChatRunInput {
   messages: ChatMessage[];
   params: ChatParams;
   accountId?: string;
+  /** file ids and tag://<name> references to answer over */
+  dataSources?: string[];
+  ragOnly?: boolean;
+  skipRag?: boolean;
+  assistantId?: string;
   /** performance.now() when the request arrived */
   receivedAt: number;
 }
@@ -48,6 +53,8 @@ export interface RunSummary {
   upstreamTtftMs?: number;
   durationMs: number;
   errorCode?: ErrorCode;
+  /** upstream calls behind this summary (retries, fallbacks, assistant sub-calls) */
+  calls?: number;
 }
 
 export type PipelineEvent =

@@ -59,6 +59,13 @@ export class ChatController {
         messages,
         params,
         accountId: parsed.options.accountId,
+        assistantId: parsed.options.assistantId,
+        ragOnly: parsed.options.ragOnly,
+        skipRag: parsed.options.skipRag,
+        dataSources: [
+          ...(parsed.dataSources ?? []),
+          ...parsed.messages.flatMap((m) => m.data?.dataSources ?? []),
+        ],
         receivedAt: req.receivedAt,
       },
       new SwitchboardFramesEncoder(),

@@ -4,13 +4,11 @@ import {
   BudgetRepository,
   BudgetService,
   describeRejection,
-  worstCaseCostMicros,
   type BudgetScope,
   type ScopeType,
 } from '@switchboard/billing';
 import { AppError } from '@switchboard/common';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
-import type { ServedModel } from '@switchboard/llm';
 import { RateLimitService, subjectOf, type SubjectCheck } from '@switchboard/rate-limit';
 
 const LEASE_MS = 10 * 60_000;
@@ -71,9 +69,10 @@ export class SpendControl {
     requestId: string;
     principal: Principal;
     accountId?: string;
-    plan: ServedModel[];
-    promptEstimate: number;
-    maxTokens?: number;
+    /** worst-case cost of every planned upstream call */
+    holdMicros: number;
+    /** tokens charged against tokens-per-minute now; corrected on finish */
+    estimatedTokens: number;
   }): Promise<Admission> {
     const { principal, requestId } = args;
     const accountId = this.chargedAccount(principal, args.accountId);
@@ -105,7 +104,7 @@ export class SpendControl {
         limits: { ...defaults, ...(overrides ?? {}) },
       });
     }
-    const estimatedTokens = args.promptEstimate + (args.maxTokens ?? 0);
+    const estimatedTokens = args.estimatedTokens;
     const decision = await this.rateLimits.check({
       subjects,
       estimatedTokens,
@@ -167,7 +166,7 @@ export class SpendControl {
     requestId: string,
     principal: Principal,
     accountId: string | undefined,
-    args: { plan: ServedModel[]; promptEstimate: number; maxTokens?: number },
+    args: { holdMicros: number },
   ): Promise<boolean> {
     const wanted: Array<{ type: ScopeType; id: string }> = [{ type: 'user', id: principal.userId }];
     if (accountId) wanted.push({ type: 'account', id: accountId });
@@ -175,12 +174,7 @@ export class SpendControl {
     const cacheKey = wanted.map((w) => `${w.type}:${w.id}`).join('|');
     const scopes = await this.#budgetScopes.get(cacheKey, () => this.budgetRepo.scopesFor(wanted));
     if (scopes.length === 0) return false;
-    // Only one model of the plan produces the answer; hold for the dearest.
-    const amountMicros = Math.max(
-      ...args.plan.map((m) =>
-        worstCaseCostMicros(args.promptEstimate, args.maxTokens ?? m.maxOutputTokens, m.pricing),
-      ),
-    );
+    const amountMicros = args.holdMicros;
     try {
       const r = await this.budgets.reserve({
         holdId: requestId,

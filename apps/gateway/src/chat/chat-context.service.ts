@@ -1,0 +1,231 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { DocumentAccess } from '@switchboard/assistants';
+import type { Principal } from '@switchboard/auth';
+import {
+  FilesService,
+  visibilityParams,
+  visibleFilePredicate,
+  type FileRecord,
+} from '@switchboard/datasources';
+import {
+  estimatePromptTokens,
+  estimateTextTokens,
+  type ChatEvent,
+  type ChatMessage,
+  type ServedModel,
+} from '@switchboard/llm';
+import {
+  ContextBuilder,
+  DataSourceResolver,
+  RetrievalService,
+  toSourcesState,
+} from '@switchboard/rag';
+import { DATABASE, type Database } from '@switchboard/storage';
+import { formatLocation } from '@switchboard/datasources';
+
+/** tokens kept free besides prompt and answer (tokenizer differences, delimiters) */
+const MARGIN_TOKENS = 512;
+/** questions that need every part of the documents, not the best-matching chunks */
+const WHOLE_DOCUMENT_TASK =
+  /\b(summari[sz]e|summary|overview|compare|comparison|contrast|extract|list (all|every)|all of the|each of the|whole|entire|throughout)\b/i;
+
+export interface PreparedContext {
+  messages: ChatMessage[];
+  /** whole texts handed to the assistant (map-reduce over large documents) */
+  documents: Array<{ fileId: string; name: string; text: string }>;
+  /** status and state events to stream before the answer */
+  events: ChatEvent[];
+}
+
+export interface ContextRequest {
+  principal: Principal;
+  model: ServedModel;
+  messages: ChatMessage[];
+  maxTokens?: number;
+  refs: string[];
+  ragOnly?: boolean;
+  skipRag?: boolean;
+  /** an explicit assistant choice; map-reduce always gets whole documents */
+  assistantId?: string;
+}
+
+function lastUserText(messages: ChatMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.role !== 'user') continue;
+    return typeof m.content === 'string'
+      ? m.content
+      : m.content.map((p) => (p.type === 'text' ? p.text : '')).join('\n');
+  }
+  return '';
+}
+
+/**
+ * Turns a request's datasources into model context: the documents whole when they
+ * fit the budget (window - prompt - max output - margin), otherwise the top chunks
+ * for the user's question, or, for whole-document tasks too large for the window,
+ * the full texts for a map-reduce assistant. Everything is read under the
+ * caller's visibility; inaccessible references become a warning that reveals
+ * nothing about them.
+ */
+@Injectable()
+export class ChatContextService {
+  constructor(
+    @Optional() private readonly resolver?: DataSourceResolver,
+    @Optional() private readonly builder?: ContextBuilder,
+    @Optional() private readonly retrieval?: RetrievalService,
+    @Optional() private readonly files?: FilesService,
+    @Optional() @Inject(DATABASE) private readonly db?: Database,
+  ) {}
+
+  get enabled(): boolean {
+    return Boolean(this.resolver && this.builder && this.db);
+  }
+
+  async prepare(req: ContextRequest): Promise<PreparedContext> {
+    const none: PreparedContext = { messages: req.messages, documents: [], events: [] };
+    if (req.refs.length === 0) return none;
+    const events: ChatEvent[] = [];
+    if (!this.enabled) {
+      events.push({
+        type: 'status',
+        id: 'datasources',
+        message: 'Documents are not available on this server.',
+        inProgress: false,
+        warning: true,
+      });
+      return { ...none, events };
+    }
+    const { files, warnings } = await this.resolver!.resolve(req.principal, req.refs);
+    for (const w of warnings)
+      events.push({
+        type: 'status',
+        id: `datasource:${w.ref}`.slice(0, 200),
+        message: w.message,
+        inProgress: false,
+        warning: true,
+      });
+    if (files.length === 0) return { ...none, events };
+
+    const question = lastUserText(req.messages);
+    const budget =
+      req.model.contextWindow -
+      estimatePromptTokens(req.messages) -
+      (req.maxTokens ?? Math.min(req.model.maxOutputTokens, 4096)) -
+      MARGIN_TOKENS;
+
+    const wantsWhole =
+      req.assistantId === 'map-reduce' ||
+      (!req.ragOnly && !req.assistantId && WHOLE_DOCUMENT_TASK.test(question));
+    if (wantsWhole && !req.skipRag) {
+      const texts = await this.texts(req.principal, files);
+      const total = texts.reduce((n, d) => n + estimateTextTokens(d.text), 0);
+      if (total > budget || req.assistantId === 'map-reduce') {
+        events.push({
+          type: 'status',
+          id: 'datasources',
+          message: `Reading ${texts.length} document(s) in full`,
+          inProgress: false,
+        });
+        return { messages: req.messages, documents: texts, events };
+      }
+    }
+
+    const built = await this.builder!.build({
+      principal: req.principal,
+      files,
+      question,
+      budgetTokens: Math.max(0, budget),
+      ragOnly: req.ragOnly,
+      skipRag: req.skipRag,
+    });
+    if (built.mode === 'none') return { ...none, events };
+    events.push({
+      type: 'status',
+      id: 'datasources',
+      message:
+        built.mode === 'retrieval'
+          ? `Retrieved ${built.sources.length} passage(s) from ${files.length} document(s)`
+          : `Using ${files.length} document(s)${built.truncated ? ' (cut to fit)' : ''}`,
+      inProgress: false,
+    });
+    events.push({
+      type: 'state',
+      state: toSourcesState(built.sources) as unknown as Record<string, unknown>,
+    });
+    const system: ChatMessage = { role: 'system', content: built.systemText };
+    const firstNonSystem = req.messages.findIndex((m) => m.role !== 'system');
+    const at = firstNonSystem < 0 ? req.messages.length : firstNonSystem;
+    return {
+      messages: [...req.messages.slice(0, at), system, ...req.messages.slice(at)],
+      documents: [],
+      events,
+    };
+  }
+
+  /** full extracted texts of visible, ingested files */
+  async texts(principal: Principal, files: Array<Pick<FileRecord, 'id' | 'name'>>) {
+    if (!this.db || files.length === 0) return [];
+    const r = await this.db.query<{
+      file_id: string;
+      segments: Array<{ text: string; location: Record<string, unknown> }> | string;
+    }>(
+      `SELECT t.file_id, t.segments FROM file_texts t JOIN files f ON f.id = t.file_id
+        WHERE t.file_id = ANY($3::text[]) AND f.status = 'ready' AND ${visibleFilePredicate('f', 1, 2)}`,
+      [...visibilityParams(principal), files.map((f) => f.id)],
+    );
+    const byId = new Map(
+      r.rows.map((row) => {
+        const segs =
+          typeof row.segments === 'string'
+            ? (JSON.parse(row.segments) as Array<{
+                text: string;
+                location: Record<string, unknown>;
+              }>)
+            : row.segments;
+        return [row.file_id, segs.map((s) => s.text).join('\n\n')];
+      }),
+    );
+    return files
+      .filter((f) => byId.has(f.id))
+      .map((f) => ({ fileId: f.id, name: f.name, text: byId.get(f.id)! }));
+  }
+
+  /** what assistants (agent tools, user-defined assistants) may read: the caller's files only */
+  documentAccess(principal: Principal): DocumentAccess {
+    return {
+      search: async (query, opts = {}) => {
+        if (!this.retrieval) return [];
+        const hits = await this.retrieval.search(principal, query, {
+          fileIds: opts.fileIds,
+          tags: opts.tags,
+          k: opts.k,
+        });
+        return hits.map((h) => ({
+          fileId: h.fileId,
+          name: h.fileName,
+          location: formatLocation(h.location),
+          score: h.score,
+          text: h.text,
+        }));
+      },
+      read: async (fileId, opts = {}) => {
+        const file = this.files ? await this.files.get(principal, fileId) : undefined;
+        const [doc] = file ? await this.texts(principal, [file]) : [];
+        if (!file || !doc) throw new Error('document not found or not ready');
+        const offset = Math.max(0, opts.offset ?? 0);
+        const length = Math.min(Math.max(1, opts.length ?? 8000), 50_000);
+        return {
+          name: file.name,
+          text: doc.text.slice(offset, offset + length),
+          totalChars: doc.text.length,
+        };
+      },
+      list: async () => {
+        if (!this.files) return [];
+        const files = await this.files.list(principal, { limit: 200 });
+        return files.map((f) => ({ fileId: f.id, name: f.name, tags: f.tags, status: f.status }));
+      },
+    };
+  }
+}
