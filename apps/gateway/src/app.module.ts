@@ -19,6 +19,7 @@ import { KillSwitch } from './streaming/kill-switch.service';
 import type { Infrastructure } from './infra/infrastructure';
 import { HealthController, READINESS_CHECKS } from './health/health.controller';
 import { CompletionsController } from './openai/completions.controller';
+import { EmbeddingsController } from './openai/embeddings.controller';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { UsageRecorder } from './usage/usage-recorder.service';
@@ -70,6 +71,7 @@ export class AppModule {
       controllers: [
         ChatController,
         CompletionsController,
+        EmbeddingsController,
         HealthController,
         AdminKeysController,
         AdminAccountsController,

@@ -1,0 +1,163 @@
+import { Body, Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { UsageLedger, costMicros, type UsageStatus } from '@switchboard/billing';
+import { AppError, toAppError } from '@switchboard/common';
+import {
+  LlmService,
+  UpstreamError,
+  estimateTextTokens,
+  type EmbeddingResult,
+  type ServedModel,
+  type TokenUsage,
+} from '@switchboard/llm';
+import { MetricsService } from '@switchboard/observability';
+import type { Response } from 'express';
+import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
+import { DrainState } from '../health/drain-state';
+import { parseBody } from '../http/parse-body';
+import type { GatewayRequest } from '../http/request.types';
+import { embeddingInputs, embeddingsBodySchema } from './embeddings-request.schema';
+
+/** An embedding is one upstream call; the ledger numbers a request's calls from 1. */
+const ATTEMPT = 1;
+
+/** OpenAI's `base64` encoding: the vector as little-endian float32 bytes. */
+export function float32Base64(vector: readonly number[]): string {
+  const buf = Buffer.allocUnsafe(vector.length * 4);
+  for (let i = 0; i < vector.length; i++) buf.writeFloatLE(vector[i], i * 4);
+  return buf.toString('base64');
+}
+
+function inputUsage(inputTokens: number): TokenUsage {
+  return { inputTokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0 };
+}
+
+/**
+ * `POST /v1/embeddings`, following the OpenAI API so its clients work unchanged,
+ * for every provider whose adapter can embed (batching within the provider's
+ * limits is the adapter's job).
+ *
+ * - An unknown model is 404 `model_not_found`; a known model that cannot embed
+ *   (a chat model) is 400 `unsupported_capability` on `model`: the id is right,
+ *   the capability is missing, and a 404 would send the caller looking for a typo.
+ * - The upstream call is aborted when the client disconnects.
+ * - One usage-ledger row per request (attempt 1): `complete` with the provider's
+ *   token count; `error` with zero tokens (the provider refused the work);
+ *   `cancelled` with the estimated input tokens, since the provider may have done
+ *   the work before the disconnect reached it (as chat does for partial streams).
+ * - No retries, rate limits or budget holds here: the request is one short call.
+ */
+@Controller('v1')
+@UseGuards(ScopesGuard)
+export class EmbeddingsController {
+  constructor(
+    private readonly llm: LlmService,
+    private readonly ledger: UsageLedger,
+    private readonly metrics: MetricsService,
+    private readonly drain: DrainState,
+  ) {}
+
+  @Post('embeddings')
+  @HttpCode(200)
+  @RequireScope('embeddings')
+  async create(
+    @Req() req: GatewayRequest,
+    @Res({ passthrough: true }) res: Response,
+    @Body() body: unknown,
+  ) {
+    if (this.drain.draining) throw new AppError('draining', undefined, { retryAfterSeconds: 1 });
+    const parsed = parseBody(embeddingsBodySchema, body);
+    const model = this.llm.resolve(parsed.model);
+    const provider = this.llm.providerFor(model);
+    if (!model.capabilities.includes('embeddings') || !provider.embed)
+      throw new AppError(
+        'unsupported_capability',
+        `The model "${model.id}" does not create embeddings.`,
+        { param: 'model' },
+      );
+    const inputs = embeddingInputs(parsed);
+
+    // 'close' fires when the response is done or the client is gone; only the latter aborts.
+    const upstream = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) upstream.abort();
+    };
+    res.on('close', onClose);
+    const startedAt = performance.now();
+    let result: EmbeddingResult;
+    try {
+      result = await provider.embed(model.upstreamModel, inputs, {
+        dimensions: parsed.dimensions,
+        signal: upstream.signal,
+      });
+      if (result.vectors.length !== inputs.length)
+        throw new UpstreamError(
+          'upstream_error',
+          `${inputs.length} inputs, ${result.vectors.length} embeddings`,
+          false,
+        );
+    } catch (e) {
+      const cancelled = upstream.signal.aborted;
+      const err = cancelled ? new AppError('cancelled') : toAppError(e);
+      this.#record(req, model, provider.name, {
+        status: cancelled ? 'cancelled' : 'error',
+        errorCode: err.code,
+        inputTokens: cancelled ? estimateInputTokens(inputs) : 0,
+        durationMs: performance.now() - startedAt,
+      });
+      throw err;
+    } finally {
+      res.off('close', onClose);
+    }
+
+    this.#record(req, model, provider.name, {
+      status: 'complete',
+      inputTokens: result.inputTokens,
+      durationMs: performance.now() - startedAt,
+    });
+    const base64 = parsed.encoding_format === 'base64';
+    return {
+      object: 'list',
+      data: result.vectors.map((v, index) => ({
+        object: 'embedding',
+        index,
+        embedding: base64 ? float32Base64(v) : v,
+      })),
+      model: model.id,
+      usage: { prompt_tokens: result.inputTokens, total_tokens: result.inputTokens },
+    };
+  }
+
+  #record(
+    req: GatewayRequest,
+    model: ServedModel,
+    provider: string,
+    call: { status: UsageStatus; errorCode?: string; inputTokens: number; durationMs: number },
+  ): void {
+    const principal = req.principal!;
+    const usage = inputUsage(call.inputTokens);
+    const cost = costMicros(usage, model.pricing);
+    this.metrics.tokens.inc({ direction: 'input', model: model.id }, usage.inputTokens);
+    this.metrics.costMicros.inc({ model: model.id }, cost);
+    this.ledger.record({
+      requestId: req.requestId,
+      attempt: ATTEMPT,
+      userId: principal.userId,
+      accountId: principal.defaultAccountId ?? null,
+      keyId: principal.keyId ?? null,
+      model: model.id,
+      provider,
+      ...usage,
+      costMicros: cost,
+      status: call.status,
+      errorCode: call.errorCode ?? null,
+      ttftMs: null,
+      durationMs: Math.round(call.durationMs),
+    });
+  }
+}
+
+function estimateInputTokens(inputs: string[]): number {
+  let n = 0;
+  for (const s of inputs) n += estimateTextTokens(s);
+  return n;
+}
