@@ -6,7 +6,7 @@
  *   npm run bench                     full run (~3-4 min)
  *   node bench/run.mjs --quick        ~1 min, shorter load phases
  *   node bench/run.mjs --cpu-prof     also profile the gateway under c=64 streaming
- *   node bench/run.mjs --only=stream,throughput,idle,boot
+ *   node bench/run.mjs --only=stream,throughput,providers,auth,idle,boot
  *   node bench/run.mjs --dist=<dir>   use another build output (default ./dist)
  *   node bench/run.mjs --no-save      print only
  *
@@ -28,11 +28,16 @@ import {
   stop,
 } from './lib/processes.mjs';
 import { round } from './lib/stats.mjs';
+import { createBenchDatabase } from './lib/postgres.mjs';
 import {
+  BENCH_LIMIT_ENV,
+  authLimitsCost,
   bootToReady,
   idleStreams,
   nonStreamingThroughput,
   openAiTargets,
+  providerLatency,
+  provisionApiKey,
   streamingLatency,
   streamsPerTask,
 } from './scenarios.mjs';
@@ -63,7 +68,7 @@ function parseArgs(argv) {
 }
 
 function readHelp() {
-  return 'usage: node bench/run.mjs [--quick] [--cpu-prof] [--only=stream,throughput,idle,boot] [--dist=dir] [--no-save]';
+  return 'usage: node bench/run.mjs [--quick] [--cpu-prof] [--only=stream,throughput,providers,auth,idle,boot] [--dist=dir] [--no-save]';
 }
 
 /**
@@ -102,6 +107,9 @@ function plan(quick) {
       },
     ],
     throughput: { concurrency: 20, durationMs: quick ? 3_000 : 8_000, rounds: 2 },
+    // c=1, 5 tokens at once: hundreds of TTFT samples per target
+    providers: { concurrency: 1, durationMs: quick ? 2_000 : 6_000, rounds: quick ? 2 : 3 },
+    auth: { concurrency: 1, durationMs: quick ? 3_000 : 8_000, rounds: quick ? 2 : 4 },
     idle: { count: 5_000 },
     bootRuns: 3,
   };
@@ -109,6 +117,8 @@ function plan(quick) {
 
 const TARGETS = {
   ttftAddedP99Ms: 2,
+  // issue 4: auth + rate limits + budget hold with Redis on loopback
+  authLimitsAddedP99Ms: 1,
   chunkAddedP99Ms: 0.2,
   streams: 5_000,
   rssPerStreamKiB: 40,
@@ -130,6 +140,62 @@ function gatewayCpu(rows) {
     streamedTokensPerCpuSecond: per1k > 0 ? Math.round(1_000_000 / per1k) : null,
     msPerNonStreamRequest: request?.delta ?? null,
   };
+}
+
+/** One catalogue model per provider, each served by the simulator through that provider's SDK. */
+const PROVIDER_MODELS = [
+  { provider: 'openai', model: 'gpt-4o-mini' },
+  { provider: 'azure-openai', model: 'azure-gpt-4o-mini' },
+  { provider: 'bedrock', model: 'bedrock-claude-haiku-4-5' },
+  { provider: 'gemini', model: 'gemini-2.5-flash' },
+];
+
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Short closed-loop streams through `gw` with `headers`, so JIT and caches are warm. */
+async function warmUp(ctx, gw, headers, model, ms) {
+  const { completionsBody, simDirective, target } = await import('./lib/load-client.mjs');
+  await ctx.load.call('streamLatency', {
+    tgt: target('warm-up', gw.port, headers),
+    path: '/v1/chat/completions',
+    body: completionsBody({ model, directive: simDirective({ tokens: 5 }), stream: true }),
+    concurrency: 4,
+    durationMs: ms,
+  });
+}
+
+/**
+ * Auth + limits + budget-hold cost on a scale-out gateway: Redis for limits and
+ * holds, a fresh PostgreSQL database (created and dropped here) for keys,
+ * budgets and the ledger.
+ */
+async function authCostScaleOut(ctx, p, log) {
+  const db = await createBenchDatabase();
+  let gw;
+  try {
+    gw = await startGateway(ctx.dist, ctx.sim.url, {
+      env: {
+        ...BENCH_LIMIT_ENV,
+        REDIS_URL,
+        DATABASE_URL: db.url,
+        API_KEY_SECRET: `bench-api-key-secret-${process.pid}-0123456789abcdef`,
+      },
+    });
+    log(`  scale-out gateway pid ${gw.pid}: Redis ${REDIS_URL}, PostgreSQL database ${db.name}`);
+    const apiKey = await provisionApiKey(gw, { label: 'redis' });
+    await warmUp(ctx, gw, gw.headers, 'gpt-4o-mini', 1_000);
+    await warmUp(ctx, gw, { authorization: `Bearer ${apiKey.key}` }, 'gpt-4o-mini', 1_000);
+    return await authLimitsCost(ctx, {
+      gw,
+      mode: 'Redis + PostgreSQL',
+      apiKey,
+      ...p.auth,
+      ttftTarget: { on: 'delta', max: TARGETS.authLimitsAddedP99Ms },
+    });
+  } finally {
+    await stop(gw?.child);
+    await db.drop();
+  }
 }
 
 function gitHead() {
@@ -219,7 +285,7 @@ async function main() {
   let gateway;
   let streamsCapacity = null;
   try {
-    gateway = await startGateway(dist, sim.url);
+    gateway = await startGateway(dist, sim.url, { env: BENCH_LIMIT_ENV });
     const ctx = { sim, gateway, load, dist, log };
     machine.openFileLimit = fileLimit(gateway.pid);
     log(
@@ -284,7 +350,36 @@ async function main() {
       rows.push(...r.rows);
       raw.throughput = r.raw;
     }
+
+    if (want('providers')) {
+      log(
+        `per-provider TTFT through the gateway (bootstrap admin key), c=${p.providers.concurrency}, 5 tokens at once, ` +
+          `${p.providers.durationMs} ms per target in ${p.providers.rounds} interleaved rounds; baseline: openai direct`,
+      );
+      for (const m of PROVIDER_MODELS) await warmUp(ctx, gateway, gateway.headers, m.model, 700);
+      const r = await providerLatency(ctx, { providers: PROVIDER_MODELS, ...p.providers });
+      rows.push(...r.rows);
+      raw.providers = r.raw;
+    }
+
+    if (want('auth')) {
+      log(
+        `auth + limits + budget hold: bootstrap admin key vs API key ($1000/day budget), c=${p.auth.concurrency}, ` +
+          `${p.auth.durationMs} ms per key in ${p.auth.rounds} interleaved rounds`,
+      );
+      const apiKey = await provisionApiKey(gateway, { label: 'embedded' });
+      await warmUp(ctx, gateway, { authorization: `Bearer ${apiKey.key}` }, 'gpt-4o-mini', 1_000);
+      const r = await authLimitsCost(ctx, { gw: gateway, mode: 'in-process', apiKey, ...p.auth });
+      rows.push(...r.rows);
+      raw.authInProcess = r.raw;
+    }
     await stop(gateway.child);
+
+    if (want('auth')) {
+      const r = await authCostScaleOut(ctx, p, log);
+      rows.push(...r.rows);
+      raw.authRedis = r.raw;
+    }
 
     if (opts.cpuProf) {
       const durationMs = opts.quick ? 4_000 : 10_000;

@@ -22,9 +22,10 @@
  *   `{ ...ctx, gateway: otherGateway }` and compare the two results' rows.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { completionsBody, simDirective, target } from './lib/load-client.mjs';
+import { completionsBody, sendJson, simDirective, target } from './lib/load-client.mjs';
 import { median, round, summarize } from './lib/stats.mjs';
 import {
   cpuMeter,
@@ -132,6 +133,21 @@ export async function compare(ctx, { direct, gateway }, op, args, rounds = 1) {
       if (tgt) runs[tgt === direct ? 'direct' : 'gateway'].push(await measured(ctx, tgt, op, args));
   }
   return { direct: merge(runs.direct), gateway: merge(runs.gateway) };
+}
+
+/**
+ * Like `compare`, for any number of targets: each round visits every target once,
+ * starting one further along each time (and in reverse every other round), so no
+ * target always runs first or last. Returns the merged runs in target order.
+ */
+export async function compareMany(ctx, targets, op, args, rounds = 1) {
+  const runs = targets.map(() => []);
+  for (let i = 0; i < rounds; i++) {
+    const order = targets.map((_, j) => (i + j) % targets.length);
+    if (i % 2 === 1) order.reverse();
+    for (const j of order) runs[j].push(await measured(ctx, targets[j], op, args));
+  }
+  return runs.map(merge);
 }
 
 /** The two sides of a comparison for the OpenAI Chat Completions wire. */
@@ -559,4 +575,220 @@ export function streamsPerTask({ baseRssKiB, perStreamKiB, taskMiB = 2_048 }) {
   if (!(perStreamKiB > 0)) return null;
   const usableKiB = taskMiB * 1024 * 0.7 - baseRssKiB;
   return Math.max(0, Math.floor(usableKiB / (perStreamKiB * 1.5) / 100) * 100);
+}
+
+/**
+ * Gateway-added time to first token through each provider's SDK path. The
+ * gateway serves every provider from the simulator (OpenAI and Azure through the
+ * `openai` SDK, Bedrock through ConverseStream, Gemini through `@google/genai`)
+ * and answers all of them as OpenAI chunks. The simulator has no OpenAI-shaped
+ * path for Bedrock or Gemini, so every provider is compared with the same
+ * baseline: the OpenAI request sent straight to the simulator. A provider's
+ * delta therefore also holds the simulator's cost of speaking that protocol
+ * (event-stream framing for Bedrock), which is small next to the SDKs'.
+ *
+ * Streams are short (`tokens` at `tps`, default 5 tokens at once) so a slice
+ * holds hundreds of TTFT samples; the targets run in interleaved rounds.
+ */
+export async function providerLatency(
+  ctx,
+  { providers, concurrency = 1, tokens = 5, tps = 0, durationMs, rounds = 3 },
+) {
+  const directive = simDirective({ ttftMs: 0, tokens, tps });
+  const body = (model) => completionsBody({ model, directive, stream: true });
+  const base = openAiTargets(ctx);
+  const targets = [
+    { ...base.direct, request: { body: body('gpt-4o-mini') } },
+    ...providers.map((p) => ({
+      ...base.gateway,
+      name: `gateway ${p.provider}`,
+      request: { body: body(p.model) },
+    })),
+  ];
+  const sliceMs = durationMs / rounds;
+  const [d, ...gs] = await compareMany(
+    ctx,
+    targets,
+    'streamLatency',
+    {
+      path: COMPLETIONS_PATH,
+      concurrency,
+      durationMs: sliceMs,
+      rampMs: Math.min(1_000, sliceMs / 5),
+    },
+    rounds,
+  );
+  const rows = [];
+  const raw = { direct: d };
+  providers.forEach((p, i) => {
+    const g = gs[i];
+    raw[p.provider] = g;
+    const params = {
+      provider: p.provider,
+      model: p.model,
+      baseline: 'openai gpt-4o-mini direct',
+      concurrency,
+      tokens,
+      tps,
+      durationMs,
+      rounds,
+      samples: { direct: d.ttftMs.n, gateway: g.ttftMs.n },
+    };
+    const prefix = `${p.provider} (${p.model}) via gateway c=${concurrency}`;
+    ctx.log?.(
+      `  ${prefix}: ${g.ok} ok/${g.failed} failed` +
+        (g.failed ? ` errors ${JSON.stringify(g.errors)}` : '') +
+        `, TTFT p50 ${g.ttftMs.p50} ms p99 ${g.ttftMs.p99} ms (direct openai p50 ${d.ttftMs.p50} p99 ${d.ttftMs.p99})`,
+    );
+    rows.push(
+      row(`${prefix} TTFT p50`, 'providerLatency', params, d.ttftMs.p50, g.ttftMs.p50, 'ms'),
+      row(`${prefix} TTFT p99`, 'providerLatency', params, d.ttftMs.p99, g.ttftMs.p99, 'ms'),
+      row(`${prefix} streams failed`, 'providerLatency', params, d.failed, g.failed, 'streams', {
+        on: 'gateway',
+        max: 0,
+      }),
+    );
+  });
+  return { rows, raw };
+}
+
+const NO_LIMIT = 1_000_000_000;
+
+/**
+ * Limits high enough that the benchmark is never refused, for the gateway's
+ * defaults (per user and per account); every check still runs.
+ */
+export const BENCH_LIMIT_ENV = {
+  RATE_LIMIT_REQUESTS_PER_MINUTE: '10000000',
+  RATE_LIMIT_TOKENS_PER_MINUTE: String(NO_LIMIT),
+  RATE_LIMIT_CONCURRENT_STREAMS: '1000000',
+};
+
+async function adminCall(gw, method, path, body) {
+  const r = await sendJson(`${gw.url}${path}`, { method, headers: gw.headers, body });
+  if (r.status < 200 || r.status >= 300)
+    throw new Error(`${method} ${path} -> ${r.status} ${r.text.slice(0, 300)}`);
+  return r.json;
+}
+
+/**
+ * An account and an API key (scope chat, per-key limits out of reach) with a
+ * daily budget of $1000 on the key, created through the admin API with the
+ * bootstrap admin key. Resolves `{ key, keyId, accountId, userId }`.
+ */
+export async function provisionApiKey(gw, { label }) {
+  const accountId = `bench-${label}-${process.pid}`;
+  const userId = `bench-user-${label}-${process.pid}`;
+  await adminCall(gw, 'POST', '/admin/accounts', { id: accountId, name: `bench ${label}` });
+  await adminCall(gw, 'PUT', `/admin/accounts/${accountId}/members/${userId}`);
+  const made = await adminCall(gw, 'POST', '/admin/keys', {
+    ownerUserId: userId,
+    accountId,
+    scopes: ['chat'],
+    name: 'bench',
+    limits: { requestsPerMinute: NO_LIMIT, tokensPerMinute: NO_LIMIT, concurrentStreams: NO_LIMIT },
+  });
+  const keyId = made.record.id;
+  await adminCall(gw, 'PUT', `/admin/budgets/key/${keyId}/day`, { limitUsd: 1000 });
+  return { key: made.key, keyId, accountId, userId };
+}
+
+/**
+ * What authentication with an API key, the rate-limit checks (requests, tokens,
+ * concurrent streams per key, user and account) and the budget hold and its
+ * settlement add to the time to first token: the same streams on one gateway
+ * with the bootstrap admin key (which skips limits and budgets) and with an API
+ * key, interleaved. `direct` = admin key, `gateway` = API key, delta = the cost.
+ * Checks that the API key really went through limits and budgets (RateLimit
+ * headers on a response, spend recorded against the key's budget).
+ */
+export async function authLimitsCost(
+  ctx,
+  { gw, mode, apiKey, concurrency = 1, tokens = 5, tps = 0, durationMs, rounds = 4, ttftTarget },
+) {
+  const body = completionsBody({
+    model: 'gpt-4o-mini',
+    directive: simDirective({ ttftMs: 0, tokens, tps }),
+    stream: true,
+  });
+  const probe = await new Promise((resolve, reject) => {
+    const req = http.request(
+      `${gw.url}${COMPLETIONS_PATH}`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          authorization: `Bearer ${apiKey.key}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+  if (probe.status !== 200 || !probe.headers['ratelimit-policy'])
+    throw new Error(
+      `API key probe on the ${mode} gateway: HTTP ${probe.status}, RateLimit-Policy ${probe.headers['ratelimit-policy'] ?? 'missing'}`,
+    );
+
+  const admin = target('admin key', gw.port, gw.headers);
+  const keyed = target('api key', gw.port, { authorization: `Bearer ${apiKey.key}` });
+  const sliceMs = durationMs / rounds;
+  const [a, k] = await compareMany(
+    { ...ctx, gateway: gw },
+    [admin, keyed],
+    'streamLatency',
+    { path: COMPLETIONS_PATH, body, concurrency, durationMs: sliceMs, rampMs: 0 },
+    rounds,
+  );
+  await sleep(1_000); // the usage ledger writes in batches
+  const budgets = await adminCall(
+    gw,
+    'GET',
+    `/admin/budgets?scopeType=key&scopeId=${encodeURIComponent(apiKey.keyId)}`,
+  );
+  const budget = budgets.data.find((b) => b.period === 'day');
+  ctx.log?.(
+    `  ${mode}: admin key ${a.ok} ok/${a.failed} failed, TTFT p50 ${a.ttftMs.p50} p99 ${a.ttftMs.p99} ms; ` +
+      `API key ${k.ok} ok/${k.failed} failed, TTFT p50 ${k.ttftMs.p50} p99 ${k.ttftMs.p99} ms; ` +
+      `key budget today: spent ${budget?.spentMicros ?? '?'} micro-USD, held ${budget?.heldMicros ?? '?'}`,
+  );
+  if (!(budget?.spentMicros > 0))
+    throw new Error(`${mode}: nothing was charged to the API key's budget; the measurement is void`);
+  const params = {
+    mode,
+    model: 'gpt-4o-mini',
+    concurrency,
+    tokens,
+    tps,
+    durationMs,
+    rounds,
+    compared: 'bootstrap admin key (no limits, no budgets) vs API key with a $1000/day budget',
+    samples: { direct: a.ttftMs.n, gateway: k.ttftMs.n },
+  };
+  const prefix = `auth + limits + budget hold (${mode}) c=${concurrency}`;
+  return {
+    raw: { adminKey: a, apiKey: k, budget },
+    rows: [
+      row(`${prefix} TTFT p50`, 'authLimitsCost', params, a.ttftMs.p50, k.ttftMs.p50, 'ms'),
+      row(
+        `${prefix} TTFT p99`,
+        'authLimitsCost',
+        params,
+        a.ttftMs.p99,
+        k.ttftMs.p99,
+        'ms',
+        ttftTarget,
+      ),
+      row(`${prefix} streams failed`, 'authLimitsCost', params, a.failed, k.failed, 'streams', {
+        on: 'gateway',
+        max: 0,
+      }),
+    ],
+  };
 }
