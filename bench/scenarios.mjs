@@ -539,7 +539,11 @@ export async function bootToReady(ctx, { runs = 3, targetMs = 1_500 } = {}) {
   const bootOnce = async () => {
     const gw = await spawnGateway(ctx.dist, ctx.sim.url, { dataDir });
     try {
-      return await waitFor200(`${gw.url}/ready`, { since: gw.spawnedAt, child: gw.child, everyMs: 10 });
+      return await waitFor200(`${gw.url}/ready`, {
+        since: gw.spawnedAt,
+        child: gw.child,
+        everyMs: 10,
+      });
     } finally {
       await stop(gw.child);
     }
@@ -558,10 +562,18 @@ export async function bootToReady(ctx, { runs = 3, targetMs = 1_500 } = {}) {
     raw: { firstBootMs: round(first), runsMs: times.map((t) => round(t)) },
     rows: [
       row('first boot, embedded database created', 'bootToReady', { runs: 1 }, null, first, 'ms'),
-      row(`boot to ready on restart (median of ${runs})`, 'bootToReady', { runs }, null, median(times), 'ms', {
-        on: 'gateway',
-        max: targetMs,
-      }),
+      row(
+        `boot to ready on restart (median of ${runs})`,
+        'bootToReady',
+        { runs },
+        null,
+        median(times),
+        'ms',
+        {
+          on: 'gateway',
+          max: targetMs,
+        },
+      ),
     ],
   };
 }
@@ -759,7 +771,9 @@ export async function authLimitsCost(
       `key budget today: spent ${budget?.spentMicros ?? '?'} micro-USD, held ${budget?.heldMicros ?? '?'}`,
   );
   if (!(budget?.spentMicros > 0))
-    throw new Error(`${mode}: nothing was charged to the API key's budget; the measurement is void`);
+    throw new Error(
+      `${mode}: nothing was charged to the API key's budget; the measurement is void`,
+    );
   const params = {
     mode,
     model: 'gpt-4o-mini',

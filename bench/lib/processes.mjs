@@ -183,7 +183,11 @@ export const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
  * Starts a gateway bound to loopback and pointed at the simulator. Resolves once
  * it is spawned (not ready): callers time readiness themselves.
  */
-export async function spawnGateway(dist, simulatorUrl, { env = {}, nodeFlags = [], dataDir: keepDir } = {}) {
+export async function spawnGateway(
+  dist,
+  simulatorUrl,
+  { env = {}, nodeFlags = [], dataDir: keepDir } = {},
+) {
   const port = await freePort();
   // a caller-owned data dir survives the process (restart measurements)
   const dataDir = keepDir ?? mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
