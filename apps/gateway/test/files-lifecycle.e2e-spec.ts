@@ -150,6 +150,19 @@ describe('files: worker lifecycle and RAG configuration', () => {
     }
   });
 
+  it('a changed EMBEDDING_DIMENSIONS stops the boot instead of failing every ingestion', async () => {
+    // the data directory's chunk index is migrated with the default 1536 dimensions
+    await (await boot({ EMBEDDING_MODEL: 'none' })).close();
+    const err = await boot({ EMBEDDING_MODEL: 'sim-embed', EMBEDDING_DIMENSIONS: '256' }).then(
+      (gw) => gw.close().then(() => undefined),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/EMBEDDING_DIMENSIONS: .*1536 dimensions, not 256/);
+    const gw = await boot({ EMBEDDING_MODEL: 'sim-embed' });
+    await gw.close();
+  });
+
   it('without EMBEDDING_MODEL: the simulator’s text-embedding-3-small when served, else none', () => {
     const simulated = loadConfig({ SIMULATOR_URL: sim.url });
     const llm = new LlmService(

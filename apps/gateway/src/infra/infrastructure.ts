@@ -158,6 +158,23 @@ function check(
   };
 }
 
+/**
+ * The vector column's size is fixed by the first migration; vectors of another
+ * size would fail every ingestion, so a changed EMBEDDING_DIMENSIONS stops the boot.
+ */
+async function assertIndexDimensions(db: Database, dimensions: number): Promise<void> {
+  if (!db.hasVector) return;
+  const r = await db.query<{ type: string }>(
+    `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = to_regclass('chunks') AND attname = 'embedding' AND NOT attisdropped`,
+  );
+  const m = /^vector\((\d+)\)$/.exec(r.rows[0]?.type ?? '');
+  if (m && Number(m[1]) !== dimensions)
+    throw new ConfigError([
+      `EMBEDDING_DIMENSIONS: the chunk index holds vectors of ${m[1]} dimensions, not ${dimensions}; changing it needs a new migration and re-embedding`,
+    ]);
+}
+
 async function failFilesOfDeadJobs(
   jobs: JobQueue,
   files: FilesService,
@@ -272,6 +289,7 @@ export async function createInfrastructure(
       onQueued: () => worker.wake(),
     });
     const index = new ChunkIndexRepository(db);
+    if (embedder) await assertIndexDimensions(db, embedder.dimensions);
     const ingestion = new IngestionPipeline(
       db,
       files,
