@@ -118,7 +118,14 @@ export async function createGateway(
   server.requestTimeout = 0;
   server.keepAliveTimeout = 305_000;
   server.headersTimeout = 310_000;
-  await infra.startWorker();
+  try {
+    await infra.startWorker();
+  } catch (e) {
+    await app.close();
+    await infra.close();
+    await simulator?.close();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
   const url = `http://${host}:${port}`;
