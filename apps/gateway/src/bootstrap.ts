@@ -145,7 +145,13 @@ export async function createGateway(
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      // server.close() waits for every connection; one opened and left idle (or
+      // half-closed by an aborted client) must not hold shutdown forever
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2000);
+      force.unref();
       await app.close();
+      clearTimeout(force);
       // after the app: in-flight usage rows reach the ledger before it is flushed
       await infra.close();
       await simulator?.close();

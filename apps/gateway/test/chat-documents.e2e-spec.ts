@@ -71,7 +71,7 @@ describe('chat over documents: sources, isolation, map-reduce and the agent (thr
     const res = await postJson(`${h.url}/chat`, body, bearer(who));
     const requestId = res.headers.get('x-request-id') ?? '';
     if (res.status !== 200)
-      return { status: res.status, frames: [await res.json()], answer: '', requestId };
+      return { status: res.status, frames: [(await res.json()) as Frame], answer: '', requestId };
     const frames: Frame[] = [];
     for await (const f of readSse(res)) if (f.data) frames.push(JSON.parse(f.data) as Frame);
     const answer = frames
@@ -267,5 +267,61 @@ describe('chat over documents: sources, isolation, map-reduce and the agent (thr
       50,
     );
     expect(rows).toBe(calls);
+  }, 60_000);
+
+  it('map-reduce: a client abort mid-map aborts every in-flight sub-call at the simulator', async () => {
+    const para = (i: number) =>
+      `Part ${i}. Inventory of crates, barrels and sacks stored in warehouse ${i}. `.repeat(8);
+    const id = await upload(
+      'a',
+      'inventory.txt',
+      Array.from({ length: 100 }, (_, i) => para(i)).join('\n\n'),
+      'text/plain',
+    );
+    h.sim.reset();
+    const ac = new AbortController();
+    // headers wait for the first token, so do not wait for the response here
+    const pending = postJson(
+      `${h.url}/chat`,
+      {
+        messages: [{ role: 'user', content: 'Summarize every part.\n#sim ttft=5000 tokens=3' }],
+        options: { model: { id: 'sim-small' }, assistantId: 'map-reduce' },
+        dataSources: [id],
+      },
+      bearer('a'),
+      ac.signal,
+    ).catch(() => undefined);
+    await waitFor(() => h.sim.stats().open >= 2, 10_000, 20);
+    const inFlight = h.sim.stats().open;
+    ac.abort();
+    await pending;
+    await waitFor(() => h.sim.stats().open === 0, 3000, 10);
+    expect(h.sim.stats().aborted).toBeGreaterThanOrEqual(inFlight);
+    expect(h.sim.stats().completed).toBe(0);
+  }, 60_000);
+
+  it('a 300-turn conversation is fitted to the window: summarised, and the last user message reaches the model', async () => {
+    const messages: Array<{ role: 'user' | 'assistant'; content: string }> = [];
+    for (let i = 0; i < 299; i++)
+      messages.push({
+        role: i % 2 === 0 ? 'user' : 'assistant',
+        content: `Turn ${i}: we discussed shipment ${i} and its paperwork in some detail.`,
+      });
+    messages.push({ role: 'user', content: 'FINAL QUESTION: what was decided?\n#sim echo=1' });
+    h.sim.reset();
+    const r = await chat('a', { messages, options: { model: { id: 'sim-small' } } });
+    expect(r.status).toBe(200);
+    expect(
+      r.frames.some(
+        (f) => f.s === 'meta' && /summaris/i.test(String((f.st as { message?: string })?.message)),
+      ),
+    ).toBe(true);
+    expect(r.answer).toContain('FINAL QUESTION: what was decided?');
+    const reqs = (await (await fetch(`${h.sim.url}/_sim/requests?limit=10`)).json()) as {
+      requests: Array<{ body: { model: string; messages: Array<{ content: string }> } }>;
+    };
+    const answerCall = reqs.requests[reqs.requests.length - 1].body;
+    expect(answerCall.messages[answerCall.messages.length - 1].content).toContain('FINAL QUESTION');
+    expect(answerCall.messages.length).toBeLessThan(300);
   }, 60_000);
 });

@@ -127,7 +127,7 @@ describe('all providers through /v1/chat/completions and /chat', () => {
       for await (const f of readSse(res))
         if (f.data) {
           const j = JSON.parse(f.data) as { s: string };
-          if (j.s === 'result') end = j as typeof end;
+          if (j.s === 'result') end = j as unknown as typeof end;
         }
       const u = end!.usage;
       expect(u.estimated).toBe(false);
