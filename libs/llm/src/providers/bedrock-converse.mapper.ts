@@ -1,3 +1,4 @@
+import { toolArgumentsObject } from './tool-arguments';
 import type {
   ContentBlock,
   ConverseStreamRequest,
@@ -78,24 +79,6 @@ function userBlocks(m: ChatMessage): ContentBlock[] {
   return blocks;
 }
 
-function toolInput(args: string, name: string): Record<string, unknown> {
-  if (args.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new AppError(
-    'invalid_request',
-    `The arguments of the earlier call to tool "${name}" are not a JSON object.`,
-    {
-      param: 'messages',
-    },
-  );
-}
-
 /**
  * System messages become `system` blocks; tool results become `toolResult`
  * blocks of a user turn; consecutive turns of one role are merged, because
@@ -132,7 +115,7 @@ export function toConverseMessages(messages: ChatMessage[]): {
             toolUse: {
               toolUseId: c.id,
               name: c.name,
-              input: toolInput(c.arguments, c.name) as NonNullable<ToolUseBlock['input']>,
+              input: toolArgumentsObject(c.arguments, c.name) as NonNullable<ToolUseBlock['input']>,
             },
           });
         push('assistant', blocks);

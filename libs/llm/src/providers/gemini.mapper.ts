@@ -1,3 +1,4 @@
+import { toolArgumentsObject } from './tool-arguments';
 import {
   ApiError,
   type Content,
@@ -47,24 +48,6 @@ function userParts(m: ChatMessage): Part[] {
   return parts;
 }
 
-function argsObject(args: string, name: string): Record<string, unknown> {
-  if (args.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new AppError(
-    'invalid_request',
-    `The arguments of the earlier call to tool "${name}" are not a JSON object.`,
-    {
-      param: 'messages',
-    },
-  );
-}
-
 /** A functionResponse must be an object: JSON objects pass through, anything else is wrapped. */
 function responseObject(text: string): Record<string, unknown> {
   try {
@@ -112,7 +95,9 @@ export function toGeminiContents(messages: ChatMessage[]): {
         if (text !== '') parts.push({ text });
         for (const c of m.toolCalls ?? []) {
           callNames.set(c.id, c.name);
-          parts.push({ functionCall: { name: c.name, args: argsObject(c.arguments, c.name) } });
+          parts.push({
+            functionCall: { name: c.name, args: toolArgumentsObject(c.arguments, c.name) },
+          });
         }
         push('model', parts);
         break;
