@@ -97,6 +97,20 @@ class Attempt {
   }
 }
 
+/** One model call's retry and fallback chain: what every attempt of it shares. */
+interface CallChain {
+  input: ChatRunInput;
+  control: RunControl;
+  /** the model, then its served fallbacks */
+  plan: ServedModel[];
+  promptEstimate: number;
+  /** performance.now() after which no retry or fallback starts */
+  deadline: number;
+  /** every upstream call of the request, in order */
+  attempts: Attempt[];
+  record: (a: Attempt) => void;
+}
+
 /** The request's usage: every upstream call added up, reported as the answering model. */
 function totalOf(attempts: Attempt[], requestId: string): RunSummary | undefined {
   const last = attempts[attempts.length - 1];
@@ -233,7 +247,16 @@ export class ChatPipeline {
             const plan = this.#plan(sub);
             const estimate = estimatePromptTokens(messages, params.tools);
             const deadline = performance.now() + this.config.llm.resilience.retryDeadlineMs;
-            return this.#attempt(sub, control, plan, 0, 0, estimate, deadline, attempts, record);
+            const chain: CallChain = {
+              input: sub,
+              control,
+              plan,
+              promptEstimate: estimate,
+              deadline,
+              attempts,
+              record,
+            };
+            return this.#attempt(chain, 0, 0);
           }).pipe(
             (source: Observable<PipelineEvent>) =>
               new Observable<ChatEvent>((out) =>
@@ -412,17 +435,8 @@ export class ChatPipeline {
     return total;
   }
 
-  #attempt(
-    input: ChatRunInput,
-    control: RunControl,
-    plan: ServedModel[],
-    modelIdx: number,
-    retry: number,
-    promptEstimate: number,
-    deadline: number,
-    attempts: Attempt[],
-    record: (a: Attempt) => void,
-  ): Observable<PipelineEvent> {
+  #attempt(chain: CallChain, modelIdx: number, retry: number): Observable<PipelineEvent> {
+    const { input, control, plan, promptEstimate, attempts, record } = chain;
     const model = plan[modelIdx];
     const provider = this.llm.providerFor(model).name;
     const r = this.config.llm.resilience;
@@ -490,18 +504,7 @@ export class ChatPipeline {
               return throwError(() => err);
             this.breaker.failure(provider);
             record(attempt);
-            return this.#next(
-              input,
-              control,
-              plan,
-              modelIdx,
-              retry,
-              promptEstimate,
-              deadline,
-              attempts,
-              record,
-              err,
-            );
+            return this.#next(chain, modelIdx, retry, err);
           }),
         );
     }).pipe(
@@ -515,64 +518,25 @@ export class ChatPipeline {
         )
           return throwError(() => err);
         if (modelIdx + 1 >= plan.length) return throwError(() => err);
-        return this.#attempt(
-          input,
-          control,
-          plan,
-          modelIdx + 1,
-          0,
-          promptEstimate,
-          deadline,
-          attempts,
-          record,
-        );
+        return this.#attempt(chain, modelIdx + 1, 0);
       }),
     );
   }
 
   #next(
-    input: ChatRunInput,
-    control: RunControl,
-    plan: ServedModel[],
+    chain: CallChain,
     modelIdx: number,
     retry: number,
-    promptEstimate: number,
-    deadline: number,
-    attempts: Attempt[],
-    record: (a: Attempt) => void,
     err: UpstreamError,
   ): Observable<PipelineEvent> {
+    const { plan, deadline } = chain;
     const r = this.config.llm.resilience;
     const wait = backoffMs(retry, err.extra.retryAfterSeconds);
     const fitsDeadline = performance.now() + wait < deadline;
     if (retry < r.maxRetries && fitsDeadline)
-      return timer(wait).pipe(
-        switchMap(() =>
-          this.#attempt(
-            input,
-            control,
-            plan,
-            modelIdx,
-            retry + 1,
-            promptEstimate,
-            deadline,
-            attempts,
-            record,
-          ),
-        ),
-      );
+      return timer(wait).pipe(switchMap(() => this.#attempt(chain, modelIdx, retry + 1)));
     if (modelIdx + 1 < plan.length && performance.now() < deadline)
-      return this.#attempt(
-        input,
-        control,
-        plan,
-        modelIdx + 1,
-        0,
-        promptEstimate,
-        deadline,
-        attempts,
-        record,
-      );
+      return this.#attempt(chain, modelIdx + 1, 0);
     return throwError(() => err);
   }
 }
