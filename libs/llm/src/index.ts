@@ -8,6 +8,7 @@ export * from './catalogue/model-catalogue';
 export * from './providers/openai-chat.provider';
 export * from './providers/provider-factory';
 export * from './token-estimator';
+export * from './message-text';
 export * from './circuit-breaker';
 export * from './providers/azure-openai.provider';
 export * from './providers/bedrock.provider';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { DocumentAccess } from '@switchboard/assistants';
+import { lastUserText, type DocumentAccess } from '@switchboard/assistants';
 import type { Principal } from '@switchboard/auth';
 import {
   FilesService,
@@ -47,17 +47,6 @@ export interface ContextRequest {
   skipRag?: boolean;
   /** an explicit assistant choice; map-reduce always gets whole documents */
   assistantId?: string;
-}
-
-function lastUserText(messages: ChatMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
-    if (m.role !== 'user') continue;
-    return typeof m.content === 'string'
-      ? m.content
-      : m.content.map((p) => (p.type === 'text' ? p.text : '')).join('\n');
-  }
-  return '';
 }
 
 /**

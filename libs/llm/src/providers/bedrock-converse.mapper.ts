@@ -1,3 +1,4 @@
+import { messageText } from '../message-text';
 import { toolArgumentsObject } from './tool-arguments';
 import type {
   ContentBlock,
@@ -42,12 +43,6 @@ function imageFormat(mimeType: string): ImageFormat | undefined {
     default:
       return undefined;
   }
-}
-
-function textOf(m: ChatMessage): string {
-  return typeof m.content === 'string'
-    ? m.content
-    : m.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
 }
 
 function userBlocks(m: ChatMessage): ContentBlock[] {
@@ -99,7 +94,7 @@ export function toConverseMessages(messages: ChatMessage[]): {
   for (const m of messages) {
     switch (m.role) {
       case 'system': {
-        const text = textOf(m);
+        const text = messageText(m);
         if (text !== '') system.push({ text });
         break;
       }
@@ -108,7 +103,7 @@ export function toConverseMessages(messages: ChatMessage[]): {
         break;
       case 'assistant': {
         const blocks: ContentBlock[] = [];
-        const text = textOf(m);
+        const text = messageText(m);
         if (text !== '') blocks.push({ text });
         for (const c of m.toolCalls ?? [])
           blocks.push({
@@ -126,7 +121,7 @@ export function toConverseMessages(messages: ChatMessage[]): {
           {
             toolResult: {
               toolUseId: m.toolCallId ?? '',
-              content: [{ text: textOf(m) || '(empty)' }],
+              content: [{ text: messageText(m) || '(empty)' }],
               status: 'success',
             },
           },

@@ -1,3 +1,4 @@
+import { messageText } from '../message-text';
 import { toolArgumentsObject } from './tool-arguments';
 import {
   ApiError,
@@ -23,12 +24,6 @@ import { imageMimeTypeFromUrl, isHttpsUrl, parseDataUrl, unsupportedImage } from
  * Pure mapping between the normalised chat types and the Gemini API
  * (generateContent). https://ai.google.dev/api/generate-content
  */
-
-function textOf(m: ChatMessage): string {
-  return typeof m.content === 'string'
-    ? m.content
-    : m.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
-}
 
 function userParts(m: ChatMessage): Part[] {
   if (typeof m.content === 'string') return m.content === '' ? [] : [{ text: m.content }];
@@ -82,7 +77,7 @@ export function toGeminiContents(messages: ChatMessage[]): {
   for (const m of messages) {
     switch (m.role) {
       case 'system': {
-        const text = textOf(m);
+        const text = messageText(m);
         if (text !== '') system.push(text);
         break;
       }
@@ -91,7 +86,7 @@ export function toGeminiContents(messages: ChatMessage[]): {
         break;
       case 'assistant': {
         const parts: Part[] = [];
-        const text = textOf(m);
+        const text = messageText(m);
         if (text !== '') parts.push({ text });
         for (const c of m.toolCalls ?? []) {
           callNames.set(c.id, c.name);
@@ -113,7 +108,7 @@ export function toGeminiContents(messages: ChatMessage[]): {
               param: 'messages',
             },
           );
-        push('user', [{ functionResponse: { name, response: responseObject(textOf(m)) } }]);
+        push('user', [{ functionResponse: { name, response: responseObject(messageText(m)) } }]);
         break;
       }
     }

@@ -1,3 +1,4 @@
+import { messageText } from '../message-text';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type {
   ChatCompletionChunk,
@@ -30,13 +31,13 @@ export function toOpenAiMessages(messages: ChatMessage[]): ChatCompletionMessage
           );
     switch (m.role) {
       case 'system':
-        return { role: 'system', content: typeof content === 'string' ? content : textOf(m) };
+        return { role: 'system', content: typeof content === 'string' ? content : messageText(m) };
       case 'user':
         return { role: 'user', content, ...(m.name ? { name: m.name } : {}) };
       case 'assistant':
         return {
           role: 'assistant',
-          content: typeof content === 'string' ? content : textOf(m),
+          content: typeof content === 'string' ? content : messageText(m),
           ...(m.toolCalls?.length
             ? {
                 tool_calls: m.toolCalls.map((c) => ({
@@ -48,15 +49,9 @@ export function toOpenAiMessages(messages: ChatMessage[]): ChatCompletionMessage
             : {}),
         };
       case 'tool':
-        return { role: 'tool', content: textOf(m), tool_call_id: m.toolCallId ?? '' };
+        return { role: 'tool', content: messageText(m), tool_call_id: m.toolCallId ?? '' };
     }
   });
-}
-
-function textOf(m: ChatMessage): string {
-  return typeof m.content === 'string'
-    ? m.content
-    : m.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
 }
 
 export function usageFromOpenAi(u: OpenAI.CompletionUsage): TokenUsage {
