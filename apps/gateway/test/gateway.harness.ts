@@ -26,6 +26,17 @@ export const TEST_MODELS = {
       idleTimeoutMs: 1500,
     },
     {
+      id: 'sim-coder',
+      provider: 'openai',
+      upstreamModel: 'gpt-5-mini',
+      contextWindow: 16000,
+      maxOutputTokens: 4096,
+      pricing: { input: 0.25, cachedInput: 0.025, output: 2, checked: '2025-10-01' },
+      capabilities: ['chat', 'streaming', 'tools', 'vision', 'json_schema', 'code_interpreter'],
+      ttftTimeoutMs: 1500,
+      idleTimeoutMs: 1500,
+    },
+    {
       id: 'sim-embed',
       provider: 'openai',
       upstreamModel: 'text-embedding-3-small',

@@ -90,6 +90,7 @@ export function collectCall(idPrefix = 'call'): OperatorFunction<ChatEvent, Call
                   break;
                 case 'status':
                 case 'state':
+                case 'artifact':
                   break;
               }
               return r;

@@ -88,14 +88,17 @@ describe('AssistantRegistry.select', () => {
     expect(e.code).toBe('unsupported_capability');
   });
 
-  it('refuses the code interpreter with unsupported_capability (400), with or without the capability', async () => {
+  it('refuses the code interpreter on a model without hosted code execution (400)', async () => {
     const without = await rejection(registry.select(sel(), 'code-interpreter'));
     expect(without.code).toBe('unsupported_capability');
     expect(without.status).toBe(400);
     expect(without.message).toMatch(/does not offer hosted code execution/);
-    const withCap = await rejection(registry.select(sel({ modelId: 'coder' }), 'code-interpreter'));
-    expect(withCap.code).toBe('unsupported_capability');
-    expect(withCap.message).toMatch(/not available on this gateway/);
+  });
+
+  it('picks the code interpreter on a model that offers it', async () => {
+    const a = await registry.select(sel({ modelId: 'coder' }), 'code-interpreter');
+    expect(a.id).toBe('code-interpreter');
+    expect(registry.builtIns().map((b) => b.id)).toContain('code-interpreter');
   });
 
   it('refuses map-reduce without documents', async () => {

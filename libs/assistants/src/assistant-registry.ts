@@ -1,5 +1,5 @@
 import { AppError } from '@switchboard/common';
-import { estimatePromptTokens, type CatalogueModel, type ChatEvent } from '@switchboard/llm';
+import { estimatePromptTokens, type ChatEvent } from '@switchboard/llm';
 import { concat, of, type Observable } from 'rxjs';
 import { currentAssistantEvent } from './assistant-events';
 import type { Assistant, AssistantRunContext } from './assistant.port';
@@ -11,6 +11,11 @@ import {
   type ModelDirectory,
 } from './assistants.config';
 import { AgentAssistant, requireTools } from './agent/agent.assistant';
+import {
+  CODE_INTERPRETER_ID,
+  CodeInterpreterAssistant,
+  requireCodeInterpreter,
+} from './code-interpreter/code-interpreter.assistant';
 import { safetyMargin } from './context/context-fit';
 import { DefaultAssistant } from './default.assistant';
 import { documentTokens } from './map-reduce/document-buckets';
@@ -24,30 +29,12 @@ export type SelectionContext = Pick<
   'principal' | 'modelId' | 'messages' | 'params' | 'documents'
 >;
 
-export const CODE_INTERPRETER_ID = 'code-interpreter';
-
 export interface AssistantRegistryOptions {
   /** the model catalogue (`LlmService` fits) */
   models: ModelDirectory;
   /** user-defined assistants; without it only built-ins exist */
   store?: AssistantService;
   config?: AssistantsConfig;
-}
-
-/** Models whose provider runs code for them (OpenAI Responses API `code_interpreter`). */
-export function requireCodeInterpreter(model: CatalogueModel): never {
-  if (!model.capabilities.includes('code_interpreter'))
-    throw new AppError(
-      'unsupported_capability',
-      `The model "${model.id}" does not offer hosted code execution.`,
-      { param: 'model' },
-    );
-  // The hosted path needs the OpenAI Responses API, which no adapter speaks yet.
-  throw new AppError(
-    'unsupported_capability',
-    'Hosted code execution is not available on this gateway yet.',
-    { param: 'assistantId' },
-  );
 }
 
 /** The chosen assistant, announcing itself in a `state` event before anything else. */
@@ -94,16 +81,14 @@ export class AssistantRegistry {
         new DefaultAssistant(this.#deps),
         new MapReduceAssistant(this.#deps),
         new AgentAssistant(this.#deps),
+        new CodeInterpreterAssistant(this.#deps),
       ].map((a) => [a.id, a]),
     );
   }
 
   /** The built-in assistants (for listings). */
   builtIns(): Array<{ id: string; name: string }> {
-    return [
-      ...[...this.#builtIns.values()].map((a) => ({ id: a.id, name: a.name })),
-      { id: CODE_INTERPRETER_ID, name: 'Code interpreter' },
-    ];
+    return [...this.#builtIns.values()].map((a) => ({ id: a.id, name: a.name }));
   }
 
   /** Whether the documents, with the conversation and the answer, exceed the model's window. */
@@ -123,10 +108,10 @@ export class AssistantRegistry {
     if (assistantId === undefined || assistantId === '')
       return announced(this.#builtIns.get(this.documentsOverflow(ctx) ? 'map-reduce' : 'default')!);
 
-    if (assistantId === CODE_INTERPRETER_ID) requireCodeInterpreter(model);
     const builtIn = this.#builtIns.get(assistantId);
     if (builtIn) {
       if (builtIn.id === 'agent') requireTools(model);
+      if (builtIn.id === CODE_INTERPRETER_ID) requireCodeInterpreter(model);
       if (builtIn.id === 'map-reduce' && ctx.documents.length === 0)
         throw new AppError('invalid_request', 'The map-reduce assistant needs documents.', {
           param: 'assistantId',
@@ -140,7 +125,7 @@ export class AssistantRegistry {
     const a = new UserDefinedAssistant(record, this.#deps);
     const own = this.#deps.models.resolve(a.answerModel(ctx));
     if (record.tools.includes('code_interpreter')) requireCodeInterpreter(own);
-    if (record.tools.length > 0) requireTools(own);
+    if (record.tools.some((t) => t !== 'code_interpreter')) requireTools(own);
     return announced(a);
   }
 }

@@ -1,5 +1,5 @@
 import type { Principal } from '@switchboard/auth';
-import type { ChatEvent, ChatMessage, ProviderChatRequest } from '@switchboard/llm';
+import type { Artifact, ChatEvent, ChatMessage, ProviderChatRequest } from '@switchboard/llm';
 import type { Observable } from 'rxjs';
 
 export type CallParams = Omit<ProviderChatRequest, 'upstreamModel' | 'messages'>;
@@ -29,6 +29,22 @@ export interface DocumentAccess {
   list(): Promise<Array<{ fileId: string; name: string; tags: string[]; status: string }>>;
 }
 
+/** A file stored for the principal (what the client is told about it). */
+export interface SavedArtifact {
+  fileId: string;
+  name: string;
+  mime: string;
+  size: number;
+}
+
+/**
+ * Where files a hosted tool produced are kept: as files of the principal.
+ * Refusals (too large, type not accepted) are AppErrors with client-safe messages.
+ */
+export interface ArtifactStore {
+  save(artifact: Artifact): Promise<SavedArtifact>;
+}
+
 export interface AssistantRunContext {
   requestId: string;
   principal: Principal;
@@ -40,6 +56,8 @@ export interface AssistantRunContext {
   documents: Array<{ fileId: string; name: string; text: string }>;
   caller: ModelCaller;
   docs: DocumentAccess;
+  /** stores produced files; without it they are reported as not stored */
+  artifacts?: ArtifactStore;
   signal: AbortSignal;
 }
 

@@ -11,6 +11,7 @@ export * from './agent/tool';
 export * from './agent/tool-runner';
 export * from './agent/built-in.tools';
 export * from './agent/agent.assistant';
+export * from './code-interpreter/code-interpreter.assistant';
 export * from './user-defined/assistant.types';
 export * from './user-defined/assistant.migrations';
 export * from './user-defined/assistant.repository';

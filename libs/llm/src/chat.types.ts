@@ -39,6 +39,21 @@ export interface ToolDefinition {
   parameters?: Record<string, unknown>;
 }
 
+/**
+ * A tool the provider runs itself (no round trip through the gateway):
+ * `code_interpreter` = hosted code execution (OpenAI Responses API).
+ */
+export interface HostedTool {
+  type: 'code_interpreter';
+}
+
+/** A file the model's hosted tool produced, fetched from the provider. */
+export interface Artifact {
+  /** file name as the provider reports it (not trusted as a path) */
+  name: string;
+  data: Uint8Array;
+}
+
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export type ResponseFormat =
@@ -80,6 +95,7 @@ export type ChatEvent =
     }
   | { type: 'usage'; usage: TokenUsage }
   | { type: 'finish'; reason: FinishReason }
+  | { type: 'artifact'; artifact: Artifact }
   | { type: 'status'; id: string; message: string; inProgress: boolean; [key: string]: unknown }
   | { type: 'state'; state: Record<string, unknown> };
 
@@ -93,6 +109,8 @@ export interface ProviderChatRequest {
   topP?: number;
   stop?: string[];
   tools?: ToolDefinition[];
+  /** tools the provider runs itself; adapters without them throw `unsupported_capability` */
+  hostedTools?: HostedTool[];
   toolChoice?: ToolChoice;
   responseFormat?: ResponseFormat;
   reasoningEffort?: ReasoningEffort;

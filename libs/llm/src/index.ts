@@ -6,6 +6,7 @@ export * from './provider.port';
 export * from './llm.service';
 export * from './catalogue/model-catalogue';
 export * from './providers/openai-chat.provider';
+export * from './providers/openai-responses.mapper';
 export * from './providers/provider-factory';
 export * from './token-estimator';
 export * from './message-text';

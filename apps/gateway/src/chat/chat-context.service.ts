@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { lastUserText, type DocumentAccess } from '@switchboard/assistants';
+import { lastUserText, type ArtifactStore, type DocumentAccess } from '@switchboard/assistants';
 import type { Principal } from '@switchboard/auth';
 import {
   FilesService,
@@ -57,6 +57,9 @@ export interface ContextRequest {
  * caller's visibility; inaccessible references become a warning that reveals
  * nothing about them.
  */
+/** Tag of files produced on the user's behalf (code interpreter output). */
+export const GENERATED_FILE_TAG = 'generated';
+
 @Injectable()
 export class ChatContextService {
   constructor(
@@ -214,6 +217,25 @@ export class ChatContextService {
         if (!this.files) return [];
         const files = await this.files.list(principal, { limit: 200 });
         return files.map((f) => ({ fileId: f.id, name: f.name, tags: f.tags, status: f.status }));
+      },
+    };
+  }
+
+  /**
+   * Where files a hosted tool (code interpreter) produced are kept: files of
+   * the principal, tagged `generated`, ingested for search when they are text.
+   */
+  artifactStore(principal: Principal): ArtifactStore | undefined {
+    const files = this.files;
+    if (!files) return undefined;
+    return {
+      save: async (a) => {
+        const f = await files.saveGenerated(principal, {
+          name: a.name,
+          data: a.data,
+          tags: [GENERATED_FILE_TAG],
+        });
+        return { fileId: f.id, name: f.name, mime: f.mime, size: f.size };
       },
     };
   }

@@ -167,7 +167,8 @@ export class ChatPipeline {
   #check(model: ServedModel, input: ChatRunInput, primary: boolean): void {
     const p = input.params;
     const fail = (
-      code: 'model_not_found' | 'invalid_request' | 'unsupported_parameter',
+      code:
+        'model_not_found' | 'invalid_request' | 'unsupported_parameter' | 'unsupported_capability',
       msg: string,
       param: string,
     ) => {
@@ -183,6 +184,9 @@ export class ChatPipeline {
       );
     if (p.tools?.length && !model.capabilities.includes('tools'))
       fail('unsupported_parameter', `${model.id} does not support tools.`, 'tools');
+    for (const t of p.hostedTools ?? [])
+      if (!model.capabilities.includes(t.type))
+        fail('unsupported_capability', `${model.id} does not offer hosted ${t.type}.`, 'model');
     if (p.responseFormat?.type === 'json_schema' && !model.capabilities.includes('json_schema'))
       fail(
         'unsupported_parameter',
@@ -298,6 +302,7 @@ export class ChatPipeline {
           params: input.params,
           documents: prepared.documents,
           docs,
+          artifacts: this.context.artifactStore(input.principal),
         };
         const assistant = await this.assistants.select(runContext, input.assistantId);
         const calls = assistant.plan?.(runContext) ?? [
@@ -466,7 +471,11 @@ export class ChatPipeline {
             new Observable<PipelineEvent>((sub) =>
               source.subscribe({
                 next: (ev) => {
-                  if (!attempt.produced && (ev.type === 'text' || ev.type === 'tool_call')) {
+                  // a hosted tool's progress (code running) counts: the call is under way
+                  if (
+                    !attempt.produced &&
+                    (ev.type === 'text' || ev.type === 'tool_call' || ev.type === 'status')
+                  ) {
                     const at = performance.now();
                     attempt.upstreamTtftMs = at - attempt.startedAt;
                     this.breaker.success(provider);

@@ -43,6 +43,7 @@ export class SwitchboardFramesEncoder implements WireEncoder {
       case 'usage':
       case 'finish':
       case 'upstream_first_token':
+      case 'artifact': // stored by the assistant that asked for it, never sent raw
       case 'admitted':
         return [];
     }

@@ -93,6 +93,7 @@ export class OpenAiChunksEncoder implements WireEncoder {
       case 'state':
       case 'usage':
       case 'upstream_first_token':
+      case 'artifact': // stored by the assistant that asked for it, never sent raw
       case 'admitted':
         return [];
     }

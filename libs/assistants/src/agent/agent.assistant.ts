@@ -184,6 +184,7 @@ export function runAgent(
                 return EMPTY;
               case 'status':
               case 'state':
+              case 'artifact':
                 return of(e);
             }
           }),

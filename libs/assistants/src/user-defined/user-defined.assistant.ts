@@ -4,6 +4,10 @@ import { emit, statusEvent } from '../assistant-events';
 import type { Assistant, AssistantRunContext } from '../assistant.port';
 import { answerTokens, type AssistantDeps } from '../assistants.config';
 import { planAgent, runAgent } from '../agent/agent.assistant';
+import {
+  storeArtifacts,
+  withCodeInterpreter,
+} from '../code-interpreter/code-interpreter.assistant';
 import { builtInTools } from '../agent/built-in.tools';
 import type { AgentTool } from '../agent/tool';
 import {
@@ -24,7 +28,9 @@ const RETRIEVAL_K = 8;
  * An assistant a user defined: its instructions come first in the prompt, its
  * attached files and tags are always used through retrieval (the passages that
  * match the user's last message, within a quarter of the window), and with
- * tools enabled it runs the agent loop restricted to those tools.
+ * tools enabled it runs the agent loop restricted to those tools; with
+ * `code_interpreter` its model calls run code on the provider and the files
+ * the code produced are stored as the user's files.
  */
 export class UserDefinedAssistant implements Assistant {
   readonly id: string;
@@ -86,7 +92,12 @@ export class UserDefinedAssistant implements Assistant {
     );
   }
 
-  run(ctx: AssistantRunContext): Observable<ChatEvent> {
+  run(runCtx: AssistantRunContext): Observable<ChatEvent> {
+    if (!this.record.tools.includes('code_interpreter')) return this.#run(runCtx);
+    return this.#run(withCodeInterpreter(runCtx)).pipe(storeArtifacts(runCtx));
+  }
+
+  #run(ctx: AssistantRunContext): Observable<ChatEvent> {
     return defer(() => {
       const modelId = this.answerModel(ctx);
       const answer = (retrieved: PromptDocument[]) => {

@@ -18,6 +18,11 @@ import type {
 import type { LlmProvider, StreamOptions } from '../provider.port';
 import { parseRetryAfter, UpstreamError, upstreamErrorFromStatus } from '../upstream-error';
 import { AppError } from '@switchboard/common';
+import {
+  buildResponsesParams,
+  ResponsesEventMapper,
+  type ContainerFileRef,
+} from './openai-responses.mapper';
 
 export function toOpenAiMessages(messages: ChatMessage[]): ChatCompletionMessageParam[] {
   return messages.map((m): ChatCompletionMessageParam => {
@@ -149,6 +154,47 @@ export interface OpenAiChatProviderOptions {
   name?: string;
   client: OpenAI;
   simulated?: boolean;
+  /** largest file fetched from a code-interpreter container (default 32 MiB) */
+  maxArtifactBytes?: number;
+}
+
+/** One upstream call in flight: where its events go and whether any went out. */
+interface UpstreamCall {
+  emit(e: ChatEvent): void;
+  signal: AbortSignal;
+  flow?: StreamOptions['flow'];
+  /** an event reached the caller: a failure now is a disconnect, not retryable */
+  started: boolean;
+}
+
+export const DEFAULT_MAX_ARTIFACT_BYTES = 32 * 1024 * 1024;
+
+/** Reads a fetch Response's body, refusing more than `max` bytes without buffering them. */
+export async function readCapped(
+  res: Response,
+  max: number,
+): Promise<{ data: Uint8Array } | { error: string }> {
+  const tooLarge = { error: `larger than ${max} bytes` };
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel();
+    return tooLarge;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  for (;;) {
+    const next = await reader?.read();
+    if (!next || next.done) break;
+    const chunk = next.value as Uint8Array;
+    size += chunk.byteLength;
+    if (size > max) {
+      await reader?.cancel().catch(() => undefined);
+      return tooLarge;
+    }
+    chunks.push(chunk);
+  }
+  return { data: Buffer.concat(chunks, size) };
 }
 
 /**
@@ -160,8 +206,10 @@ export class OpenAiChatProvider implements LlmProvider {
   readonly name: string;
   readonly simulated: boolean;
   protected readonly client: OpenAI;
+  readonly maxArtifactBytes: number;
 
   constructor(opts: OpenAiChatProviderOptions) {
+    this.maxArtifactBytes = opts.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
     this.kind = opts.kind;
     this.name = opts.name ?? opts.kind;
     this.client = opts.client;
@@ -173,32 +221,17 @@ export class OpenAiChatProvider implements LlmProvider {
       const abort = new AbortController();
       const onOuterAbort = () => abort.abort();
       options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-      let started = false;
+      const call: UpstreamCall = {
+        emit: (e) => subscriber.next(e),
+        signal: abort.signal,
+        flow: options.flow,
+        started: false,
+      };
 
       const run = async () => {
-        const stream = await this.client.chat.completions.create(this.params(request), {
-          signal: abort.signal,
-        });
-        let finish: FinishReason | undefined;
-        for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
-          if (abort.signal.aborted) return;
-          started = true;
-          const choice = chunk.choices?.[0];
-          if (choice?.delta?.content) subscriber.next({ type: 'text', text: choice.delta.content });
-          for (const tc of choice?.delta?.tool_calls ?? []) {
-            subscriber.next({
-              type: 'tool_call',
-              index: tc.index,
-              id: tc.id,
-              name: tc.function?.name,
-              argumentsDelta: tc.function?.arguments,
-            });
-          }
-          if (choice?.finish_reason) finish = finishFromOpenAi(choice.finish_reason);
-          if (chunk.usage) subscriber.next({ type: 'usage', usage: usageFromOpenAi(chunk.usage) });
-          const wait = options.flow?.ready(abort.signal);
-          if (wait) await wait;
-        }
+        const finish = request.hostedTools?.length
+          ? await this.#runResponses(request, call)
+          : await this.#runChat(request, call);
         if (abort.signal.aborted) return;
         if (finish === undefined)
           throw new UpstreamError(
@@ -216,7 +249,7 @@ export class OpenAiChatProvider implements LlmProvider {
         (e: unknown) => {
           settled = true;
           if (abort.signal.aborted) return;
-          subscriber.error(mapOpenAiError(e, started));
+          subscriber.error(mapOpenAiError(e, call.started));
         },
       );
 
@@ -226,6 +259,96 @@ export class OpenAiChatProvider implements LlmProvider {
         if (!settled) abort.abort();
       };
     });
+  }
+
+  /** Chat Completions: the protocol of every OpenAI-compatible server. */
+  async #runChat(request: ProviderChatRequest, call: UpstreamCall) {
+    const stream = await this.client.chat.completions.create(this.params(request), {
+      signal: call.signal,
+    });
+    let finish: FinishReason | undefined;
+    for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
+      if (call.signal.aborted) return undefined;
+      call.started = true;
+      const choice = chunk.choices?.[0];
+      if (choice?.delta?.content) call.emit({ type: 'text', text: choice.delta.content });
+      for (const tc of choice?.delta?.tool_calls ?? []) {
+        call.emit({
+          type: 'tool_call',
+          index: tc.index,
+          id: tc.id,
+          name: tc.function?.name,
+          argumentsDelta: tc.function?.arguments,
+        });
+      }
+      if (choice?.finish_reason) finish = finishFromOpenAi(choice.finish_reason);
+      if (chunk.usage) call.emit({ type: 'usage', usage: usageFromOpenAi(chunk.usage) });
+      const wait = call.flow?.ready(call.signal);
+      if (wait) await wait;
+    }
+    return finish;
+  }
+
+  /**
+   * The Responses API, for hosted tools: code runs become status events, and
+   * the files the code wrote (cited in the answer) are fetched from the
+   * container after the answer and emitted as artifacts, before usage and finish.
+   */
+  async #runResponses(request: ProviderChatRequest, call: UpstreamCall) {
+    if (this.kind === 'openai-compatible')
+      throw new AppError(
+        'unsupported_capability',
+        'Hosted code execution needs the OpenAI or Azure OpenAI Responses API.',
+        { param: 'model' },
+      );
+    const stream = await this.client.responses.create(buildResponsesParams(request), {
+      signal: call.signal,
+    });
+    const mapper = new ResponsesEventMapper();
+    for await (const ev of stream) {
+      if (call.signal.aborted) return undefined;
+      for (const e of mapper.map(ev)) {
+        call.started = true;
+        call.emit(e);
+      }
+      const wait = call.flow?.ready(call.signal);
+      if (wait) await wait;
+    }
+    if (mapper.finish === undefined) return undefined;
+    for (const ref of mapper.files.values()) {
+      if (call.signal.aborted) return undefined;
+      const got = await this.#fetchContainerFile(ref, call.signal);
+      call.emit(
+        'data' in got
+          ? { type: 'artifact', artifact: { name: ref.filename, data: got.data } }
+          : {
+              type: 'status',
+              id: `artifact-${ref.fileId}`,
+              message: `could not fetch ${ref.filename}: ${got.error}`,
+              inProgress: false,
+              ok: false,
+            },
+      );
+    }
+    if (mapper.usage) call.emit({ type: 'usage', usage: mapper.usage });
+    return mapper.finish;
+  }
+
+  async #fetchContainerFile(
+    ref: ContainerFileRef,
+    signal: AbortSignal,
+  ): Promise<{ data: Uint8Array } | { error: string }> {
+    try {
+      const res = await this.client.containers.files.content.retrieve(
+        ref.fileId,
+        { container_id: ref.containerId },
+        { signal },
+      );
+      return await readCapped(res, this.maxArtifactBytes);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      return { error: e instanceof Error ? e.message : String(e) };
+    }
   }
 
   protected params(request: ProviderChatRequest): ChatCompletionCreateParamsStreaming {

@@ -1,0 +1,173 @@
+import { AppError } from '@switchboard/common';
+import type { Artifact } from '@switchboard/llm';
+import type { ArtifactStore, SavedArtifact } from '../assistant.port';
+import { resolveConfig } from '../assistants.config';
+import {
+  collect,
+  runContext,
+  startSimWorld,
+  statuses,
+  textOfEvents,
+  TEST_CATALOGUE,
+  type SimWorld,
+} from '../testing/assistants.testing';
+import { UserDefinedAssistant } from '../user-defined/user-defined.assistant';
+import { CodeInterpreterAssistant } from './code-interpreter.assistant';
+
+/** Keeps files in memory; refuses names starting with "bad" the way the files service refuses. */
+class MemoryArtifactStore implements ArtifactStore {
+  readonly saved: Artifact[] = [];
+
+  save(a: Artifact): Promise<SavedArtifact> {
+    if (a.name.startsWith('bad'))
+      return Promise.reject(
+        new AppError('unsupported_media_type', 'The file type is not supported.'),
+      );
+    this.saved.push(a);
+    return Promise.resolve({
+      fileId: `file-${this.saved.length}`,
+      name: a.name,
+      mime: a.name.endsWith('.png') ? 'image/png' : 'text/csv',
+      size: a.data.byteLength,
+    });
+  }
+}
+
+const deps = {
+  models: {
+    resolve: (id: string) => {
+      const m = TEST_CATALOGUE.find((x) => x.id === id);
+      if (!m) throw new AppError('model_not_found');
+      return m;
+    },
+  },
+  config: resolveConfig(),
+};
+
+describe('code interpreter assistant against the simulator', () => {
+  let world: SimWorld;
+  beforeAll(async () => {
+    world = await startSimWorld();
+  });
+  afterAll(() => world.close());
+  beforeEach(() => {
+    world.sim.reset();
+    world.caller.calls.length = 0;
+  });
+
+  it('runs the model with hosted code execution, streams the answer and stores every produced file', async () => {
+    const store = new MemoryArtifactStore();
+    const events = await collect(
+      new CodeInterpreterAssistant(deps).run(
+        runContext(world, {
+          modelId: 'coder',
+          messages: [{ role: 'user', content: 'Chart it\n#sim tokens=5 files=data.csv,chart.png' }],
+          artifacts: store,
+        }),
+      ),
+    );
+    expect(world.caller.calls[0].params.hostedTools).toEqual([{ type: 'code_interpreter' }]);
+    expect(textOfEvents(events).split(' ')).toHaveLength(5);
+    expect(store.saved.map((a) => a.name)).toEqual(['data.csv', 'chart.png']);
+    expect(statuses(events).map((s) => s.message)).toEqual([
+      'running code',
+      'ran code',
+      'saved data.csv',
+      'saved chart.png',
+    ]);
+    const states = events.flatMap((e) => (e.type === 'state' ? [e.state] : []));
+    expect(states.at(-1)).toEqual({
+      generatedFiles: [
+        {
+          fileId: 'file-1',
+          name: 'data.csv',
+          mime: 'text/csv',
+          size: expect.any(Number) as number,
+        },
+        {
+          fileId: 'file-2',
+          name: 'chart.png',
+          mime: 'image/png',
+          size: expect.any(Number) as number,
+        },
+      ],
+    });
+    expect(events.some((e) => e.type === 'artifact')).toBe(false);
+    expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
+  });
+
+  it('reports a file the store refuses and keeps the others and the answer', async () => {
+    const store = new MemoryArtifactStore();
+    const events = await collect(
+      new CodeInterpreterAssistant(deps).run(
+        runContext(world, {
+          modelId: 'coder',
+          messages: [{ role: 'user', content: '#sim tokens=2 files=bad.bin,good.csv' }],
+          artifacts: store,
+        }),
+      ),
+    );
+    expect(statuses(events).filter((s) => s.id.startsWith('artifact-'))).toEqual([
+      expect.objectContaining({
+        message: 'could not save bad.bin: The file type is not supported.',
+        ok: false,
+      }),
+      expect.objectContaining({ message: 'saved good.csv', ok: true }),
+    ]);
+    expect(store.saved.map((a) => a.name)).toEqual(['good.csv']);
+    expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
+  });
+
+  it('says so when files cannot be stored at all', async () => {
+    const events = await collect(
+      new CodeInterpreterAssistant(deps).run(
+        runContext(world, {
+          modelId: 'coder',
+          messages: [{ role: 'user', content: '#sim tokens=2 files=a.csv' }],
+        }),
+      ),
+    );
+    expect(statuses(events).at(-1)).toMatchObject({
+      message: 'could not save a.csv: file storage is not available',
+      ok: false,
+    });
+  });
+
+  it('gives a user-defined assistant with code_interpreter hosted execution and its instructions', async () => {
+    const store = new MemoryArtifactStore();
+    const a = new UserDefinedAssistant(
+      {
+        id: 'asst-1',
+        ownerUserId: 'user-1',
+        name: 'Analyst',
+        instructions: 'You are a careful data analyst.',
+        model: 'coder',
+        fileIds: [],
+        tags: [],
+        tools: ['code_interpreter'],
+        sharedAccountIds: [],
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      },
+      deps,
+    );
+    const events = await collect(
+      a.run(
+        runContext(world, {
+          messages: [{ role: 'user', content: '#sim tokens=3 files=out.csv' }],
+          artifacts: store,
+        }),
+      ),
+    );
+    const [call] = world.caller.calls;
+    expect(call.modelId).toBe('coder');
+    expect(call.params.hostedTools).toEqual([{ type: 'code_interpreter' }]);
+    expect(call.params.tools).toBeUndefined();
+    expect(call.messages[0]).toEqual({
+      role: 'system',
+      content: 'You are a careful data analyst.',
+    });
+    expect(store.saved.map((f) => f.name)).toEqual(['out.csv']);
+    expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
+  });
+});
