@@ -1,6 +1,8 @@
-import { UsageLedger } from '@switchboard/billing';
+import { UsageLedger, costMicros } from '@switchboard/billing';
+import type { TokenUsage } from '@switchboard/llm';
 import { DATABASE, type Database } from '@switchboard/storage';
 import {
+  TEST_MODELS,
   auth,
   chatBody,
   postJson,
@@ -105,7 +107,14 @@ describe('code interpreter over /chat', () => {
     ]);
     const end = r.frames.at(-1)!;
     expect(end).toMatchObject({ s: 'result', status: 'complete', model: 'sim-coder' });
-    expect(end.usage).toMatchObject({ outputTokens: 6, estimated: false });
+    // tokens plus one container session ($0.03)
+    const usage = end.usage as TokenUsage & { costMicros: number };
+    expect(usage).toMatchObject({ outputTokens: 6, codeInterpreterSessions: 1, estimated: false });
+    const pricing = TEST_MODELS.models.find((m) => m.id === 'sim-coder')!.pricing;
+    expect(usage.costMicros).toBe(costMicros(usage, pricing));
+    expect(usage.costMicros).toBe(
+      costMicros({ ...usage, codeInterpreterSessions: 0 }, pricing) + 30_000,
+    );
 
     // the files are the user's: listed with the `generated` tag, downloadable byte for byte
     const png = files[1];
@@ -127,11 +136,18 @@ describe('code interpreter over /chat', () => {
 
     await h.gateway.app.get(UsageLedger).flush();
     const db = h.gateway.app.get<Database>(DATABASE);
-    const rows = await db.query<{ model: string; status: string; output_tokens: number }>(
-      'SELECT model, status, output_tokens FROM usage_ledger WHERE request_id = $1',
+    const rows = await db.query<{
+      model: string;
+      status: string;
+      output_tokens: number;
+      cost: number;
+    }>(
+      'SELECT model, status, output_tokens::int, cost_micros::int AS cost FROM usage_ledger WHERE request_id = $1',
       [r.requestId],
     );
-    expect(rows.rows).toEqual([{ model: 'sim-coder', status: 'complete', output_tokens: 6 }]);
+    expect(rows.rows).toEqual([
+      { model: 'sim-coder', status: 'complete', output_tokens: 6, cost: usage.costMicros },
+    ]);
   });
 
   it('tells the user when a produced file is over the storage limit, and still answers', async () => {

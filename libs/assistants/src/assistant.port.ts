@@ -70,9 +70,13 @@ export interface Assistant {
   readonly id: string;
   readonly name: string;
   /** worst-case upstream cost plan, in calls of (model, prompt tokens, max output tokens); sizes the budget hold */
-  plan?(
-    ctx: Omit<AssistantRunContext, 'caller' | 'signal'>,
-  ): Array<{ modelId: string; promptTokens: number; maxOutputTokens: number }>;
+  plan?(ctx: Omit<AssistantRunContext, 'caller' | 'signal'>): Array<{
+    modelId: string;
+    promptTokens: number;
+    maxOutputTokens: number;
+    /** hosted code-interpreter containers the call may open */
+    codeInterpreterSessions?: number;
+  }>;
   /** the model that writes the answer when it is not the request's (a user-defined assistant's own model) */
   answerModel?(ctx: { modelId: string }): string;
   run(ctx: AssistantRunContext): Observable<ChatEvent>;

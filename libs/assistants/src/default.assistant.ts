@@ -16,6 +16,8 @@ export interface PlannedCall {
   modelId: string;
   promptTokens: number;
   maxOutputTokens: number;
+  /** hosted code-interpreter containers the call may open */
+  codeInterpreterSessions?: number;
 }
 
 /** How one answer is put together: the model, extra system messages, documents. */

@@ -125,6 +125,25 @@ describe('costMicros', () => {
   });
 });
 
+describe('code-interpreter container sessions', () => {
+  const withSession = { ...price(2.5, 1.25, 10), codeInterpreterSession: 0.03 };
+
+  it('adds the session price (USD) per container, in exact micro-dollars', () => {
+    const u = { ...usage(1_000, 0, 500), codeInterpreterSessions: 2 };
+    expect(costMicros(u, withSession)).toBe(2_500 + 5_000 + 2 * 30_000);
+  });
+
+  it('charges nothing for sessions when the model has no session price', () => {
+    const u = { ...usage(1_000, 0, 500), codeInterpreterSessions: 3 };
+    expect(costMicros(u, price(2.5, 1.25, 10))).toBe(2_500 + 5_000);
+  });
+
+  it('holds the sessions a plan asks for', () => {
+    expect(worstCaseCostMicros(1_000, 500, withSession, 1)).toBe(2_500 + 5_000 + 30_000);
+    expect(worstCaseCostMicros(1_000, 500, withSession)).toBe(2_500 + 5_000);
+  });
+});
+
 describe('worstCaseCostMicros', () => {
   it('prices every prompt token uncached and every allowed output token', () => {
     expect(worstCaseCostMicros(1_000, 4_096, price(2.5, 1.25, 10))).toBe(2_500 + 40_960);

@@ -28,7 +28,8 @@ function ceilDiv(a: bigint, b: bigint): bigint {
  * Cost of one upstream call in integer micro-dollars.
  * - input tokens include cached ones: the uncached part is charged at `input`,
  *   the cached part at `cachedInput` (cached beyond input is capped at input);
- * - output tokens already include reasoning tokens, so reasoning is not charged again.
+ * - output tokens already include reasoning tokens, so reasoning is not charged again;
+ * - each hosted code-interpreter container is charged `codeInterpreterSession` USD.
  */
 export function costMicros(usage: TokenUsage, pricing: ModelPricing): number {
   const input = tokens(usage.inputTokens);
@@ -39,7 +40,11 @@ export function costMicros(usage: TokenUsage, pricing: ModelPricing): number {
   const scaled =
     uncached * scaledPrice(pricing.input, 'input') +
     cached * scaledPrice(pricing.cachedInput, 'cachedInput') +
-    output * scaledPrice(pricing.output, 'output');
+    output * scaledPrice(pricing.output, 'output') +
+    // a session price is USD, not USD per million: scale it to micro-dollars
+    tokens(usage.codeInterpreterSessions ?? 0) *
+      scaledPrice(pricing.codeInterpreterSession ?? 0, 'codeInterpreterSession') *
+      1_000_000n;
   return Number(ceilDiv(scaled, PRICE_SCALE));
 }
 
@@ -51,6 +56,7 @@ export function worstCaseCostMicros(
   estimatedPromptTokens: number,
   maxOutputTokens: number,
   pricing: ModelPricing,
+  codeInterpreterSessions = 0,
 ): number {
   return costMicros(
     {
@@ -58,6 +64,7 @@ export function worstCaseCostMicros(
       cachedInputTokens: 0,
       outputTokens: maxOutputTokens,
       reasoningTokens: 0,
+      codeInterpreterSessions,
     },
     pricing,
   );

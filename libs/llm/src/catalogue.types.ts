@@ -15,6 +15,12 @@ export interface ModelPricing {
   input: number;
   cachedInput: number;
   output: number;
+  /**
+   * USD per hosted code-interpreter container a call opens (OpenAI bills
+   * container time; the catalogue uses the 1 GB, 20-minute session price as
+   * the ceiling). Absent = 0.
+   */
+  codeInterpreterSession?: number;
   /** ISO date the price was last checked against the provider's price list */
   checked: string;
 }

@@ -70,6 +70,8 @@ export interface TokenUsage {
   cachedInputTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  /** hosted code-interpreter containers the call opened (billed per container) */
+  codeInterpreterSessions?: number;
 }
 
 export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({

@@ -62,6 +62,8 @@ class Attempt {
     readonly model: ServedModel,
     readonly provider: string,
     readonly promptEstimate: number,
+    /** hosted code-interpreter containers the call opens when it reports no usage */
+    readonly codeSessions = 0,
   ) {}
 
   get produced(): boolean {
@@ -79,6 +81,7 @@ class Attempt {
             cachedInputTokens: 0,
             outputTokens: estimateTextTokens(this.outputText) + Math.ceil(this.toolArgChars / 4),
             reasoningTokens: 0,
+            ...(this.codeSessions > 0 ? { codeInterpreterSessions: this.codeSessions } : {}),
           };
     return {
       requestId,
@@ -124,6 +127,9 @@ function totalOf(attempts: Attempt[], requestId: string): RunSummary | undefined
     usage.cachedInputTokens += x.usage.cachedInputTokens;
     usage.outputTokens += x.usage.outputTokens;
     usage.reasoningTokens += x.usage.reasoningTokens;
+    if (x.usage.codeInterpreterSessions)
+      usage.codeInterpreterSessions =
+        (usage.codeInterpreterSessions ?? 0) + x.usage.codeInterpreterSessions;
     cost += x.costMicros;
   }
   return {
@@ -421,7 +427,12 @@ export class ChatPipeline {
   /** The budget hold: every planned call at the dearest model of its fallback chain. */
   #holdFor(
     input: ChatRunInput,
-    calls: Array<{ modelId: string; promptTokens: number; maxOutputTokens: number }>,
+    calls: Array<{
+      modelId: string;
+      promptTokens: number;
+      maxOutputTokens: number;
+      codeInterpreterSessions?: number;
+    }>,
   ): number {
     let total = 0;
     for (const c of calls) {
@@ -433,6 +444,7 @@ export class ChatPipeline {
             c.promptTokens,
             Math.min(c.maxOutputTokens, m.maxOutputTokens),
             m.pricing,
+            c.codeInterpreterSessions,
           ),
         );
       total += dearest;
@@ -455,7 +467,16 @@ export class ChatPipeline {
         );
       if (!this.breaker.allow(provider))
         throw new UpstreamError('upstream_unavailable', `circuit open for ${provider}`, true);
-      const attempt = new Attempt(attempts.length + 1, model, provider, promptEstimate);
+      const codeSessions = input.params.hostedTools?.some((t) => t.type === 'code_interpreter')
+        ? 1
+        : 0;
+      const attempt = new Attempt(
+        attempts.length + 1,
+        model,
+        provider,
+        promptEstimate,
+        codeSessions,
+      );
       attempts.push(attempt);
       called = true;
       return this.llm

@@ -28,6 +28,11 @@ export function requireCodeInterpreter(model: CatalogueModel): void {
     );
 }
 
+/** Every call of `answerModelId` opens a code-interpreter container: the hold covers one each. */
+export function withCodeSessions(calls: PlannedCall[], answerModelId: string): PlannedCall[] {
+  return calls.map((c) => (c.modelId === answerModelId ? { ...c, codeInterpreterSessions: 1 } : c));
+}
+
 /** The run context with hosted code execution added to every answer call. */
 export function withCodeInterpreter(ctx: AssistantRunContext): AssistantRunContext {
   const hosted = ctx.params.hostedTools ?? [];
@@ -89,7 +94,10 @@ export class CodeInterpreterAssistant implements Assistant {
   constructor(private readonly deps: AssistantDeps) {}
 
   plan(ctx: PlanContext): PlannedCall[] {
-    return planAnswer(this.deps, ctx, { modelId: ctx.modelId, documents: ctx.documents });
+    return withCodeSessions(
+      planAnswer(this.deps, ctx, { modelId: ctx.modelId, documents: ctx.documents }),
+      ctx.modelId,
+    );
   }
 
   run(ctx: AssistantRunContext): Observable<ChatEvent> {

@@ -7,6 +7,7 @@ import { planAgent, runAgent } from '../agent/agent.assistant';
 import {
   storeArtifacts,
   withCodeInterpreter,
+  withCodeSessions,
 } from '../code-interpreter/code-interpreter.assistant';
 import { builtInTools } from '../agent/built-in.tools';
 import type { AgentTool } from '../agent/tool';
@@ -79,10 +80,11 @@ export class UserDefinedAssistant implements Assistant {
       documents: ctx.documents,
     };
     const tools = this.#tools();
-    const calls =
+    let calls =
       tools.length > 0
         ? planAgent(this.deps, ctx, { ...shape, tools })
         : planAnswer(this.deps, ctx, shape);
+    if (this.record.tools.includes('code_interpreter')) calls = withCodeSessions(calls, modelId);
     if (!this.#hasAttachments()) return calls;
     const model = this.deps.models.resolve(modelId);
     const extra = this.#retrievalBudget(modelId);

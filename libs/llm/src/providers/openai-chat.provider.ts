@@ -304,7 +304,9 @@ export class OpenAiChatProvider implements LlmProvider {
     const stream = await this.client.responses.create(buildResponsesParams(request), {
       signal: call.signal,
     });
-    const mapper = new ResponsesEventMapper();
+    const mapper = new ResponsesEventMapper(
+      request.hostedTools?.some((t) => t.type === 'code_interpreter'),
+    );
     for await (const ev of stream) {
       if (call.signal.aborted) return undefined;
       for (const e of mapper.map(ev)) {

@@ -153,6 +153,20 @@ export class ResponsesEventMapper {
   usage?: TokenUsage;
   finish?: FinishReason;
   readonly #callIndex = new Map<string, number>();
+  readonly #containers = new Set<string>();
+
+  /**
+   * @param codeInterpreter the request offered hosted code execution: the API
+   *   opens a container for it even when the model writes no code, so the call
+   *   counts at least one container session
+   */
+  constructor(private readonly codeInterpreter = false) {}
+
+  #usage(u: ResponseUsage): TokenUsage {
+    const usage = usageFromResponses(u);
+    if (!this.codeInterpreter) return usage;
+    return { ...usage, codeInterpreterSessions: Math.max(1, this.#containers.size) };
+  }
 
   map(ev: ResponseStreamEvent): ChatEvent[] {
     // Only the events below matter; the API adds event types over time, so the
@@ -172,10 +186,10 @@ export class ResponsesEventMapper {
       return [];
     }
     if (ev.type === 'response.completed') {
-      if (ev.response.usage) this.usage = usageFromResponses(ev.response.usage);
+      if (ev.response.usage) this.usage = this.#usage(ev.response.usage);
       this.finish = this.#callIndex.size > 0 ? 'tool_calls' : 'stop';
     } else if (ev.type === 'response.incomplete') {
-      if (ev.response.usage) this.usage = usageFromResponses(ev.response.usage);
+      if (ev.response.usage) this.usage = this.#usage(ev.response.usage);
       this.finish =
         ev.response.incomplete_details?.reason === 'content_filter' ? 'content_filter' : 'length';
     } else if (ev.type === 'response.failed') {
@@ -208,7 +222,8 @@ export class ResponsesEventMapper {
         },
       ];
     }
-    if (item.type === 'code_interpreter_call')
+    if (item.type === 'code_interpreter_call') {
+      if (item.container_id) this.#containers.add(item.container_id);
       return [
         {
           type: 'status',
@@ -218,11 +233,13 @@ export class ResponsesEventMapper {
           tool: 'code_interpreter',
         },
       ];
+    }
     return [];
   }
 
   #itemDone(item: ResponseOutputItem): ChatEvent[] {
     if (item.type !== 'code_interpreter_call') return [];
+    if (item.container_id) this.#containers.add(item.container_id);
     const logs = (item.outputs ?? [])
       .flatMap((o) => (o.type === 'logs' ? [o.logs] : []))
       .join('\n');

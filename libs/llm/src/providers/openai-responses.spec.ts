@@ -79,7 +79,9 @@ describe('OpenAI adapter over the Responses API (hosted code execution), against
     expect([...files[1].data.subarray(0, 8)]).toEqual(PNG_SIGNATURE);
 
     const usage = events.find((e) => e.type === 'usage');
-    expect(usage).toMatchObject({ usage: { outputTokens: 6, cachedInputTokens: 0 } });
+    expect(usage).toMatchObject({
+      usage: { outputTokens: 6, cachedInputTokens: 0, codeInterpreterSessions: 1 },
+    });
     expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
 
     const [req] = await requests();
