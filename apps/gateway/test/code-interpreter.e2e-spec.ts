@@ -63,7 +63,7 @@ describe('code interpreter over /chat', () => {
 
   beforeAll(async () => {
     h = await startHarness({ UPLOAD_MAX_BYTES: String(200_000) });
-    for (const user of ['alice', 'mallory']) {
+    for (const user of ['alice', 'mallory', 'bea']) {
       const account = `acct-${user}`;
       await postJson(`${h.url}/admin/accounts`, { id: account, name: account });
       await fetch(`${h.url}/admin/accounts/${account}/members/${user}`, {
@@ -159,6 +159,24 @@ describe('code interpreter over /chat', () => {
     ]);
     expect(generated(r.frames)).toEqual([]);
     expect(r.frames.at(-1)).toMatchObject({ s: 'result', status: 'complete' });
+  });
+
+  it('holds the container session against the budget before calling upstream', async () => {
+    // $0.025 a day: enough for a plain answer (at most ~$0.009), not for a $0.03 container
+    const put = await fetch(`${h.url}/admin/budgets/user/bea/day`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ limitMicros: 25_000 }),
+    });
+    expect(put.status).toBeLessThan(300);
+    const plain = await chat('#sim tokens=2', keys.bea, {
+      options: { model: { id: 'sim-coder' } },
+    });
+    expect(plain.status).toBe(200);
+    const coded = await chat('#sim tokens=2', keys.bea);
+    expect(coded.status).toBe(402);
+    expect(coded.frames[0]).toMatchObject({ error: { code: 'budget_exceeded' } });
+    expect(h.sim.stats().started).toBe(1);
   });
 
   it('refuses a model without hosted code execution with 400 unsupported_capability before streaming', async () => {

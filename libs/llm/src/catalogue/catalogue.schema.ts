@@ -37,9 +37,11 @@ export const catalogueModelSchema = z
     (m) =>
       !m.capabilities.includes('code_interpreter') ||
       m.provider === 'openai' ||
-      m.provider === 'azure-openai',
+      m.provider === 'azure-openai' ||
+      m.provider === 'gemini',
     {
-      message: 'code_interpreter needs the Responses API: provider openai or azure-openai',
+      message:
+        'code_interpreter needs hosted code execution: provider openai or azure-openai (Responses API) or gemini',
       path: ['capabilities'],
     },
   );

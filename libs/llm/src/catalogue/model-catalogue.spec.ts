@@ -12,7 +12,7 @@ const model = (over: Record<string, unknown>) => ({
 });
 
 describe('model catalogue: hosted code execution', () => {
-  it('accepts code_interpreter and a container session price on OpenAI and Azure OpenAI models', () => {
+  it('accepts code_interpreter and a container session price on OpenAI, Azure OpenAI and Gemini models', () => {
     const [openai, azure] = parseCatalogue(
       {
         models: [
@@ -27,6 +27,7 @@ describe('model catalogue: hosted code execution', () => {
             },
           }),
           model({ id: 'az', provider: 'azure-openai', capabilities: ['chat', 'code_interpreter'] }),
+          model({ id: 'gem', provider: 'gemini', capabilities: ['chat', 'code_interpreter'] }),
         ],
       },
       'test',
@@ -35,7 +36,7 @@ describe('model catalogue: hosted code execution', () => {
     expect(azure.capabilities).toContain('code_interpreter');
   });
 
-  it.each(['bedrock', 'gemini', 'openai-compatible'])(
+  it.each(['bedrock', 'openai-compatible'])(
     'refuses code_interpreter on a %s model, naming the field',
     (provider) => {
       expect(() =>
@@ -43,12 +44,14 @@ describe('model catalogue: hosted code execution', () => {
           { models: [model({ provider, capabilities: ['chat', 'code_interpreter'] })] },
           'test',
         ),
-      ).toThrow(/capabilities.*code_interpreter needs the Responses API/s);
+      ).toThrow(/capabilities.*code_interpreter needs hosted code execution/s);
     },
   );
 
-  it('prices the default catalogue code-interpreter models per container session', () => {
-    const coders = loadCatalogue().filter((m) => m.capabilities.includes('code_interpreter'));
+  it('prices the default catalogue OpenAI code-interpreter models per container session', () => {
+    const coders = loadCatalogue().filter(
+      (m) => m.provider === 'openai' && m.capabilities.includes('code_interpreter'),
+    );
     expect(coders.length).toBeGreaterThan(0);
     for (const m of coders) expect(m.pricing.codeInterpreterSession).toBeGreaterThan(0);
   });

@@ -190,6 +190,10 @@ export function buildGeminiRequest(req: ProviderChatRequest): {
       };
     }
   }
+  // hosted code execution: Gemini runs the Python itself and returns code, result and figures as parts
+  // https://ai.google.dev/gemini-api/docs/code-execution
+  if (req.hostedTools?.some((t) => t.type === 'code_interpreter'))
+    config.tools = [...(config.tools ?? []), { codeExecution: {} }];
   const rf = req.responseFormat;
   if (rf?.type === 'json_object') config.responseMimeType = 'application/json';
   else if (rf?.type === 'json_schema') {
@@ -273,4 +277,11 @@ export function mapGeminiError(
     detail,
     !afterFirstChunk,
   );
+}
+
+/** File extension of a figure Gemini's code produced, from its media type. */
+export function figureName(n: number, mimeType: string | undefined): string {
+  const sub = /^image\/([a-z0-9+.-]+)$/i.exec(mimeType ?? '')?.[1]?.toLowerCase();
+  const ext = sub === 'jpeg' ? 'jpg' : sub === 'svg+xml' ? 'svg' : (sub ?? 'bin');
+  return `figure-${n}.${ext}`;
 }

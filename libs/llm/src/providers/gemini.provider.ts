@@ -1,15 +1,21 @@
-import type { GenerateContentResponseUsageMetadata, GoogleGenAI } from '@google/genai';
+import {
+  Outcome,
+  type GenerateContentResponseUsageMetadata,
+  type GoogleGenAI,
+} from '@google/genai';
 import { Observable } from 'rxjs';
 import type { ChatEvent, EmbeddingResult, FinishReason, ProviderChatRequest } from '../chat.types';
 import type { LlmProvider, StreamOptions } from '../provider.port';
 import { estimateTextTokens } from '../token-estimator';
 import { parseRetryAfter, UpstreamError } from '../upstream-error';
 import { batches } from './batching.util';
+import { clip } from './openai-responses.mapper';
 import {
   buildGeminiRequest,
   finishFromGemini,
   mapGeminiError,
   usageFromGemini,
+  figureName,
 } from './gemini.mapper';
 
 export interface GeminiProviderOptions {
@@ -68,6 +74,8 @@ export class GeminiProvider implements LlmProvider {
           config: { ...config, abortSignal: abort.signal, httpOptions: { fetch: capture.fetch } },
         });
         let tools = 0;
+        let codeRuns = 0;
+        let figures = 0;
         let reason: string | undefined;
         let blocked = false;
         let usage: GenerateContentResponseUsageMetadata | undefined;
@@ -80,6 +88,44 @@ export class GeminiProvider implements LlmProvider {
             if (part.text) {
               started = true;
               subscriber.next({ type: 'text', text: part.text });
+            }
+            if (part.executableCode) {
+              started = true;
+              subscriber.next({
+                type: 'status',
+                id: `code-${++codeRuns}`,
+                message: 'running code',
+                inProgress: true,
+                tool: 'code_interpreter',
+                code: clip(part.executableCode.code ?? ''),
+              });
+            }
+            if (part.codeExecutionResult) {
+              started = true;
+              const outcome = part.codeExecutionResult.outcome;
+              const ok = outcome === Outcome.OUTCOME_OK;
+              subscriber.next({
+                type: 'status',
+                id: `code-${Math.max(codeRuns, 1)}`,
+                message: ok
+                  ? 'ran code'
+                  : `code run ${outcome === Outcome.OUTCOME_DEADLINE_EXCEEDED ? 'timed out' : 'failed'}`,
+                inProgress: false,
+                tool: 'code_interpreter',
+                ok,
+                logs: clip(part.codeExecutionResult.output ?? ''),
+              });
+            }
+            // figures the code drew (matplotlib) come back inline
+            if (part.inlineData?.data && request.hostedTools?.length) {
+              started = true;
+              subscriber.next({
+                type: 'artifact',
+                artifact: {
+                  name: figureName(++figures, part.inlineData.mimeType),
+                  data: Buffer.from(part.inlineData.data, 'base64'),
+                },
+              });
             }
             if (part.functionCall) {
               // Gemini sends each call whole, in one part; ids are optional upstream.

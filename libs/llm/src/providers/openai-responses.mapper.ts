@@ -137,7 +137,8 @@ export const CODE_STATUS_PREFIX = 'code-';
 /** Characters of code and logs carried by a status event. */
 export const CODE_STATUS_MAX_CHARS = 8000;
 
-function clip(text: string): string {
+/** Code and logs as a status event carries them: at most CODE_STATUS_MAX_CHARS. */
+export function clip(text: string): string {
   return text.length > CODE_STATUS_MAX_CHARS
     ? `${text.slice(0, CODE_STATUS_MAX_CHARS)}\n[…truncated]`
     : text;
