@@ -36,6 +36,12 @@ export interface SimDirective {
   text?: string;
   /** Answer with the concatenated prompt text. */
   echo: boolean;
+  /** Files the code-interpreter run writes to /mnt/data (Responses API with the tool offered). */
+  files: string[];
+  /** Size of each produced file in bytes; unset = a small default content per file type. */
+  fileBytes?: number;
+  /** Whether the model runs code when the code_interpreter tool is offered. */
+  code: boolean;
 }
 
 export const DEFAULT_TOKENS = 12;
@@ -50,12 +56,18 @@ export function defaultDirective(): SimDirective {
     cached: 0,
     reasoning: 0,
     echo: false,
+    files: [],
+    code: true,
   };
 }
 
 const MAX_TOKENS = 1_000_000;
 const MAX_DELAY_MS = 24 * 60 * 60 * 1000;
 const TOOL_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** A file name inside /mnt/data: no separators, and not `.` or `..`. */
+const FILE_NAME = /^(?!\.+$)[A-Za-z0-9_.-]{1,100}$/;
+export const MAX_SIM_FILES = 10;
+export const MAX_SIM_FILE_BYTES = 64 * 1024 * 1024;
 
 /** Parses the last `#sim` line of `text`; returns defaults when there is none. */
 export function parseDirective(text: string): SimDirective {
@@ -156,6 +168,15 @@ function applyPair(d: SimDirective, key: string, value: string): void {
     case 'echo':
       d.echo = flag(value) ?? d.echo;
       break;
+    case 'files':
+      d.files = fileNames(value);
+      break;
+    case 'filebytes':
+      d.fileBytes = integer(value, 0, MAX_SIM_FILE_BYTES) ?? d.fileBytes;
+      break;
+    case 'code':
+      d.code = flag(value) ?? d.code;
+      break;
     default:
       break;
   }
@@ -192,6 +213,16 @@ function flag(value: string): boolean | undefined {
   if (value === '1' || value === 'true') return true;
   if (value === '0' || value === 'false') return false;
   return undefined;
+}
+
+/** Valid, distinct names in their order, at most MAX_SIM_FILES; invalid names are skipped. */
+function fileNames(value: string): string[] {
+  const names = new Set<string>();
+  for (const name of value.split(',')) {
+    if (names.size === MAX_SIM_FILES) break;
+    if (FILE_NAME.test(name)) names.add(name);
+  }
+  return [...names];
 }
 
 function compactJson(value: string): string | undefined {

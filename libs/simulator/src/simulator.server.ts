@@ -13,6 +13,8 @@ import {
   invokeTexts,
   parseConverse,
 } from './bedrock.protocol';
+import { serveContainers } from './container.routes';
+import { ContainerStore } from './container.store';
 import type { ChatDialect, ErrorReply, SimErrorKind } from './dialect';
 import type { SimRequest, SimResponse } from './sim-http';
 import { parseDirective } from './directive.parser';
@@ -34,6 +36,7 @@ import {
   openAiEmbeddingTexts,
   parseOpenAiChat,
 } from './openai.protocol';
+import { parseResponsesCreate, responsesDialect } from './responses.protocol';
 import { NO_PIECES, planReply, type SimChatRequest, type SimReply } from './reply.planner';
 import { playReply, sendError, sendJson } from './reply.player';
 import { SimRecorder, type RecordedRequest, type SimProtocol, type SimStats } from './sim-stats';
@@ -51,7 +54,7 @@ export interface RunningSimulator {
   url: string;
   port: number;
   stats(): SimStats;
-  /** Zeroes the counters and forgets recorded requests. */
+  /** Zeroes the counters, forgets recorded requests and drops code-interpreter containers. */
   reset(): void;
   /** Stops listening and cuts every open connection, hanging ones included. */
   close(): Promise<void>;
@@ -59,10 +62,21 @@ export interface RunningSimulator {
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
+/** What the routes share for the simulator's lifetime. */
+interface SimState {
+  recorder: SimRecorder;
+  containers: ContainerStore;
+}
+
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const recorder = new SimRecorder();
+  const state: SimState = { recorder: new SimRecorder(), containers: new ContainerStore() };
+  const { recorder } = state;
+  const reset = (): void => {
+    recorder.reset();
+    state.containers.clear();
+  };
   const handle = (req: SimRequest, res: SimResponse): void => {
-    route(recorder, req, res).catch(() => {
+    route(state, reset, req, res).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: 'simulator failure' } });
       else res.destroy();
     });
@@ -102,7 +116,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     url: `http://${urlHost(host)}:${port}`,
     port,
     stats: () => recorder.stats(),
-    reset: () => recorder.reset(),
+    reset,
     close: () =>
       new Promise<void>((resolve, reject) => {
         front.close((err) => (err ? reject(err) : resolve()));
@@ -127,12 +141,18 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function route(recorder: SimRecorder, req: SimRequest, res: SimResponse): Promise<void> {
+async function route(
+  state: SimState,
+  reset: () => void,
+  req: SimRequest,
+  res: SimResponse,
+): Promise<void> {
+  const { recorder, containers } = state;
   const url = new URL(req.url ?? '/', 'http://simulator');
   const path = url.pathname;
   const method = req.method ?? 'GET';
 
-  if (path.startsWith('/_sim/')) return control(recorder, method, path, url, res);
+  if (path.startsWith('/_sim/')) return control(recorder, reset, method, path, url, res);
   if (method === 'GET' && (path === '/health' || path === '/'))
     return sendJson(res, 200, { status: 'ok' });
 
@@ -147,6 +167,11 @@ async function route(recorder: SimRecorder, req: SimRequest, res: SimResponse): 
       return openAiChat(recorder, 'openai', req, res);
     if (method === 'POST' && path === '/v1/embeddings')
       return openAiEmbed(recorder, 'openai', req, res);
+    if (method === 'POST' && path === '/v1/responses')
+      return openAiResponses(state, 'openai', req, res);
+    if (path.startsWith('/v1/containers/')) {
+      return serveContainers(containers, method, path.slice('/v1'.length), url.searchParams, res);
+    }
     return sendError(res, openAiError('not_found', `Unknown request URL: ${method} ${path}.`));
   }
 
@@ -171,6 +196,13 @@ async function route(recorder: SimRecorder, req: SimRequest, res: SimResponse): 
       return openAiChat(recorder, 'azure', req, res);
     if (method === 'POST' && path === '/openai/v1/embeddings')
       return openAiEmbed(recorder, 'azure', req, res);
+    // AzureOpenAI clients call /openai/responses?api-version=…; OpenAI clients on /openai/v1.
+    if (method === 'POST' && (path === '/openai/v1/responses' || path === '/openai/responses'))
+      return openAiResponses(state, 'azure', req, res);
+    const containerPath = /^\/openai(?:\/v1)?(\/containers\/.*)$/.exec(path);
+    if (containerPath !== null) {
+      return serveContainers(containers, method, containerPath[1], url.searchParams, res);
+    }
     if (method === 'GET' && (path === '/openai/models' || path === '/openai/v1/models')) {
       return sendJson(res, 200, openAiModels());
     }
@@ -197,6 +229,7 @@ async function route(recorder: SimRecorder, req: SimRequest, res: SimResponse): 
 
 function control(
   recorder: SimRecorder,
+  reset: () => void,
   method: string,
   path: string,
   url: URL,
@@ -204,7 +237,7 @@ function control(
 ): void {
   if (method === 'GET' && path === '/_sim/stats') return sendJson(res, 200, recorder.stats());
   if (method === 'POST' && path === '/_sim/reset') {
-    recorder.reset();
+    reset();
     return sendJson(res, 200, recorder.stats());
   }
   if (method === 'GET' && path === '/_sim/requests') {
@@ -418,6 +451,21 @@ async function openAiChat(
     const call = parseOpenAiChat(input.body, model);
     const dialect = openAiDialect(call.includeUsage, call.request.model, protocol === 'azure');
     serveChat(recorder, res, dialect, call.request, call.stream);
+  });
+}
+
+async function openAiResponses(
+  state: SimState,
+  protocol: SimProtocol,
+  req: SimRequest,
+  res: SimResponse,
+): Promise<void> {
+  const input = await intake(state.recorder, protocol, req, res, openAiError);
+  if (input === undefined) return;
+  guarded(res, openAiError, () => {
+    const call = parseResponsesCreate(input.body);
+    const dialect = responsesDialect(call, state.containers);
+    serveChat(state.recorder, res, dialect, call.request, call.stream);
   });
 }
 
