@@ -1,4 +1,4 @@
-import { defaultSize, fileKind } from './container-file.content';
+import { defaultFileSize, fileKind } from './container-file.content';
 import type { ContainerFile, ContainerStore, SimContainer } from './container.store';
 import type { SimDirective } from './directive.parser';
 
@@ -26,7 +26,7 @@ export function runCode(
 ): CodeRun {
   const target = container ?? store.create();
   const files = directive.files.map((name) => {
-    const bytes = directive.fileBytes ?? defaultSize(name);
+    const bytes = directive.fileBytes ?? defaultFileSize(name);
     return store.addFile(target, name, bytes, directive.fileBytes);
   });
   return {

@@ -1,6 +1,10 @@
 import { crc32, inflateSync } from 'node:zlib';
 import fc from 'fast-check';
-import { containerFileChunks, containerFileContent, defaultSize } from './container-file.content';
+import {
+  containerFileChunks,
+  containerFileContent,
+  defaultFileSize,
+} from './container-file.content';
 
 interface PngChunk {
   type: string;
@@ -110,7 +114,7 @@ describe('containerFileContent', () => {
       fc.property(
         fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/),
         fc.constantFrom('.csv', '.png', '.json', '.txt', '.CSV', ''),
-        (stem, ext) => defaultSize(stem + ext) === containerFileContent(stem + ext).length,
+        (stem, ext) => defaultFileSize(stem + ext) === containerFileContent(stem + ext).length,
       ),
     );
   });

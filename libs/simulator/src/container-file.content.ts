@@ -21,7 +21,7 @@ export function containerFileChunks(name: string, size?: number): Iterable<Buffe
   const seed = fnv1a(name);
   switch (fileKind(name)) {
     case 'csv':
-      return rowChunks(size ?? defaultSize(name), {
+      return rowChunks(size ?? defaultFileSize(name), {
         head: CSV_HEADER,
         row: (i) => csvRow(seed, i),
         tail: '',
@@ -31,7 +31,7 @@ export function containerFileChunks(name: string, size?: number): Iterable<Buffe
     case 'json':
       return jsonChunks(seed, size);
     case 'text':
-      return rowChunks(size ?? defaultSize(name), {
+      return rowChunks(size ?? defaultFileSize(name), {
         head: '',
         row: (i) => textLine(name, i),
         tail: '',
@@ -49,7 +49,7 @@ export function containerFileContent(name: string, size?: number): Buffer {
 }
 
 /** Size of the file when no size is requested. */
-export function defaultSize(name: string): number {
+export function defaultFileSize(name: string): number {
   const seed = fnv1a(name);
   switch (fileKind(name)) {
     case 'csv':

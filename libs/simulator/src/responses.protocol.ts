@@ -47,11 +47,9 @@ export function parseResponsesCreate(body: unknown): ResponsesCall {
     throw new BadRequest("Invalid type for 'instructions': expected a string.");
   }
   const instructions = typeof body.instructions === 'string' ? body.instructions : null;
-  const messages: SimMessage[] = [];
-  if (instructions !== null && instructions !== '') {
-    messages.push({ role: 'system', text: instructions });
-  }
-  messages.push(...inputMessages(body.input));
+  const system: SimMessage[] =
+    instructions !== null && instructions !== '' ? [{ role: 'system', text: instructions }] : [];
+  const messages = system.concat(inputMessages(body.input));
   const tools = parseTools(body.tools);
   const maxOutputTokens = intOrUndefined(body.max_output_tokens);
   return {
