@@ -222,7 +222,7 @@ describe('OpenAI adapter over the Responses API (hosted code execution), against
     const { error: stop } = await collectUntilError(
       provider.stream(codeRequest('hi', { stop: ['END'] })),
     );
-    expect(stop).toMatchObject({ code: 'unsupported_parameter', param: 'stop' });
+    expect(stop).toMatchObject({ code: 'unsupported_parameter', extra: { param: 'stop' } });
     expect(sim.stats().started).toBe(0);
   });
 });
