@@ -145,4 +145,49 @@ describe('Gemini protocol (real @google/genai client)', () => {
     ).rejects.toThrow();
     expect(text).toBe(WORDS.slice(0, 2).join(' '));
   });
+
+  it('runs code before the answer when codeExecution is offered: code, result, then each PNG figure inline', async () => {
+    const stream = await ai.models.generateContentStream({
+      model,
+      contents: [
+        { role: 'user', parts: [{ text: 'plot\n#sim tokens=3 files=data.csv,chart.png' }] },
+      ],
+      config: { tools: [{ codeExecution: {} }] },
+    });
+    const parts: Array<Record<string, unknown>> = [];
+    let text = '';
+    for await (const chunk of stream) {
+      for (const p of chunk.candidates?.[0]?.content?.parts ?? [])
+        parts.push(p as Record<string, unknown>);
+      text += chunk.text ?? '';
+    }
+    const kinds = parts.map((p) => Object.keys(p).find((k) => k !== 'thought') ?? '');
+    expect(kinds.slice(0, 3)).toEqual(['executableCode', 'codeExecutionResult', 'inlineData']);
+    expect(parts[0].executableCode).toMatchObject({ language: 'PYTHON' });
+    expect(String((parts[0].executableCode as { code: string }).code)).toContain('chart.png');
+    expect(parts[1].codeExecutionResult).toMatchObject({ outcome: 'OUTCOME_OK' });
+    const figure = parts[2].inlineData as { mimeType: string; data: string };
+    expect(figure.mimeType).toBe('image/png');
+    expect([...Buffer.from(figure.data, 'base64').subarray(0, 4)]).toEqual([
+      0x89, 0x50, 0x4e, 0x47,
+    ]);
+    // only figures come back; the CSV stays in the sandbox
+    expect(kinds.filter((k) => k === 'inlineData')).toHaveLength(1);
+    expect(text.split(' ')).toHaveLength(3);
+  });
+
+  it('runs no code without the tool, or with code=0', async () => {
+    for (const [text, tools] of [
+      ['#sim tokens=2 files=chart.png', undefined],
+      ['#sim tokens=2 files=chart.png code=0', [{ codeExecution: {} }]],
+    ] as const) {
+      const res = await ai.models.generateContent({
+        model,
+        contents: [{ role: 'user', parts: [{ text }] }],
+        config: tools ? { tools: [...tools] } : {},
+      });
+      const parts = res.candidates?.[0]?.content?.parts ?? [];
+      expect(parts.map((p) => Object.keys(p))).toEqual([['text']]);
+    }
+  });
 });

@@ -8,6 +8,8 @@ import {
   type SimReply,
 } from './reply.planner';
 import { BadRequest, intOrUndefined, isRecord, joinSegments, str } from './wire.util';
+import { MOUNT_DIR, pythonProgram } from './code-interpreter.run';
+import { containerFileContent, fileKind } from './container-file.content';
 
 /**
  * Gemini API (generativelanguage.googleapis.com, as used by `@google/genai`):
@@ -106,19 +108,58 @@ function functionCallPart(reply: SimReply): Record<string, unknown> | undefined 
     : { functionCall: { name: call.name, args: JSON.parse(call.arguments) as unknown } };
 }
 
-export function geminiDialect(model: string): ChatDialect {
+/** Whether the request offers Gemini's hosted code execution (`tools: [{codeExecution: {}}]`). */
+export function offersCodeExecution(body: unknown): boolean {
+  if (!isRecord(body) || !Array.isArray(body.tools)) return false;
+  return body.tools.some(
+    (t) => isRecord(t) && (isRecord(t.codeExecution) || isRecord(t.code_execution)),
+  );
+}
+
+/**
+ * The parts of a code run, as Gemini sends them before the answer: the program
+ * (`executableCode`), its result (`codeExecutionResult`) and every figure it
+ * drew (`inlineData`, PNG). Only figures come back: Gemini returns no other
+ * files, so `files=` names that are not `.png` are written but not returned.
+ * https://ai.google.dev/gemini-api/docs/code-execution
+ */
+export function codeExecutionParts(reply: SimReply): Array<Record<string, unknown>> {
+  const d = reply.directive;
+  if (!d.code || reply.toolCall !== undefined) return [];
+  const figures = d.files.filter((name) => fileKind(name) === 'png');
+  return [
+    { executableCode: { language: 'PYTHON', code: pythonProgram(d.files) } },
+    {
+      codeExecutionResult: {
+        outcome: 'OUTCOME_OK',
+        output: d.files.map((name) => `saved ${MOUNT_DIR}/${name}\n`).join(''),
+      },
+    },
+    ...figures.map((name) => ({
+      inlineData: {
+        mimeType: 'image/png',
+        data: containerFileContent(name, d.fileBytes).toString('base64'),
+      },
+    })),
+  ];
+}
+
+export function geminiDialect(model: string, codeExecution = false): ChatDialect {
   const modelVersion = model.replace(/^models\//, '');
   return {
     streamHeaders: {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
     },
-    encoder: (reply) => new GeminiEncoder(reply, modelVersion),
+    encoder: (reply) => new GeminiEncoder(reply, modelVersion, codeExecution),
     body: (reply) => ({
       candidates: [
         {
           content: {
-            parts: [functionCallPart(reply) ?? { text: joinPieces(reply.pieces) }],
+            parts: [
+              ...(codeExecution ? codeExecutionParts(reply) : []),
+              functionCallPart(reply) ?? { text: joinPieces(reply.pieces) },
+            ],
             role: 'model',
           },
           finishReason: finishReason(reply),
@@ -139,12 +180,17 @@ class GeminiEncoder implements StreamEncoder {
   constructor(
     private readonly reply: SimReply,
     modelVersion: string,
+    private readonly codeExecution: boolean,
   ) {
     this.suffix = `"modelVersion":${JSON.stringify(modelVersion)},"responseId":${JSON.stringify(responseId())}}`;
   }
 
+  /** A code run arrives first, one part per chunk. */
   open(): string {
-    return '';
+    if (!this.codeExecution) return '';
+    return codeExecutionParts(this.reply)
+      .map((part) => this.chunk(part))
+      .join('');
   }
 
   /** Gemini never streams function-call arguments: the whole call arrives in one chunk. */

@@ -23,6 +23,7 @@ import {
   countTokens,
   embedContent,
   geminiDialect,
+  offersCodeExecution,
   geminiEmbeddingTexts,
   geminiError,
   parseGenerateContent,
@@ -411,7 +412,7 @@ async function geminiCall(
         serveChat(
           recorder,
           res,
-          geminiDialect(model),
+          geminiDialect(model, offersCodeExecution(input.body)),
           request,
           operation === 'streamGenerateContent',
         );

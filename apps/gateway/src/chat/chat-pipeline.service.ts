@@ -467,9 +467,12 @@ export class ChatPipeline {
         );
       if (!this.breaker.allow(provider))
         throw new UpstreamError('upstream_unavailable', `circuit open for ${provider}`, true);
-      const codeSessions = input.params.hostedTools?.some((t) => t.type === 'code_interpreter')
-        ? 1
-        : 0;
+      // OpenAI opens a billed container per call offering the tool; Gemini bills tokens only
+      const codeSessions =
+        model.provider !== 'gemini' &&
+        input.params.hostedTools?.some((t) => t.type === 'code_interpreter')
+          ? 1
+          : 0;
       const attempt = new Attempt(
         attempts.length + 1,
         model,

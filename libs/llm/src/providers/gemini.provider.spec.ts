@@ -1,6 +1,6 @@
 import { GoogleGenAI } from '@google/genai';
 import { AppError } from '@switchboard/common';
-import type { ChatMessage } from '../chat.types';
+import type { ChatEvent, ChatMessage } from '../chat.types';
 import {
   collect,
   collectUntilError,
@@ -11,6 +11,7 @@ import {
 import { GeminiProvider } from './gemini.provider';
 import {
   buildGeminiRequest,
+  figureName,
   finishFromGemini,
   retryDelayFromBody,
   usageFromGemini,
@@ -252,5 +253,40 @@ describe('Gemini mapping', () => {
     expect(() => req('gemini-2.0-flash')).toThrow(
       expect.objectContaining({ code: 'unsupported_parameter' }),
     );
+  });
+});
+
+describe('Gemini adapter: hosted code execution against the simulator', () => {
+  type Status = Extract<ChatEvent, { type: 'status' }>;
+
+  it('offers codeExecution, reports the run as status events and returns figures as artifacts', async () => {
+    const events = await collect(
+      ctx.target().provider.stream({
+        upstreamModel: 'gemini-2.5-flash',
+        messages: [{ role: 'user', content: 'plot\n#sim tokens=4 files=sales.csv,chart.png' }],
+        hostedTools: [{ type: 'code_interpreter' }],
+      }),
+    );
+    const [req] = await ctx.requests();
+    expect((req.body as GeminiBody).tools).toEqual([{ codeExecution: {} }]);
+    const st = events.filter((e): e is Status => e.type === 'status');
+    expect(st).toEqual([
+      expect.objectContaining({ id: 'code-1', message: 'running code', inProgress: true }),
+      expect.objectContaining({ id: 'code-1', message: 'ran code', inProgress: false, ok: true }),
+    ]);
+    expect(String(st[0].code)).toContain('sales.csv');
+    expect(String(st[1].logs)).toContain('saved /mnt/data/chart.png');
+    const files = events.flatMap((e) => (e.type === 'artifact' ? [e.artifact] : []));
+    expect(files.map((f) => f.name)).toEqual(['figure-1.png']);
+    expect([...files[0].data.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    expect(textOf(events).split(' ')).toHaveLength(4);
+    expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
+  });
+
+  it('names figures by their media type', () => {
+    expect(figureName(1, 'image/png')).toBe('figure-1.png');
+    expect(figureName(2, 'image/jpeg')).toBe('figure-2.jpg');
+    expect(figureName(3, 'image/svg+xml')).toBe('figure-3.svg');
+    expect(figureName(4, undefined)).toBe('figure-4.bin');
   });
 });
