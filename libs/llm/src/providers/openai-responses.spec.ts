@@ -3,6 +3,7 @@ import { AppError } from '@switchboard/common';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
 import type { ChatEvent, ChatMessage, ProviderChatRequest } from '../chat.types';
 import { UpstreamError } from '../upstream-error';
+import { createAzureOpenAiProvider } from './azure-openai.provider';
 import { OpenAiChatProvider } from './openai-chat.provider';
 import { ResponsesEventMapper, buildResponsesParams } from './openai-responses.mapper';
 import {
@@ -213,6 +214,19 @@ describe('OpenAI adapter over the Responses API (hosted code execution), against
     await waitFor(() => sim.stats().open === 1, 2000);
     sub.unsubscribe();
     await waitFor(() => sim.stats().aborted === 1, 1000);
+  });
+
+  it('runs the same way on Azure OpenAI (responses and container paths of the resource)', async () => {
+    const azure = createAzureOpenAiProvider({
+      endpoint: sim.url,
+      apiVersion: '2025-04-01-preview',
+      apiKey: 'az-key',
+      simulated: true,
+    });
+    const events = await collect(azure.stream(codeRequest('#sim tokens=2 files=t.csv')));
+    expect(artifacts(events).map((f) => f.name)).toEqual(['t.csv']);
+    const [req] = await requests();
+    expect(req.path).toBe('/openai/responses?api-version=2025-04-01-preview');
   });
 
   it('refuses hosted tools on an OpenAI-compatible server, and stop sequences', async () => {
