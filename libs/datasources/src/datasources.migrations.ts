@@ -75,4 +75,13 @@ export const datasourceMigrations: Migration[] = [
       );
     `,
   },
+  {
+    // `stored`: a file kept for download only (an image a tool produced), never ingested
+    id: '0203_datasources_files_stored_status',
+    up: `
+      ALTER TABLE files DROP CONSTRAINT files_status_check;
+      ALTER TABLE files ADD CONSTRAINT files_status_check
+        CHECK (status IN ('queued', 'processing', 'ready', 'failed', 'stored'));
+    `,
+  },
 ];

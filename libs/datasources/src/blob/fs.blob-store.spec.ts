@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
+import { buffer, text } from 'node:stream/consumers';
 import { createHash } from 'node:crypto';
 import { AppError } from '@switchboard/common';
 import { FsBlobStore } from './fs.blob-store';
@@ -13,6 +13,15 @@ async function listAll(dir: string): Promise<string[]> {
     if (e.isFile()) out.push(join(e.parentPath, e.name));
   return out;
 }
+
+/** paths this process holds open (Linux: /proc/self/fd) */
+async function openPaths(): Promise<string[]> {
+  const out: string[] = [];
+  for (const fd of await readdir('/proc/self/fd'))
+    out.push(await readlink(`/proc/self/fd/${fd}`).catch(() => ''));
+  return out;
+}
+const onLinux = process.platform === 'linux' ? it : it.skip;
 
 function slowStream(chunks: number, size: number): Readable {
   let i = 0;
@@ -75,6 +84,36 @@ describe('FsBlobStore', () => {
       await expect(store.delete(key)).rejects.toMatchObject({ code: 'not_found' });
     }
   });
+
+  it('reads a blob whole even when it is deleted after get() (the file is open)', async () => {
+    const put = await store.put(Readable.from([Buffer.alloc(300_000, 98)]));
+    const stream = await store.get(put.key);
+    await store.delete(put.key);
+    expect((await buffer(stream)).length).toBe(300_000);
+    await expect(store.get(put.key)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('is not_found for a key that names a directory', async () => {
+    const key = 'ab/abcdef01-2345-4789-abcd-0123456789ab';
+    await mkdir(join(root, 'ab', 'abcdef01-2345-4789-abcd-0123456789ab'), { recursive: true });
+    await expect(store.get(key)).rejects.toMatchObject({ code: 'not_found' });
+    expect((await openPaths()).filter((p) => p.startsWith(root))).toEqual([]);
+  });
+
+  onLinux(
+    'closes the file when a reader destroys the stream mid-way (no leaked handle)',
+    async () => {
+      const put = await store.put(Readable.from([Buffer.alloc(1024 * 1024, 99)]));
+      const path = join(root, ...put.key.split('/'));
+      const stream = await store.get(put.key);
+      expect(await openPaths()).toContain(path);
+      await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+      stream.destroy();
+      await closed;
+      expect(await openPaths()).not.toContain(path);
+    },
+  );
 
   it('sweeps temp files of a crashed process on init', async () => {
     await mkdir(join(root, '.tmp'), { recursive: true });

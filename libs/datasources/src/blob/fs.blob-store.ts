@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -60,16 +60,27 @@ export class FsBlobStore implements BlobStore {
     return { key, size: meter.bytesPassed, sha256: meter.sha256 };
   }
 
+  /**
+   * Opens the file before returning its stream: a blob deleted afterwards still
+   * reads whole (POSIX keeps an open file), and a missing one is `not_found`
+   * here rather than an error in the middle of a response. The stream owns the
+   * handle and closes it on end, error or destroy.
+   */
   async get(key: string): Promise<Readable> {
     const file = this.path(assertBlobKey(key));
+    let handle: FileHandle;
     try {
-      const s = await stat(file);
-      if (!s.isFile()) throw new AppError('not_found');
+      handle = await open(file, 'r');
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      throw new AppError('not_found', undefined, { cause: err });
+      throw missing(err);
     }
-    return createReadStream(file);
+    try {
+      if (!(await handle.stat()).isFile()) throw new AppError('not_found');
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw missing(err);
+    }
+    return handle.createReadStream();
   }
 
   async delete(key: string): Promise<void> {
@@ -79,4 +90,12 @@ export class FsBlobStore implements BlobStore {
   private path(key: string): string {
     return join(this.root, ...key.split('/'));
   }
+}
+
+/** a file that is not there is `not_found`; other I/O errors (EMFILE, EIO...) stay what they are */
+function missing(err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
+    return new AppError('not_found', undefined, { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
 }

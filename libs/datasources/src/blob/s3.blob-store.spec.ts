@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ describe('S3BlobStore (against s3rver)', () => {
   let server: S3rver;
   let client: S3Client;
   let store: S3BlobStore;
+  let endpoint: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 's3rver-'));
@@ -40,9 +42,10 @@ describe('S3BlobStore (against s3rver)', () => {
       configureBuckets: [{ name: 'uploads', configs: [] }],
     });
     const { port } = (await server.run()) as { port: number };
+    endpoint = `http://127.0.0.1:${port}`;
     client = new S3Client({
       region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${port}`,
+      endpoint,
       forcePathStyle: true,
       credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     });
@@ -85,6 +88,36 @@ describe('S3BlobStore (against s3rver)', () => {
     expect(back.length).toBe(total);
     expect(createHash('sha256').update(back).digest('hex')).toBe(put.sha256);
     await store.delete(put.key);
+  });
+
+  it('gives the connection back when a reader destroys the body mid-way', async () => {
+    const put = await store.put(chunked(4 * MiB));
+    // one socket only: a body that kept its connection would block the next request
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const single = new S3Client({
+      region: 'us-east-1',
+      endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestHandler: { httpAgent: agent, requestTimeout: 5000 },
+    });
+    const narrow = new S3BlobStore({
+      client: single,
+      bucket: 'uploads',
+      prefix: '/tenant-a/blobs/',
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const body = await narrow.get(put.key);
+        await new Promise<void>((resolve) => body.once('data', () => resolve()));
+        body.destroy();
+      }
+      expect((await buffer(await narrow.get(put.key))).length).toBe(4 * MiB);
+    } finally {
+      single.destroy();
+      agent.destroy();
+      await store.delete(put.key);
+    }
   });
 
   it('aborts at the limit mid-multipart and leaves no object behind', async () => {

@@ -1,5 +1,12 @@
-import { makeDocx, makeEncryptedOffice, makePdf, makeXlsx } from '../../test/fixtures';
-import { MIME, SNIFF_BYTES, decodeText, sniffContentType } from './content-sniffer';
+import { makeDocx, makeEncryptedOffice, makePdf, makePng, makeXlsx } from '../../test/fixtures';
+import {
+  IMAGE_MIME,
+  MIME,
+  SNIFF_BYTES,
+  decodeText,
+  isImageMime,
+  sniffContentType,
+} from './content-sniffer';
 
 const text = (s: string, hints = {}) =>
   sniffContentType(Buffer.from(s), { complete: true, ...hints });
@@ -35,6 +42,58 @@ describe('sniffContentType', () => {
     ]);
     expect(sniffContentType(zip, { filename: 'a.docx' })).toBeUndefined();
     expect(text('hello\u0000world')).toBeUndefined();
+  });
+
+  describe('images (only with allowImages)', () => {
+    const riff = (form: string) =>
+      Buffer.concat([
+        Buffer.from('RIFF', 'latin1'),
+        Buffer.from([0x24, 0x10, 0, 0]),
+        Buffer.from(`${form}VP8 `, 'latin1'),
+        Buffer.alloc(16),
+      ]);
+    const images: Array<[string, Buffer, string]> = [
+      ['PNG', makePng(), IMAGE_MIME.png],
+      ['JPEG', Buffer.from('\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01', 'latin1'), IMAGE_MIME.jpeg],
+      ['GIF87a', Buffer.from('GIF87a\x01\x00\x01\x00\x80\x00\x00', 'latin1'), IMAGE_MIME.gif],
+      ['GIF89a', Buffer.from('GIF89a\x01\x00\x01\x00\x80\x00\x00', 'latin1'), IMAGE_MIME.gif],
+      ['WebP', riff('WEBP'), IMAGE_MIME.webp],
+    ];
+
+    it.each(images)('recognises %s by its signature, whatever the name says', (_, bytes, mime) => {
+      expect(sniffContentType(bytes, { allowImages: true, filename: 'data.csv' })).toBe(mime);
+      expect(isImageMime(mime)).toBe(true);
+    });
+
+    it.each(images)('refuses %s when images are not allowed (uploads)', (_, bytes) => {
+      expect(sniffContentType(bytes, { filename: 'chart.png' })).toBeUndefined();
+      expect(sniffContentType(bytes, { allowImages: false, complete: true })).toBeUndefined();
+    });
+
+    it('refuses an image by its signature, not by luck: printable bytes after it do not make it text', () => {
+      // without the signature check this reads as Windows-1252 text
+      const jpegHead = Buffer.from('\xff\xd8\xffExif header, all printable', 'latin1');
+      expect(decodeText(jpegHead, true)).toBe('ÿØÿExif header, all printable');
+      expect(sniffContentType(jpegHead, { complete: true })).toBeUndefined();
+      expect(sniffContentType(jpegHead, { complete: true, allowImages: true })).toBe(
+        IMAGE_MIME.jpeg,
+      );
+    });
+
+    it('still types documents and refuses other binaries with images allowed', async () => {
+      expect(sniffContentType(await makePdf([['x']]), { allowImages: true })).toBe(MIME.pdf);
+      expect(
+        sniffContentType(Buffer.from('a,b\n1,2\n'), { allowImages: true, complete: true }),
+      ).toBe(MIME.csv);
+      expect(sniffContentType(riff('AVI '), { allowImages: true })).toBeUndefined();
+      expect(sniffContentType(Buffer.from('GIF88a\x00', 'latin1'), { allowImages: true })).toBe(
+        undefined,
+      );
+      expect(
+        sniffContentType(Buffer.from('MZ\x90\x00\x03\x00', 'latin1'), { allowImages: true }),
+      ).toBeUndefined();
+      expect(isImageMime(MIME.csv)).toBe(false);
+    });
   });
 
   it('accepts a password-protected Office file as its declared type (extraction then fails it)', () => {

@@ -1,9 +1,12 @@
 /**
  * Decides a file's type from its first bytes, never from its name alone. Binary
  * formats are recognised by magic numbers (PDF; ZIP containers told apart by
- * their part names: `word/` = DOCX, `xl/` = XLSX). Text formats are recognised
- * by content; the declared type or file name only breaks ties between text
- * formats (a Markdown file without headings still reads as text).
+ * their part names: `word/` = DOCX, `xl/` = XLSX; images only when the caller
+ * asks for them). Text formats are recognised by content; the declared type or
+ * file name only breaks ties between text formats (a Markdown file without
+ * headings still reads as text).
+ *
+ * `MIME` lists the document types: what uploads accept and ingestion reads.
  */
 export const MIME = {
   pdf: 'application/pdf',
@@ -20,6 +23,27 @@ export const MIME = {
 export type SupportedMime = (typeof MIME)[keyof typeof MIME];
 export const SUPPORTED_MIMES: readonly SupportedMime[] = Object.values(MIME);
 
+/**
+ * Image types, stored for download but never ingested. Uploads refuse them;
+ * only files produced on a user's behalf (code interpreter charts) may be images.
+ */
+export const IMAGE_MIME = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+} as const;
+
+export type ImageMime = (typeof IMAGE_MIME)[keyof typeof IMAGE_MIME];
+export const IMAGE_MIMES: readonly ImageMime[] = Object.values(IMAGE_MIME);
+
+/** every type a stored file can have */
+export type FileMime = SupportedMime | ImageMime;
+
+export function isImageMime(mime: string): mime is ImageMime {
+  return (IMAGE_MIMES as readonly string[]).includes(mime);
+}
+
 /** bytes to look at; enough for the first few ZIP local headers of an Office file */
 export const SNIFF_BYTES = 64 * 1024;
 
@@ -30,9 +54,28 @@ export interface SniffHints {
   complete?: boolean;
 }
 
-export function sniffContentType(head: Buffer, hints: SniffHints = {}): SupportedMime | undefined {
+export interface SniffOptions extends SniffHints {
+  /**
+   * also accept PNG, JPEG, GIF and WebP (by magic number); off by default, so an
+   * image is refused like any other unsupported binary
+   */
+  allowImages?: boolean;
+}
+
+export function sniffContentType(
+  head: Buffer,
+  options: SniffHints & { allowImages: true },
+): FileMime | undefined;
+export function sniffContentType(
+  head: Buffer,
+  options?: SniffHints & { allowImages?: false },
+): SupportedMime | undefined;
+export function sniffContentType(head: Buffer, options?: SniffOptions): FileMime | undefined;
+export function sniffContentType(head: Buffer, hints: SniffOptions = {}): FileMime | undefined {
   // an empty upload is accepted as text and fails extraction with "empty"
   if (head.length === 0) return hints.complete ? MIME.text : undefined;
+  const image = sniffImage(head);
+  if (image) return hints.allowImages ? image : undefined;
   if (startsWith(head, [0x25, 0x50, 0x44, 0x46, 0x2d])) return MIME.pdf; // %PDF-
   if (startsWith(head, [0x50, 0x4b, 0x03, 0x04])) return sniffZip(head);
   // Password-protected OOXML is an OLE compound file holding an EncryptedPackage
@@ -48,8 +91,19 @@ export function sniffContentType(head: Buffer, hints: SniffHints = {}): Supporte
   return sniffText(text, hints);
 }
 
-function startsWith(buf: Buffer, magic: number[]): boolean {
-  return buf.length >= magic.length && magic.every((b, i) => buf[i] === b);
+function startsWith(buf: Buffer, magic: number[], at = 0): boolean {
+  return buf.length >= at + magic.length && magic.every((b, i) => buf[at + i] === b);
+}
+
+/** the image formats by their signatures (PNG spec 5.2, JFIF SOI, GIF87a/89a, RIFF WEBP) */
+function sniffImage(head: Buffer): ImageMime | undefined {
+  if (startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return IMAGE_MIME.png;
+  if (startsWith(head, [0xff, 0xd8, 0xff])) return IMAGE_MIME.jpeg;
+  if (startsWith(head, [0x47, 0x49, 0x46, 0x38, 0x37, 0x61])) return IMAGE_MIME.gif; // GIF87a
+  if (startsWith(head, [0x47, 0x49, 0x46, 0x38, 0x39, 0x61])) return IMAGE_MIME.gif; // GIF89a
+  if (startsWith(head, [0x52, 0x49, 0x46, 0x46]) && startsWith(head, [0x57, 0x45, 0x42, 0x50], 8))
+    return IMAGE_MIME.webp; // RIFF <size> WEBP
+  return undefined;
 }
 
 /** reads the names of the ZIP local file headers present in `head` */

@@ -2,13 +2,15 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { createHash } from 'node:crypto';
 import { Migrator, type PgliteDatabase, createTestPglite } from '@switchboard/storage';
-import { makeDocx, makePdf } from '../../test/fixtures';
+import { makeDocx, makePdf, makePng } from '../../test/fixtures';
 import { user } from '../../test/principals';
 import { FsBlobStore } from '../blob/fs.blob-store';
 import { datasourceMigrations } from '../datasources.migrations';
 import { JobQueue } from '../jobs/job-queue';
-import { MIME } from './content-sniffer';
+import { IMAGE_MIME, MIME } from './content-sniffer';
 import { FilesService, sanitiseFilename } from './files.service';
 
 const alice = user('alice', ['acme', 'labs']);
@@ -100,6 +102,185 @@ describe('FilesService', () => {
     expect(await blobFiles(dir)).toEqual([]);
     expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
     expect((await db.query('SELECT 1 FROM jobs')).rowCount).toBe(0);
+  });
+
+  it('refuses an image upload with 415 (uploads stay documents only) and stores nothing', async () => {
+    await expect(upload(alice, makePng(), 'chart.png')).rejects.toMatchObject({
+      code: 'unsupported_media_type',
+      status: 415,
+    });
+    expect(await blobFiles(dir)).toEqual([]);
+    expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
+  });
+
+  describe('saveGenerated', () => {
+    const jobCount = async () => (await db.query('SELECT 1 FROM jobs')).rowCount;
+
+    it('stores a PNG for the principal as `stored`, not queued for ingestion', async () => {
+      const png = makePng(4, 3);
+      queued.length = 0;
+      const f = await files.saveGenerated(alice, {
+        name: 'out/chart.png',
+        data: new Uint8Array(png),
+        declaredType: 'image/png',
+      });
+      expect(f).toMatchObject({
+        ownerUserId: 'alice',
+        owned: true,
+        name: 'chart.png',
+        mime: IMAGE_MIME.png,
+        size: png.length,
+        sha256: createHash('sha256').update(png).digest('hex'),
+        status: 'stored',
+        error: null,
+        tags: [],
+      });
+      expect(await jobCount()).toBe(0);
+      expect(queued).toEqual([]);
+      expect(await blobFiles(dir)).toHaveLength(1);
+      expect((await files.get(alice, f.id)).status).toBe('stored');
+      expect((await files.list(alice, { status: 'stored' })).map((x) => x.id)).toEqual([f.id]);
+      const { body } = await files.openContent(alice, f.id);
+      expect((await buffer(body)).equals(png)).toBe(true);
+    });
+
+    it('stores a CSV typed by content and queues its ingestion like an upload', async () => {
+      queued.length = 0;
+      const csv = 'month,revenue\njan,10\nfeb,12\n';
+      const f = await files.saveGenerated(bob, {
+        name: 'revenue',
+        data: Buffer.from(csv),
+        tags: ['reports', ' code '],
+      });
+      expect(f).toMatchObject({
+        ownerUserId: 'bob',
+        name: 'revenue',
+        mime: MIME.csv,
+        size: csv.length,
+        status: 'queued',
+        tags: ['code', 'reports'],
+      });
+      const jobs = await db.query<{ kind: string; payload: { fileId: string } }>(
+        'SELECT kind, payload FROM jobs',
+      );
+      expect(jobs.rows).toEqual([{ kind: 'ingest_file', payload: { fileId: f.id } }]);
+      expect(queued).toEqual([f.id]);
+      expect(await files.listByTags(bob, ['reports'])).toHaveLength(1);
+      await expect(files.get(carol, f.id)).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('reads only its own bytes from a view of a larger buffer', async () => {
+      const backing = Buffer.from('XXXX{"a": 1}YYYY');
+      const f = await files.saveGenerated(alice, {
+        name: 'a.json',
+        data: new Uint8Array(backing.buffer, backing.byteOffset + 4, 8),
+      });
+      expect(f).toMatchObject({ mime: MIME.json, size: 8 });
+      expect((await buffer((await files.openContent(alice, f.id)).body)).toString()).toBe(
+        '{"a": 1}',
+      );
+    });
+
+    it('refuses a file over the size limit with 413 and leaves no blob, row or job', async () => {
+      await expect(
+        files.saveGenerated(alice, {
+          name: 'big.png',
+          data: Buffer.concat([makePng(), Buffer.alloc(64 * 1024)]),
+        }),
+      ).rejects.toMatchObject({ code: 'payload_too_large', status: 413 });
+      expect(await blobFiles(dir)).toEqual([]);
+      expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
+      expect(await jobCount()).toBe(0);
+    });
+
+    it('accepts exactly the size limit', async () => {
+      const f = await files.saveGenerated(alice, {
+        name: 'limit.png',
+        data: Buffer.concat([makePng(), Buffer.alloc(64 * 1024 - makePng().length)]),
+      });
+      expect(f).toMatchObject({ size: 64 * 1024, status: 'stored' });
+    });
+
+    it('refuses an unknown binary with 415 and stores nothing', async () => {
+      const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200, 0)]);
+      const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>x</script></svg>');
+      for (const [name, data] of [
+        ['tool.png', exe],
+        ['zeros.bin', Buffer.alloc(100, 0)],
+      ] as const)
+        await expect(
+          files.saveGenerated(alice, { name, data, declaredType: 'image/png' }),
+        ).rejects.toMatchObject({ code: 'unsupported_media_type', status: 415 });
+      // SVG is text to the sniffer, never an image: served as text/plain, it cannot run script
+      expect((await files.saveGenerated(alice, { name: 'chart.svg', data: svg })).mime).toBe(
+        MIME.text,
+      );
+      expect(await blobFiles(dir)).toHaveLength(1);
+      expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(1);
+    });
+
+    it('writes row and job in one transaction: when queueing fails, no row and no blob remain', async () => {
+      const failingQueue = {
+        enqueue: () => Promise.reject(new Error('queue unavailable')),
+      } as unknown as JobQueue;
+      const broken = new FilesService(db, blobs, failingQueue, { maxUploadBytes: 64 * 1024 });
+      await expect(
+        broken.saveGenerated(alice, { name: 'a.csv', data: Buffer.from('a,b\n1,2\n') }),
+      ).rejects.toThrow('queue unavailable');
+      expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
+      expect(await blobFiles(dir)).toEqual([]);
+    });
+
+    it('validates tags like setTags before storing anything', async () => {
+      for (const tags of [['../x'], Array.from({ length: 51 }, (_, i) => `t${i}`)])
+        await expect(
+          files.saveGenerated(alice, { name: 'c.png', data: makePng(), tags }),
+        ).rejects.toMatchObject({ code: 'invalid_request', extra: { param: 'tags' } });
+      expect(await blobFiles(dir)).toEqual([]);
+      expect((await db.query('SELECT 1 FROM files')).rowCount).toBe(0);
+    });
+
+    it('sanitises the name: no path, no control characters', async () => {
+      const f = await files.saveGenerated(alice, {
+        name: '/mnt/data/../../etc/pa\u0000sswd.txt',
+        data: Buffer.from('hello'),
+      });
+      expect(f.name).toBe('passwd.txt');
+    });
+  });
+
+  describe('openContent', () => {
+    it('streams the bytes to the owner and to members of an account it is shared with', async () => {
+      const body = 'Some notes about turbines.';
+      const f = await upload(alice, body);
+      expect((await buffer((await files.openContent(alice, f.id)).body)).toString()).toBe(body);
+      await expect(files.openContent(bob, f.id)).rejects.toMatchObject({ code: 'not_found' });
+      await files.share(alice, f.id, ['acme']);
+      const shared = await files.openContent(bob, f.id);
+      expect(shared.file).toMatchObject({ id: f.id, owned: false, mime: MIME.text });
+      expect((await buffer(shared.body)).toString()).toBe(body);
+      await expect(files.openContent(carol, f.id)).rejects.toMatchObject({
+        code: 'not_found',
+        status: 404,
+      });
+      await expect(files.openContent(alice, 'no-such-id')).rejects.toMatchObject({
+        code: 'not_found',
+      });
+    });
+
+    it('is not_found when the blob is gone from storage', async () => {
+      const f = await upload(alice);
+      const { rows } = await db.query<{ blob_key: string }>(
+        'SELECT blob_key FROM files WHERE id = $1',
+        [f.id],
+      );
+      await blobs.delete(rows[0].blob_key);
+      await expect(files.openContent(alice, f.id)).rejects.toMatchObject({
+        code: 'not_found',
+        status: 404,
+        message: 'File not found.',
+      });
+    });
   });
 
   it('sanitises file names (display only; never a path)', () => {

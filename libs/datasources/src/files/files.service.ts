@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Principal } from '@switchboard/auth';
-import { AppError } from '@switchboard/common';
+import { AppError, isAppError } from '@switchboard/common';
 import type { Database, Queryable } from '@switchboard/storage';
 import type { BlobStore } from '../blob/blob-store.port';
 import type { JobQueue } from '../jobs/job-queue';
-import { SNIFF_BYTES, sniffContentType } from './content-sniffer';
+import { type FileMime, SNIFF_BYTES, isImageMime, sniffContentType } from './content-sniffer';
 import { visibilityParams, visibleFilePredicate } from './file-visibility';
 import {
   type FileRecord,
@@ -39,6 +39,23 @@ export interface UploadInput {
   declaredType?: string;
 }
 
+/** a file produced on a user's behalf (e.g. by a hosted code interpreter) */
+export interface GeneratedFileInput {
+  /** display name; sanitised like an upload's, never used as a path */
+  name: string;
+  data: Uint8Array;
+  /** validated like `setTags` */
+  tags?: string[];
+  /** the producer's idea of the type; only a tie-breaker between text formats */
+  declaredType?: string;
+}
+
+/** a visible file's bytes; the caller consumes or destroys `body` */
+export interface FileContent {
+  file: FileRecord;
+  body: Readable;
+}
+
 const MAX_TAGS = 50;
 const TAG_RE = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,63}$/u;
 
@@ -51,11 +68,12 @@ export function sanitiseFilename(name: string | undefined): string {
 }
 
 /**
- * Files of users: upload (type sniffed, size capped while streaming), list,
- * get, delete, tags and sharing. Every read goes through the one visibility
- * predicate; a file the caller may not see is `not_found`, whether or not it
- * exists. Only the owner tags, shares and deletes (`forbidden` for a reader of a
- * shared file, who can see it anyway).
+ * Files of users: upload (type sniffed, size capped while streaming), files
+ * produced on a user's behalf, list, get, content, delete, tags and sharing.
+ * Every read goes through the one visibility predicate; a file the caller may
+ * not see is `not_found`, whether or not it exists. Only the owner tags,
+ * shares and deletes (`forbidden` for a reader of a shared file, who can see
+ * it anyway).
  */
 export class FilesService {
   readonly maxUploadBytes: number;
@@ -100,24 +118,103 @@ export class FilesService {
         'The file type is not supported. Upload PDF, DOCX, XLSX, HTML, Markdown, CSV, TSV, JSON or plain text.',
       );
     }
-    const blob = await this.blobs.put(stream, { contentType: mime, maxBytes: this.maxUploadBytes });
+    return this.store(principal, stream, { name, mime, tags: [], ingest: true });
+  }
+
+  /**
+   * Stores a file produced on the user's behalf (owner = the principal): typed by
+   * content like an upload, but images (PNG, JPEG, GIF, WebP) are accepted too.
+   * Documents are queued for ingestion like uploads; images are `stored`: kept
+   * for download, never ingested.
+   * @throws AppError invalid_request (tags), payload_too_large,
+   *   unsupported_media_type (nothing is stored either way)
+   */
+  async saveGenerated(principal: Principal, input: GeneratedFileInput): Promise<FileRecord> {
+    const name = sanitiseFilename(input.name);
+    const tags = normaliseTags(input.tags ?? []);
+    const data = Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength);
+    if (data.length > this.maxUploadBytes)
+      throw new AppError(
+        'payload_too_large',
+        `The file exceeds the limit of ${this.maxUploadBytes} bytes.`,
+      );
+    const mime = sniffContentType(data.subarray(0, SNIFF_BYTES), {
+      filename: name,
+      declaredType: input.declaredType,
+      complete: data.length <= SNIFF_BYTES,
+      allowImages: true,
+    });
+    if (!mime)
+      throw new AppError(
+        'unsupported_media_type',
+        'The file type is not supported. Files can be PDF, DOCX, XLSX, HTML, Markdown, CSV, TSV, JSON, plain text, PNG, JPEG, GIF or WebP.',
+      );
+    return this.store(principal, Readable.from([data]), {
+      name,
+      mime,
+      tags,
+      ingest: !isImageMime(mime),
+    });
+  }
+
+  /**
+   * The bytes of a file the caller may see, streamed from the blob store.
+   * @throws AppError not_found (not visible, or its blob is gone from storage)
+   */
+  async openContent(principal: Principal, id: string): Promise<FileContent> {
+    const row = await this.visibleRow(principal, id);
+    try {
+      const body = await this.blobs.get(row.blob_key);
+      return { file: toFileRecord(row, principal.userId), body };
+    } catch (err) {
+      if (isAppError(err) && err.code === 'not_found')
+        throw new AppError('not_found', 'File not found.', { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Writes the blob, then the row (and its ingestion job) in one transaction;
+   * the blob is deleted again when the row cannot be written.
+   */
+  private async store(
+    principal: Principal,
+    body: Readable,
+    file: { name: string; mime: FileMime; tags: string[]; ingest: boolean },
+  ): Promise<FileRecord> {
+    const blob = await this.blobs.put(body, {
+      contentType: file.mime,
+      maxBytes: this.maxUploadBytes,
+    });
     const id = randomUUID();
+    const status: FileStatus = file.ingest ? 'queued' : 'stored';
     try {
       const row = await this.db.transaction(async (tx) => {
         const r = await tx.query<FileRow>(
-          `INSERT INTO files (id, owner_user_id, name, mime, size, sha256, blob_key)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-          [id, principal.userId, name, mime, blob.size, blob.sha256, blob.key],
+          `INSERT INTO files (id, owner_user_id, name, mime, size, sha256, blob_key, status, tags)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[]) RETURNING *`,
+          [
+            id,
+            principal.userId,
+            file.name,
+            file.mime,
+            blob.size,
+            blob.sha256,
+            blob.key,
+            status,
+            file.tags,
+          ],
         );
-        await this.jobs.enqueue(
-          INGEST_FILE_JOB,
-          { fileId: id },
-          { maxAttempts: this.options.ingestMaxAttempts ?? 5 },
-          tx,
-        );
+        if (file.ingest)
+          await this.jobs.enqueue(
+            INGEST_FILE_JOB,
+            { fileId: id },
+            { maxAttempts: this.options.ingestMaxAttempts ?? 5 },
+            tx,
+          );
         return r.rows[0];
       });
-      this.options.onQueued?.(id);
+      if (file.ingest) this.options.onQueued?.(id);
       return toFileRecord(row, principal.userId);
     } catch (err) {
       await this.blobs.delete(blob.key).catch(() => undefined);

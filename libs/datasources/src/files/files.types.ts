@@ -1,6 +1,12 @@
-import type { SupportedMime } from './content-sniffer';
+import type { FileMime } from './content-sniffer';
 
-export type FileStatus = 'queued' | 'processing' | 'ready' | 'failed';
+/**
+ * `queued -> processing -> ready | failed` for documents, which are ingested;
+ * `stored` for files kept for download only (images), which never are. Only
+ * `ready` files have text, chunks and vectors.
+ */
+export const FILE_STATUSES = ['queued', 'processing', 'ready', 'failed', 'stored'] as const;
+export type FileStatus = (typeof FILE_STATUSES)[number];
 
 /** A file as its readers may see it (no storage key). */
 export interface FileRecord {
@@ -9,7 +15,7 @@ export interface FileRecord {
   /** true when the caller owns it (only owners tag, share and delete) */
   owned: boolean;
   name: string;
-  mime: SupportedMime;
+  mime: FileMime;
   size: number;
   sha256: string;
   status: FileStatus;
@@ -47,7 +53,7 @@ export function toStoredFile(r: FileRow): StoredFile {
     id: r.id,
     ownerUserId: r.owner_user_id,
     name: r.name,
-    mime: r.mime as SupportedMime,
+    mime: r.mime as FileMime,
     size: Number(r.size),
     sha256: r.sha256,
     blobKey: r.blob_key,
