@@ -1,6 +1,9 @@
 import type { ExternalSource, FileRecord, Job } from '@switchboard/datasources';
 
-/** a file as its readers see it: metadata and ingestion status, never the storage key */
+/**
+ * a file as its readers see it: metadata, ingestion status (`stored` = kept for
+ * download only, never ingested) and where to download it; never the storage key
+ */
 export function fileView(f: FileRecord) {
   return {
     id: f.id,
@@ -14,6 +17,7 @@ export function fileView(f: FileRecord) {
     ownerUserId: f.ownerUserId,
     owned: f.owned,
     sharedAccountIds: f.sharedAccountIds,
+    contentUrl: `/files/${encodeURIComponent(f.id)}/content`,
     createdAt: f.createdAt.toISOString(),
     updatedAt: f.updatedAt.toISOString(),
   };

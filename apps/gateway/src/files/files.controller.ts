@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Head,
   HttpCode,
   Param,
   Post,
@@ -18,6 +19,7 @@ import { parseInput, principalOf } from '../admin/request-input';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import type { GatewayRequest } from '../http/request.types';
+import { sendFileContent, sendFileHeaders } from './file-download';
 import { fileView } from './file.view';
 import {
   fileIdSchema,
@@ -69,6 +71,32 @@ export class FilesController {
   async get(@Req() req: GatewayRequest, @Param() params: unknown) {
     const { id } = parseInput(fileIdSchema, params);
     return fileView(await this.files.get(principalOf(req), id));
+  }
+
+  // declared before GET: Express would otherwise answer HEAD with the GET route,
+  // reading the whole blob only for Node to discard it
+  /** the headers of `GET :id/content`, same status codes, no body */
+  @Head(':id/content')
+  async contentHeaders(
+    @Req() req: GatewayRequest,
+    @Param() params: unknown,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { id } = parseInput(fileIdSchema, params);
+    const { file, body } = await this.files.openContent(principalOf(req), id);
+    sendFileHeaders(res, file, body);
+  }
+
+  /** the file's bytes as an attachment, to anyone who may see the file */
+  @Get(':id/content')
+  async content(
+    @Req() req: GatewayRequest,
+    @Param() params: unknown,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { id } = parseInput(fileIdSchema, params);
+    const { file, body } = await this.files.openContent(principalOf(req), id);
+    await sendFileContent(res, file, body);
   }
 
   /** removes the blob, the extracted text, chunks and vectors */

@@ -1,3 +1,4 @@
+import { FILE_STATUSES } from '@switchboard/datasources';
 import { z } from 'zod';
 
 export const fileIdSchema = z.object({ id: z.string().min(1).max(200) });
@@ -8,7 +9,7 @@ export const listFilesQuerySchema = z
     limit: z.coerce.number().int().min(1).max(200).default(50),
     offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
     tag: z.string().trim().min(1).max(64).optional(),
-    status: z.enum(['queued', 'processing', 'ready', 'failed']).optional(),
+    status: z.enum(FILE_STATUSES).optional(),
   })
   .strict();
 
