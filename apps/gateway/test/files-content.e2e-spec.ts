@@ -274,7 +274,9 @@ describe('file content download', () => {
         (fr) =>
           fr.s === 'meta' &&
           (fr.st as { warning?: boolean; message?: string } | undefined)?.warning === true &&
-          String((fr.st as { message?: string }).message).includes('chart.png'),
+          String((fr.st as { message?: string }).message).includes(
+            'is not a text document (kept for download only)',
+          ),
       ),
     ).toBe(true);
     expect(frames.at(-1)).toMatchObject({ s: 'result', type: 'end' });

@@ -73,7 +73,9 @@ export class DataSourceResolver {
       const why =
         f.status === 'failed'
           ? `could not be processed${f.error ? `: ${f.error}` : ''}`
-          : 'is still being processed';
+          : f.status === 'stored'
+            ? 'is not a text document (kept for download only)'
+            : 'is still being processed';
       warnings.push({ ref, message: `"${f.name}" ${why}; it was not used.` });
       return;
     }
