@@ -3,7 +3,7 @@ import { containerFileChunks } from './container-file.content';
 import type { ContainerFile, ContainerStore, SimContainer } from './container.store';
 import { openAiError } from './openai.protocol';
 import { sendError, sendJson } from './reply.player';
-import type { SimResponse } from './sim-http';
+import { contentDisposition, type SimResponse } from './sim-http';
 
 /**
  * OpenAI container routes, relative to the API root (`/v1`, `/openai/v1`, `/openai`):
@@ -42,9 +42,11 @@ export function serveContainers(
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
     'content-length': file.bytes,
-    'content-disposition': `attachment; filename="${file.name}"`,
+    'content-disposition': contentDisposition(file.name),
   });
-  sendChunks(res, containerFileChunks(file.name, file.requestedBytes));
+  // A user file is served as uploaded; a produced one is generated as it is sent.
+  if (file.content !== undefined) res.end(file.content);
+  else sendChunks(res, containerFileChunks(file.name, file.requestedBytes));
 }
 
 /** Writes generated pieces as the client takes them; stops when it goes away. */
@@ -91,7 +93,7 @@ function fileObject(f: ContainerFile): unknown {
     created_at: f.createdAt,
     bytes: f.bytes,
     path: `${MOUNT_DIR}/${f.name}`,
-    source: 'assistant',
+    source: f.source,
   };
 }
 

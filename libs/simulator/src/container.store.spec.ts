@@ -75,6 +75,52 @@ describe('ContainerStore', () => {
     expect(store.get(c.id)?.files.map((f) => f.name)).toEqual(['late.csv']);
   });
 
+  it('keeps an uploaded file as a user file with its bytes, beside produced ones', () => {
+    const store = new ContainerStore(clock);
+    const c = store.create();
+    const user = store.addUserFile(c, 'sales.csv', Buffer.from('a,b\n'));
+    const made = store.addFile(c, 'chart.png', 10);
+    expect(user).toMatchObject({ source: 'user', bytes: 4, content: Buffer.from('a,b\n') });
+    expect(made.source).toBe('assistant');
+    expect(made.content).toBeUndefined();
+    expect(store.userBytes).toBe(4);
+  });
+
+  it('evicts least recently used containers beyond the user-byte cap, never the one written', () => {
+    const store = new ContainerStore(clock, { ...DEFAULT_CONTAINER_LIMITS, maxUserBytes: 10 });
+    const [a, b, c] = [store.create(), store.create(), store.create()];
+    store.addUserFile(a, 'a', Buffer.alloc(4));
+    store.addUserFile(b, 'b', Buffer.alloc(4));
+    store.get(a.id);
+    store.addUserFile(c, 'c', Buffer.alloc(4));
+    expect(store.get(b.id)).toBeUndefined();
+    expect(store.get(a.id)).toBeDefined();
+    expect(store.userBytes).toBe(8);
+    store.addUserFile(c, 'big', Buffer.alloc(9));
+    expect(store.get(a.id)).toBeUndefined();
+    expect(store.get(c.id)?.files.map((f) => f.name)).toEqual(['c', 'big']);
+    expect(store.userBytes).toBe(13);
+  });
+
+  it('releases user bytes when containers expire, files roll off, or on clear()', () => {
+    const store = new ContainerStore(clock, {
+      ...DEFAULT_CONTAINER_LIMITS,
+      maxFilesPerContainer: 1,
+    });
+    const c = store.create();
+    store.addUserFile(c, 'a', Buffer.alloc(5));
+    store.addFile(c, 'b.csv', 100);
+    expect(store.userBytes).toBe(0);
+    store.addUserFile(c, 'c', Buffer.alloc(3));
+    expect(store.userBytes).toBe(3);
+    now += 21 * MINUTE;
+    expect(store.userBytes).toBe(0);
+    const d = store.create();
+    store.addUserFile(d, 'd', Buffer.alloc(2));
+    store.clear();
+    expect(store.userBytes).toBe(0);
+  });
+
   it('clear() drops everything', () => {
     const store = new ContainerStore(clock);
     const c = store.create();

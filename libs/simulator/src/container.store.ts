@@ -1,9 +1,13 @@
 /**
- * In-memory code-interpreter containers and the files runs leave in them.
+ * In-memory code-interpreter containers and the files in them.
  *
- * Only metadata is kept: a file's bytes are a pure function of its name and size
- * (see container-file.content.ts), generated again on every download, so a
- * thousand containers of 64 MiB files cost a few hundred kilobytes.
+ * For files a run produced only metadata is kept: their bytes are a pure
+ * function of name and size (see container-file.content.ts), generated again
+ * on every download, so a thousand containers of 64 MiB files cost a few
+ * hundred kilobytes. Files a request put in from uploads (`file_ids`) keep a
+ * reference to the uploaded bytes, which outlives the upload as a copy in a
+ * real container would; the bytes so held are capped, least recently used
+ * containers going first.
  *
  * Like OpenAI's, a container expires after 20 minutes without use; expiry and
  * the container cap are enforced on access, without timers.
@@ -19,8 +23,12 @@ export interface ContainerFile {
   bytes: number;
   /** Epoch seconds. */
   createdAt: number;
+  /** `user`: put in from an upload; `assistant`: written by a run. */
+  source: 'user' | 'assistant';
   /** The size the directive asked for; undefined = the type's default content. */
   requestedBytes?: number;
+  /** A user file's bytes; produced files have none (generated on download). */
+  content?: Buffer;
 }
 
 export interface SimContainer {
@@ -41,17 +49,22 @@ export interface ContainerLimits {
   idleMs: number;
   /** The oldest files of a reused container are forgotten beyond this. */
   maxFilesPerContainer: number;
+  /** Bytes of user files held by all containers; least recently used containers go beyond it. */
+  maxUserBytes: number;
 }
 
 export const DEFAULT_CONTAINER_LIMITS: ContainerLimits = Object.freeze({
   maxContainers: 1000,
   idleMs: 20 * 60 * 1000,
   maxFilesPerContainer: 100,
+  maxUserBytes: 256 * 1024 * 1024,
 });
 
 export class ContainerStore {
   /** Insertion order is least recently used first: a touch re-inserts. */
   private readonly containers = new Map<string, SimContainer>();
+  /** User-file bytes referenced by the live containers. */
+  private heldBytes = 0;
   private seq = 0;
 
   constructor(
@@ -62,6 +75,12 @@ export class ContainerStore {
   get size(): number {
     this.sweep();
     return this.containers.size;
+  }
+
+  /** Bytes of user files the live containers hold. */
+  get userBytes(): number {
+    this.sweep();
+    return this.heldBytes;
   }
 
   /** A new empty container; evicts the least recently used one beyond the cap. */
@@ -94,50 +113,82 @@ export class ContainerStore {
     return container;
   }
 
-  /** Adds a file to a container obtained from this store and marks the container used. */
+  /** Adds a produced file to a container obtained from this store and marks the container used. */
   addFile(
     container: SimContainer,
     name: string,
     bytes: number,
     requestedBytes?: number,
   ): ContainerFile {
-    const now = this.now();
-    const file: ContainerFile = {
+    return this.put(container, {
       id: `cfile_sim${this.nextId()}`,
       containerId: container.id,
       name,
       bytes,
-      createdAt: Math.floor(now / 1000),
+      createdAt: Math.floor(this.now() / 1000),
+      source: 'assistant',
       requestedBytes,
-    };
+    });
+  }
+
+  /** Adds an uploaded file (its bytes as given) to a container and marks the container used. */
+  addUserFile(container: SimContainer, name: string, content: Buffer): ContainerFile {
+    return this.put(container, {
+      id: `cfile_sim${this.nextId()}`,
+      containerId: container.id,
+      name,
+      bytes: content.length,
+      createdAt: Math.floor(this.now() / 1000),
+      source: 'user',
+      content,
+    });
+  }
+
+  clear(): void {
+    this.containers.clear();
+    this.heldBytes = 0;
+  }
+
+  private put(container: SimContainer, file: ContainerFile): ContainerFile {
+    // Out while its files change, so the held bytes follow what goes in and out.
+    this.remove(container);
     container.files.push(file);
     if (container.files.length > this.limits.maxFilesPerContainer) container.files.shift();
-    container.lastActiveMs = now;
+    container.lastActiveMs = this.now();
     // A run that outlived its container's expiry or eviction brings it back.
     this.insert(container);
     return file;
   }
 
-  clear(): void {
-    this.containers.clear();
+  /**
+   * (Re)inserts as most recently used, evicting the least recently used beyond
+   * the caps (never `container` itself).
+   */
+  private insert(container: SimContainer): void {
+    this.remove(container);
+    this.containers.set(container.id, container);
+    this.heldBytes += userBytesOf(container);
+    for (const other of this.containers.values()) {
+      const over =
+        this.containers.size > this.limits.maxContainers ||
+        this.heldBytes > this.limits.maxUserBytes;
+      if (!over) break;
+      if (other !== container) this.remove(other);
+    }
   }
 
-  /** (Re)inserts as most recently used, evicting the least recently used beyond the cap. */
-  private insert(container: SimContainer): void {
+  private remove(container: SimContainer): void {
+    if (this.containers.get(container.id) !== container) return;
     this.containers.delete(container.id);
-    this.containers.set(container.id, container);
-    for (const id of this.containers.keys()) {
-      if (this.containers.size <= this.limits.maxContainers) break;
-      this.containers.delete(id);
-    }
+    this.heldBytes -= userBytesOf(container);
   }
 
   /** Drops expired containers: they sit at the front of the LRU order. */
   private sweep(): void {
     const cutoff = this.now() - this.limits.idleMs;
-    for (const [id, container] of this.containers) {
+    for (const container of this.containers.values()) {
       if (container.lastActiveMs > cutoff) break;
-      this.containers.delete(id);
+      this.remove(container);
     }
   }
 
@@ -146,4 +197,10 @@ export class ContainerStore {
     const random = Math.random().toString(36).slice(2, 10).padEnd(8, '0');
     return `${this.seq.toString(36).padStart(6, '0')}${random}`;
   }
+}
+
+function userBytesOf(container: SimContainer): number {
+  let total = 0;
+  for (const file of container.files) total += file.content?.length ?? 0;
+  return total;
 }

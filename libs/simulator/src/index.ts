@@ -1,4 +1,9 @@
-export { startSimulator, type RunningSimulator, type SimulatorOptions } from './simulator.server';
+export {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+  type SimUploadedFile,
+} from './simulator.server';
 export type { SimStats, RecordedRequest, SimProtocol } from './sim-stats';
 export {
   parseDirective,

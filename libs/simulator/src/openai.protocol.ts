@@ -219,7 +219,7 @@ class OpenAiEncoder implements StreamEncoder {
   }
 }
 
-export function openAiError(kind: SimErrorKind, message?: string): ErrorReply {
+export function openAiError(kind: SimErrorKind, message?: string, param?: string): ErrorReply {
   switch (kind) {
     case 'rate_limit':
       return {
@@ -257,7 +257,7 @@ export function openAiError(kind: SimErrorKind, message?: string): ErrorReply {
           error: {
             message: message ?? 'Bad request.',
             type: 'invalid_request_error',
-            param: null,
+            param: param ?? null,
             code: null,
           },
         },
@@ -283,7 +283,7 @@ export function openAiError(kind: SimErrorKind, message?: string): ErrorReply {
           error: {
             message: message ?? 'Not found.',
             type: 'invalid_request_error',
-            param: null,
+            param: param ?? null,
             code: 'not_found',
           },
         },

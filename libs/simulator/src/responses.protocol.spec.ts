@@ -1,4 +1,4 @@
-import OpenAI, { AzureOpenAI } from 'openai';
+import OpenAI, { AzureOpenAI, toFile } from 'openai';
 import type {
   ResponseCodeInterpreterToolCall,
   ResponseFunctionToolCall,
@@ -11,6 +11,7 @@ import { ContainerStore } from './container.store';
 import { parseResponsesCreate, responsesDialect } from './responses.protocol';
 import { startSimulator, type RunningSimulator } from './simulator.server';
 import { planReply, promptTokens, WORDS } from './reply.planner';
+import { UserFileStore } from './user-file.store';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const CODE_TOOL: Tool = { type: 'code_interpreter', container: { type: 'auto' } };
@@ -642,13 +643,191 @@ describe('OpenAI Responses API (real openai client)', () => {
   });
 });
 
+describe('Responses code interpreter with uploaded files (file_ids)', () => {
+  let sim: RunningSimulator;
+  let client: OpenAI;
+  const CSV = 'region,revenue\nnorth,1200\nsouth,950\n';
+  /** Not valid UTF-8, with every byte value: must come back byte for byte. */
+  const XLSX = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) % 256));
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0 });
+    client = new OpenAI({ apiKey: 'sk-test', baseURL: `${sim.url}/v1`, maxRetries: 0 });
+  });
+  afterAll(() => sim.close());
+  beforeEach(() => sim.reset());
+
+  const upload = async (bytes: Buffer | string, name: string): Promise<string> => {
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(bytes), name),
+      purpose: 'user_data',
+    });
+    return file.id;
+  };
+  const withFiles = (fileIds: string[]): Tool => ({
+    type: 'code_interpreter',
+    container: { type: 'auto', file_ids: fileIds },
+  });
+
+  it('reads each input in the code and logs, lists them as user files, cites only the outputs', async () => {
+    const csvId = await upload(CSV, 'sales.csv');
+    const xlsxId = await upload(XLSX, 'q3.xlsx');
+    const events = await collect(
+      await client.responses.create({
+        model: 'gpt-4.1',
+        input: 'Chart revenue by region\n#sim tokens=3 files=chart.png',
+        tools: [withFiles([csvId, xlsxId])],
+        stream: true,
+      }),
+    );
+    const code = ofType(events, 'response.code_interpreter_call_code.done')[0].code;
+    expect(code).toContain('df_0 = pd.read_csv("/mnt/data/sales.csv")\n');
+    expect(code).toContain('df_1 = pd.read_excel("/mnt/data/q3.xlsx")\n');
+    const response = finalResponse(events);
+    const call = response.output[0] as ResponseCodeInterpreterToolCall;
+    expect(call.code).toBe(code);
+    expect(call.outputs).toEqual([
+      {
+        type: 'logs',
+        logs:
+          `read /mnt/data/sales.csv (${Buffer.byteLength(CSV)} bytes)\n` +
+          `read /mnt/data/q3.xlsx (${XLSX.length} bytes)\n` +
+          'saved /mnt/data/chart.png\n',
+      },
+    ]);
+
+    const cites = messageText(response.output[1]).annotations;
+    expect(cites).toEqual([
+      expect.objectContaining({ type: 'container_file_citation', filename: 'chart.png' }),
+    ]);
+    expect(ofType(events, 'response.output_text.annotation.added')).toHaveLength(1);
+
+    const listed = await client.containers.files.list(call.container_id, { order: 'asc' });
+    expect(listed.data.map((f) => [f.path, f.source, f.bytes])).toEqual([
+      ['/mnt/data/sales.csv', 'user', Buffer.byteLength(CSV)],
+      ['/mnt/data/q3.xlsx', 'user', XLSX.length],
+      ['/mnt/data/chart.png', 'assistant', expect.any(Number)],
+    ]);
+    // The container keeps its copies after the uploads are deleted, as a real one does.
+    await client.files.delete(csvId);
+    await client.files.delete(xlsxId);
+    expect(sim.files()).toEqual([]);
+    const download = async (id: string): Promise<Buffer> => {
+      const content = await client.containers.files.content.retrieve(id, {
+        container_id: call.container_id,
+      });
+      return Buffer.from(await content.arrayBuffer());
+    };
+    expect((await download(listed.data[0].id)).toString()).toBe(CSV);
+    expect((await download(listed.data[1].id)).equals(XLSX)).toBe(true);
+    expect([...(await download(listed.data[2].id)).subarray(0, 8)]).toEqual(PNG_SIGNATURE);
+  });
+
+  it('refuses an unknown file id with 400 naming the parameter, before anything streams', async () => {
+    const known = await upload(CSV, 'sales.csv');
+    const failure = client.responses.create({
+      model: 'gpt-4.1',
+      input: '#sim files=a.csv',
+      tools: [LOOKUP_TOOL, withFiles([known, 'file-missing'])],
+      stream: true,
+    });
+    await expect(failure).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(failure).rejects.toMatchObject({
+      status: 400,
+      error: {
+        type: 'invalid_request_error',
+        param: 'tools[1].container.file_ids',
+        message: expect.stringContaining('file-missing'),
+      },
+    });
+    const raw = await fetch(`${sim.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer x', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4.1',
+        input: 'hi',
+        stream: true,
+        tools: [withFiles(['file-missing'])],
+      }),
+    });
+    expect(raw.status).toBe(400);
+    expect(raw.headers.get('content-type')).toBe('application/json');
+    expect(await raw.json()).toEqual({
+      error: {
+        message: "File with id 'file-missing' not found.",
+        type: 'invalid_request_error',
+        param: 'tools[0].container.file_ids',
+        code: null,
+      },
+    });
+  });
+
+  it('refuses file_ids that are not an array of strings', async () => {
+    await expect(
+      client.responses.create({
+        model: 'gpt-4.1',
+        input: 'hi',
+        tools: [{ type: 'code_interpreter', container: { type: 'auto', file_ids: [7] } } as never],
+      }),
+    ).rejects.toMatchObject({ status: 400, error: { param: 'tools[0].container.file_ids' } });
+  });
+
+  it('with code=0 creates no container, yet still checks the file ids', async () => {
+    const id = await upload(CSV, 'sales.csv');
+    const res = await client.responses.create({
+      model: 'gpt-4.1',
+      input: '#sim code=0 tokens=2',
+      tools: [withFiles([id])],
+    });
+    expect(res.output.map((o) => o.type)).toEqual(['message']);
+    await expect(
+      client.responses.create({
+        model: 'gpt-4.1',
+        input: '#sim code=0',
+        tools: [withFiles(['file-gone'])],
+      }),
+    ).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('serves the AzureOpenAI client: upload, run with file_ids, delete', async () => {
+    const azure = new AzureOpenAI({
+      endpoint: sim.url,
+      apiKey: 'azure-key',
+      apiVersion: '2025-04-01-preview',
+      maxRetries: 0,
+    });
+    const file = await azure.files.create({
+      file: await toFile(Buffer.from(CSV), 'Umsätze.csv'),
+      purpose: 'user_data',
+    });
+    const res = await azure.responses.create({
+      model: 'my-deployment',
+      input: '#sim tokens=1',
+      tools: [withFiles([file.id])],
+    });
+    const call = res.output[0] as ResponseCodeInterpreterToolCall;
+    expect(call.code).toContain('df_0 = pd.read_csv("/mnt/data/Umsätze.csv")');
+    const logs = call.outputs?.[0]?.type === 'logs' ? call.outputs[0].logs : '';
+    expect(logs.split('\n')[0]).toBe(
+      `read /mnt/data/Umsätze.csv (${Buffer.byteLength(CSV)} bytes)`,
+    );
+    const [listed] = (await azure.containers.files.list(call.container_id)).data;
+    const content = await azure.containers.files.content.retrieve(listed.id, {
+      container_id: call.container_id,
+    });
+    expect(await content.text()).toBe(CSV);
+    await azure.files.delete(file.id);
+    expect(sim.files()).toEqual([]);
+  });
+});
+
 describe('responsesDialect', () => {
   const body = (input: string): unknown => ({ model: 'gpt-4.1', input, tools: [CODE_TOOL] });
   const call = parseResponsesCreate(body('#sim files=a.csv'));
 
   it('runs the code when the reply is first encoded, so a request failed up front leaves no container', () => {
     const store = new ContainerStore();
-    const dialect = responsesDialect(call, store);
+    const dialect = responsesDialect(call, store, new UserFileStore());
     const reply = planReply(call.request);
     const encoder = dialect.encoder(reply);
     expect(store.size).toBe(0);
@@ -661,7 +840,7 @@ describe('responsesDialect', () => {
   it('creates no container when the directive says code=0', () => {
     const store = new ContainerStore();
     const quiet = parseResponsesCreate(body('#sim code=0 files=a.csv'));
-    responsesDialect(quiet, store).body(planReply(quiet.request), 0);
+    responsesDialect(quiet, store, new UserFileStore()).body(planReply(quiet.request), 0);
     expect(store.size).toBe(0);
   });
 });

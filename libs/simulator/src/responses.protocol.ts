@@ -1,8 +1,9 @@
-import { runCode, type CodeRun } from './code-interpreter.run';
+import { runCode, type CodeInput, type CodeRun } from './code-interpreter.run';
 import type { ContainerStore, SimContainer } from './container.store';
 import type { ChatDialect, StreamEncoder } from './dialect';
 import { openAiError } from './openai.protocol';
 import { joinPieces, type SimChatRequest, type SimMessage, type SimReply } from './reply.planner';
+import type { UserFileStore } from './user-file.store';
 import { BadRequest, intOrUndefined, isRecord, joinSegments, str } from './wire.util';
 
 /**
@@ -18,6 +19,10 @@ export interface ResponsesCall {
   codeInterpreter?: {
     /** The named container; undefined = `{type:'auto'}`, a new container per run. */
     containerId?: string;
+    /** `{type:'auto', file_ids}`: uploaded files the new container starts with. */
+    fileIds: string[];
+    /** Where `fileIds` came from, for error messages (`tools[i].container.file_ids`). */
+    fileIdsParam: string;
   };
   /** Request parameters a response object repeats. */
   echo: ResponseEcho;
@@ -189,24 +194,40 @@ function parseTools(tools: unknown): {
     }
     if (tool.type !== 'code_interpreter') return;
     const container = tool.container;
-    let containerId: string | undefined;
-    if (typeof container === 'string' && container !== '') containerId = container;
-    else if (!isRecord(container) || container.type !== 'auto') {
+    const fileIdsParam = `tools[${i}].container.file_ids`;
+    if (typeof container === 'string' && container !== '') {
+      codeInterpreter ??= { containerId: container, fileIds: [], fileIdsParam };
+      return;
+    }
+    if (!isRecord(container) || container.type !== 'auto') {
       throw new BadRequest(
         `Missing required parameter: 'tools[${i}].container' (a container id or {"type": "auto"}).`,
       );
     }
-    codeInterpreter ??= { containerId };
+    const fileIds = container.file_ids ?? [];
+    if (!Array.isArray(fileIds) || !fileIds.every((id) => typeof id === 'string')) {
+      throw new BadRequest(
+        `Invalid type for '${fileIdsParam}': expected an array of file ids.`,
+        fileIdsParam,
+      );
+    }
+    codeInterpreter ??= { fileIds: [...new Set(fileIds)], fileIdsParam };
   });
   return { raw: tools, codeInterpreter };
 }
 
 /**
- * The Responses dialect for one call. A named container must exist now; the
- * code runs (container, files) when the reply is first encoded, so a request
- * failed up front by `fail=` leaves nothing behind.
+ * The Responses dialect for one call. A named container and every uploaded
+ * file in `file_ids` must exist now, before anything is sent; the code runs
+ * (container, files) when the reply is first encoded, so a request failed up
+ * front by `fail=` leaves nothing behind. The uploads are taken as they are
+ * now: deleting one while the answer waits for `ttft` does not change the run.
  */
-export function responsesDialect(call: ResponsesCall, containers: ContainerStore): ChatDialect {
+export function responsesDialect(
+  call: ResponsesCall,
+  containers: ContainerStore,
+  uploads: UserFileStore,
+): ChatDialect {
   let container: SimContainer | undefined;
   const named = call.codeInterpreter?.containerId;
   if (named !== undefined) {
@@ -215,11 +236,12 @@ export function responsesDialect(call: ResponsesCall, containers: ContainerStore
       throw new BadRequest(`Container with id '${named}' not found. It may have expired.`);
     }
   }
+  const inputs = inputFiles(call, uploads);
   const requestId = `req_sim${randomId()}`;
   const shape = (reply: SimReply): ResponseShape =>
     new ResponseShape(call, reply, () =>
       call.codeInterpreter !== undefined && reply.directive.code
-        ? runCode(containers, container, reply.directive)
+        ? runCode(containers, container, reply.directive, inputs)
         : undefined,
     );
   return {
@@ -233,6 +255,18 @@ export function responsesDialect(call: ResponsesCall, containers: ContainerStore
     body: (reply) => shape(reply).response(true),
     error: openAiError,
   };
+}
+
+function inputFiles(call: ResponsesCall, uploads: UserFileStore): CodeInput[] {
+  const tool = call.codeInterpreter;
+  if (tool === undefined) return [];
+  return tool.fileIds.map((id) => {
+    const file = uploads.get(id);
+    if (file === undefined) {
+      throw new BadRequest(`File with id '${id}' not found.`, tool.fileIdsParam);
+    }
+    return { filename: file.filename, content: file.content };
+  });
 }
 
 export function responsesUsage(reply: SimReply): Record<string, unknown> {

@@ -26,3 +26,20 @@ export function cutResponse(res: SimResponse): void {
   if (res instanceof Http2ServerResponse) res.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
   else res.destroy();
 }
+
+/**
+ * `attachment` with the file name: quoted ASCII for plain names, plus the
+ * RFC 6266 / RFC 5987 `filename*` form for any other (Node refuses non-latin1
+ * header values, and quotes or backslashes would break the quoted form).
+ */
+export function contentDisposition(name: string): string {
+  if (/^[\x20-\x7e]*$/.test(name) && !/["\\]/.test(name)) {
+    return `attachment; filename="${name}"`;
+  }
+  const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const encoded = encodeURIComponent(name).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}

@@ -18,6 +18,7 @@ import { ContainerStore } from './container.store';
 import type { ChatDialect, ErrorReply, SimErrorKind } from './dialect';
 import type { SimRequest, SimResponse } from './sim-http';
 import { parseDirective } from './directive.parser';
+import { serveFiles } from './file.routes';
 import {
   batchEmbedContents,
   countTokens,
@@ -41,6 +42,7 @@ import { parseResponsesCreate, responsesDialect } from './responses.protocol';
 import { NO_PIECES, planReply, type SimChatRequest, type SimReply } from './reply.planner';
 import { playReply, sendError, sendJson } from './reply.player';
 import { SimRecorder, type RecordedRequest, type SimProtocol, type SimStats } from './sim-stats';
+import { UserFileStore } from './user-file.store';
 import { BadRequest } from './wire.util';
 
 export interface SimulatorOptions {
@@ -55,10 +57,23 @@ export interface RunningSimulator {
   url: string;
   port: number;
   stats(): SimStats;
-  /** Zeroes the counters, forgets recorded requests and drops code-interpreter containers. */
+  /** Live files uploaded through the Files API, oldest first (as `GET /_sim/files`). */
+  files(): SimUploadedFile[];
+  /**
+   * Zeroes the counters, forgets recorded requests, drops code-interpreter
+   * containers and uploaded files.
+   */
   reset(): void;
   /** Stops listening and cuts every open connection, hanging ones included. */
   close(): Promise<void>;
+}
+
+/** An uploaded file as `GET /_sim/files` lists it. */
+export interface SimUploadedFile {
+  id: string;
+  filename: string;
+  bytes: number;
+  purpose: string;
 }
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -67,14 +82,20 @@ const MAX_BODY_BYTES = 32 * 1024 * 1024;
 interface SimState {
   recorder: SimRecorder;
   containers: ContainerStore;
+  uploads: UserFileStore;
 }
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const state: SimState = { recorder: new SimRecorder(), containers: new ContainerStore() };
+  const state: SimState = {
+    recorder: new SimRecorder(),
+    containers: new ContainerStore(),
+    uploads: new UserFileStore(),
+  };
   const { recorder } = state;
   const reset = (): void => {
     recorder.reset();
     state.containers.clear();
+    state.uploads.clear();
   };
   const handle = (req: SimRequest, res: SimResponse): void => {
     route(state, reset, req, res).catch(() => {
@@ -117,6 +138,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     url: `http://${urlHost(host)}:${port}`,
     port,
     stats: () => recorder.stats(),
+    files: () => uploadedFiles(state.uploads),
     reset,
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -148,12 +170,12 @@ async function route(
   req: SimRequest,
   res: SimResponse,
 ): Promise<void> {
-  const { recorder, containers } = state;
+  const { recorder, containers, uploads } = state;
   const url = new URL(req.url ?? '/', 'http://simulator');
   const path = url.pathname;
   const method = req.method ?? 'GET';
 
-  if (path.startsWith('/_sim/')) return control(recorder, reset, method, path, url, res);
+  if (path.startsWith('/_sim/')) return control(state, reset, method, path, url, res);
   if (method === 'GET' && (path === '/health' || path === '/'))
     return sendJson(res, 200, { status: 'ok' });
 
@@ -172,6 +194,10 @@ async function route(
       return openAiResponses(state, 'openai', req, res);
     if (path.startsWith('/v1/containers/')) {
       return serveContainers(containers, method, path.slice('/v1'.length), url.searchParams, res);
+    }
+    if (path === '/v1/files' || path.startsWith('/v1/files/')) {
+      const rest = path.slice('/v1'.length);
+      return serveFiles(uploads, method, rest, url.searchParams, req, res, MAX_BODY_BYTES);
     }
     return sendError(res, openAiError('not_found', `Unknown request URL: ${method} ${path}.`));
   }
@@ -204,6 +230,11 @@ async function route(
     if (containerPath !== null) {
       return serveContainers(containers, method, containerPath[1], url.searchParams, res);
     }
+    // AzureOpenAI clients call /openai/files?api-version=…; OpenAI clients on /openai/v1.
+    const filePath = /^\/openai(?:\/v1)?(\/files(?:\/.*)?)$/.exec(path);
+    if (filePath !== null) {
+      return serveFiles(uploads, method, filePath[1], url.searchParams, req, res, MAX_BODY_BYTES);
+    }
     if (method === 'GET' && (path === '/openai/models' || path === '/openai/v1/models')) {
       return sendJson(res, 200, openAiModels());
     }
@@ -229,14 +260,18 @@ async function route(
 }
 
 function control(
-  recorder: SimRecorder,
+  state: SimState,
   reset: () => void,
   method: string,
   path: string,
   url: URL,
   res: SimResponse,
 ): void {
+  const { recorder } = state;
   if (method === 'GET' && path === '/_sim/stats') return sendJson(res, 200, recorder.stats());
+  if (method === 'GET' && path === '/_sim/files') {
+    return sendJson(res, 200, uploadedFiles(state.uploads));
+  }
   if (method === 'POST' && path === '/_sim/reset') {
     reset();
     return sendJson(res, 200, recorder.stats());
@@ -360,15 +395,24 @@ function serveJson(
 /** Runs `handler`, answering a BadRequest with the protocol's 400 body. */
 function guarded(
   res: SimResponse,
-  error: (kind: SimErrorKind, message?: string) => ErrorReply,
+  error: (kind: SimErrorKind, message?: string, param?: string) => ErrorReply,
   handler: () => void,
 ): void {
   try {
     handler();
   } catch (e) {
     if (!(e instanceof BadRequest)) throw e;
-    sendError(res, error('bad_request', e.message));
+    sendError(res, error('bad_request', e.message, e.param));
   }
+}
+
+function uploadedFiles(uploads: UserFileStore): SimUploadedFile[] {
+  return uploads.list().map((f) => ({
+    id: f.id,
+    filename: f.filename,
+    bytes: f.content.length,
+    purpose: f.purpose,
+  }));
 }
 
 async function bedrockCall(
@@ -465,7 +509,7 @@ async function openAiResponses(
   if (input === undefined) return;
   guarded(res, openAiError, () => {
     const call = parseResponsesCreate(input.body);
-    const dialect = responsesDialect(call, state.containers);
+    const dialect = responsesDialect(call, state.containers, state.uploads);
     serveChat(state.recorder, res, dialect, call.request, call.stream);
   });
 }

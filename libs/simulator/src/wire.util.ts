@@ -1,5 +1,13 @@
 /** A malformed request: answered with the protocol's 400 body. */
-export class BadRequest extends Error {}
+export class BadRequest extends Error {
+  /** The offending parameter, where the protocol's error body names one (OpenAI `param`). */
+  constructor(
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+  }
+}
 
 export function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
