@@ -80,13 +80,18 @@ export async function createGateway(
   const infra = await createInfrastructure(config, logger, llm);
   const authenticator = new Authenticator(adminKey, infra.verifiers);
 
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ config, logger, llm, infra }),
-    {
-      bodyParser: false,
-      bufferLogs: true,
-    },
-  );
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(
+      AppModule.forRoot({ config, logger, llm, infra }),
+      // a provider failing at boot (a bad setting) is thrown to the caller, not process.exit
+      { bodyParser: false, bufferLogs: true, abortOnError: false },
+    );
+  } catch (e) {
+    await infra.close().catch(() => undefined);
+    await simulator?.close().catch(() => undefined);
+    throw e;
+  }
   app.useLogger(app.get(Logger));
   app.set('x-powered-by', false);
   app.set('trust proxy', true);

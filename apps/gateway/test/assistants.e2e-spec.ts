@@ -2,7 +2,7 @@ import { AssistantRegistry, type ModelCaller } from '@switchboard/assistants';
 import type { Principal } from '@switchboard/auth';
 import { LlmService, type ChatEvent } from '@switchboard/llm';
 import { lastValueFrom, toArray } from 'rxjs';
-import { auth, startHarness, type Harness } from './gateway.harness';
+import { auth, chatBody, postJson, startHarness, type Harness } from './gateway.harness';
 
 /**
  * The /assistants API over HTTP with real guards and pipes: owners write,
@@ -170,6 +170,7 @@ describe('assistants API over HTTP', () => {
             search: () => Promise.resolve([]),
             read: () => Promise.reject(new Error('no')),
             list: () => Promise.resolve([]),
+            content: () => Promise.reject(new Error('no')),
           },
           signal: new AbortController().signal,
         })
@@ -186,5 +187,45 @@ describe('assistants API over HTTP', () => {
       role: 'system',
       content: 'Always answer like a pirate.',
     });
+  });
+});
+
+describe('assistant settings from the environment', () => {
+  const offeredTools = async (h: Harness): Promise<string[]> => {
+    const res = await postJson(
+      `${h.url}/chat`,
+      chatBody('#sim tokens=2', {
+        options: { model: { id: 'sim-gpt' }, assistantId: 'agent' },
+      }),
+    );
+    expect(res.status).toBe(200);
+    await res.text();
+    const [req] = (
+      (await (await fetch(`${h.sim.url}/_sim/requests?limit=1`)).json()) as {
+        requests: Array<{ body: { tools?: Array<{ function: { name: string } }> } }>;
+      }
+    ).requests;
+    return (req.body.tools ?? []).map((t) => t.function.name);
+  };
+
+  it('offers fetch_url to the agent only when AGENT_FETCH_URL is on', async () => {
+    const off = await startHarness();
+    try {
+      expect(await offeredTools(off)).not.toContain('fetch_url');
+    } finally {
+      await off.close();
+    }
+    const on = await startHarness({ AGENT_FETCH_URL: 'true' });
+    try {
+      expect(await offeredTools(on)).toContain('fetch_url');
+    } finally {
+      await on.close();
+    }
+  });
+
+  it('refuses to boot with a map model the catalogue does not serve, naming the setting', async () => {
+    await expect(startHarness({ ASSISTANT_MAP_MODEL: 'no-such-model' })).rejects.toThrow(
+      /mapModelId "no-such-model"/,
+    );
   });
 });

@@ -179,6 +179,47 @@ describe('code interpreter over /chat', () => {
     expect(h.sim.stats().started).toBe(1);
   });
 
+  it("puts the user's documents in the sandbox as the original files, and removes the upload afterwards", async () => {
+    const csv = 'month,revenue\n1,100\n2,120\n3,135\n';
+    const form = new FormData();
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'revenue.csv');
+    const up = await fetch(`${h.url}/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.alice}` },
+      body: form,
+    });
+    expect(up.status).toBe(201);
+    const id = ((await up.json()) as { id: string }).id;
+    await waitFor(
+      async () =>
+        ((await (await get(`/files/${id}`, keys.alice)).json()) as { status: string }).status ===
+        'ready',
+      20_000,
+      50,
+    );
+
+    const r = await chat('What is the total revenue?\n#sim tokens=4', keys.alice, {
+      dataSources: [id],
+    });
+    expect(r.status).toBe(200);
+    const st = r.frames.flatMap((f) => (f.s === 'meta' && f.st ? [f.st] : []));
+    expect(st.find((s) => s.id === 'sandbox-files')).toMatchObject({ files: ['revenue.csv'] });
+    const ran = st.find((s) => s.message === 'ran code')!;
+    expect(String(ran.logs)).toContain(
+      `read /mnt/data/revenue.csv (${Buffer.byteLength(csv)} bytes)`,
+    );
+    const [req] = (
+      (await (await fetch(`${h.sim.url}/_sim/requests?limit=1`)).json()) as {
+        requests: Array<{ body: unknown }>;
+      }
+    ).requests;
+    expect(JSON.stringify(req.body)).not.toContain('2,120');
+    const live = (await (await fetch(`${h.sim.url}/_sim/files`)).json()) as
+      { files: unknown[] } | unknown[];
+    expect(Array.isArray(live) ? live : live.files).toEqual([]);
+    expect(r.frames.at(-1)).toMatchObject({ s: 'result', status: 'complete' });
+  });
+
   it('refuses a model without hosted code execution with 400 unsupported_capability before streaming', async () => {
     const r = await chat('hello', keys.alice, {
       options: { model: { id: 'sim-gpt' }, assistantId: 'code-interpreter' },

@@ -78,7 +78,14 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
+  } catch (e) {
+    await sim.close();
+    await rm(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     gateway,
     sim,

@@ -27,6 +27,14 @@ export interface DocumentAccess {
     opts?: { offset?: number; length?: number },
   ): Promise<{ name: string; text: string; totalChars: number }>;
   list(): Promise<Array<{ fileId: string; name: string; tags: string[]; status: string }>>;
+  /**
+   * The file's original bytes (for a code sandbox).
+   * @throws AppError not_found (not visible), payload_too_large (over `maxBytes`)
+   */
+  content(
+    fileId: string,
+    maxBytes: number,
+  ): Promise<{ name: string; mime: string; data: Uint8Array }>;
 }
 
 /** A file stored for the principal (what the client is told about it). */

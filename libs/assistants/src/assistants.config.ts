@@ -34,6 +34,12 @@ export interface AssistantsConfig {
   toolResultMaxChars?: number;
   /** set by the operator to enable `fetch_url`; absent = the tool does not exist */
   urlFetcher?: UrlFetcher;
+  /** code interpreter: largest document file put in the sandbox (default 32 MiB) */
+  sandboxMaxFileBytes?: number;
+  /** code interpreter: files put in the sandbox per request (default 20) */
+  sandboxMaxFiles?: number;
+  /** code interpreter: bytes put in the sandbox per request (default 64 MiB) */
+  sandboxMaxTotalBytes?: number;
 }
 
 export interface ResolvedAssistantsConfig {
@@ -47,6 +53,9 @@ export interface ResolvedAssistantsConfig {
   toolTimeoutMs: number;
   toolResultMaxChars: number;
   urlFetcher?: UrlFetcher;
+  sandboxMaxFileBytes: number;
+  sandboxMaxFiles: number;
+  sandboxMaxTotalBytes: number;
 }
 
 export function resolveConfig(c: AssistantsConfig = {}): ResolvedAssistantsConfig {
@@ -59,6 +68,9 @@ export function resolveConfig(c: AssistantsConfig = {}): ResolvedAssistantsConfi
     agentDeadlineMs: c.agentDeadlineMs ?? 120_000,
     toolTimeoutMs: c.toolTimeoutMs ?? 30_000,
     toolResultMaxChars: c.toolResultMaxChars ?? 8000,
+    sandboxMaxFileBytes: c.sandboxMaxFileBytes ?? 32 * 1024 * 1024,
+    sandboxMaxFiles: c.sandboxMaxFiles ?? 20,
+    sandboxMaxTotalBytes: c.sandboxMaxTotalBytes ?? 64 * 1024 * 1024,
   };
 }
 

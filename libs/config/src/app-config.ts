@@ -72,6 +72,16 @@ export interface AppConfig {
     gemini?: { apiKey: Secret; baseUrl?: string };
   };
   metrics: { emf: boolean; emfIntervalMs: number };
+  assistants: {
+    mapModelId?: string;
+    summaryModelId?: string;
+    mapConcurrency: number;
+    agentMaxSteps: number;
+    agentDeadlineMs: number;
+    /** offer the agent's fetch_url tool */
+    fetchUrl: boolean;
+    sandboxMaxFileBytes: number;
+  };
   rag: {
     uploadMaxBytes: number;
     /**
@@ -202,6 +212,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         : undefined,
     },
     metrics: { emf: e.EMF_METRICS, emfIntervalMs: e.EMF_INTERVAL_SECONDS * 1000 },
+    assistants: {
+      mapModelId: e.ASSISTANT_MAP_MODEL,
+      summaryModelId: e.ASSISTANT_SUMMARY_MODEL,
+      mapConcurrency: e.ASSISTANT_MAP_CONCURRENCY,
+      agentMaxSteps: e.AGENT_MAX_STEPS,
+      agentDeadlineMs: e.AGENT_DEADLINE_SECONDS * 1000,
+      fetchUrl: e.AGENT_FETCH_URL,
+      sandboxMaxFileBytes: e.CODE_SANDBOX_MAX_FILE_BYTES,
+    },
     rag: {
       uploadMaxBytes: e.UPLOAD_MAX_BYTES,
       embeddingModel:

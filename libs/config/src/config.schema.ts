@@ -111,6 +111,18 @@ export const envSchema = z.object({
   /** Publish CloudWatch EMF metric lines to stdout (on in ECS). */
   EMF_METRICS: bool(false),
   EMF_INTERVAL_SECONDS: intInRange(60, 1, 3600),
+  /** Catalogue id of map-reduce's map calls (default: the request's model); usually a cheaper one. */
+  ASSISTANT_MAP_MODEL: optionalString,
+  /** Catalogue id that summarises dropped turns (default: the map model, else the request's). */
+  ASSISTANT_SUMMARY_MODEL: optionalString,
+  ASSISTANT_MAP_CONCURRENCY: intInRange(3, 1, 64),
+  /** Model calls of one agent run. */
+  AGENT_MAX_STEPS: intInRange(6, 1, 100),
+  AGENT_DEADLINE_SECONDS: intInRange(120, 1, 3600),
+  /** Offer the agent's fetch_url tool (through the SSRF guard). */
+  AGENT_FETCH_URL: bool(false),
+  /** Code interpreter: largest document file put in the code sandbox. */
+  CODE_SANDBOX_MAX_FILE_BYTES: intInRange(32 * 1024 * 1024, 1, 512 * 1024 * 1024),
   /** Upload size limit of POST /files. */
   UPLOAD_MAX_BYTES: intInRange(25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
   /**

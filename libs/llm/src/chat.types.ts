@@ -113,6 +113,11 @@ export interface ProviderChatRequest {
   tools?: ToolDefinition[];
   /** tools the provider runs itself; adapters without them throw `unsupported_capability` */
   hostedTools?: HostedTool[];
+  /**
+   * files put in the hosted code sandbox (OpenAI: uploaded, mounted under
+   * /mnt/data, deleted after the call); only with `hostedTools`
+   */
+  hostedFiles?: Artifact[];
   toolChoice?: ToolChoice;
   responseFormat?: ResponseFormat;
   reasoningEffort?: ReasoningEffort;

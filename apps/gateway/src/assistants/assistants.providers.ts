@@ -6,6 +6,8 @@ import {
   assistantMigrations,
 } from '@switchboard/assistants';
 import { AccountService } from '@switchboard/auth';
+import { APP_CONFIG, type AppConfig } from '@switchboard/config';
+import { SsrfGuard } from '@switchboard/datasources';
 import { LlmService } from '@switchboard/llm';
 import { DATABASE, Migrator, type Database } from '@switchboard/storage';
 
@@ -25,8 +27,22 @@ export const assistantProviders: Provider[] = [
   },
   {
     provide: AssistantRegistry,
-    inject: [LlmService, AssistantService],
-    useFactory: (llm: LlmService, store: AssistantService) =>
-      new AssistantRegistry({ models: llm, store }),
+    inject: [APP_CONFIG, LlmService, AssistantService, SsrfGuard],
+    useFactory: (config: AppConfig, llm: LlmService, store: AssistantService, ssrf: SsrfGuard) => {
+      const a = config.assistants;
+      return new AssistantRegistry({
+        models: llm,
+        store,
+        config: {
+          mapModelId: a.mapModelId,
+          summaryModelId: a.summaryModelId,
+          mapConcurrency: a.mapConcurrency,
+          agentMaxSteps: a.agentMaxSteps,
+          agentDeadlineMs: a.agentDeadlineMs,
+          sandboxMaxFileBytes: a.sandboxMaxFileBytes,
+          ...(a.fetchUrl ? { urlFetcher: ssrf } : {}),
+        },
+      });
+    },
   },
 ];

@@ -1,5 +1,11 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { lastUserText, type ArtifactStore, type DocumentAccess } from '@switchboard/assistants';
+import {
+  CODE_INTERPRETER_ID,
+  lastUserText,
+  type ArtifactStore,
+  type DocumentAccess,
+} from '@switchboard/assistants';
+import { AppError } from '@switchboard/common';
 import type { Principal } from '@switchboard/auth';
 import {
   FilesService,
@@ -106,13 +112,17 @@ export class ChatContextService {
       (req.maxTokens ?? Math.min(req.model.maxOutputTokens, 4096)) -
       MARGIN_TOKENS;
 
+    // these assistants take the documents themselves: map-reduce splits them, the
+    // code interpreter puts the files in its sandbox
+    const assistantTakesWhole =
+      req.assistantId === 'map-reduce' || (req.assistantId === CODE_INTERPRETER_ID && !req.ragOnly);
     const wantsWhole =
-      req.assistantId === 'map-reduce' ||
+      assistantTakesWhole ||
       (!req.ragOnly && !req.assistantId && WHOLE_DOCUMENT_TASK.test(question));
     if (wantsWhole && !req.skipRag) {
       const texts = await this.texts(req.principal, files);
       const total = texts.reduce((n, d) => n + estimateTextTokens(d.text), 0);
-      if (total > budget || req.assistantId === 'map-reduce') {
+      if (total > budget || assistantTakesWhole) {
         events.push({
           type: 'status',
           id: 'datasources',
@@ -217,6 +227,17 @@ export class ChatContextService {
         if (!this.files) return [];
         const files = await this.files.list(principal, { limit: 200 });
         return files.map((f) => ({ fileId: f.id, name: f.name, tags: f.tags, status: f.status }));
+      },
+      content: async (fileId, maxBytes) => {
+        if (!this.files) throw new AppError('not_found', 'File not found.');
+        const { file, body } = await this.files.openContent(principal, fileId);
+        if (file.size > maxBytes) {
+          body.destroy();
+          throw new AppError('payload_too_large', `${file.name} is larger than ${maxBytes} bytes.`);
+        }
+        const chunks: Buffer[] = [];
+        for await (const chunk of body) chunks.push(chunk as Buffer);
+        return { name: file.name, mime: file.mime, data: Buffer.concat(chunks) };
       },
     };
   }

@@ -3,8 +3,10 @@ import type { Artifact } from '@switchboard/llm';
 import type { ArtifactStore, SavedArtifact } from '../assistant.port';
 import { resolveConfig } from '../assistants.config';
 import {
+  FakeDocumentAccess,
   collect,
   runContext,
+  simRequests,
   startSimWorld,
   statuses,
   textOfEvents,
@@ -169,5 +171,104 @@ describe('code interpreter assistant against the simulator', () => {
     });
     expect(store.saved.map((f) => f.name)).toEqual(['out.csv']);
     expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
+  });
+});
+
+describe('code interpreter: the documents go into the sandbox as files', () => {
+  let world: SimWorld;
+  beforeAll(async () => {
+    world = await startSimWorld();
+  });
+  afterAll(() => world.close());
+  beforeEach(() => {
+    world.sim.reset();
+    world.caller.calls.length = 0;
+  });
+
+  const csv = 'month,revenue\n1,100\n2,120\n';
+  const liveUploads = async () =>
+    (await (await fetch(`${world.sim.url}/_sim/files`)).json()) as
+      { files?: unknown[] } | unknown[];
+
+  it('uploads each document, mounts it in the container, keeps its text out of the prompt and deletes the upload', async () => {
+    const docs = new FakeDocumentAccess([
+      { fileId: 'f-1', name: 'sales.csv', tags: [], text: csv, mime: 'text/csv' },
+      { fileId: 'f-2', name: 'sales.csv', tags: [], text: 'x,y\n', mime: 'text/csv' },
+    ]);
+    const events = await collect(
+      new CodeInterpreterAssistant(deps).run(
+        runContext(world, {
+          modelId: 'coder',
+          messages: [{ role: 'user', content: 'Total revenue?\n#sim tokens=3' }],
+          documents: [
+            { fileId: 'f-1', name: 'sales.csv', text: csv },
+            { fileId: 'f-2', name: 'sales.csv', text: 'x,y\n' },
+          ],
+          docs,
+        }),
+      ),
+    );
+    expect(statuses(events)[0]).toMatchObject({
+      id: 'sandbox-files',
+      message: 'put 2 file(s) in the code sandbox',
+      files: ['sales.csv', 'sales-2.csv'],
+    });
+    const ran = statuses(events).find((s) => s.message === 'ran code')!;
+    expect(String(ran.logs)).toContain(
+      `read /mnt/data/sales.csv (${Buffer.byteLength(csv)} bytes)`,
+    );
+    expect(String(ran.logs)).toContain('read /mnt/data/sales-2.csv (4 bytes)');
+
+    const [req] = await simRequests(world.sim);
+    const body = req.body as unknown as {
+      tools: Array<{ container: { file_ids: string[] } }>;
+      input: Array<{ role?: string; content?: unknown }>;
+    };
+    expect(body.tools[0].container.file_ids).toHaveLength(2);
+    const prompt = JSON.stringify(body.input);
+    expect(prompt).toContain("The user's files are in /mnt/data: sales.csv, sales-2.csv");
+    expect(prompt).not.toContain('1,100');
+    const live = await liveUploads();
+    expect(Array.isArray(live) ? live : live.files).toEqual([]);
+  });
+
+  it('gives a document as text when its file is over the sandbox limit, and says so', async () => {
+    const small = {
+      ...deps,
+      config: resolveConfig({ sandboxMaxFileBytes: 10 }),
+    };
+    const docs = new FakeDocumentAccess([
+      { fileId: 'f-1', name: 'big.csv', tags: [], text: csv, mime: 'text/csv' },
+    ]);
+    const events = await collect(
+      new CodeInterpreterAssistant(small).run(
+        runContext(world, {
+          modelId: 'coder',
+          messages: [{ role: 'user', content: '#sim tokens=2' }],
+          documents: [{ fileId: 'f-1', name: 'big.csv', text: csv }],
+          docs,
+        }),
+      ),
+    );
+    expect(statuses(events)[0]).toMatchObject({
+      id: 'sandbox-files-text',
+      warning: true,
+      message: expect.stringContaining('big.csv') as string,
+    });
+    const [req] = await simRequests(world.sim);
+    expect(JSON.stringify(req.body)).toContain('1,100');
+    expect(JSON.stringify(req.body)).not.toContain('file_ids');
+  });
+
+  it('holds the documents as prompt even though they go as files (a fallback sends them as text)', () => {
+    const docs = [{ fileId: 'f-1', name: 'sales.csv', text: 'lorem ipsum '.repeat(200) }];
+    const ctx = {
+      ...runContext(world, { modelId: 'coder', messages: [{ role: 'user', content: 'sum it' }] }),
+      documents: docs,
+    };
+    const withDocs = new CodeInterpreterAssistant(deps).plan(ctx);
+    const without = new CodeInterpreterAssistant(deps).plan({ ...ctx, documents: [] });
+    expect(withDocs.at(-1)!.promptTokens).toBeGreaterThan(without.at(-1)!.promptTokens + 300);
+    expect(withDocs.at(-1)!.codeInterpreterSessions).toBe(1);
   });
 });

@@ -1,3 +1,4 @@
+import { AppError } from '@switchboard/common';
 import type { Principal } from '@switchboard/auth';
 import { loadConfig } from '@switchboard/config';
 import {
@@ -161,6 +162,9 @@ export interface FakeDoc {
   name: string;
   tags: string[];
   text: string;
+  mime?: string;
+  /** original bytes, when they are not the text */
+  data?: Uint8Array;
 }
 
 /** A DocumentAccess over a fixed set of documents; search matches words. */
@@ -211,6 +215,15 @@ export class FakeDocumentAccess implements DocumentAccess {
     return Promise.resolve(
       this.files.map((f) => ({ fileId: f.fileId, name: f.name, tags: f.tags, status: 'ready' })),
     );
+  }
+  /** the text as UTF-8 bytes; `data:` overrides for binary tests */
+  content(fileId: string, maxBytes: number) {
+    const f = this.files.find((x) => x.fileId === fileId);
+    if (!f) return Promise.reject(new AppError('not_found', 'File not found.'));
+    const data = f.data ?? Buffer.from(f.text, 'utf8');
+    if (data.byteLength > maxBytes)
+      return Promise.reject(new AppError('payload_too_large', `${f.name} is too large.`));
+    return Promise.resolve({ name: f.name, mime: f.mime ?? 'text/plain', data });
   }
 }
 

@@ -1,5 +1,5 @@
 import { messageText } from '../message-text';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
@@ -168,6 +168,7 @@ interface UpstreamCall {
 }
 
 export const DEFAULT_MAX_ARTIFACT_BYTES = 32 * 1024 * 1024;
+const UPLOAD_CLEANUP_TIMEOUT_MS = 10_000;
 
 /** Reads a fetch Response's body, refusing more than `max` bytes without buffering them. */
 export async function readCapped(
@@ -301,7 +302,49 @@ export class OpenAiChatProvider implements LlmProvider {
         'Hosted code execution needs the OpenAI or Azure OpenAI Responses API.',
         { param: 'model' },
       );
-    const stream = await this.client.responses.create(buildResponsesParams(request), {
+    const fileIds = await this.#uploadHostedFiles(request, call);
+    try {
+      return await this.#streamResponse(request, fileIds, call);
+    } finally {
+      await this.#deleteUploads(fileIds);
+    }
+  }
+
+  /**
+   * Puts the request's files where the code can read them: uploaded with
+   * purpose `user_data` and mounted in the container (/mnt/data/<name>).
+   * A failed upload removes the ones before it.
+   */
+  async #uploadHostedFiles(request: ProviderChatRequest, call: UpstreamCall): Promise<string[]> {
+    const ids: string[] = [];
+    try {
+      for (const f of request.hostedFiles ?? []) {
+        const uploaded = await this.client.files.create(
+          { file: await toFile(f.data, f.name), purpose: 'user_data' },
+          { signal: call.signal },
+        );
+        ids.push(uploaded.id);
+      }
+      return ids;
+    } catch (e) {
+      await this.#deleteUploads(ids);
+      throw e;
+    }
+  }
+
+  /** Best effort, and not cut short by the caller leaving: files must not stay upstream. */
+  async #deleteUploads(ids: string[]): Promise<void> {
+    await Promise.all(
+      ids.map((id) =>
+        this.client.files
+          .delete(id, { signal: AbortSignal.timeout(UPLOAD_CLEANUP_TIMEOUT_MS) })
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  async #streamResponse(request: ProviderChatRequest, fileIds: string[], call: UpstreamCall) {
+    const stream = await this.client.responses.create(buildResponsesParams(request, fileIds), {
       signal: call.signal,
     });
     const mapper = new ResponsesEventMapper(

@@ -23,7 +23,11 @@ import { UpstreamError } from '../upstream-error';
  * API that runs `code_interpreter`.
  * https://platform.openai.com/docs/api-reference/responses/create
  */
-export function buildResponsesParams(req: ProviderChatRequest): ResponseCreateParamsStreaming {
+export function buildResponsesParams(
+  req: ProviderChatRequest,
+  /** ids of `hostedFiles` uploaded to the provider, mounted in the container */
+  fileIds: string[] = [],
+): ResponseCreateParamsStreaming {
   if (req.stop?.length)
     throw new AppError(
       'unsupported_parameter',
@@ -33,7 +37,10 @@ export function buildResponsesParams(req: ProviderChatRequest): ResponseCreatePa
   const tools: Tool[] = [];
   for (const t of req.hostedTools ?? [])
     if (t.type === 'code_interpreter')
-      tools.push({ type: 'code_interpreter', container: { type: 'auto' } });
+      tools.push({
+        type: 'code_interpreter',
+        container: { type: 'auto', ...(fileIds.length ? { file_ids: fileIds } : {}) },
+      });
   for (const t of req.tools ?? [])
     tools.push({
       type: 'function',

@@ -216,6 +216,42 @@ describe('OpenAI adapter over the Responses API (hosted code execution), against
     await waitFor(() => sim.stats().aborted === 1, 1000);
   });
 
+  const liveUploads = async (): Promise<unknown[]> => {
+    const json = (await (await fetch(`${sim.url}/_sim/files`)).json()) as
+      { files: unknown[] } | unknown[];
+    return Array.isArray(json) ? json : json.files;
+  };
+
+  it('uploads hosted files, mounts them in the container by id, and deletes them afterwards', async () => {
+    const data = Buffer.from('a,b\n1,2\n');
+    const events = await collect(
+      provider.stream(codeRequest('#sim tokens=2', { hostedFiles: [{ name: 'in.csv', data }] })),
+    );
+    const ran = statuses(events).find((e) => e.message === 'ran code')!;
+    expect(String(ran.logs)).toContain(`read /mnt/data/in.csv (${data.byteLength} bytes)`);
+    const [req] = await requests();
+    const tools = req.body.tools as Array<{ container: { file_ids?: string[] } }>;
+    expect(tools[0].container.file_ids).toEqual([expect.stringMatching(/^file-/)]);
+    expect(await liveUploads()).toEqual([]);
+  });
+
+  it('deletes the uploads when the caller leaves mid-answer', async () => {
+    const sub = provider
+      .stream(
+        codeRequest('#sim tokens=1000 tps=50', {
+          hostedFiles: [{ name: 'in.csv', data: Buffer.from('x\n') }],
+        }),
+      )
+      .subscribe({ error: () => undefined });
+    await waitFor(() => sim.stats().open === 1, 2000);
+    expect(await liveUploads()).toHaveLength(1);
+    sub.unsubscribe();
+    const until = Date.now() + 2000;
+    while ((await liveUploads()).length > 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await liveUploads()).toEqual([]);
+  });
+
   it('runs the same way on Azure OpenAI (responses and container paths of the resource)', async () => {
     const azure = createAzureOpenAiProvider({
       endpoint: sim.url,
