@@ -46,17 +46,18 @@ const deps = {
   config: resolveConfig(),
 };
 
-describe('code interpreter assistant against the simulator', () => {
-  let world: SimWorld;
-  beforeAll(async () => {
-    world = await startSimWorld();
-  });
-  afterAll(() => world.close());
-  beforeEach(() => {
-    world.sim.reset();
-    world.caller.calls.length = 0;
-  });
+/** One simulator for every test here, reset between tests. */
+let world: SimWorld;
+beforeAll(async () => {
+  world = await startSimWorld();
+});
+afterAll(() => world.close());
+beforeEach(() => {
+  world.sim.reset();
+  world.caller.calls.length = 0;
+});
 
+describe('code interpreter assistant against the simulator', () => {
   it('runs the model with hosted code execution, streams the answer and stores every produced file', async () => {
     const store = new MemoryArtifactStore();
     const events = await collect(
@@ -175,16 +176,6 @@ describe('code interpreter assistant against the simulator', () => {
 });
 
 describe('code interpreter: the documents go into the sandbox as files', () => {
-  let world: SimWorld;
-  beforeAll(async () => {
-    world = await startSimWorld();
-  });
-  afterAll(() => world.close());
-  beforeEach(() => {
-    world.sim.reset();
-    world.caller.calls.length = 0;
-  });
-
   const csv = 'month,revenue\n1,100\n2,120\n';
   const liveUploads = async () =>
     (await (await fetch(`${world.sim.url}/_sim/files`)).json()) as
