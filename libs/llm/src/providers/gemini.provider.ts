@@ -9,7 +9,7 @@ import type { LlmProvider, StreamOptions } from '../provider.port';
 import { estimateTextTokens } from '../token-estimator';
 import { parseRetryAfter, UpstreamError } from '../upstream-error';
 import { batches } from './batching.util';
-import { clip } from './openai-responses.mapper';
+import { codeRunFinished, codeRunStarted } from './code-run-status';
 import {
   buildGeminiRequest,
   finishFromGemini,
@@ -91,30 +91,18 @@ export class GeminiProvider implements LlmProvider {
             }
             if (part.executableCode) {
               started = true;
-              subscriber.next({
-                type: 'status',
-                id: `code-${++codeRuns}`,
-                message: 'running code',
-                inProgress: true,
-                tool: 'code_interpreter',
-                code: clip(part.executableCode.code ?? ''),
-              });
+              subscriber.next(codeRunStarted(String(++codeRuns), part.executableCode.code ?? ''));
             }
             if (part.codeExecutionResult) {
               started = true;
               const outcome = part.codeExecutionResult.outcome;
-              const ok = outcome === Outcome.OUTCOME_OK;
-              subscriber.next({
-                type: 'status',
-                id: `code-${Math.max(codeRuns, 1)}`,
-                message: ok
-                  ? 'ran code'
-                  : `code run ${outcome === Outcome.OUTCOME_DEADLINE_EXCEEDED ? 'timed out' : 'failed'}`,
-                inProgress: false,
-                tool: 'code_interpreter',
-                ok,
-                logs: clip(part.codeExecutionResult.output ?? ''),
-              });
+              subscriber.next(
+                codeRunFinished(String(Math.max(codeRuns, 1)), {
+                  ok: outcome === Outcome.OUTCOME_OK,
+                  message: `code run ${outcome === Outcome.OUTCOME_DEADLINE_EXCEEDED ? 'timed out' : 'failed'}`,
+                  logs: part.codeExecutionResult.output ?? '',
+                }),
+              );
             }
             // figures the code drew (matplotlib) come back inline
             if (part.inlineData?.data && request.hostedTools?.length) {

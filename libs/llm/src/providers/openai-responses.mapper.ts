@@ -16,6 +16,7 @@ import type {
   TokenUsage,
 } from '../chat.types';
 import { messageText } from '../message-text';
+import { codeRunFinished, codeRunStarted } from './code-run-status';
 import { UpstreamError } from '../upstream-error';
 
 /**
@@ -139,18 +140,6 @@ export interface ContainerFileRef {
   filename: string;
 }
 
-/** Status ids of code runs: `code-<item id>`. */
-export const CODE_STATUS_PREFIX = 'code-';
-/** Characters of code and logs carried by a status event. */
-export const CODE_STATUS_MAX_CHARS = 8000;
-
-/** Code and logs as a status event carries them: at most CODE_STATUS_MAX_CHARS. */
-export function clip(text: string): string {
-  return text.length > CODE_STATUS_MAX_CHARS
-    ? `${text.slice(0, CODE_STATUS_MAX_CHARS)}\n[…truncated]`
-    : text;
-}
-
 /**
  * Folds the Responses stream into ChatEvents: text deltas, function calls (by
  * output position), code runs as status events (`running code`, then the code
@@ -232,15 +221,7 @@ export class ResponsesEventMapper {
     }
     if (item.type === 'code_interpreter_call') {
       if (item.container_id) this.#containers.add(item.container_id);
-      return [
-        {
-          type: 'status',
-          id: CODE_STATUS_PREFIX + item.id,
-          message: 'running code',
-          inProgress: true,
-          tool: 'code_interpreter',
-        },
-      ];
+      return [codeRunStarted(item.id)];
     }
     return [];
   }
@@ -253,16 +234,12 @@ export class ResponsesEventMapper {
       .join('\n');
     const ok = item.status === 'completed';
     return [
-      {
-        type: 'status',
-        id: CODE_STATUS_PREFIX + item.id,
-        message: ok ? 'ran code' : `code run ${item.status}`,
-        inProgress: false,
-        tool: 'code_interpreter',
+      codeRunFinished(item.id, {
         ok,
-        code: clip(item.code ?? ''),
-        logs: clip(logs),
-      },
+        message: `code run ${item.status}`,
+        code: item.code ?? '',
+        logs,
+      }),
     ];
   }
 
