@@ -10,10 +10,19 @@ import { ChatPipeline } from './chat/chat-pipeline.service';
 import { DrainState } from './health/drain-state';
 import { EmfService } from './health/emf.service';
 import { AccountService, ApiKeyService } from '@switchboard/auth';
-import { BudgetRepository, BudgetService, UsageLedger, UsageReports } from '@switchboard/billing';
+import {
+  BudgetHoldJournal,
+  BudgetRepository,
+  BudgetSeeder,
+  BudgetService,
+  UsageLedger,
+  UsageReports,
+} from '@switchboard/billing';
 import { RateLimitService } from '@switchboard/rate-limit';
 import { DATABASE } from '@switchboard/storage';
 import { SpendControl } from './chat/spend-control.service';
+import { LIMITS_VERSION, REQUEST_CLAIMS } from './admission/admission.tokens';
+import { FailOpenTally } from './admission/fail-open.tally';
 import { ChatContextService } from './chat/chat-context.service';
 import { KillSwitch } from './streaming/kill-switch.service';
 import type { Infrastructure } from './infra/infrastructure';
@@ -93,6 +102,11 @@ export class AppModule {
         { provide: RateLimitService, useValue: opts.infra.rateLimits },
         { provide: BudgetService, useValue: opts.infra.budgets },
         { provide: BudgetRepository, useValue: opts.infra.budgetRepo },
+        { provide: BudgetHoldJournal, useValue: opts.infra.holdJournal },
+        { provide: BudgetSeeder, useValue: opts.infra.budgetSeeder },
+        { provide: REQUEST_CLAIMS, useValue: opts.infra.requestClaims },
+        { provide: LIMITS_VERSION, useValue: opts.infra.limitsVersion },
+        { provide: FailOpenTally, useValue: opts.infra.failOpen },
         { provide: UsageLedger, useValue: opts.infra.ledger },
         { provide: UsageReports, useValue: opts.infra.reports },
         { provide: BLOB_STORE, useValue: opts.infra.blobs },

@@ -46,4 +46,30 @@ export const billingMigrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '0102_billing_request_identity_and_hold_journal',
+    up: `
+      -- request_id is the server-owned id of the request; the client's own id is a
+      -- correlation id, unique only among one principal's requests in flight
+      ALTER TABLE usage_ledger ADD COLUMN IF NOT EXISTS client_request_id text;
+      CREATE INDEX IF NOT EXISTS usage_ledger_client_request_idx
+        ON usage_ledger (user_id, client_request_id) WHERE client_request_id IS NOT NULL;
+      -- every budget hold, one row per scope, so holds can be restored when the
+      -- budget store (Redis) loses its data; closed rows keep the settled cost
+      -- until the ledger has it
+      CREATE TABLE IF NOT EXISTS budget_holds (
+        hold_id       text        NOT NULL,
+        scope_type    text        NOT NULL CHECK (scope_type IN ('user', 'account', 'key')),
+        scope_id      text        NOT NULL,
+        amount_micros bigint      NOT NULL CHECK (amount_micros >= 0),
+        expires_at    timestamptz NOT NULL,
+        closed_at     timestamptz,
+        actual_micros bigint      CHECK (actual_micros >= 0),
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (hold_id, scope_type, scope_id)
+      );
+      CREATE INDEX IF NOT EXISTS budget_holds_scope_idx ON budget_holds (scope_type, scope_id);
+      CREATE INDEX IF NOT EXISTS budget_holds_created_idx ON budget_holds (created_at);
+    `,
+  },
 ];

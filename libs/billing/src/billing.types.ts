@@ -11,6 +11,8 @@ export interface UsageRow {
   requestId: string;
   /** 0 for the first upstream call of a request, then 1, 2... (retries, fallbacks, sub-calls) */
   attempt: number;
+  /** the client's own id for the request (a correlation id scoped to the caller), if it sent one */
+  clientRequestId?: string | null;
   /** the request that spawned this one (assistant sub-calls) */
   parentRequestId?: string | null;
   userId: string;

@@ -38,4 +38,24 @@ export interface BudgetStore {
     nowMs: number,
   ): Promise<void>;
   usage(scopeType: ScopeType, scopeId: string, bucket: string, nowMs: number): Promise<ScopeUsage>;
+  /**
+   * Places a hold without checking limits (restoring a journaled hold after the
+   * store lost its data); a hold already present is left as it is.
+   */
+  restoreHold(req: StoreReserve): Promise<void>;
+  /**
+   * false when the store lost its data since spend was last seeded from the
+   * ledger (restart, failover, eviction); `reserve` then throws
+   * `BudgetStoreUnseededError` until `markSeeded` is called again.
+   */
+  isSeeded(): Promise<boolean>;
+  markSeeded(): Promise<void>;
+}
+
+/** The budget store lost its data: spend must be re-seeded from the ledger before admitting. */
+export class BudgetStoreUnseededError extends Error {
+  constructor() {
+    super('the budget store has not been seeded from the ledger');
+    this.name = 'BudgetStoreUnseededError';
+  }
 }

@@ -27,6 +27,19 @@ export class InProcessBudgetStore implements BudgetStore {
   private readonly records = new Map<string, HoldRecord>();
   private lastSweep = 0;
 
+  /** process memory is only lost with the process, which seeds again at boot */
+  isSeeded(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  markSeeded(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async restoreHold(req: StoreReserve): Promise<void> {
+    await this.reserve({ ...req, scopes: req.scopes.map((s) => ({ ...s, limits: [] })) });
+  }
+
   reserve(req: StoreReserve): Promise<ReserveResult> {
     this.sweep(req.nowMs);
     if (this.records.has(req.holdId)) return Promise.resolve({ ok: true });

@@ -10,5 +10,7 @@ export * from './budget-store.port';
 export * from './in-process-budget.store';
 export * from './redis-budget.store';
 export * from './budget.service';
+export * from './budget-hold.journal';
+export * from './budget-seeder';
 export * from './budget.repository';
 export * from './billing.module';

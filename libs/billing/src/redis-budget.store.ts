@@ -1,7 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { BudgetPeriod, ScopeType } from './billing.types';
 import { HOLD_RECORD_GRACE_MS, SPENT_TTL_MS } from './budget-periods';
-import type { BudgetStore, StoreReserve, StoreSettle } from './budget-store.port';
+import {
+  BudgetStoreUnseededError,
+  type BudgetStore,
+  type StoreReserve,
+  type StoreSettle,
+} from './budget-store.port';
 import type { ReserveResult, ScopeUsage } from './budget.types';
 
 /*
@@ -12,6 +17,8 @@ import type { ReserveResult, ScopeUsage } from './budget.types';
  *   P held:<type>:<id>       STRING sum of open holds of the scope
  *   P spent:<bucket>:<type>:<id>  STRING micro-dollars spent in that period bucket
  *   P hold:<holdId>          STRING JSON {scopes:[[type,id],...]}, what settle needs
+ *   P seeded                 STRING set once spend was seeded from the ledger; its absence
+ *                            means the store lost its data (requireSeed mode)
  * The scope id comes last so ids containing ':' cannot collide.
  */
 
@@ -37,9 +44,14 @@ end
 
 // KEYS[1] hold record. ARGV: prefix, holdId, amount, now, expiresAt, recordTtlMs,
 // hour, day, month buckets, record JSON, nScopes, then per scope: type, id, nLimits, (period, limit)*
-const LUA_RESERVE = `${LUA_PRUNE}
+// `restore` places the hold whatever the limits and the seed marker say;
+// `requireSeed` refuses with {2} while the seed marker is missing.
+const reserveLua = (restore: boolean, requireSeed: boolean) => `${LUA_PRUNE}
+local RESTORE, REQUIRE_SEED = ${restore}, ${requireSeed}
 local P, hid, amount, now, expiresAt = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
+-- no seed marker: the store lost its data; refuse until spend is re-seeded
+if REQUIRE_SEED and not RESTORE and redis.call('EXISTS', P .. 'seeded') == 0 then return {2} end
 local buckets = { hour = ARGV[7], day = ARGV[8], month = ARGV[9], total = 'total' }
 local n = tonumber(ARGV[11])
 local i = 12
@@ -54,7 +66,7 @@ for s = 1, n do
     local period, limit = ARGV[i], tonumber(ARGV[i + 1])
     i = i + 2
     local spent = tonumber(redis.call('GET', P .. 'spent:' .. buckets[period] .. ':' .. base) or '0')
-    if spent + held + amount > limit then
+    if not RESTORE and spent + held + amount > limit then
       return {0, stype, sid, period, spent, held, limit}
     end
   end
@@ -126,6 +138,8 @@ type ScriptReply = Array<string | number>;
 
 interface BudgetCommands {
   sbBudgetReserve(key: string, ...args: Array<string | number>): Promise<ScriptReply>;
+  sbBudgetReserveSeeded(key: string, ...args: Array<string | number>): Promise<ScriptReply>;
+  sbBudgetRestore(key: string, ...args: Array<string | number>): Promise<ScriptReply>;
   sbBudgetSettle(key: string, ...args: Array<string | number>): Promise<number>;
   sbBudgetSeed(key: string, ...args: Array<string | number>): Promise<number>;
   sbBudgetUsage(...args: Array<string | number>): Promise<[number, number]>;
@@ -134,6 +148,12 @@ interface BudgetCommands {
 export interface RedisBudgetStoreOptions {
   /** key prefix; keep a {hash tag} in it for Redis Cluster (default `sb:{budget}:`) */
   prefix?: string;
+  /**
+   * Refuse reservations (`BudgetStoreUnseededError`) while the seed marker is
+   * missing, i.e. after Redis lost its data, until spend is re-seeded. The
+   * gateway sets it; a bare store (tests, tools) works without seeding.
+   */
+  requireSeed?: boolean;
 }
 
 /**
@@ -146,10 +166,20 @@ export interface RedisBudgetStoreOptions {
 export class RedisBudgetStore implements BudgetStore {
   private readonly prefix: string;
   private readonly cmd: BudgetCommands;
+  private readonly requireSeed: boolean;
 
-  constructor(client: Redis, opts: RedisBudgetStoreOptions = {}) {
+  constructor(
+    private readonly client: Redis,
+    opts: RedisBudgetStoreOptions = {},
+  ) {
     this.prefix = opts.prefix ?? 'sb:{budget}:';
-    client.defineCommand('sbBudgetReserve', { numberOfKeys: 1, lua: LUA_RESERVE });
+    this.requireSeed = opts.requireSeed ?? false;
+    client.defineCommand('sbBudgetReserve', { numberOfKeys: 1, lua: reserveLua(false, false) });
+    client.defineCommand('sbBudgetReserveSeeded', {
+      numberOfKeys: 1,
+      lua: reserveLua(false, true),
+    });
+    client.defineCommand('sbBudgetRestore', { numberOfKeys: 1, lua: reserveLua(true, false) });
     client.defineCommand('sbBudgetSettle', { numberOfKeys: 1, lua: LUA_SETTLE });
     client.defineCommand('sbBudgetSeed', { numberOfKeys: 1, lua: LUA_SEED });
     // reads keys derived from ARGV; only used for reporting and tests
@@ -157,7 +187,34 @@ export class RedisBudgetStore implements BudgetStore {
     this.cmd = client as unknown as BudgetCommands;
   }
 
+  async isSeeded(): Promise<boolean> {
+    return !this.requireSeed || (await this.client.exists(this.seedKey())) === 1;
+  }
+
+  async markSeeded(): Promise<void> {
+    await this.client.set(this.seedKey(), String(Date.now()));
+  }
+
+  async restoreHold(req: StoreReserve): Promise<void> {
+    await this.cmd.sbBudgetRestore(this.holdKey(req.holdId), ...this.reserveArgs(req));
+  }
+
   async reserve(req: StoreReserve): Promise<ReserveResult> {
+    const reserve = this.requireSeed ? this.cmd.sbBudgetReserveSeeded : this.cmd.sbBudgetReserve;
+    const r = await reserve.call(this.cmd, this.holdKey(req.holdId), ...this.reserveArgs(req));
+    if (Number(r[0]) === 2) throw new BudgetStoreUnseededError();
+    if (Number(r[0]) === 1) return { ok: true };
+    return {
+      ok: false,
+      scope: { type: String(r[1]) as ScopeType, id: String(r[2]) },
+      period: String(r[3]) as BudgetPeriod,
+      spentMicros: Number(r[4]),
+      heldMicros: Number(r[5]),
+      limitMicros: Number(r[6]),
+    };
+  }
+
+  private reserveArgs(req: StoreReserve): Array<string | number> {
     const args: Array<string | number> = [
       this.prefix,
       req.holdId,
@@ -175,16 +232,7 @@ export class RedisBudgetStore implements BudgetStore {
       args.push(s.type, s.id, s.limits.length);
       for (const l of s.limits) args.push(l.period, l.limitMicros);
     }
-    const r = await this.cmd.sbBudgetReserve(this.holdKey(req.holdId), ...args);
-    if (Number(r[0]) === 1) return { ok: true };
-    return {
-      ok: false,
-      scope: { type: String(r[1]) as ScopeType, id: String(r[2]) },
-      period: String(r[3]) as BudgetPeriod,
-      spentMicros: Number(r[4]),
-      heldMicros: Number(r[5]),
-      limitMicros: Number(r[6]),
-    };
+    return args;
   }
 
   async settle(req: StoreSettle): Promise<boolean> {
@@ -230,6 +278,10 @@ export class RedisBudgetStore implements BudgetStore {
       nowMs,
     );
     return { spentMicros: Number(spent), heldMicros: Number(held) };
+  }
+
+  private seedKey(): string {
+    return `${this.prefix}seeded`;
   }
 
   private holdKey(holdId: string): string {

@@ -35,6 +35,7 @@ const COLUMNS = [
   'ttft_ms',
   'duration_ms',
   'created_at',
+  'client_request_id',
 ] as const;
 
 // Postgres accepts at most 65535 bind parameters per statement.
@@ -70,6 +71,7 @@ function values(r: UsageRow, createdAt: Date): unknown[] {
     r.ttftMs == null ? null : count(r.ttftMs),
     count(r.durationMs),
     createdAt,
+    r.clientRequestId ?? null,
   ];
 }
 

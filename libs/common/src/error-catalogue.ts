@@ -26,6 +26,10 @@ export const ERROR_CATALOGUE = {
   },
   not_found: { status: 404, message: 'Not found.' },
   model_not_found: { status: 404, message: 'The model does not exist or is not available.' },
+  duplicate_request: {
+    status: 409,
+    message: 'A request with this requestId is already in progress.',
+  },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'The content type is not supported.' },
   rate_limited: { status: 429, message: 'Too many requests; retry later.' },

@@ -67,6 +67,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly admissionFailOpen = new Counter({
+    name: 'switchboard_admission_fail_open_total',
+    help: 'Requests admitted without a working check (rate_limit, request_claims)',
+    labelNames: ['check'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -5,3 +5,4 @@ export * from './redis-limit.store';
 export * from './rate-limit.headers';
 export * from './rate-limit.service';
 export * from './rate-limit.module';
+export * from './lag-aware-deadline';

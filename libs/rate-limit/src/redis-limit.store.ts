@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { withLagAwareDeadline } from './lag-aware-deadline';
 import type { LimitStore } from './limit-store.port';
 import { ADJUST_LUA, CHECK_LUA, RELEASE_LUA, RENEW_LUA } from './redis-limit.scripts';
 import {
@@ -146,10 +147,6 @@ export class RedisLimitStore implements LimitStore {
   }
 
   private withTimeout<T>(p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RateLimitTimeoutError(this.timeoutMs)), this.timeoutMs);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+    return withLagAwareDeadline(p, this.timeoutMs, () => new RateLimitTimeoutError(this.timeoutMs));
   }
 }

@@ -4,6 +4,7 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   Param,
   Post,
   Put,
@@ -11,6 +12,8 @@ import {
 } from '@nestjs/common';
 import { AccountService, type AccountRecord } from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
+import { LIMITS_VERSION } from '../admission/admission.tokens';
+import { limitsChanged, type LimitsVersion } from '../admission/limits-version';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { createAccountSchema, limitsBodySchema, memberParamsSchema } from './admin.schemas';
@@ -21,7 +24,10 @@ import { parseInput } from './request-input';
 @UseGuards(ScopesGuard)
 @RequireScope('admin')
 export class AdminAccountsController {
-  constructor(private readonly accounts: AccountService) {}
+  constructor(
+    private readonly accounts: AccountService,
+    @Inject(LIMITS_VERSION) private readonly limitsVersion: LimitsVersion,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -42,9 +48,11 @@ export class AdminAccountsController {
 
   /** Replaces the account's limit overrides; `{}` removes them. */
   @Put(':id/limits')
-  setLimits(@Param('id') id: string, @Body() body: unknown): Promise<AccountRecord> {
+  async setLimits(@Param('id') id: string, @Body() body: unknown): Promise<AccountRecord> {
     const limits = parseBody(limitsBodySchema, body);
-    return this.accounts.setLimits(id, Object.keys(limits).length ? limits : null);
+    const r = await this.accounts.setLimits(id, Object.keys(limits).length ? limits : null);
+    await limitsChanged(this.limitsVersion);
+    return r;
   }
 
   @Get(':id/members')

@@ -4,6 +4,7 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   Param,
   Put,
   Query,
@@ -17,6 +18,8 @@ import {
   type ScopeUsage,
 } from '@switchboard/billing';
 import { AppError } from '@switchboard/common';
+import { LIMITS_VERSION } from '../admission/admission.tokens';
+import { limitsChanged, type LimitsVersion } from '../admission/limits-version';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { budgetBodySchema, budgetFilterSchema, budgetParamsSchema } from './admin.schemas';
@@ -53,6 +56,7 @@ export class AdminBudgetsController {
     private readonly budgets: BudgetService,
     private readonly accounts: AccountService,
     private readonly keys: ApiKeyService,
+    @Inject(LIMITS_VERSION) private readonly limitsVersion: LimitsVersion,
   ) {}
 
   @Get()
@@ -82,6 +86,7 @@ export class AdminBudgetsController {
     if (p.scopeType === 'key') await this.keys.get(p.scopeId);
     const record: BudgetRecord = { ...p, limitMicros };
     await this.repo.set(record);
+    await limitsChanged(this.limitsVersion);
     return budgetView(record);
   }
 
@@ -91,5 +96,6 @@ export class AdminBudgetsController {
     const p = parseInput(budgetParamsSchema, params);
     if (!(await this.repo.remove(p.scopeType, p.scopeId, p.period)))
       throw new AppError('not_found', 'No such budget.');
+    await limitsChanged(this.limitsVersion);
   }
 }

@@ -4,6 +4,7 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   Param,
   Post,
   Put,
@@ -11,6 +12,8 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiKeyService } from '@switchboard/auth';
+import { LIMITS_VERSION } from '../admission/admission.tokens';
+import { limitsChanged, type LimitsVersion } from '../admission/limits-version';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { createKeySchema, keyFilterSchema, limitsBodySchema, rotateSchema } from './admin.schemas';
@@ -25,7 +28,10 @@ import { parseInput } from './request-input';
 @UseGuards(ScopesGuard)
 @RequireScope('admin')
 export class AdminKeysController {
-  constructor(private readonly keys: ApiKeyService) {}
+  constructor(
+    private readonly keys: ApiKeyService,
+    @Inject(LIMITS_VERSION) private readonly limitsVersion: LimitsVersion,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -78,6 +84,8 @@ export class AdminKeysController {
   @Put(':id/limits')
   async setLimits(@Param('id') id: string, @Body() body: unknown) {
     const limits = parseBody(limitsBodySchema, body);
-    return apiKeyView(await this.keys.setLimits(id, Object.keys(limits).length ? limits : null));
+    const r = await this.keys.setLimits(id, Object.keys(limits).length ? limits : null);
+    await limitsChanged(this.limitsVersion);
+    return apiKeyView(r);
   }
 }

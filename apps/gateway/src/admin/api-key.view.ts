@@ -27,6 +27,7 @@ export function apiKeyView(k: ApiKeyRecord, now = Date.now()) {
     expiresAt: k.expiresAt,
     revokedAt: k.revokedAt,
     rotatedFrom: k.rotatedFrom,
+    parentKeyId: k.parentKeyId,
     graceUntil: k.graceUntil,
     lastUsedAt: k.lastUsedAt,
     createdAt: k.createdAt,

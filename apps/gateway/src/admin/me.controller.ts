@@ -45,7 +45,9 @@ export class MeController {
 
   /**
    * A key owned by the caller, bound to an account they belong to, with scopes
-   * they hold themselves and never `admin`. Limits stay the admin's to set.
+   * they hold themselves and never `admin`. Limits stay the admin's to set; a
+   * key minted by a key-authenticated caller records that key as its parent and
+   * is admitted against the parent's limits and budgets too.
    */
   @Post('keys')
   @HttpCode(201)
@@ -71,6 +73,8 @@ export class MeController {
       scopes: b.scopes,
       name: b.name ?? 'default',
       expiresAt: b.expiresAt ?? null,
+      // minted with a key: bounded by that key's limits and budgets as well
+      parentKeyId: p.keyId ?? null,
     });
     return { key: issued.key, record: apiKeyView(issued.record) };
   }

@@ -245,7 +245,12 @@ export class ChatPipeline {
       const record = (a: Attempt) => {
         if (a.recorded) return;
         a.recorded = true;
-        this.usage.record(a.summary(input.requestId), input.principal, accountId);
+        this.usage.record(
+          a.summary(input.requestId),
+          input.principal,
+          accountId,
+          input.clientRequestId,
+        );
       };
 
       // Every model call an assistant makes: retries, fallbacks, timeouts, one
@@ -320,6 +325,7 @@ export class ChatPipeline {
         ];
         const a = await this.spend.admit({
           requestId: input.requestId,
+          clientRequestId: input.clientRequestId,
           principal: input.principal,
           accountId: input.accountId,
           holdMicros: this.#holdFor(input, calls),

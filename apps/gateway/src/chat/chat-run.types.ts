@@ -13,7 +13,12 @@ export type ChatParams = Omit<ProviderChatRequest, 'upstreamModel' | 'messages'>
 
 /** A validated chat request, whatever endpoint it came from. */
 export interface ChatRunInput {
+  /** server-owned: keys the budget hold, the concurrency slot and the ledger rows */
   requestId: string;
+  /** the client's own id for the request, if it sent one (unique among its requests in flight) */
+  clientRequestId?: string;
+  /** what the client knows the request by: kill switch, x-request-id, error bodies */
+  correlationId: string;
   principal: Principal;
   modelId: string;
   messages: ChatMessage[];

@@ -12,6 +12,7 @@ import { KillSwitch } from '../streaming/kill-switch.service';
 import { chatBodySchema, killSwitchSchema } from './chat-request.schema';
 import { fromChatBody } from './request-mapping';
 import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
+import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
 
 /** POST /chat: Switchboard frames over SSE, and the kill switch. */
 @Controller()
@@ -47,13 +48,13 @@ export class ChatController {
     }
     this.runner.admit();
     const parsed = parseBody(this.schema, body);
-    const requestId = parsed.options.requestId ?? req.requestId;
-    if (requestId !== req.requestId) res.setHeader('x-request-id', requestId);
+    const identity = requestIdentity(req, parsed.options.requestId);
+    setIdentityHeaders(res, identity);
     const { messages, params } = fromChatBody(parsed);
     this.runner.streamSse(
       res,
       {
-        requestId,
+        ...identity,
         principal,
         modelId: parsed.options.model.id,
         messages,

@@ -1,19 +1,39 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AccountService, type Principal, type PrincipalLimits } from '@switchboard/auth';
 import {
+  AccountService,
+  ApiKeyService,
+  type Principal,
+  type PrincipalLimits,
+} from '@switchboard/auth';
+import {
+  BudgetHoldJournal,
   BudgetRepository,
+  BudgetSeeder,
   BudgetService,
+  BudgetStoreUnseededError,
   describeRejection,
   type BudgetScope,
   type ScopeType,
 } from '@switchboard/billing';
 import { AppError } from '@switchboard/common';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
+import { MetricsService } from '@switchboard/observability';
 import { RateLimitService, subjectOf, type SubjectCheck } from '@switchboard/rate-limit';
+import { FailOpenTally } from '../admission/fail-open.tally';
+import { LIMITS_VERSION, REQUEST_CLAIMS } from '../admission/admission.tokens';
+import type { LimitsVersion } from '../admission/limits-version';
+import type { RequestClaims } from '../admission/request-claims';
 
-const LEASE_MS = 10 * 60_000;
+/**
+ * Concurrency slots and client-id claims are leases this short, renewed while
+ * the request lives: a replica that dies (or a release that fails) frees them
+ * within seconds.
+ */
+export const LEASE_MS = 15_000;
+const RENEW_EVERY_MS = 5_000;
 const HOLD_TTL_MS = 2 * 60 * 60_000;
-const CACHE_MS = 5_000;
+/** how many minting keys above a key are followed (keys minting keys) */
+const MAX_KEY_ANCESTORS = 8;
 
 /** What a request was admitted with; `finish` settles it exactly once. */
 export interface Admission {
@@ -22,30 +42,68 @@ export interface Admission {
   finish(actualCostMicros: number, actualTokens: number): void;
 }
 
-class TtlCache<V> {
-  readonly #m = new Map<string, { v: Promise<V>; at: number }>();
-  get(key: string, load: () => Promise<V>): Promise<V> {
+/** One billable request as admission sees it. */
+export interface AdmitRequest {
+  /** the server-owned id of the request: keys the hold, the slot and the ledger rows */
+  requestId: string;
+  /**
+   * the id the client gave the request, if any: a correlation id unique among
+   * the caller's requests in flight (a duplicate is 409 `duplicate_request`)
+   */
+  clientRequestId?: string;
+  principal: Principal;
+  accountId?: string;
+  /** worst-case cost of every planned upstream call */
+  holdMicros: number;
+  /** tokens charged against tokens-per-minute now; corrected on finish */
+  estimatedTokens: number;
+}
+
+/** a key's limits and the key that minted it, as admission needs them */
+interface KeyFacts {
+  limits: PrincipalLimits | null;
+  parentKeyId: string | null;
+}
+
+/**
+ * Settings cached per replica only while the limits version they were loaded
+ * at is current: an admin change bumps the version and the next request on
+ * every replica loads afresh.
+ */
+class VersionedCache<V> {
+  readonly #m = new Map<string, Promise<V>>();
+  #version: string | undefined;
+
+  get(version: string | undefined, key: string, load: () => Promise<V>): Promise<V> {
+    if (version === undefined || version !== this.#version) {
+      this.#m.clear();
+      this.#version = version;
+    }
     const hit = this.#m.get(key);
-    const now = Date.now();
-    if (hit && now - hit.at < CACHE_MS) return hit.v;
+    if (hit) return hit;
     const v = load();
-    this.#m.set(key, { v, at: now });
-    v.catch(() => this.#m.delete(key));
-    if (this.#m.size > 10_000) this.#m.delete(this.#m.keys().next().value!);
+    if (version !== undefined) {
+      this.#m.set(key, v);
+      v.catch(() => this.#m.delete(key));
+      if (this.#m.size > 10_000) this.#m.delete(this.#m.keys().next().value!);
+    }
     return v;
   }
 }
 
 /**
- * Admission before any upstream call: rate limits (requests, tokens, concurrent
- * streams per key, user and account) and a budget hold for the worst-case cost of
- * the whole plan. Both are atomic across replicas when Redis is configured.
+ * The admission path of every billable route (chat, completions, embeddings):
+ * claim the client's request id, check rate limits (requests, tokens,
+ * concurrent streams per key, minting keys, user and account), place a budget
+ * hold for the worst-case cost, and on `finish` settle all of it exactly once.
+ * Atomic across replicas when Redis is configured.
  */
 @Injectable()
 export class SpendControl {
   private readonly log = new Logger('spend');
-  readonly #accountLimits = new TtlCache<PrincipalLimits | null>();
-  readonly #budgetScopes = new TtlCache<BudgetScope[]>();
+  readonly #accountLimits = new VersionedCache<PrincipalLimits | null>();
+  readonly #keys = new VersionedCache<KeyFacts | null>();
+  readonly #budgetScopes = new VersionedCache<BudgetScope[]>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -53,6 +111,13 @@ export class SpendControl {
     private readonly budgets: BudgetService,
     private readonly budgetRepo: BudgetRepository,
     private readonly accounts: AccountService,
+    private readonly keys: ApiKeyService,
+    private readonly journal: BudgetHoldJournal,
+    private readonly seeder: BudgetSeeder,
+    private readonly metrics: MetricsService,
+    private readonly failOpen: FailOpenTally,
+    @Inject(REQUEST_CLAIMS) private readonly claims: RequestClaims,
+    @Inject(LIMITS_VERSION) private readonly limitsVersion: LimitsVersion,
   ) {}
 
   /** The account charged: the one named (if the caller belongs to it) or the default. */
@@ -65,21 +130,46 @@ export class SpendControl {
     });
   }
 
-  async admit(args: {
-    requestId: string;
-    principal: Principal;
-    accountId?: string;
-    /** worst-case cost of every planned upstream call */
-    holdMicros: number;
-    /** tokens charged against tokens-per-minute now; corrected on finish */
-    estimatedTokens: number;
-  }): Promise<Admission> {
-    const { principal, requestId } = args;
-    const accountId = this.chargedAccount(principal, args.accountId);
-    // The bootstrap admin is the operator's key: no limits, no budgets.
-    if (principal.kind === 'bootstrap-admin')
-      return { headers: {}, accountId, finish: () => undefined };
+  /** Call after any change to budgets or limits: applies to the next request on every replica. */
+  async limitsChanged(): Promise<void> {
+    await this.limitsVersion.bump();
+  }
 
+  async admit(args: AdmitRequest): Promise<Admission> {
+    const { principal } = args;
+    const accountId = this.chargedAccount(principal, args.accountId);
+    const releaseClaim = await this.#claim(args);
+    // The bootstrap admin is the operator's key: no limits, no budgets.
+    if (principal.kind === 'bootstrap-admin') {
+      const renew = this.#renewEvery(() => this.#renewClaim(args));
+      return {
+        headers: {},
+        accountId,
+        finish: once(() => {
+          clearInterval(renew);
+          releaseClaim();
+        }),
+      };
+    }
+    try {
+      return await this.#admit(args, accountId, releaseClaim);
+    } catch (e) {
+      releaseClaim();
+      throw e;
+    }
+  }
+
+  async #admit(
+    args: AdmitRequest,
+    accountId: string | undefined,
+    releaseClaim: () => void,
+  ): Promise<Admission> {
+    const { principal, requestId } = args;
+    const version = await this.limitsVersion.current().catch((e: unknown) => {
+      // unknown version: load everything afresh rather than trust the cache
+      this.log.warn({ err: e }, 'limits version unavailable; loading limits uncached');
+      return undefined;
+    });
     const d = this.config.limits;
     const defaults = {
       requestsPerMinute: d.requestsPerMinute,
@@ -89,13 +179,13 @@ export class SpendControl {
     const subjects: SubjectCheck[] = [
       { subject: subjectOf('user', principal.userId), limits: defaults },
     ];
-    if (principal.keyId)
-      subjects.push({
-        subject: subjectOf('key', principal.keyId),
-        limits: { ...defaults, ...principal.limits },
-      });
+    const keyChain = principal.keyId ? await this.#keyChain(version, principal) : [];
+    // the key itself, then every key above it: a minted key never escapes its minter
+    for (const k of keyChain)
+      subjects.push({ subject: subjectOf('key', k.id), limits: { ...defaults, ...k.limits } });
     if (accountId) {
       const overrides = await this.#accountLimits.get(
+        version,
         accountId,
         async () => (await this.accounts.get(accountId))?.limits ?? null,
       );
@@ -123,59 +213,146 @@ export class SpendControl {
         },
       );
     }
+    if (decision.degraded) this.#failedOpen('rate_limit');
     const releaseLimits = (actualTokens: number) => {
       void this.rateLimits.release(requestId);
       const delta = actualTokens - estimatedTokens;
       if (delta !== 0)
         for (const s of subjects) void this.rateLimits.adjustTokens(s.subject, delta, requestId);
     };
-    const renew = setInterval(() => void this.rateLimits.renew(requestId, LEASE_MS), LEASE_MS / 2);
-    renew.unref();
+    const renew = this.#renewEvery(() => {
+      void this.rateLimits.renew(requestId, LEASE_MS);
+      this.#renewClaim(args);
+    });
 
     let held = false;
     try {
-      held = await this.#hold(requestId, principal, accountId, args);
+      held = await this.#hold(
+        version,
+        requestId,
+        principal,
+        accountId,
+        keyChain.map((k) => k.id),
+        args,
+      );
     } catch (e) {
       clearInterval(renew);
       releaseLimits(0);
       throw e;
     }
-    let finished = false;
     return {
       headers: decision.headers,
       accountId,
-      finish: (actualCostMicros, actualTokens) => {
-        if (finished) return;
-        finished = true;
+      finish: once((actualCostMicros: number, actualTokens: number) => {
         clearInterval(renew);
         releaseLimits(actualTokens);
-        if (held)
-          this.budgets
-            .settle(requestId, actualCostMicros)
-            .catch((e: unknown) =>
-              this.log.error(
-                { err: e, requestId },
-                'budget settle failed; the hold expires on its own',
-              ),
-            );
-      },
+        releaseClaim();
+        if (held) this.#settle(requestId, actualCostMicros);
+      }),
     };
   }
 
+  /** Claims the client's id for this request; a second request with it in flight is 409. */
+  async #claim(args: AdmitRequest): Promise<() => void> {
+    const clientId = args.clientRequestId;
+    if (clientId === undefined) return () => undefined;
+    const owner = args.principal.userId;
+    let claimed: boolean;
+    try {
+      claimed = await this.claims.claim(owner, clientId, args.requestId, LEASE_MS);
+    } catch (e) {
+      // Spend never depends on the claim (holds, slots and rows use the server id):
+      // a broken claim store only loses duplicate detection for a while.
+      this.log.warn({ err: e, requestId: args.requestId }, 'request-id claim store unavailable');
+      this.#failedOpen('request_claims');
+      return () => undefined;
+    }
+    if (!claimed)
+      throw new AppError(
+        'duplicate_request',
+        `A request with requestId "${clientId}" is already in progress.`,
+        { param: 'requestId' },
+      );
+    return once(() => {
+      this.claims
+        .release(owner, clientId, args.requestId)
+        .catch((e: unknown) =>
+          this.log.warn(
+            { err: e, requestId: args.requestId },
+            'request-id claim release failed; the lease expires on its own',
+          ),
+        );
+    });
+  }
+
+  #renewClaim(args: AdmitRequest): void {
+    if (args.clientRequestId === undefined) return;
+    this.claims
+      .renew(args.principal.userId, args.clientRequestId, args.requestId, LEASE_MS)
+      .catch(() => undefined);
+  }
+
+  #renewEvery(fn: () => void): NodeJS.Timeout {
+    const t = setInterval(fn, RENEW_EVERY_MS);
+    t.unref();
+    return t;
+  }
+
+  #failedOpen(check: 'rate_limit' | 'request_claims'): void {
+    this.failOpen.record(check);
+    this.metrics.admissionFailOpen.inc({ check });
+  }
+
+  /** the caller's key and the keys that minted it, nearest first */
+  async #keyChain(
+    version: string | undefined,
+    principal: Principal,
+  ): Promise<Array<{ id: string; limits: PrincipalLimits }>> {
+    const chain: Array<{ id: string; limits: PrincipalLimits }> = [];
+    let id: string | null = principal.keyId ?? null;
+    while (id && chain.length <= MAX_KEY_ANCESTORS && !chain.some((k) => k.id === id)) {
+      const keyId: string = id;
+      const facts = await this.#keys.get(version, keyId, async () => {
+        try {
+          const k = await this.keys.get(keyId);
+          return { limits: k.limits, parentKeyId: k.parentKeyId };
+        } catch (e) {
+          if (e instanceof AppError && e.code === 'not_found') return null;
+          throw e;
+        }
+      });
+      // the caller's own key falls back to what the principal carries
+      chain.push({
+        id: keyId,
+        limits: { ...(facts?.limits ?? (chain.length === 0 ? principal.limits : {})) },
+      });
+      id = facts?.parentKeyId ?? null;
+    }
+    return chain;
+  }
+
   async #hold(
+    version: string | undefined,
     requestId: string,
     principal: Principal,
     accountId: string | undefined,
+    keyIds: string[],
     args: { holdMicros: number },
   ): Promise<boolean> {
     const wanted: Array<{ type: ScopeType; id: string }> = [{ type: 'user', id: principal.userId }];
     if (accountId) wanted.push({ type: 'account', id: accountId });
-    if (principal.keyId) wanted.push({ type: 'key', id: principal.keyId });
+    for (const id of keyIds) wanted.push({ type: 'key', id });
     const cacheKey = wanted.map((w) => `${w.type}:${w.id}`).join('|');
-    const scopes = await this.#budgetScopes.get(cacheKey, () => this.budgetRepo.scopesFor(wanted));
+    const scopes = await this.#budgetScopes.get(version, cacheKey, () =>
+      this.budgetRepo.scopesFor(wanted),
+    );
     if (scopes.length === 0) return false;
     const amountMicros = args.holdMicros;
+    let journaled = false;
     try {
+      // journaled before it is placed, so a store that loses its data can get it back
+      await this.journal.open(requestId, scopes, amountMicros, Date.now() + HOLD_TTL_MS);
+      journaled = true;
       const r = await this.budgets.reserve({
         holdId: requestId,
         scopes,
@@ -185,7 +362,21 @@ export class SpendControl {
       if (!r.ok) throw new AppError('budget_exceeded', describeRejection(r));
       return true;
     } catch (e) {
+      if (journaled) this.#closeJournal(requestId, 0);
       if (e instanceof AppError) throw e;
+      if (e instanceof BudgetStoreUnseededError) {
+        // The store lost its data (restart, failover, eviction): admitting now
+        // would start every budget from zero. Refuse until it is re-seeded.
+        this.log.error({ requestId }, 'budget store lost its data; re-seeding from the ledger');
+        this.seeder
+          .seed()
+          .catch((err: unknown) => this.log.error({ err }, 'budget re-seed failed; will retry'));
+        throw new AppError(
+          'service_unavailable',
+          'Budgets are being restored; retry in a moment.',
+          { retryAfterSeconds: 1 },
+        );
+      }
       this.log.error({ err: e, requestId }, 'budget store unavailable');
       if (this.config.budgets.failOpen) return false;
       throw new AppError(
@@ -195,4 +386,31 @@ export class SpendControl {
       );
     }
   }
+
+  #settle(requestId: string, actualCostMicros: number): void {
+    this.budgets
+      .settle(requestId, actualCostMicros)
+      .catch((e: unknown) =>
+        this.log.error({ err: e, requestId }, 'budget settle failed; the hold expires on its own'),
+      )
+      .finally(() => this.#closeJournal(requestId, actualCostMicros));
+  }
+
+  #closeJournal(requestId: string, actualCostMicros: number): void {
+    this.journal
+      .close(requestId, actualCostMicros)
+      .catch((e: unknown) =>
+        this.log.error({ err: e, requestId }, 'budget hold journal close failed'),
+      );
+  }
+}
+
+/** `fn` runs on the first call only */
+function once<A extends unknown[]>(fn: (...a: A) => void): (...a: A) => void {
+  let done = false;
+  return (...a: A) => {
+    if (done) return;
+    done = true;
+    fn(...a);
+  };
 }

@@ -10,7 +10,8 @@ export const PUBLIC_PATHS = new Set(['/health', '/ready', '/metrics']);
 /** Assigns the request id (caller's x-request-id if safe) and echoes it. */
 export function requestIdMiddleware(req: GatewayRequest, res: Response, next: NextFunction): void {
   req.receivedAt = performance.now();
-  req.requestId = normaliseRequestId(req.headers['x-request-id']) ?? newRequestId();
+  req.clientRequestId = normaliseRequestId(req.headers['x-request-id']);
+  req.requestId = req.clientRequestId ?? newRequestId();
   res.setHeader('x-request-id', req.requestId);
   next();
 }

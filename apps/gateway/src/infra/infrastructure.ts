@@ -12,7 +12,9 @@ import {
   type CredentialVerifier,
 } from '@switchboard/auth';
 import {
+  BudgetHoldJournal,
   BudgetRepository,
+  BudgetSeeder,
   BudgetService,
   InProcessBudgetStore,
   RedisBudgetStore,
@@ -61,6 +63,17 @@ import type { HealthIndicatorService } from '@nestjs/terminus';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ReadinessCheck } from '../health/health.controller';
+import { FailOpenTally } from '../admission/fail-open.tally';
+import {
+  MemoryLimitsVersion,
+  RedisLimitsVersion,
+  type LimitsVersion,
+} from '../admission/limits-version';
+import {
+  MemoryRequestClaims,
+  RedisRequestClaims,
+  type RequestClaims,
+} from '../admission/request-claims';
 
 /** Everything with I/O that the request path needs, built once at boot in dependency order. */
 export interface Infrastructure {
@@ -72,6 +85,13 @@ export interface Infrastructure {
   rateLimits: RateLimitService;
   budgets: BudgetService;
   budgetRepo: BudgetRepository;
+  /** durable copy of budget holds, restored when the budget store loses its data */
+  holdJournal: BudgetHoldJournal;
+  budgetSeeder: BudgetSeeder;
+  /** client request ids in flight, per principal */
+  requestClaims: RequestClaims;
+  limitsVersion: LimitsVersion;
+  failOpen: FailOpenTally;
   ledger: UsageLedger;
   reports: UsageReports;
   blobs: BlobStore;
@@ -251,20 +271,31 @@ export async function createInfrastructure(
       redis ? new RedisLimitStore(redis.client) : new MemoryLimitStore(),
       { failOpen: config.limits.failOpen },
     );
-    const budgets = new BudgetService(
-      redis ? new RedisBudgetStore(redis.client) : new InProcessBudgetStore(),
-    );
+    // With Redis the store refuses reservations whenever its seed marker is gone
+    // (data lost), until spend and open holds are restored from PostgreSQL.
+    const budgetStore = redis
+      ? new RedisBudgetStore(redis.client, { requireSeed: true })
+      : new InProcessBudgetStore();
+    const budgets = new BudgetService(budgetStore);
     const budgetRepo = new BudgetRepository(db);
     const ledger = new UsageLedger(db, { logger: libLogger('ledger') });
     const reports = new UsageReports(db);
+    const holdJournal = new BudgetHoldJournal(db);
+    const budgetSeeder = new BudgetSeeder(budgetStore, budgetRepo, ledger, holdJournal, {
+      logger: libLogger('budgets'),
+    });
+    const requestClaims: RequestClaims = redis
+      ? new RedisRequestClaims(redis.client)
+      : new MemoryRequestClaims();
+    const limitsVersion: LimitsVersion = redis
+      ? new RedisLimitsVersion(redis.client)
+      : new MemoryLimitsVersion();
+    const failOpen = new FailOpenTally();
 
     // Budget spend lives in Redis (or memory), which keeps nothing across restarts:
     // rebuild it from the ledger, the source of truth. Seeding only ever raises.
-    const scoped = await budgetRepo.list();
-    const uniq = new Map(
-      scoped.map((b) => [`${b.scopeType}:${b.scopeId}`, { type: b.scopeType, id: b.scopeId }]),
-    );
-    await budgets.rebuildFromLedger(ledger, [...uniq.values()]);
+    await budgetSeeder.seed();
+    if (redis) await warnUnlessNoEviction(redis, logger);
 
     // Documents: blobs, files, the durable ingestion queue, retrieval.
     const store = config.storage.blobStore;
@@ -315,7 +346,13 @@ export async function createInfrastructure(
         Promise.resolve(
           indicator.check('policies').up({
             rateLimits: rateLimits.describe(),
-            budgets: { backend: redis ? 'redis' : 'memory', failOpen: config.budgets.failOpen },
+            budgets: {
+              backend: redis ? 'redis' : 'memory',
+              failOpen: config.budgets.failOpen,
+              reseeding: budgetSeeder.seeding,
+            },
+            requestClaims: { backend: requestClaims.backend },
+            admission: failOpen.snapshot(),
           }),
         ),
       async (indicator) =>
@@ -351,6 +388,11 @@ export async function createInfrastructure(
       rateLimits,
       budgets,
       budgetRepo,
+      holdJournal,
+      budgetSeeder,
+      requestClaims,
+      limitsVersion,
+      failOpen,
       ledger,
       reports,
       blobs,
@@ -383,5 +425,24 @@ export async function createInfrastructure(
   } catch (e) {
     await db.close().catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * Budget keys must never be evicted: an evicted spend counter is a budget reset.
+ * Managed services (ElastiCache) refuse CONFIG; then the operator's setting is
+ * trusted and the seed marker still catches a wholesale loss.
+ */
+async function warnUnlessNoEviction(redis: RedisConnection, logger: Logger): Promise<void> {
+  try {
+    const r = (await redis.client.config('GET', 'maxmemory-policy')) as string[];
+    const policy = r[1];
+    if (policy && policy !== 'noeviction')
+      logger.warn(
+        { policy },
+        'Redis maxmemory-policy is not noeviction: evicted budget keys would under-count spend',
+      );
+  } catch {
+    // CONFIG is disabled on managed Redis/Valkey
   }
 }

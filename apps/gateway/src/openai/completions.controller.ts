@@ -10,6 +10,7 @@ import { ChatStreamRunner } from '../streaming/chat-stream.runner';
 import type { PipelineEvent, RunSummary } from '../chat/chat-run.types';
 import { fromCompletionsBody } from '../chat/request-mapping';
 import { completionsBodySchema } from './completions-request.schema';
+import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
 import { OpenAiChunksEncoder, openAiFinish, openAiUsage } from './openai-chunks.encoder';
 
 function toOpenAiModel(m: ServedModel, admin: boolean) {
@@ -60,15 +61,17 @@ export class CompletionsController {
     this.runner.admit();
     const parsed = parseBody(this.schema, body);
     const { messages, params } = fromCompletionsBody(parsed);
+    const identity = requestIdentity(req);
+    setIdentityHeaders(res, identity);
     const input = {
-      requestId: req.requestId,
+      ...identity,
       principal: req.principal!,
       modelId: parsed.model,
       messages,
       params,
       receivedAt: req.receivedAt,
     };
-    const id = `chatcmpl-${req.requestId}`;
+    const id = `chatcmpl-${identity.requestId}`;
     if (parsed.stream) {
       this.runner.streamSse(
         res,

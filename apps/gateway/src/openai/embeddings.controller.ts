@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { UsageLedger, costMicros, type UsageStatus } from '@switchboard/billing';
-import { AppError, toAppError } from '@switchboard/common';
+import { costMicros, worstCaseCostMicros } from '@switchboard/billing';
+import { AppError, toAppError, type ErrorCode } from '@switchboard/common';
 import {
   LlmService,
   UpstreamError,
@@ -9,12 +9,16 @@ import {
   type ServedModel,
   type TokenUsage,
 } from '@switchboard/llm';
-import { MetricsService } from '@switchboard/observability';
+import type { Principal } from '@switchboard/auth';
 import type { Response } from 'express';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { DrainState } from '../health/drain-state';
 import { parseBody } from '../http/parse-body';
 import type { GatewayRequest } from '../http/request.types';
+import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
+import { SpendControl, type Admission } from '../chat/spend-control.service';
+import type { RunStatus } from '../chat/chat-run.types';
+import { UsageRecorder } from '../usage/usage-recorder.service';
 import { embeddingInputs, embeddingsBodySchema } from './embeddings-request.schema';
 
 /** An embedding is one upstream call; the ledger numbers a request's calls from 1. */
@@ -39,20 +43,22 @@ function inputUsage(inputTokens: number): TokenUsage {
  * - An unknown model is 404 `model_not_found`; a known model that cannot embed
  *   (a chat model) is 400 `unsupported_capability` on `model`: the id is right,
  *   the capability is missing, and a 404 would send the caller looking for a typo.
+ * - Admission is chat's (`SpendControl`): request-id claim, rate limits, and a
+ *   budget hold of the worst case (every input byte a token), settled with the
+ *   provider's count.
  * - The upstream call is aborted when the client disconnects.
  * - One usage-ledger row per request (attempt 1): `complete` with the provider's
  *   token count; `error` with zero tokens (the provider refused the work);
  *   `cancelled` with the estimated input tokens, since the provider may have done
  *   the work before the disconnect reached it (as chat does for partial streams).
- * - No retries, rate limits or budget holds here: the request is one short call.
  */
 @Controller('v1')
 @UseGuards(ScopesGuard)
 export class EmbeddingsController {
   constructor(
     private readonly llm: LlmService,
-    private readonly ledger: UsageLedger,
-    private readonly metrics: MetricsService,
+    private readonly spend: SpendControl,
+    private readonly usage: UsageRecorder,
     private readonly drain: DrainState,
   ) {}
 
@@ -75,6 +81,9 @@ export class EmbeddingsController {
         { param: 'model' },
       );
     const inputs = embeddingInputs(parsed);
+    const identity = requestIdentity(req);
+    setIdentityHeaders(res, identity);
+    const principal = req.principal!;
 
     // 'close' fires when the response is done or the client is gone; only the latter aborts.
     const upstream = new AbortController();
@@ -82,7 +91,31 @@ export class EmbeddingsController {
       if (!res.writableFinished) upstream.abort();
     };
     res.on('close', onClose);
+    let admission: Admission | undefined;
+    try {
+      admission = await this.spend.admit({
+        ...identity,
+        principal,
+        holdMicros: worstCaseCostMicros(worstCaseInputTokens(inputs), 0, model.pricing),
+        estimatedTokens: estimateInputTokens(inputs),
+      });
+      for (const [k, v] of Object.entries(admission.headers)) res.setHeader(k, v);
+      if (upstream.signal.aborted) throw new AppError('cancelled');
+    } catch (e) {
+      res.off('close', onClose);
+      admission?.finish(0, 0);
+      throw e;
+    }
+
     const startedAt = performance.now();
+    const account = admission.accountId;
+    const settle = (call: Omit<EmbeddingCall, 'durationMs'>) => {
+      const cost = this.#record(identity, principal, account, model, provider.name, {
+        ...call,
+        durationMs: performance.now() - startedAt,
+      });
+      admission.finish(cost, call.inputTokens);
+    };
     let result: EmbeddingResult;
     try {
       result = await provider.embed(model.upstreamModel, inputs, {
@@ -98,22 +131,17 @@ export class EmbeddingsController {
     } catch (e) {
       const cancelled = upstream.signal.aborted;
       const err = cancelled ? new AppError('cancelled') : toAppError(e);
-      this.#record(req, model, provider.name, {
+      settle({
         status: cancelled ? 'cancelled' : 'error',
         errorCode: err.code,
         inputTokens: cancelled ? estimateInputTokens(inputs) : 0,
-        durationMs: performance.now() - startedAt,
       });
       throw err;
     } finally {
       res.off('close', onClose);
     }
 
-    this.#record(req, model, provider.name, {
-      status: 'complete',
-      inputTokens: result.inputTokens,
-      durationMs: performance.now() - startedAt,
-    });
+    settle({ status: 'complete', inputTokens: result.inputTokens });
     const base64 = parsed.encoding_format === 'base64';
     return {
       object: 'list',
@@ -127,37 +155,54 @@ export class EmbeddingsController {
     };
   }
 
+  /** the ledger row of the call; returns its cost */
   #record(
-    req: GatewayRequest,
+    identity: { requestId: string; clientRequestId?: string },
+    principal: Principal,
+    accountId: string | undefined,
     model: ServedModel,
     provider: string,
-    call: { status: UsageStatus; errorCode?: string; inputTokens: number; durationMs: number },
-  ): void {
-    const principal = req.principal!;
+    call: EmbeddingCall,
+  ): number {
     const usage = inputUsage(call.inputTokens);
     const cost = costMicros(usage, model.pricing);
-    this.metrics.tokens.inc({ direction: 'input', model: model.id }, usage.inputTokens);
-    this.metrics.costMicros.inc({ model: model.id }, cost);
-    this.ledger.record({
-      requestId: req.requestId,
-      attempt: ATTEMPT,
-      userId: principal.userId,
-      accountId: principal.defaultAccountId ?? null,
-      keyId: principal.keyId ?? null,
-      model: model.id,
-      provider,
-      ...usage,
-      costMicros: cost,
-      status: call.status,
-      errorCode: call.errorCode ?? null,
-      ttftMs: null,
-      durationMs: Math.round(call.durationMs),
-    });
+    this.usage.record(
+      {
+        requestId: identity.requestId,
+        model: model.id,
+        provider,
+        attempt: ATTEMPT,
+        usage,
+        costMicros: cost,
+        status: call.status,
+        usageReported: call.status === 'complete',
+        durationMs: Math.round(call.durationMs),
+        errorCode: call.errorCode,
+      },
+      principal,
+      accountId,
+      identity.clientRequestId,
+    );
+    return cost;
   }
+}
+
+interface EmbeddingCall {
+  status: RunStatus;
+  errorCode?: ErrorCode;
+  inputTokens: number;
+  durationMs: number;
 }
 
 function estimateInputTokens(inputs: string[]): number {
   let n = 0;
   for (const s of inputs) n += estimateTextTokens(s);
+  return n;
+}
+
+/** No tokenizer yields more tokens than UTF-8 bytes (byte-level BPE): a true upper bound. */
+function worstCaseInputTokens(inputs: string[]): number {
+  let n = 0;
+  for (const s of inputs) n += Buffer.byteLength(s, 'utf8');
   return n;
 }

@@ -38,7 +38,7 @@ export class ChatStreamRunner {
     const sse = new SseResponse(res, this.config.chat.heartbeatMs);
     const stop$ = new Subject<StopCode>();
     const unregister = this.registry.add({
-      requestId: input.requestId,
+      requestId: input.correlationId,
       ownerUserId: input.principal.userId,
       stop: (code) => stop$.next(code),
       heartbeat: (now) => sse.heartbeat(now),
@@ -61,7 +61,7 @@ export class ChatStreamRunner {
       }
       if (ev.type === 'error' && !sse.started) {
         // Nothing sent yet: a real HTTP status is more useful than an error frame.
-        sendError(res, ev.error, input.requestId);
+        sendError(res, ev.error, input.correlationId);
         return;
       }
       for (const payload of encoder.encode(ev)) sse.data(payload);
@@ -88,7 +88,11 @@ export class ChatStreamRunner {
       error: (e: unknown) => {
         // The pipeline maps its errors to events; reaching here is a bug.
         if (!res.headersSent)
-          sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId);
+          sendError(
+            res,
+            new AppError('internal_error', undefined, { cause: e }),
+            input.correlationId,
+          );
         else sse.end();
         teardown();
       },
@@ -107,7 +111,7 @@ export class ChatStreamRunner {
   ): void {
     const stop$ = new Subject<StopCode>();
     const unregister = this.registry.add({
-      requestId: input.requestId,
+      requestId: input.correlationId,
       ownerUserId: input.principal.userId,
       stop: (code) => stop$.next(code),
       heartbeat: () => undefined,
@@ -130,10 +134,14 @@ export class ChatStreamRunner {
         } else events.push(ev);
       },
       error: (e: unknown) =>
-        sendError(res, new AppError('internal_error', undefined, { cause: e }), input.requestId),
+        sendError(
+          res,
+          new AppError('internal_error', undefined, { cause: e }),
+          input.correlationId,
+        ),
       complete: () => {
         if (error || !summary)
-          sendError(res, error ?? new AppError('internal_error'), input.requestId);
+          sendError(res, error ?? new AppError('internal_error'), input.correlationId);
         else res.status(200).json(onDone(events, summary));
       },
     });

@@ -17,7 +17,12 @@ export class UsageRecorder {
     private readonly ledger: UsageLedger,
   ) {}
 
-  record(summary: RunSummary, principal: Principal, accountId: string | undefined): void {
+  record(
+    summary: RunSummary,
+    principal: Principal,
+    accountId: string | undefined,
+    clientRequestId?: string,
+  ): void {
     const { usage, model } = summary;
     this.metrics.tokens.inc({ direction: 'input', model }, usage.inputTokens);
     this.metrics.tokens.inc({ direction: 'cached_input', model }, usage.cachedInputTokens);
@@ -27,6 +32,7 @@ export class UsageRecorder {
     this.metrics.chatOutcomes.inc({ outcome: summary.status, code: summary.errorCode ?? '' });
     this.ledger.record({
       requestId: summary.requestId,
+      clientRequestId: clientRequestId ?? null,
       attempt: summary.attempt,
       parentRequestId: summary.parentRequestId ?? null,
       userId: principal.userId,

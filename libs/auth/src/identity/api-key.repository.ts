@@ -47,6 +47,7 @@ interface DbRow {
   expires_at: Date | string | null;
   revoked_at: Date | string | null;
   rotated_from: string | null;
+  parent_key_id: string | null;
   grace_until: Date | string | null;
   limits: PrincipalLimits | string | null;
   last_used_at: Date | string | null;
@@ -54,7 +55,7 @@ interface DbRow {
 }
 
 const PUBLIC_COLUMNS = `id, prefix, owner_user_id, account_id, scopes, name, expires_at, revoked_at,
-  rotated_from, grace_until, limits, last_used_at, created_at`;
+  rotated_from, parent_key_id, grace_until, limits, last_used_at, created_at`;
 
 /** text[] arrives as a JS array from both adapters; tolerate the literal form too */
 function parseTextArray(v: string[] | string): string[] {
@@ -74,6 +75,7 @@ function toRecord(r: DbRow): ApiKeyRecord {
     expiresAt: toDate(r.expires_at),
     revokedAt: toDate(r.revoked_at),
     rotatedFrom: r.rotated_from,
+    parentKeyId: r.parent_key_id ?? null,
     graceUntil: toDate(r.grace_until),
     limits: parseJson(r.limits),
     lastUsedAt: toDate(r.last_used_at),
@@ -174,10 +176,10 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
 async function insertRow(q: Queryable, row: ApiKeyRow): Promise<void> {
   await q.query(
     `INSERT INTO api_keys (id, prefix, hash, owner_user_id, account_id, scopes, name, expires_at,
-       revoked_at, rotated_from, grace_until, limits, last_used_at, created_at)
+       revoked_at, rotated_from, grace_until, limits, last_used_at, created_at, parent_key_id)
      VALUES ($1, $2, $3, $4, $5, ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), $7,
        $8::timestamptz, $9::timestamptz, $10, $11::timestamptz, $12::jsonb, $13::timestamptz,
-       $14::timestamptz)`,
+       $14::timestamptz, $15)`,
     [
       row.id,
       row.prefix,
@@ -193,6 +195,7 @@ async function insertRow(q: Queryable, row: ApiKeyRow): Promise<void> {
       row.limits === null ? null : JSON.stringify(row.limits),
       iso(row.lastUsedAt),
       row.createdAt.toISOString(),
+      row.parentKeyId,
     ],
   );
 }

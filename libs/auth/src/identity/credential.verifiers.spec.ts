@@ -17,6 +17,7 @@ const record: ApiKeyRecord = {
   expiresAt: null,
   revokedAt: null,
   rotatedFrom: null,
+  parentKeyId: null,
   graceUntil: null,
   limits: { requestsPerMinute: 10 },
   lastUsedAt: null,

@@ -42,4 +42,11 @@ export const identityMigrations: Migration[] = [
       CREATE INDEX IF NOT EXISTS api_keys_account_idx ON api_keys (account_id);
     `,
   },
+  {
+    id: '0051_identity_api_key_parent',
+    up: `
+      -- a key minted by a key-authenticated caller stays bounded by the key that minted it
+      ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS parent_key_id text REFERENCES api_keys (id);
+    `,
+  },
 ];

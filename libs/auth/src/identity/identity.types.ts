@@ -13,6 +13,8 @@ export interface ApiKeyRecord {
   revokedAt: Date | null;
   /** id of the key this one replaced */
   rotatedFrom: string | null;
+  /** the key that minted this one through self-service; its limits and budgets bind this key too */
+  parentKeyId: string | null;
   /** set on a rotated-out key: it works until then */
   graceUntil: Date | null;
   /** per-key overrides of the default limits */
@@ -28,6 +30,8 @@ export interface CreateApiKeyInput {
   name: string;
   expiresAt?: Date | null;
   limits?: PrincipalLimits | null;
+  /** the key the caller authenticated with when minting this one */
+  parentKeyId?: string | null;
 }
 
 export interface AccountRecord {

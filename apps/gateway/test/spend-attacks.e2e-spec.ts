@@ -1,0 +1,487 @@
+import {
+  AccountService,
+  ApiKeyService,
+  SqlAccountRepository,
+  SqlApiKeyRepository,
+} from '@switchboard/auth';
+import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
+import { createTestPostgres, type TestPostgres } from '@switchboard/storage';
+import { Redis } from 'ioredis';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ADMIN_KEY,
+  TEST_MODELS,
+  auth,
+  postJson,
+  readSse,
+  spawnGateway,
+  waitFor,
+} from './gateway.harness';
+
+const SECRET = 'spend-attacks-api-key-secret-0123456789';
+
+/** $1,000 per million input tokens, $2,000 per million output: one hold is about $0.21. */
+const MODELS = {
+  models: [
+    ...TEST_MODELS.models,
+    {
+      id: 'pricey',
+      provider: 'openai',
+      upstreamModel: 'pricey-upstream',
+      contextWindow: 16000,
+      maxOutputTokens: 100,
+      pricing: { input: 1000, cachedInput: 500, output: 2000, checked: '2025-10-01' },
+      capabilities: ['chat', 'streaming'],
+    },
+    {
+      id: 'pricey-embed',
+      provider: 'openai',
+      upstreamModel: 'text-embedding-3-small',
+      contextWindow: 8191,
+      maxOutputTokens: 0,
+      pricing: { input: 1000, cachedInput: 1000, output: 0, checked: '2025-10-01' },
+      capabilities: ['embeddings'],
+    },
+  ],
+};
+
+/** the worst case of one `pricey` request, the most any attack may overspend by */
+const ONE_REQUEST_WORST_CASE_MICROS = 250_000;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** A private redis-server without persistence: killing it loses everything, like a failover. */
+class OwnRedis {
+  child?: ChildProcess;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
+    });
+  }
+
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  }
+}
+
+interface Replica {
+  child: ChildProcess;
+  url: string;
+  exit: Promise<number | null>;
+}
+
+/**
+ * The attacks of a hostile caller on spend, run through HTTP against three
+ * gateway processes sharing PostgreSQL and a private Redis.
+ */
+describe('spend under attack: three replicas, PostgreSQL and a private Redis', () => {
+  let sim: RunningSimulator;
+  let pg: TestPostgres;
+  let dir: string;
+  let redis: OwnRedis;
+  let client: Redis;
+  let replicas: Replica[];
+  let apiKeys: ApiKeyService;
+  let accounts: AccountService;
+
+  beforeAll(async () => {
+    redis = new OwnRedis(await freePort());
+    await redis.start();
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: false });
+    sim = await startSimulator({ port: 0, host: '127.0.0.1' });
+    pg = await createTestPostgres();
+    dir = await mkdtemp(join(tmpdir(), 'sb-attack-'));
+    await writeFile(join(dir, 'models.json'), JSON.stringify(MODELS));
+    const env = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_API_KEY: ADMIN_KEY,
+      SIMULATOR_URL: sim.url,
+      MODELS_FILE: join(dir, 'models.json'),
+      DATABASE_URL: pg.url,
+      REDIS_URL: redis.url,
+      API_KEY_SECRET: SECRET,
+      LOG_LEVEL: 'info',
+      SHUTDOWN_DRAIN_SECONDS: '2',
+    };
+    // one replica migrates first; the others then boot together
+    replicas = [await spawnGateway({ ...env, DATA_DIR: join(dir, 'r0') })];
+    replicas.push(
+      ...(await Promise.all(
+        [1, 2].map((i) => spawnGateway({ ...env, DATA_DIR: join(dir, `r${i}`) })),
+      )),
+    );
+    apiKeys = new ApiKeyService(new SqlApiKeyRepository(pg.db), {
+      secret: SECRET,
+      lastUsedFlushMs: 0,
+    });
+    accounts = new AccountService(new SqlAccountRepository(pg.db));
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const r of replicas ?? []) r.child.kill('SIGTERM');
+    await Promise.all((replicas ?? []).map((r) => r.exit));
+    client?.disconnect();
+    await redis?.kill();
+    await apiKeys?.close();
+    await pg?.drop();
+    await sim?.close();
+    await rm(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  let n = 0;
+  async function newKey(limits: Record<string, number> = {}) {
+    const user = `attacker-${++n}`;
+    const account = await accounts.create({ name: user });
+    const { key, record } = await apiKeys.create({
+      ownerUserId: user,
+      accountId: account.id,
+      scopes: ['chat', 'embeddings'],
+      name: user,
+      limits: {
+        requestsPerMinute: 100_000,
+        concurrentStreams: 1000,
+        tokensPerMinute: 100_000_000,
+        ...limits,
+      },
+    });
+    return {
+      user,
+      accountId: account.id,
+      keyId: record.id,
+      headers: { authorization: `Bearer ${key}` },
+    };
+  }
+
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${replicas[0].url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...auth },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  async function setBudget(scope: string, id: string, limitUsd: number) {
+    const r = await admin('PUT', `/admin/budgets/${scope}/${id}/day`, { limitUsd });
+    expect(r.status).toBe(200);
+  }
+
+  /** a /chat request; resolves with the status and, for 200, every frame */
+  async function chat(
+    replica: number,
+    headers: Record<string, string>,
+    text: string,
+    requestId?: string,
+    model = 'pricey',
+  ) {
+    const res = await postJson(
+      `${replicas[replica].url}/chat`,
+      {
+        messages: [{ role: 'user', content: text }],
+        options: { model: { id: model }, ...(requestId ? { requestId } : {}) },
+      },
+      headers,
+    );
+    if (res.status !== 200)
+      return {
+        status: res.status,
+        code: ((await res.json()) as { error: { code: string } }).error.code,
+        res,
+      };
+    const frames: Array<Record<string, unknown>> = [];
+    for await (const f of readSse(res))
+      if (f.data) frames.push(JSON.parse(f.data) as Record<string, unknown>);
+    return { status: 200, code: undefined, res, frames };
+  }
+
+  async function ledgerOf(userId: string, expectRows: number) {
+    let rows: Array<{ request_id: string; client_request_id: string | null; cost_micros: string }> =
+      [];
+    await waitFor(
+      async () => {
+        rows = (
+          await pg.db.query<{
+            request_id: string;
+            client_request_id: string | null;
+            cost_micros: string;
+          }>(
+            'SELECT request_id, client_request_id, cost_micros FROM usage_ledger WHERE user_id = $1',
+            [userId],
+          )
+        ).rows;
+        return rows.length >= expectRows;
+      },
+      15_000,
+      50,
+    );
+    return rows;
+  }
+
+  async function mint(headers: Record<string, string>, expectedParent: string | undefined) {
+    const minted = await postJson(
+      `${replicas[0].url}/me/keys`,
+      { name: 'minted', scopes: ['chat'] },
+      headers,
+    );
+    expect(minted.status).toBe(201);
+    const body = (await minted.json()) as { key: string; record: { parentKeyId: string } };
+    if (expectedParent) expect(body.record.parentKeyId).toBe(expectedParent);
+    else expect(body.record.parentKeyId).toEqual(expect.any(String));
+    return { authorization: `Bearer ${body.key}` };
+  }
+
+  const spentOf = (rows: Array<{ cost_micros: string }>) =>
+    rows.reduce((s, r) => s + Number(r.cost_micros), 0);
+
+  it('concurrent reuse of one requestId by one user: one request runs, the others get 409 duplicate_request', async () => {
+    const k = await newKey({ concurrentStreams: 2 });
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        chat(i % 3, k.headers, 'slow\n#sim tokens=40 tps=20', 'reused-id', 'sim-gpt'),
+      ),
+    );
+    const served = results.filter((r) => r.status === 200);
+    const dup = results.filter((r) => r.status === 409);
+    expect(served).toHaveLength(1);
+    expect(dup).toHaveLength(11);
+    expect(dup.every((r) => r.code === 'duplicate_request')).toBe(true);
+    // the server's own id keys the row; the client's id is kept beside it
+    const rows = await ledgerOf(k.user, 1);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].client_request_id).toBe('reused-id');
+    expect(rows[0].request_id).not.toBe('reused-id');
+    expect(served[0].res.headers.get('x-request-id')).toBe('reused-id');
+    expect(served[0].res.headers.get('x-switchboard-request-id')).toBe(rows[0].request_id);
+  }, 60_000);
+
+  it('sequential reuse of one requestId: every served request has its own hold and ledger row', async () => {
+    const k = await newKey();
+    for (let i = 0; i < 3; i++) {
+      const r = await chat(i, k.headers, 'hi\n#sim tokens=3', 'same-again', 'sim-gpt');
+      expect(r.status).toBe(200);
+    }
+    const rows = await ledgerOf(k.user, 3);
+    expect(rows).toHaveLength(3);
+    expect(new Set(rows.map((r) => r.request_id)).size).toBe(3);
+    expect(rows.every((r) => r.client_request_id === 'same-again')).toBe(true);
+  }, 60_000);
+
+  it('the same requestId from two users neither collides nor shares a hold, and only its owner can kill it', async () => {
+    const a = await newKey();
+    const b = await newKey();
+    await setBudget('account', b.accountId, 0);
+    // A's slow stream holds "shared-id"; B's request with that id is B's own: refused by B's budget
+    const resA = await postJson(
+      `${replicas[0].url}/chat`,
+      {
+        messages: [{ role: 'user', content: 'slow\n#sim tokens=60 tps=20' }],
+        options: { model: { id: 'pricey' }, requestId: 'shared-id' },
+      },
+      a.headers,
+    );
+    expect(resA.status).toBe(200);
+    const framesA: Array<Record<string, unknown>> = [];
+    const doneA = (async () => {
+      for await (const f of readSse(resA))
+        if (f.data) framesA.push(JSON.parse(f.data) as Record<string, unknown>);
+    })();
+    await waitFor(() => framesA.length > 0, 10_000);
+    const rb = await chat(1, b.headers, 'hi\n#sim tokens=3', 'shared-id');
+    expect(rb.status).toBe(402);
+    expect(rb.code).toBe('budget_exceeded');
+    // B's kill switch on A's id does not reach A's stream
+    const kb = await postJson(
+      `${replicas[2].url}/chat`,
+      { killSwitch: { requestId: 'shared-id', value: true } },
+      b.headers,
+    );
+    expect(await kb.json()).toEqual({ requestId: 'shared-id', killed: false });
+    // A's own kill switch does
+    const ka = await postJson(
+      `${replicas[2].url}/chat`,
+      { killSwitch: { requestId: 'shared-id', value: true } },
+      a.headers,
+    );
+    expect(await ka.json()).toEqual({ requestId: 'shared-id', killed: true });
+    await doneA;
+    expect(framesA[framesA.length - 1]).toMatchObject({ s: 'result', status: 'cancelled' });
+  }, 60_000);
+
+  it('a budget lowered through the admin API applies to the very next request on another replica', async () => {
+    const k = await newKey();
+    await setBudget('key', k.keyId, 100);
+    expect((await chat(1, k.headers, 'hi\n#sim tokens=3')).status).toBe(200);
+    await setBudget('key', k.keyId, 0.01);
+    const r = await chat(1, k.headers, 'hi\n#sim tokens=3');
+    expect(r.status).toBe(402);
+    expect(r.code).toBe('budget_exceeded');
+  }, 60_000);
+
+  it('a key rate limit lowered through the admin API applies to the very next request on another replica', async () => {
+    const k = await newKey();
+    expect((await chat(2, k.headers, 'hi\n#sim tokens=3', undefined, 'sim-gpt')).status).toBe(200);
+    const r = await admin('PUT', `/admin/keys/${k.keyId}/limits`, { requestsPerMinute: 1 });
+    expect(r.status).toBe(200);
+    const next = await chat(2, k.headers, 'hi\n#sim tokens=3', undefined, 'sim-gpt');
+    expect(next.status).toBe(429);
+  }, 60_000);
+
+  it('embeddings are admitted like chat: refused on an exhausted budget, held and ledgered otherwise', async () => {
+    const k = await newKey();
+    await setBudget('key', k.keyId, 0);
+    const refused = await postJson(
+      `${replicas[0].url}/v1/embeddings`,
+      { model: 'pricey-embed', input: 'hello there' },
+      k.headers,
+    );
+    expect(refused.status).toBe(402);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      'budget_exceeded',
+    );
+    // a budget that fits one worst case (12 tokens = $0.012) but not a second after it
+    await setBudget('key', k.keyId, 0.014);
+    const input = 'x'.repeat(12);
+    const ok = await postJson(
+      `${replicas[1].url}/v1/embeddings`,
+      { model: 'pricey-embed', input },
+      k.headers,
+    );
+    expect(ok.status).toBe(200);
+    const second = await postJson(
+      `${replicas[2].url}/v1/embeddings`,
+      { model: 'pricey-embed', input },
+      k.headers,
+    );
+    expect(second.status).toBe(402);
+    const rows = await ledgerOf(k.user, 1);
+    expect(rows).toHaveLength(1);
+    expect(spentOf(rows)).toBeGreaterThan(0);
+    expect(spentOf(rows)).toBeLessThanOrEqual(20_000);
+  }, 60_000);
+
+  it('a key minted through POST /me/keys by a capped key stays under that key’s budget', async () => {
+    const parent = await newKey();
+    await setBudget('key', parent.keyId, 0.5);
+    const child = await mint(parent.headers, parent.keyId);
+    // the parent spends its budget down until a worst case no longer fits
+    const spent = await spendUntilRefused(parent.headers);
+    expect(spent[spent.length - 1]).toBe(402);
+    const viaChild = await chat(1, child, 'hi\n#sim tokens=3');
+    expect(viaChild.status).toBe(402);
+    expect(viaChild.code).toBe('budget_exceeded');
+  }, 60_000);
+
+  it('a key minted through POST /me/keys shares the minting key’s rate limits', async () => {
+    const parent = await newKey({ requestsPerMinute: 3 });
+    const child = await mint(parent.headers, parent.keyId);
+    expect((await chat(0, parent.headers, 'hi\n#sim tokens=3', undefined, 'sim-gpt')).status).toBe(
+      200,
+    );
+    expect((await chat(1, child, 'hi\n#sim tokens=3', undefined, 'sim-gpt')).status).toBe(200);
+    expect((await chat(2, child, 'hi\n#sim tokens=3', undefined, 'sim-gpt')).status).toBe(200);
+    const fourth = await chat(0, child, 'hi\n#sim tokens=3', undefined, 'sim-gpt');
+    expect(fourth.status).toBe(429);
+    // a grandchild minted by the child is bound by both
+    const grandchild = await mint(child, undefined);
+    expect((await chat(1, grandchild, 'hi\n#sim tokens=3', undefined, 'sim-gpt')).status).toBe(429);
+  }, 60_000);
+
+  /** requests one at a time, round robin, until the budget refuses; 503s while re-seeding are retried */
+  async function spendUntilRefused(headers: Record<string, string>, max = 40) {
+    const statuses: number[] = [];
+    for (let i = 0; i < max; i++) {
+      const r = await chat(i % 3, headers, 'hi\n#sim tokens=5');
+      statuses.push(r.status);
+      if (r.status === 402) break;
+      expect([200, 503]).toContain(r.status);
+    }
+    return statuses;
+  }
+
+  it('Redis flushed mid-traffic: no replica admits until spend and open holds are re-seeded from PostgreSQL', async () => {
+    const k = await newKey();
+    await setBudget('account', k.accountId, 1);
+    // about a third of the budget spent before the loss
+    for (let i = 0; i < 6; i++)
+      expect((await chat(i % 3, k.headers, 'hi\n#sim tokens=5')).status).toBe(200);
+    // a stream in flight across the loss: its hold must come back
+    const slow = await postJson(
+      `${replicas[0].url}/chat`,
+      {
+        messages: [{ role: 'user', content: 'slow\n#sim tokens=80 tps=20' }],
+        options: { model: { id: 'pricey' } },
+      },
+      k.headers,
+    );
+    expect(slow.status).toBe(200);
+    const slowFrames: string[] = [];
+    const slowDone = (async () => {
+      for await (const f of readSse(slow)) if (f.data) slowFrames.push(f.data);
+    })();
+    await waitFor(() => slowFrames.length > 0, 10_000);
+    await client.flushall();
+    const statuses = await spendUntilRefused(k.headers);
+    await slowDone;
+    expect(statuses).toContain(503); // failed closed while re-seeding
+    expect(statuses[statuses.length - 1]).toBe(402);
+    const served = 6 + 1 + statuses.filter((s) => s === 200).length;
+    const rows = await ledgerOf(k.user, served);
+    expect(rows).toHaveLength(served);
+    expect(spentOf(rows)).toBeLessThanOrEqual(1_000_000 + ONE_REQUEST_WORST_CASE_MICROS);
+  }, 90_000);
+
+  it('Redis killed with -9 and restarted empty: budgets hold after it comes back', async () => {
+    const k = await newKey();
+    await setBudget('account', k.accountId, 1);
+    for (let i = 0; i < 6; i++)
+      expect((await chat(i % 3, k.headers, 'hi\n#sim tokens=5')).status).toBe(200);
+    const before = spentOf(await ledgerOf(k.user, 6));
+    await redis.kill();
+    await redis.start();
+    // every replica reconnected (its readiness checks Redis)
+    await waitFor(
+      async () =>
+        (
+          await Promise.all(replicas.map((r) => fetch(`${r.url}/ready`).then((x) => x.status)))
+        ).every((st) => st === 200),
+      20_000,
+      100,
+    );
+    const statuses = await spendUntilRefused(k.headers, 60);
+    expect(statuses[statuses.length - 1]).toBe(402);
+    const served = 6 + statuses.filter((s) => s === 200).length;
+    const rows = await ledgerOf(k.user, served);
+    expect(before).toBeGreaterThan(0);
+    expect(spentOf(rows)).toBeLessThanOrEqual(1_000_000 + ONE_REQUEST_WORST_CASE_MICROS);
+  }, 120_000);
+});
