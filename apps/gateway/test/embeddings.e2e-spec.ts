@@ -39,12 +39,14 @@ interface LedgerRow {
   error_code: string | null;
 }
 
-async function ledgerRows(h: Harness, requestId: string): Promise<LedgerRow[]> {
+/** rows of the request the client named `clientRequestId` (its x-request-id) */
+async function ledgerRows(h: Harness, clientRequestId: string): Promise<LedgerRow[]> {
   await h.gateway.app.get(UsageLedger).flush();
   const db = h.gateway.app.get<Database>(DATABASE);
-  const r = await db.query<LedgerRow>('SELECT * FROM usage_ledger WHERE request_id = $1', [
-    requestId,
-  ]);
+  const r = await db.query<LedgerRow>(
+    'SELECT * FROM usage_ledger WHERE client_request_id = $1',
+    [clientRequestId],
+  );
   return r.rows.map((row) => ({ ...row, cost_micros: Number(row.cost_micros) }));
 }
 

@@ -200,8 +200,11 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async reserve(req: StoreReserve): Promise<ReserveResult> {
-    const reserve = this.requireSeed ? this.cmd.sbBudgetReserveSeeded : this.cmd.sbBudgetReserve;
-    const r = await reserve.call(this.cmd, this.holdKey(req.holdId), ...this.reserveArgs(req));
+    const key = this.holdKey(req.holdId);
+    const args = this.reserveArgs(req);
+    const r = this.requireSeed
+      ? await this.cmd.sbBudgetReserveSeeded(key, ...args)
+      : await this.cmd.sbBudgetReserve(key, ...args);
     if (Number(r[0]) === 2) throw new BudgetStoreUnseededError();
     if (Number(r[0]) === 1) return { ok: true };
     return {

@@ -87,6 +87,7 @@ describe.each(adapters)('usage ledger on $name', ({ open }) => {
     const ledger = new UsageLedger(db);
     const r = row({
       parentRequestId: 'parent-1',
+      clientRequestId: 'client-chosen-1',
       keyId: 'key-1',
       status: 'error',
       errorCode: 'upstream_timeout',
@@ -114,6 +115,7 @@ describe.each(adapters)('usage ledger on $name', ({ open }) => {
       ttft_ms: 120,
       duration_ms: 900,
       created_at: new Date('2026-03-01T10:00:00Z'),
+      client_request_id: 'client-chosen-1',
     });
   });
 

@@ -75,6 +75,8 @@ import {
   type RequestClaims,
 } from '../admission/request-claims';
 
+const JOURNAL_PRUNE_EVERY_MS = 5 * 60_000;
+
 /** Everything with I/O that the request path needs, built once at boot in dependency order. */
 export interface Infrastructure {
   db: Database;
@@ -296,6 +298,13 @@ export async function createInfrastructure(
     // rebuild it from the ledger, the source of truth. Seeding only ever raises.
     await budgetSeeder.seed();
     if (redis) await warnUnlessNoEviction(redis, logger);
+    // settled hold rows are only needed until the ledger has their cost
+    const journalPrune = setInterval(() => {
+      holdJournal
+        .prune()
+        .catch((e: unknown) => logger.warn({ err: e }, 'budget hold journal prune failed'));
+    }, JOURNAL_PRUNE_EVERY_MS);
+    journalPrune.unref();
 
     // Documents: blobs, files, the durable ingestion queue, retrieval.
     const store = config.storage.blobStore;
@@ -417,6 +426,7 @@ export async function createInfrastructure(
           .flush({ timeoutMs: 10_000 })
           .catch((e: unknown) => logger.error({ err: e }, 'ledger flush failed'));
         ledger.close();
+        clearInterval(journalPrune);
         await apiKeys.close();
         await redis?.close();
         await db.close();
@@ -435,7 +445,7 @@ export async function createInfrastructure(
  */
 async function warnUnlessNoEviction(redis: RedisConnection, logger: Logger): Promise<void> {
   try {
-    const r = (await redis.client.config('GET', 'maxmemory-policy')) as string[];
+    const r = await redis.client.config('GET', 'maxmemory-policy');
     const policy = r[1];
     if (policy && policy !== 'noeviction')
       logger.warn(

@@ -1,0 +1,94 @@
+import {
+  AccountService,
+  ApiKeyService,
+  SqlAccountRepository,
+  SqlApiKeyRepository,
+  identityMigrations,
+  type Principal,
+} from '@switchboard/auth';
+import {
+  BudgetHoldJournal,
+  BudgetRepository,
+  BudgetSeeder,
+  BudgetService,
+  InProcessBudgetStore,
+  UsageLedger,
+  billingMigrations,
+} from '@switchboard/billing';
+import { AppError } from '@switchboard/common';
+import { loadConfig } from '@switchboard/config';
+import { MetricsService } from '@switchboard/observability';
+import { MemoryLimitStore, RateLimitService } from '@switchboard/rate-limit';
+import { Migrator, createTestPglite, type Database } from '@switchboard/storage';
+import { FailOpenTally } from '../admission/fail-open.tally';
+import { MemoryLimitsVersion } from '../admission/limits-version';
+import { MemoryRequestClaims } from '../admission/request-claims';
+import { LEASE_MS, SpendControl } from './spend-control.service';
+
+/** a limit store whose slot releases fail, as a Redis timeout would make them */
+class FailingReleaseStore extends MemoryLimitStore {
+  releases = 0;
+  override release(): Promise<void> {
+    this.releases++;
+    return Promise.reject(new Error('release timed out'));
+  }
+}
+
+describe('SpendControl with a slot release that fails', () => {
+  let db: Database;
+  let now = 1_700_000_000_000;
+  let store: FailingReleaseStore;
+  let spend: SpendControl;
+  const principal: Principal = {
+    kind: 'user',
+    userId: 'release-user',
+    accountIds: [],
+    scopes: ['chat'],
+    limits: {},
+  };
+  const admit = (requestId: string) =>
+    spend.admit({ requestId, principal, holdMicros: 1, estimatedTokens: 1 });
+
+  beforeAll(async () => {
+    db = await createTestPglite();
+    await new Migrator(db).migrate([...identityMigrations, ...billingMigrations]);
+    store = new FailingReleaseStore(() => now);
+    const budgetStore = new InProcessBudgetStore();
+    const budgetRepo = new BudgetRepository(db);
+    const journal = new BudgetHoldJournal(db);
+    const apiKeys = new ApiKeyService(new SqlApiKeyRepository(db), {
+      secret: 'spend-control-spec-secret-0123456789abcdef',
+      lastUsedFlushMs: 0,
+    });
+    spend = new SpendControl(
+      loadConfig({ RATE_LIMIT_CONCURRENT_STREAMS: '1', LOG_LEVEL: 'silent' }),
+      new RateLimitService(store, { logger: { warn: () => undefined } }),
+      new BudgetService(budgetStore),
+      budgetRepo,
+      new AccountService(new SqlAccountRepository(db)),
+      apiKeys,
+      journal,
+      new BudgetSeeder(budgetStore, budgetRepo, new UsageLedger(db), journal),
+      new MetricsService(),
+      new FailOpenTally(),
+      new MemoryRequestClaims(() => now),
+      new MemoryLimitsVersion(),
+    );
+  });
+  afterAll(() => db.close());
+
+  it('frees the concurrency slot within one short lease, not minutes later', async () => {
+    expect(LEASE_MS).toBeLessThanOrEqual(15_000);
+    const first = await admit('release-1');
+    first.finish(0, 0);
+    expect(store.releases).toBe(1);
+    // the lost release still holds the one allowed stream...
+    const blocked = await admit('release-2').catch((e: unknown) => e);
+    expect(blocked).toBeInstanceOf(AppError);
+    expect((blocked as AppError).code).toBe('rate_limited');
+    // ...until its lease runs out
+    now += LEASE_MS + 1;
+    const next = await admit('release-3');
+    next.finish(0, 0);
+  });
+});

@@ -1,0 +1,114 @@
+import { Redis } from 'ioredis';
+import {
+  createTestPglite,
+  deleteRedisPrefix,
+  Migrator,
+  TEST_REDIS_URL,
+  uniqueRedisPrefix,
+  type Database,
+} from '@switchboard/storage';
+import { billingMigrations } from './billing.migrations';
+import { BudgetHoldJournal } from './budget-hold.journal';
+import { BudgetSeeder } from './budget-seeder';
+import { BudgetStoreUnseededError } from './budget-store.port';
+import { BudgetRepository } from './budget.repository';
+import { BudgetService } from './budget.service';
+import { RedisBudgetStore } from './redis-budget.store';
+import { UsageLedger } from './usage-ledger.service';
+
+describe('budgets after Redis lost its data (seed marker, hold journal, re-seed)', () => {
+  let db: Database;
+  let client: Redis;
+  let prefix: string;
+  const now = Date.parse('2026-06-15T12:00:00Z');
+  const clock = () => now;
+
+  beforeAll(async () => {
+    db = await createTestPglite();
+    await new Migrator(db).migrate(billingMigrations);
+    client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    await deleteRedisPrefix(client, prefix);
+    await client.quit();
+    await db.close();
+  });
+
+  it('refuses reservations once the data is gone, then restores spend, unledgered settlements and open holds', async () => {
+    prefix = uniqueRedisPrefix('seed');
+    const store = new RedisBudgetStore(client, { prefix: `${prefix}{b}:`, requireSeed: true });
+    const budgets = new BudgetService(store, { now: clock });
+    const repo = new BudgetRepository(db);
+    const ledger = new UsageLedger(db, { now: clock });
+    const journal = new BudgetHoldJournal(db, clock);
+    const seeder = new BudgetSeeder(store, repo, ledger, journal, { now: clock });
+    await repo.set({ scopeType: 'user', scopeId: 'u1', period: 'day', limitMicros: 1_000 });
+    const scopes = await repo.scopesFor([{ type: 'user', id: 'u1' }]);
+    const reserve = async (holdId: string, amountMicros: number) => {
+      await journal.open(holdId, scopes, amountMicros, now + 60_000);
+      return budgets.reserve({ holdId, scopes, amountMicros, ttlMs: 60_000 });
+    };
+
+    // a fresh store is unseeded: closed until seeded
+    await expect(reserve('before-seed', 1)).rejects.toBeInstanceOf(BudgetStoreUnseededError);
+    await journal.close('before-seed', 0);
+    await seeder.seed();
+    expect(await store.isSeeded()).toBe(true);
+
+    // 300 spent and in the ledger; 200 settled but not in the ledger yet; 250 held open
+    expect(await reserve('a', 300)).toEqual({ ok: true });
+    await budgets.settle('a', 300);
+    await journal.close('a', 300);
+    ledger.record({
+      requestId: 'a',
+      attempt: 1,
+      userId: 'u1',
+      model: 'm',
+      provider: 'p',
+      inputTokens: 1,
+      cachedInputTokens: 0,
+      outputTokens: 1,
+      reasoningTokens: 0,
+      costMicros: 300,
+      status: 'complete',
+      durationMs: 1,
+    });
+    await ledger.flush();
+    expect(await reserve('b', 200)).toEqual({ ok: true });
+    await budgets.settle('b', 200);
+    await journal.close('b', 200);
+    expect(await reserve('open', 250)).toEqual({ ok: true });
+    expect(await budgets.usage('user', 'u1', 'day')).toEqual({ spentMicros: 500, heldMicros: 250 });
+
+    // the data is lost (restart, failover, FLUSHALL): every key of this store
+    await deleteRedisPrefix(client, prefix);
+    expect(await store.isSeeded()).toBe(false);
+    await expect(reserve('during-loss', 1)).rejects.toBeInstanceOf(BudgetStoreUnseededError);
+    await journal.close('during-loss', 0);
+
+    await seeder.seed();
+    expect(await budgets.usage('user', 'u1', 'day')).toEqual({ spentMicros: 500, heldMicros: 250 });
+    // 500 + 250 held: 250 more fits, 251 does not
+    expect((await reserve('fits', 250)).ok).toBe(true);
+    expect((await reserve('too-much', 1)).ok).toBe(false);
+    // the restored open hold settles normally
+    expect(await budgets.settle('open', 100)).toBe(true);
+    expect(await budgets.usage('user', 'u1', 'day')).toEqual({ spentMicros: 600, heldMicros: 250 });
+  });
+
+  it('re-seeding twice, or from two replicas at once, counts nothing twice', async () => {
+    prefix = uniqueRedisPrefix('seed2');
+    const store = new RedisBudgetStore(client, { prefix: `${prefix}{b}:`, requireSeed: true });
+    const budgets = new BudgetService(store, { now: clock });
+    const repo = new BudgetRepository(db);
+    const ledger = new UsageLedger(db, { now: clock });
+    const journal = new BudgetHoldJournal(db, clock);
+    const seeders = [0, 1].map(
+      () => new BudgetSeeder(store, repo, ledger, journal, { now: clock }),
+    );
+    await Promise.all([...seeders.map((s) => s.seed()), seeders[0].seed()]);
+    const before = await budgets.usage('user', 'u1', 'day');
+    await Promise.all(seeders.map((s) => s.seed()));
+    expect(await budgets.usage('user', 'u1', 'day')).toEqual(before);
+  });
+});
