@@ -24,10 +24,20 @@ const CLOSED_RETENTION_MS = 15 * 60_000;
  *   counted once whether or not its ledger rows have been flushed.
  */
 export class BudgetHoldJournal {
+  private readonly now: () => number;
+  private readonly enabled: boolean;
+
+  /**
+   * `enabled: false` (in-process budgets) makes every call a no-op: process
+   * memory is only lost with the process, and its open holds died with it.
+   */
   constructor(
     private readonly db: Queryable,
-    private readonly now: () => number = Date.now,
-  ) {}
+    opts: { now?: () => number; enabled?: boolean } = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.enabled = opts.enabled ?? true;
+  }
 
   async open(
     holdId: string,
@@ -35,7 +45,7 @@ export class BudgetHoldJournal {
     amountMicros: number,
     expiresAtMs: number,
   ): Promise<void> {
-    if (scopes.length === 0) return;
+    if (!this.enabled || scopes.length === 0) return;
     const params: unknown[] = [holdId, amountMicros, new Date(expiresAtMs)];
     const tuples = scopes.map((s) => {
       params.push(s.type, s.id);
@@ -50,6 +60,7 @@ export class BudgetHoldJournal {
 
   /** marks the hold settled at `actualMicros` (0 = released, nothing spent) */
   async close(holdId: string, actualMicros: number): Promise<void> {
+    if (!this.enabled) return;
     if (actualMicros === 0) {
       await this.db.query('DELETE FROM budget_holds WHERE hold_id = $1', [holdId]);
       return;
@@ -63,6 +74,7 @@ export class BudgetHoldJournal {
 
   /** holds neither settled nor expired */
   async openHolds(): Promise<JournaledHold[]> {
+    if (!this.enabled) return [];
     const r = await this.db.query<{
       hold_id: string;
       scope_type: ScopeType;
@@ -96,6 +108,7 @@ export class BudgetHoldJournal {
    * (its rows are written in batches, after the settlement).
    */
   async unledgeredSince(scopeType: ScopeType, scopeId: string, since: Date): Promise<number> {
+    if (!this.enabled) return 0;
     const r = await this.db.query<{ micros: number | string }>(
       `SELECT COALESCE(SUM(GREATEST(0, h.actual_micros - COALESCE(
                 (SELECT SUM(u.cost_micros) FROM usage_ledger u WHERE u.request_id = h.hold_id), 0))), 0)::bigint AS micros
@@ -108,6 +121,7 @@ export class BudgetHoldJournal {
 
   /** drops closed rows old enough for the ledger to have their cost, and expired ones */
   async prune(): Promise<number> {
+    if (!this.enabled) return 0;
     const now = this.now();
     const r = await this.db.query(
       `DELETE FROM budget_holds

@@ -40,7 +40,7 @@ describe('budgets after Redis lost its data (seed marker, hold journal, re-seed)
     const budgets = new BudgetService(store, { now: clock });
     const repo = new BudgetRepository(db);
     const ledger = new UsageLedger(db, { now: clock });
-    const journal = new BudgetHoldJournal(db, clock);
+    const journal = new BudgetHoldJournal(db, { now: clock });
     const seeder = new BudgetSeeder(store, repo, ledger, journal, { now: clock });
     await repo.set({ scopeType: 'user', scopeId: 'u1', period: 'day', limitMicros: 1_000 });
     const scopes = await repo.scopesFor([{ type: 'user', id: 'u1' }]);
@@ -102,7 +102,7 @@ describe('budgets after Redis lost its data (seed marker, hold journal, re-seed)
     const budgets = new BudgetService(store, { now: clock });
     const repo = new BudgetRepository(db);
     const ledger = new UsageLedger(db, { now: clock });
-    const journal = new BudgetHoldJournal(db, clock);
+    const journal = new BudgetHoldJournal(db, { now: clock });
     const seeders = [0, 1].map(
       () => new BudgetSeeder(store, repo, ledger, journal, { now: clock }),
     );

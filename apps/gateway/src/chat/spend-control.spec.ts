@@ -55,7 +55,7 @@ describe('SpendControl with a slot release that fails', () => {
     store = new FailingReleaseStore(() => now);
     const budgetStore = new InProcessBudgetStore();
     const budgetRepo = new BudgetRepository(db);
-    const journal = new BudgetHoldJournal(db);
+    const journal = new BudgetHoldJournal(db, { enabled: false });
     const apiKeys = new ApiKeyService(new SqlApiKeyRepository(db), {
       secret: 'spend-control-spec-secret-0123456789abcdef',
       lastUsedFlushMs: 0,

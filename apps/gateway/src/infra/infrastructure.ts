@@ -282,7 +282,7 @@ export async function createInfrastructure(
     const budgetRepo = new BudgetRepository(db);
     const ledger = new UsageLedger(db, { logger: libLogger('ledger') });
     const reports = new UsageReports(db);
-    const holdJournal = new BudgetHoldJournal(db);
+    const holdJournal = new BudgetHoldJournal(db, { enabled: redis !== undefined });
     const budgetSeeder = new BudgetSeeder(budgetStore, budgetRepo, ledger, holdJournal, {
       logger: libLogger('budgets'),
     });
