@@ -467,6 +467,10 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
       expect((await chat(i % 3, k.headers, 'hi\n#sim tokens=5')).status).toBe(200);
     const before = spentOf(await ledgerOf(k.user, 6));
     await redis.kill();
+    // Redis down: rate limits fail open (counted), budgets fail closed
+    const down = await chat(0, k.headers, 'hi\n#sim tokens=5');
+    expect(down.status).toBe(503);
+    expect(down.code).toBe('service_unavailable');
     await redis.start();
     // every replica reconnected (its readiness checks Redis)
     await waitFor(
@@ -478,6 +482,15 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
       100,
     );
     const statuses = await spendUntilRefused(k.headers, 60);
+    const metrics = await (await fetch(`${replicas[0].url}/metrics`)).text();
+    const counted = /switchboard_admission_fail_open_total\{check="rate_limit"\} (\d+)/.exec(
+      metrics,
+    );
+    expect(Number(counted?.[1])).toBeGreaterThanOrEqual(1);
+    const ready = (await (await fetch(`${replicas[0].url}/ready`)).json()) as {
+      details: { policies: { admission: { failOpen: { rate_limit: number } } } };
+    };
+    expect(ready.details.policies.admission.failOpen.rate_limit).toBeGreaterThanOrEqual(1);
     expect(statuses[statuses.length - 1]).toBe(402);
     const served = 6 + statuses.filter((s) => s === 200).length;
     const rows = await ledgerOf(k.user, served);
