@@ -111,4 +111,45 @@ describe('budgets after Redis lost its data (seed marker, hold journal, re-seed)
     await Promise.all(seeders.map((s) => s.seed()));
     expect(await budgets.usage('user', 'u1', 'day')).toEqual(before);
   });
+
+  it("counts a minted key's ledgered spend against the key that minted it", async () => {
+    prefix = uniqueRedisPrefix('seed3');
+    const store = new RedisBudgetStore(client, { prefix: `${prefix}{b}:`, requireSeed: true });
+    const budgets = new BudgetService(store, { now: clock });
+    const repo = new BudgetRepository(db);
+    const ledger = new UsageLedger(db, { now: clock });
+    const journal = new BudgetHoldJournal(db, { now: clock });
+    await repo.set({ scopeType: 'key', scopeId: 'parent', period: 'day', limitMicros: 1_000 });
+    for (const [requestId, keyId, costMicros] of [
+      ['p1', 'parent', 100],
+      ['c1', 'child', 40],
+      ['g1', 'grandchild', 2],
+      ['x1', 'stranger', 500],
+    ] as const)
+      ledger.record({
+        requestId,
+        attempt: 1,
+        userId: 'u9',
+        keyId,
+        model: 'm',
+        provider: 'p',
+        inputTokens: 1,
+        cachedInputTokens: 0,
+        outputTokens: 1,
+        reasoningTokens: 0,
+        costMicros,
+        status: 'complete',
+        durationMs: 1,
+      });
+    await ledger.flush();
+    const seeder = new BudgetSeeder(store, repo, ledger, journal, {
+      now: clock,
+      keysUnder: (id) => Promise.resolve(id === 'parent' ? ['child', 'grandchild'] : []),
+    });
+    await seeder.seed();
+    expect(await budgets.usage('key', 'parent', 'day')).toEqual({
+      spentMicros: 142,
+      heldMicros: 0,
+    });
+  });
 });

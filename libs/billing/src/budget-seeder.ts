@@ -8,6 +8,11 @@ import type { BillingLogger } from './billing.logger';
 export interface BudgetSeederOptions {
   now?: () => number;
   logger?: BillingLogger;
+  /**
+   * Keys whose spend also counts against a key's budget (the keys it minted):
+   * their ledger rows carry their own key id.
+   */
+  keysUnder?: (keyId: string) => Promise<string[]>;
 }
 
 /**
@@ -22,6 +27,7 @@ export interface BudgetSeederOptions {
 export class BudgetSeeder {
   private readonly now: () => number;
   private readonly logger?: BillingLogger;
+  private readonly keysUnder: (keyId: string) => Promise<string[]>;
   #running?: Promise<void>;
 
   constructor(
@@ -35,6 +41,7 @@ export class BudgetSeeder {
   ) {
     this.now = opts.now ?? Date.now;
     this.logger = opts.logger;
+    this.keysUnder = opts.keysUnder ?? (() => Promise.resolve([]));
   }
 
   /** true while a re-seed is under way in this process */
@@ -70,12 +77,12 @@ export class BudgetSeeder {
       });
     }
     for (const s of scopes.values()) {
+      const family = s.type === 'key' ? [s.id, ...(await this.keysUnder(s.id))] : [s.id];
       for (const p of BUDGET_PERIODS) {
         const nowMs = this.now();
         const since = periodStart(p, nowMs);
-        const micros =
-          (await this.ledger.spentSince(s.type, s.id, since)) +
-          (await this.journal.unledgeredSince(s.type, s.id, since));
+        let micros = await this.journal.unledgeredSince(s.type, s.id, since);
+        for (const id of family) micros += await this.ledger.spentSince(s.type, id, since);
         if (micros > 0)
           await this.store.seedSpent(s.type, s.id, p, bucketsAt(nowMs)[p], micros, nowMs);
       }

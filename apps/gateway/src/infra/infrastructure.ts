@@ -285,6 +285,8 @@ export async function createInfrastructure(
     const holdJournal = new BudgetHoldJournal(db, { enabled: redis !== undefined });
     const budgetSeeder = new BudgetSeeder(budgetStore, budgetRepo, ledger, holdJournal, {
       logger: libLogger('budgets'),
+      // a minted key's spend counts against the key that minted it
+      keysUnder: (keyId) => apiKeys.descendants(keyId),
     });
     const requestClaims: RequestClaims = redis
       ? new RedisRequestClaims(redis.client)

@@ -34,6 +34,8 @@ export interface ApiKeyRepository {
   setLimits(id: string, limits: PrincipalLimits | null): Promise<ApiKeyRecord | undefined>;
   /** last_used_at = max(current, at) for many keys in one statement */
   touchMany(entries: ReadonlyArray<{ id: string; at: Date }>): Promise<void>;
+  /** ids of the keys minted by `id`, by those keys, and so on */
+  descendants(id: string): Promise<string[]>;
 }
 
 interface DbRow {
@@ -90,6 +92,19 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
  * in as JSON text and are unpacked in SQL, which both adapters pass unchanged.
  */
 export class SqlApiKeyRepository implements ApiKeyRepository {
+  async descendants(id: string): Promise<string[]> {
+    const r = await this.db.query<{ id: string }>(
+      `WITH RECURSIVE d(id) AS (
+         SELECT id FROM api_keys WHERE parent_key_id = $1
+         UNION
+         SELECT k.id FROM api_keys k JOIN d ON k.parent_key_id = d.id
+       )
+       SELECT id FROM d ORDER BY id`,
+      [id],
+    );
+    return r.rows.map((x) => x.id);
+  }
+
   constructor(private readonly db: Database) {}
 
   async insert(row: ApiKeyRow): Promise<void> {

@@ -63,6 +63,21 @@ describe.each(DATABASES)('ApiKeyService on %s', (_name, open) => {
     await t.close();
   });
 
+  it('records the minting key as parent, keeps it across rotation, and lists every key below a key', async () => {
+    const s = service();
+    const parent = await newKey(s);
+    const child = await newKey(s, { parentKeyId: parent.record.id });
+    const grandchild = await newKey(s, { parentKeyId: child.record.id });
+    expect(child.record.parentKeyId).toBe(parent.record.id);
+    expect((await s.get(grandchild.record.id)).parentKeyId).toBe(child.record.id);
+    const rotated = await s.rotate(child.record.id, 0);
+    expect(rotated.record.parentKeyId).toBe(parent.record.id);
+    expect(new Set(await s.descendants(parent.record.id))).toEqual(
+      new Set([child.record.id, grandchild.record.id, rotated.record.id]),
+    );
+    expect(await s.descendants(grandchild.record.id)).toEqual([]);
+  });
+
   it('issues sb_<prefix>_<secret> once and verifies it', async () => {
     const s = service();
     const { key, record } = await newKey(s, {

@@ -156,6 +156,11 @@ export class ApiKeyService {
     return r;
   }
 
+  /** the keys minted (through self-service) by `id`, directly or further down */
+  descendants(id: string): Promise<string[]> {
+    return this.repo.descendants(id);
+  }
+
   /** every key (admin) or those of one owner and/or account */
   list(filter: ApiKeyFilter = {}): Promise<ApiKeyRecord[]> {
     return this.repo.list(filter);
