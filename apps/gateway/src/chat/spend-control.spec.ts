@@ -34,11 +34,12 @@ class FailingReleaseStore extends MemoryLimitStore {
   }
 }
 
-describe('SpendControl with a slot release that fails', () => {
+describe('SpendControl: concurrency leases and request-id claims', () => {
   let db: Database;
   let now = 1_700_000_000_000;
   let store: FailingReleaseStore;
   let spend: SpendControl;
+  const claims = new MemoryRequestClaims(() => now);
   const principal: Principal = {
     kind: 'user',
     userId: 'release-user',
@@ -71,7 +72,7 @@ describe('SpendControl with a slot release that fails', () => {
       new BudgetSeeder(budgetStore, budgetRepo, new UsageLedger(db), journal),
       new MetricsService(),
       new FailOpenTally(),
-      new MemoryRequestClaims(() => now),
+      claims,
       new MemoryLimitsVersion(),
     );
   });
@@ -90,5 +91,72 @@ describe('SpendControl with a slot release that fails', () => {
     now += LEASE_MS + 1;
     const next = await admit('release-3');
     next.finish(0, 0);
+  });
+
+  it('renews the slot every few seconds while the request lives, so only a lost release lets it lapse', async () => {
+    jest.useFakeTimers({
+      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'performance', 'hrtime', 'Date'],
+    });
+    try {
+      now += LEASE_MS + 1; // the slots earlier tests could not release have lapsed
+      const live = await admit('renew-1');
+      // three renewal periods: far past one lease, the stream still holds its slot
+      for (let i = 0; i < 3; i++) {
+        now += 5_000;
+        await jest.advanceTimersByTimeAsync(5_000);
+      }
+      const blocked = await admit('renew-2').catch((e: unknown) => e);
+      expect((blocked as AppError).code).toBe('rate_limited');
+      live.finish(0, 0);
+      now += LEASE_MS + 1;
+      (await admit('renew-3')).finish(0, 0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('refuses a client id already in flight for the same user, frees it on finish, and never across users', async () => {
+    now += LEASE_MS + 1;
+    const other: Principal = { ...principal, userId: 'someone-else' };
+    const first = await spend.admit({
+      requestId: 'srv-a',
+      clientRequestId: 'client-1',
+      principal: other,
+      holdMicros: 1,
+      estimatedTokens: 1,
+    });
+    const dup = await spend
+      .admit({
+        requestId: 'srv-b',
+        clientRequestId: 'client-1',
+        principal: other,
+        holdMicros: 1,
+        estimatedTokens: 1,
+      })
+      .catch((e: unknown) => e);
+    expect((dup as AppError).code).toBe('duplicate_request');
+    expect((dup as AppError).status).toBe(409);
+    // the same client id of another user is that user's own
+    const mine = await spend.admit({
+      requestId: 'srv-c',
+      clientRequestId: 'client-1',
+      principal,
+      holdMicros: 1,
+      estimatedTokens: 1,
+    });
+    mine.finish(0, 0);
+    first.finish(0, 0);
+    first.finish(0, 0); // exactly once: a second finish is a no-op
+    expect(claims.size).toBe(0); // released at finish, not left to the lease
+    now += LEASE_MS + 1; // the failing store still holds the stream slot until its lease ends
+    const again = await spend.admit({
+      requestId: 'srv-d',
+      clientRequestId: 'client-1',
+      principal: other,
+      holdMicros: 1,
+      estimatedTokens: 1,
+    });
+    again.finish(0, 0);
+    expect(store.releases).toBeGreaterThanOrEqual(4);
   });
 });
