@@ -265,6 +265,7 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
 
   it('concurrent reuse of one requestId by one user: one request runs, the others get 409 duplicate_request', async () => {
     const k = await newKey({ concurrentStreams: 2 });
+    const callsBefore = sim.stats().started;
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
         chat(i % 3, k.headers, 'slow\n#sim tokens=40 tps=20', 'reused-id', 'sim-gpt'),
@@ -278,6 +279,7 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
     // the server's own id keys the row; the client's id is kept beside it
     const rows = await ledgerOf(k.user, 1);
     expect(rows).toHaveLength(1);
+    expect(sim.stats().started - callsBefore).toBe(1); // one upstream call, one row
     expect(rows[0].client_request_id).toBe('reused-id');
     expect(rows[0].request_id).not.toBe('reused-id');
     expect(served[0].res.headers.get('x-request-id')).toBe('reused-id');
@@ -431,6 +433,7 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
   it('Redis flushed mid-traffic: no replica admits until spend and open holds are re-seeded from PostgreSQL', async () => {
     const k = await newKey();
     await setBudget('account', k.accountId, 1);
+    const callsBefore = sim.stats().started;
     // about a third of the budget spent before the loss
     for (let i = 0; i < 6; i++)
       expect((await chat(i % 3, k.headers, 'hi\n#sim tokens=5')).status).toBe(200);
@@ -457,6 +460,7 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
     const served = 6 + 1 + statuses.filter((s) => s === 200).length;
     const rows = await ledgerOf(k.user, served);
     expect(rows).toHaveLength(served);
+    expect(sim.stats().started - callsBefore).toBe(served); // every upstream call has its row
     expect(spentOf(rows)).toBeLessThanOrEqual(1_000_000 + ONE_REQUEST_WORST_CASE_MICROS);
   }, 90_000);
 
