@@ -103,6 +103,17 @@ export class BudgetHoldJournal {
     return [...out.values()];
   }
 
+  /** which of `holdIds` are still open (neither settled nor released) */
+  async stillOpen(holdIds: readonly string[]): Promise<Set<string>> {
+    if (!this.enabled || holdIds.length === 0) return new Set();
+    const r = await this.db.query<{ hold_id: string }>(
+      `SELECT DISTINCT hold_id FROM budget_holds
+        WHERE hold_id = ANY($1::text[]) AND closed_at IS NULL`,
+      [holdIds],
+    );
+    return new Set(r.rows.map((x) => x.hold_id));
+  }
+
   /**
    * Settled cost of a scope since `since` that the ledger does not have yet
    * (its rows are written in batches, after the settlement).

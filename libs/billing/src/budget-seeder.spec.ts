@@ -152,4 +152,33 @@ describe('budgets after Redis lost its data (seed marker, hold journal, re-seed)
       heldMicros: 0,
     });
   });
+
+  it('restores journaled holds only when the store lost its data (a boot next to live replicas adds no phantom hold)', async () => {
+    prefix = uniqueRedisPrefix('seed4');
+    const store = new RedisBudgetStore(client, { prefix: `${prefix}{b}:`, requireSeed: true });
+    const budgets = new BudgetService(store, { now: clock });
+    const repo = new BudgetRepository(db);
+    const ledger = new UsageLedger(db, { now: clock });
+    const journal = new BudgetHoldJournal(db, { now: clock });
+    const seeder = new BudgetSeeder(store, repo, ledger, journal, { now: clock });
+    await repo.set({ scopeType: 'user', scopeId: 'u4', period: 'day', limitMicros: 1_000 });
+    const scopes = await repo.scopesFor([{ type: 'user', id: 'u4' }]);
+    await seeder.seed();
+    // settled in the store, but its journal row was never closed (that write failed)
+    await journal.open('settled-elsewhere', scopes, 400, now + 60_000);
+    await budgets.reserve({
+      holdId: 'settled-elsewhere',
+      scopes,
+      amountMicros: 400,
+      ttlMs: 60_000,
+    });
+    await budgets.settle('settled-elsewhere', 0);
+    await seeder.seed(); // another replica booting
+    expect(await budgets.usage('user', 'u4', 'day')).toEqual({ spentMicros: 0, heldMicros: 0 });
+    // after a loss the journal is all there is: the open row is restored (conservative)
+    await deleteRedisPrefix(client, prefix);
+    await seeder.seed();
+    expect(await budgets.usage('user', 'u4', 'day')).toEqual({ spentMicros: 0, heldMicros: 400 });
+    await journal.close('settled-elsewhere', 0);
+  });
 });

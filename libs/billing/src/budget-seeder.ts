@@ -63,8 +63,12 @@ export class BudgetSeeder {
     const scopes = new Map(
       scoped.map((b) => [`${b.scopeType}:${b.scopeId}`, { type: b.scopeType, id: b.scopeId }]),
     );
-    // open holds first: once restored they block spending while spend is rebuilt
-    const holds = await this.journal.openHolds();
+    // Holds are restored only when the store lost them: a store that kept its
+    // data has every live hold, and restoring one that just settled would leave
+    // a phantom hold until it expires. Open holds first: once restored they block
+    // spending while spend is rebuilt.
+    const lost = !(await this.store.isSeeded());
+    const holds = lost ? await this.journal.openHolds() : [];
     for (const h of holds) {
       const nowMs = this.now();
       await this.store.restoreHold({
@@ -76,6 +80,18 @@ export class BudgetSeeder {
         buckets: bucketsAt(nowMs),
       });
     }
+    // a request that settled while its hold was being restored must not keep it
+    const open = await this.journal.stillOpen(holds.map((h) => h.holdId));
+    for (const h of holds)
+      if (!open.has(h.holdId)) {
+        const nowMs = this.now();
+        await this.store.settle({
+          holdId: h.holdId,
+          actualMicros: 0,
+          nowMs,
+          buckets: bucketsAt(nowMs),
+        });
+      }
     for (const s of scopes.values()) {
       const family = s.type === 'key' ? [s.id, ...(await this.keysUnder(s.id))] : [s.id];
       for (const p of BUDGET_PERIODS) {
