@@ -43,10 +43,9 @@ interface LedgerRow {
 async function ledgerRows(h: Harness, clientRequestId: string): Promise<LedgerRow[]> {
   await h.gateway.app.get(UsageLedger).flush();
   const db = h.gateway.app.get<Database>(DATABASE);
-  const r = await db.query<LedgerRow>(
-    'SELECT * FROM usage_ledger WHERE client_request_id = $1',
-    [clientRequestId],
-  );
+  const r = await db.query<LedgerRow>('SELECT * FROM usage_ledger WHERE client_request_id = $1', [
+    clientRequestId,
+  ]);
   return r.rows.map((row) => ({ ...row, cost_micros: Number(row.cost_micros) }));
 }
 
