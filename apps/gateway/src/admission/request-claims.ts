@@ -24,6 +24,8 @@ function claimKey(owner: string, clientId: string): string {
 
 export type Clock = () => number;
 
+const SWEEP_AT = 10_000;
+
 /** Claims of one process (no REDIS_URL). */
 export class MemoryRequestClaims implements RequestClaims {
   readonly backend = 'memory' as const;
@@ -36,6 +38,7 @@ export class MemoryRequestClaims implements RequestClaims {
     const cur = this.#claims.get(k);
     const now = this.now();
     if (cur && cur.expiresAt > now) return Promise.resolve(false);
+    if (this.#claims.size >= SWEEP_AT) this.#sweep(now);
     this.#claims.set(k, { serverId, expiresAt: now + leaseMs });
     return Promise.resolve(true);
   }
@@ -52,6 +55,11 @@ export class MemoryRequestClaims implements RequestClaims {
     const k = claimKey(owner, clientId);
     if (this.#claims.get(k)?.serverId === serverId) this.#claims.delete(k);
     return Promise.resolve();
+  }
+
+  /** drops lapsed claims (only a request that never finished leaves one) */
+  #sweep(now: number): void {
+    for (const [k, c] of this.#claims) if (c.expiresAt <= now) this.#claims.delete(k);
   }
 
   get size(): number {
