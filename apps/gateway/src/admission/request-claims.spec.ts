@@ -41,6 +41,17 @@ function contract(make: () => Promise<Harness>) {
     expect(await claims.claim('alice', 'r3', 'srv-2', 15_000)).toBe(true);
     expect(await claims.renew('alice', 'r3', 'srv-dead', 15_000)).toBe(false);
   });
+
+  it('a request whose renewal came after its lease lapsed takes its id back', async () => {
+    const { claims, expire } = await make();
+    expect(await claims.claim('alice', 'r3', 'srv-slow', 50)).toBe(true);
+    await expire();
+    // still running: the late renewal re-takes the id, so a duplicate is 409 again
+    expect(await claims.renew('alice', 'r3', 'srv-slow', 15_000)).toBe(true);
+    expect(await claims.claim('alice', 'r3', 'srv-dup', 15_000)).toBe(false);
+    await claims.release('alice', 'r3', 'srv-slow');
+    expect(await claims.claim('alice', 'r3', 'srv-next', 15_000)).toBe(true);
+  });
 }
 
 describe('MemoryRequestClaims', () => {

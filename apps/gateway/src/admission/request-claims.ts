@@ -11,7 +11,11 @@ export interface RequestClaims {
   readonly backend: 'memory' | 'redis';
   /** true when `clientId` was free for `owner` and is now held by `serverId` */
   claim(owner: string, clientId: string, serverId: string, leaseMs: number): Promise<boolean>;
-  /** extends the lease; false when the claim is gone or held by another request */
+  /**
+   * Extends the lease, taking the claim back if it lapsed meanwhile (a renewal
+   * delayed past the lease by event-loop lag or a Redis blip): a request still
+   * running keeps its id. False only when another request holds the id now.
+   */
   renew(owner: string, clientId: string, serverId: string, leaseMs: number): Promise<boolean>;
   /** frees the claim if `serverId` still holds it */
   release(owner: string, clientId: string, serverId: string): Promise<void>;
@@ -44,10 +48,11 @@ export class MemoryRequestClaims implements RequestClaims {
   }
 
   renew(owner: string, clientId: string, serverId: string, leaseMs: number): Promise<boolean> {
-    const cur = this.#claims.get(claimKey(owner, clientId));
+    const k = claimKey(owner, clientId);
+    const cur = this.#claims.get(k);
     const now = this.now();
-    if (!cur || cur.serverId !== serverId || cur.expiresAt <= now) return Promise.resolve(false);
-    cur.expiresAt = now + leaseMs;
+    if (cur && cur.serverId !== serverId && cur.expiresAt > now) return Promise.resolve(false);
+    this.#claims.set(k, { serverId, expiresAt: now + leaseMs });
     return Promise.resolve(true);
   }
 
@@ -67,10 +72,14 @@ export class MemoryRequestClaims implements RequestClaims {
   }
 }
 
-// KEYS[1] claim. ARGV: serverId, leaseMs. Only the holder may extend or delete.
+// KEYS[1] claim. ARGV: serverId, leaseMs. Only the holder may extend or delete;
+// a lapsed claim is taken back by the request that held it.
 const RENEW_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 `;
@@ -84,7 +93,11 @@ interface ClaimCommands {
   sbClaimRelease(key: string, serverId: string): Promise<number>;
 }
 
-/** Claims shared by every replica: `SET NX PX`, compare-and-renew, compare-and-delete. */
+/**
+ * Claims shared by every replica: `SET NX PX`, compare-and-renew, compare-and-delete.
+ * A renewal sent before the release reaches Redis before it (one connection, in
+ * order), so a finished request never re-takes its id.
+ */
 export class RedisRequestClaims implements RequestClaims {
   readonly backend = 'redis' as const;
   readonly #cmd: ClaimCommands;

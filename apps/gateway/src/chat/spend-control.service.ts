@@ -289,7 +289,16 @@ export class SpendControl {
     if (args.clientRequestId === undefined) return;
     this.claims
       .renew(args.principal.userId, args.clientRequestId, args.requestId, LEASE_MS)
-      .catch(() => undefined);
+      .then(
+        (held) => {
+          if (!held)
+            this.log.warn(
+              { requestId: args.requestId },
+              'request-id claim lapsed and was taken by another request of the same caller',
+            );
+        },
+        () => undefined,
+      );
   }
 
   #renewEvery(fn: () => void): NodeJS.Timeout {
