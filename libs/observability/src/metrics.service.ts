@@ -69,7 +69,7 @@ export class MetricsService {
 
   readonly admissionFailOpen = new Counter({
     name: 'switchboard_admission_fail_open_total',
-    help: 'Requests admitted without a working check (rate_limit, request_claims)',
+    help: 'Requests admitted without a working check (rate_limit, request_claims, budget)',
     labelNames: ['check'] as const,
     registers: [this.registry],
   });

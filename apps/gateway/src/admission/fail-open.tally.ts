@@ -1,12 +1,16 @@
 /** The admission checks that may admit without a working store. */
-export type FailOpenCheck = 'rate_limit' | 'request_claims';
+export type FailOpenCheck = 'rate_limit' | 'request_claims' | 'budget';
 
 /**
  * Counts admissions that went ahead without a working check, for `/ready`
  * details (the Prometheus counter is `switchboard_admission_fail_open_total`).
  */
 export class FailOpenTally {
-  readonly #counts: Record<FailOpenCheck, number> = { rate_limit: 0, request_claims: 0 };
+  readonly #counts: Record<FailOpenCheck, number> = {
+    rate_limit: 0,
+    request_claims: 0,
+    budget: 0,
+  };
   #lastAt?: number;
 
   constructor(private readonly now: () => number = Date.now) {}

@@ -19,7 +19,7 @@ import { AppError } from '@switchboard/common';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import { MetricsService } from '@switchboard/observability';
 import { RateLimitService, subjectOf, type SubjectCheck } from '@switchboard/rate-limit';
-import { FailOpenTally } from '../admission/fail-open.tally';
+import { FailOpenTally, type FailOpenCheck } from '../admission/fail-open.tally';
 import { LIMITS_VERSION, REQUEST_CLAIMS } from '../admission/admission.tokens';
 import type { LimitsVersion } from '../admission/limits-version';
 import type { RequestClaims } from '../admission/request-claims';
@@ -307,7 +307,7 @@ export class SpendControl {
     return t;
   }
 
-  #failedOpen(check: 'rate_limit' | 'request_claims'): void {
+  #failedOpen(check: FailOpenCheck): void {
     this.failOpen.record(check);
     this.metrics.admissionFailOpen.inc({ check });
   }
@@ -387,7 +387,11 @@ export class SpendControl {
         );
       }
       this.log.error({ err: e, requestId }, 'budget store unavailable');
-      if (this.config.budgets.failOpen) return false;
+      if (this.config.budgets.failOpen) {
+        // admitted without a hold: counted like every other fail-open admission
+        this.#failedOpen('budget');
+        return false;
+      }
       throw new AppError(
         'service_unavailable',
         'Budgets cannot be checked right now; retry later.',

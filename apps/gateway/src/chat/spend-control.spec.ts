@@ -160,3 +160,84 @@ describe('SpendControl: concurrency leases and request-id claims', () => {
     expect(store.releases).toBeGreaterThanOrEqual(4);
   });
 });
+
+/** a budget store whose reservations fail, as a Redis outage would make them */
+class FailingBudgetStore extends InProcessBudgetStore {
+  override reserve(): never {
+    throw new Error('budget store timed out');
+  }
+}
+
+describe('SpendControl: a budget store outage', () => {
+  let db: Database;
+  const principal: Principal = {
+    kind: 'user',
+    userId: 'budget-outage-user',
+    accountIds: [],
+    scopes: ['chat'],
+    limits: {},
+  };
+
+  beforeAll(async () => {
+    db = await createTestPglite();
+    await new Migrator(db).migrate([...identityMigrations, ...billingMigrations]);
+    await new BudgetRepository(db).set({
+      scopeType: 'user',
+      scopeId: principal.userId,
+      period: 'total',
+      limitMicros: 1_000_000,
+    });
+  });
+  afterAll(() => db.close());
+
+  function spendWith(failOpen: boolean) {
+    const budgetStore = new FailingBudgetStore();
+    const budgetRepo = new BudgetRepository(db);
+    const journal = new BudgetHoldJournal(db, { enabled: false });
+    const metrics = new MetricsService();
+    const tally = new FailOpenTally();
+    const spend = new SpendControl(
+      loadConfig({ BUDGET_FAIL_OPEN: String(failOpen), LOG_LEVEL: 'silent' }),
+      new RateLimitService(new MemoryLimitStore(), { logger: { warn: () => undefined } }),
+      new BudgetService(budgetStore),
+      budgetRepo,
+      new AccountService(new SqlAccountRepository(db)),
+      new ApiKeyService(new SqlApiKeyRepository(db), {
+        secret: 'spend-control-spec-secret-0123456789abcdef',
+        lastUsedFlushMs: 0,
+      }),
+      journal,
+      new BudgetSeeder(budgetStore, budgetRepo, new UsageLedger(db), journal),
+      metrics,
+      tally,
+      new MemoryRequestClaims(),
+      new MemoryLimitsVersion(),
+    );
+    return { spend, metrics, tally };
+  }
+
+  it('fails closed by default: 503, nothing counted as admitted', async () => {
+    const { spend, tally } = spendWith(false);
+    const e = await spend
+      .admit({ requestId: 'outage-1', principal, holdMicros: 10, estimatedTokens: 1 })
+      .catch((err: unknown) => err);
+    expect((e as AppError).code).toBe('service_unavailable');
+    expect(tally.snapshot().failOpen.budget).toBe(0);
+  });
+
+  it('with BUDGET_FAIL_OPEN admits without a hold and counts it in /metrics and /ready', async () => {
+    const { spend, metrics, tally } = spendWith(true);
+    const a = await spend.admit({
+      requestId: 'outage-2',
+      principal,
+      holdMicros: 10,
+      estimatedTokens: 1,
+    });
+    a.finish(5, 1);
+    expect(tally.snapshot().failOpen.budget).toBe(1);
+    expect(tally.snapshot().lastFailOpenAt).not.toBeNull();
+    expect(await metrics.registry.metrics()).toMatch(
+      /switchboard_admission_fail_open_total\{check="budget"\} 1/,
+    );
+  });
+});
