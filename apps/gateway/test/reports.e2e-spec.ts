@@ -52,8 +52,10 @@ describe.each([
     return { status: res.status, json: (res.status === 204 ? null : await res.json()) as never };
   };
 
-  const chat = async (key: string, text: string) => {
-    const res = await postJson(`${h.url}/chat`, chatBody(text), bearer(key));
+  const chat = async (key: string, text: string, clientRequestId?: string) => {
+    const body = chatBody(text) as { options: Record<string, unknown> };
+    if (clientRequestId !== undefined) body.options.requestId = clientRequestId;
+    const res = await postJson(`${h.url}/chat`, body, bearer(key));
     expect(res.status).toBe(200);
     const frames: Array<Record<string, unknown>> = [];
     for await (const f of readSse(res)) if (f.data) frames.push(JSON.parse(f.data));
@@ -79,9 +81,10 @@ describe.each([
     rita = await key('rita', 'ops');
     sam = await key('sam', 'lab');
     today = isoDay(Date.now());
-    await chat(rita, 'one\n#sim tokens=5');
+    await chat(rita, 'one\n#sim tokens=5', 'order-17');
     await chat(rita, 'two\n#sim tokens=5');
-    await chat(sam, 'three\n#sim tokens=4');
+    // another user's request with the same client id is not rita's
+    await chat(sam, 'three\n#sim tokens=4', 'order-17');
     range = `from=${isoDay(Date.now() - DAY)}&to=${isoDay(Date.now() + DAY)}`;
   });
   afterAll(async () => {
@@ -169,6 +172,33 @@ describe.each([
     expect(opsByAccount.json!.data).toEqual([
       expect.objectContaining({ accountId: 'ops', userId: 'rita', requests: 2 }),
     ]);
+  });
+
+  it('clientRequestId keeps the calls of the request the caller named so, never another user\'s', async () => {
+    const mine = await get(
+      `/usage/report?${range}&groupBy=user&clientRequestId=order-17`,
+      bearer(rita),
+    );
+    expect(mine.status).toBe(200);
+    expect(mine.json!.data).toEqual([
+      expect.objectContaining({ userId: 'rita', requests: 1, outputTokens: 5 }),
+    ]);
+    expect(mine.json).toMatchObject({ clientRequestId: 'order-17' });
+    // an admin sees every user's request of that name, or one user's with userId
+    const all = await get(`/usage/report?${range}&groupBy=user&clientRequestId=order-17`);
+    expect(all.json!.data.map((x) => [x.userId, x.requests, x.outputTokens])).toEqual([
+      ['rita', 1, 5],
+      ['sam', 1, 4],
+    ]);
+    const sams = await get(
+      `/usage/report?${range}&groupBy=user&clientRequestId=order-17&userId=sam`,
+    );
+    expect(sams.json!.data.map((x) => x.userId)).toEqual(['sam']);
+    const none = await get(`/usage/report?${range}&clientRequestId=nope`, bearer(rita));
+    expect(none.json!.data).toEqual([]);
+    const bad = await get(`/usage/report?${range}&clientRequestId=${encodeURIComponent('a b')}`);
+    expect(bad.status).toBe(400);
+    expect(bad.json!.error).toMatchObject({ code: 'invalid_request', param: 'clientRequestId' });
   });
 
   it('defaults to this month up to the end of today, grouped by user, model and day', async () => {

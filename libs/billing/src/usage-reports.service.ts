@@ -11,6 +11,11 @@ export interface UsageReportQuery {
   groupBy: ReportGroup[];
   /** restricts the report to one user's calls; how non-admins see only their own usage */
   userId?: string;
+  /**
+   * restricts the report to the calls of the requests the client named so
+   * (a correlation id: unique per user only, so combine it with `userId`)
+   */
+  clientRequestId?: string;
 }
 
 export interface UsageReportRow {
@@ -67,6 +72,10 @@ export class UsageReports {
     if (q.userId !== undefined) {
       params.push(q.userId);
       where += ` AND user_id = $${params.length}`;
+    }
+    if (q.clientRequestId !== undefined) {
+      params.push(q.clientRequestId);
+      where += ` AND client_request_id = $${params.length}`;
     }
     const select = cols.map((c) => `${c.expr} AS ${c.alias}`);
     const groupBy = cols.length > 0 ? `GROUP BY ${cols.map((c) => c.expr).join(', ')}` : '';

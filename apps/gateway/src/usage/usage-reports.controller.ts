@@ -16,6 +16,8 @@ import type { GatewayRequest } from '../http/request.types';
 const DAY_MS = 86_400_000;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const FLUSH_TIMEOUT_MS = 2_000;
+/** what a client may name a request (`options.requestId`, `x-request-id`) */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** `YYYY-MM-DD` (UTC midnight) or an ISO 8601 timestamp with an offset. */
 const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]).transform((s) => ({
@@ -43,6 +45,10 @@ const reportQuerySchema = z
     format: z.enum(['json', 'csv']).default('json'),
     userId: z.string().min(1).max(200).optional(),
     accountId: accountIdSchema.optional(),
+    clientRequestId: z
+      .string()
+      .regex(REQUEST_ID, 'must be 1-128 of A-Z a-z 0-9 . _ : -')
+      .optional(),
   })
   .transform((q, ctx) => {
     const now = Date.now();
@@ -62,7 +68,9 @@ const reportQuerySchema = z
  * GET /usage/report: usage totals over [from, to), grouped by any of user,
  * account, key, model and day, as JSON or CSV. Non-admins only ever see their
  * own usage (a `userId` they pass is ignored); admins see everyone's and may
- * filter by `userId` and `accountId`.
+ * filter by `userId` and `accountId`. `clientRequestId` keeps the calls of the
+ * requests the client named so (its `options.requestId` or `x-request-id`); a
+ * client id is unique per user only, so for a non-admin it is their own request.
  *
  * Defaults: from = start of the current UTC month, to = end of today (UTC),
  * groupBy = user,model,day.
@@ -89,7 +97,11 @@ export class UsageReportsController {
     await this.ledger.flush({ timeoutMs: FLUSH_TIMEOUT_MS }).catch((e: unknown) => {
       this.log.warn({ err: e }, 'ledger flush before report failed; report may lag');
     });
-    const rows = await this.query(q.from, q.to, q.groupBy, userId, q.accountId);
+    const rows = await this.query(q.from, q.to, q.groupBy, {
+      userId,
+      accountId: q.accountId,
+      clientRequestId: q.clientRequestId,
+    });
     if (q.format === 'csv') {
       const name = `usage-${isoDay(q.from)}-${isoDay(new Date(q.to.getTime() - 1))}.csv`;
       res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -102,6 +114,7 @@ export class UsageReportsController {
       groupBy: q.groupBy,
       userId: userId ?? null,
       accountId: q.accountId ?? null,
+      clientRequestId: q.clientRequestId ?? null,
       data: rows,
     };
   }
@@ -116,11 +129,18 @@ export class UsageReportsController {
     from: Date,
     to: Date,
     groupBy: ReportGroup[],
-    userId: string | undefined,
-    accountId: string | undefined,
+    filter: { userId?: string; accountId?: string; clientRequestId?: string },
   ): Promise<UsageReportRow[]> {
-    if (accountId === undefined) return this.reports.query({ from, to, groupBy, userId });
-    const rows = await this.reports.query({ from, to, groupBy: [...groupBy, 'account'], userId });
+    const { userId, accountId, clientRequestId } = filter;
+    if (accountId === undefined)
+      return this.reports.query({ from, to, groupBy, userId, clientRequestId });
+    const rows = await this.reports.query({
+      from,
+      to,
+      groupBy: [...groupBy, 'account'],
+      userId,
+      clientRequestId,
+    });
     const keepColumn = groupBy.includes('account');
     return rows
       .filter((r) => r.accountId === accountId)
