@@ -59,6 +59,8 @@ export class BudgetSeeder {
 
   async #seed(): Promise<void> {
     const started = this.now();
+    // read first: a loss while seeding runs is caught after it, not forgotten
+    const stamp = await this.store.seedStamp();
     const scoped = await this.repo.list();
     const scopes = new Map(
       scoped.map((b) => [`${b.scopeType}:${b.scopeId}`, { type: b.scopeType, id: b.scopeId }]),
@@ -103,7 +105,7 @@ export class BudgetSeeder {
           await this.store.seedSpent(s.type, s.id, p, bucketsAt(nowMs)[p], micros, nowMs);
       }
     }
-    await this.store.markSeeded();
+    await this.store.markSeeded(stamp);
     await this.journal.prune().catch(() => 0);
     this.logger?.log(
       `budgets seeded from the ledger: ${scopes.size} scopes, ${holds.length} open holds restored in ${this.now() - started} ms`,

@@ -49,7 +49,12 @@ export interface BudgetStore {
    * `BudgetStoreUnseededError` until `markSeeded` is called again.
    */
   isSeeded(): Promise<boolean>;
-  markSeeded(): Promise<void>;
+  /**
+   * Read when seeding starts and passed to `markSeeded`: what the store needs
+   * to tell a later loss from one the seeding already repairs.
+   */
+  seedStamp(): Promise<string>;
+  markSeeded(stamp?: string): Promise<void>;
 }
 
 /** The budget store lost its data: spend must be re-seeded from the ledger before admitting. */

@@ -32,6 +32,10 @@ export class InProcessBudgetStore implements BudgetStore {
     return Promise.resolve(true);
   }
 
+  seedStamp(): Promise<string> {
+    return Promise.resolve('');
+  }
+
   markSeeded(): Promise<void> {
     return Promise.resolve();
   }

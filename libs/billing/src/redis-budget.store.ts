@@ -17,8 +17,10 @@ import type { ReserveResult, ScopeUsage } from './budget.types';
  *   P held:<type>:<id>       STRING sum of open holds of the scope
  *   P spent:<bucket>:<type>:<id>  STRING micro-dollars spent in that period bucket
  *   P hold:<holdId>          STRING JSON {scopes:[[type,id],...]}, what settle needs
- *   P seeded                 STRING set once spend was seeded from the ledger; its absence
- *                            means the store lost its data (requireSeed mode)
+ *   P seeded                 STRING JSON {at, evicted}, set once spend was seeded from the
+ *                            ledger; its absence means the store lost its data (requireSeed
+ *                            mode). `evicted` is the instance's evicted_keys count when the
+ *                            seeding started: any eviction after it drops the marker.
  * The scope id comes last so ids containing ':' cannot collide.
  */
 
@@ -134,6 +136,12 @@ local spent = tonumber(redis.call('GET', ARGV[1] .. 'spent:' .. ARGV[3] .. ':' .
 return {spent, held}
 `;
 
+// KEYS[1] seed marker. ARGV: the value read. Deletes it unless it changed meanwhile.
+const LUA_DROP_SEED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 type ScriptReply = Array<string | number>;
 
 interface BudgetCommands {
@@ -143,6 +151,7 @@ interface BudgetCommands {
   sbBudgetSettle(key: string, ...args: Array<string | number>): Promise<number>;
   sbBudgetSeed(key: string, ...args: Array<string | number>): Promise<number>;
   sbBudgetUsage(...args: Array<string | number>): Promise<[number, number]>;
+  sbBudgetDropSeed(key: string, value: string): Promise<number>;
 }
 
 export interface RedisBudgetStoreOptions {
@@ -184,6 +193,7 @@ export class RedisBudgetStore implements BudgetStore {
     client.defineCommand('sbBudgetSeed', { numberOfKeys: 1, lua: LUA_SEED });
     // reads keys derived from ARGV; only used for reporting and tests
     client.defineCommand('sbBudgetUsage', { numberOfKeys: 0, lua: LUA_USAGE, readOnly: false });
+    client.defineCommand('sbBudgetDropSeed', { numberOfKeys: 1, lua: LUA_DROP_SEED });
     this.cmd = client as unknown as BudgetCommands;
   }
 
@@ -191,8 +201,51 @@ export class RedisBudgetStore implements BudgetStore {
     return !this.requireSeed || (await this.client.exists(this.seedKey())) === 1;
   }
 
-  async markSeeded(): Promise<void> {
-    await this.client.set(this.seedKey(), String(Date.now()));
+  /** the instance's evicted_keys count ('' where INFO is unavailable) */
+  async seedStamp(): Promise<string> {
+    const n = await this.evictedKeys();
+    return n === undefined ? '' : String(n);
+  }
+
+  async markSeeded(stamp = ''): Promise<void> {
+    await this.client.set(this.seedKey(), JSON.stringify({ at: Date.now(), evicted: stamp }));
+  }
+
+  /**
+   * Eviction takes single keys: a spend counter or a hold can vanish while the
+   * seed marker stays. Budget keys cannot be told apart from the instance's
+   * other keys in Redis's count, so any eviction since the last seeding is
+   * treated as lost budget data: the marker is dropped (every replica then
+   * refuses reservations until spend and holds are re-seeded). True when it
+   * dropped the marker. Does nothing where INFO is unavailable.
+   */
+  async dropSeedIfEvicted(): Promise<boolean> {
+    if (!this.requireSeed) return false;
+    const raw = await this.client.get(this.seedKey());
+    if (raw === null) return false;
+    let baseline: number | undefined;
+    try {
+      const v = (JSON.parse(raw) as { evicted?: unknown }).evicted;
+      if (typeof v === 'string' && /^\d+$/.test(v)) baseline = Number(v);
+    } catch {
+      // a marker of another format: nothing to compare with
+    }
+    if (baseline === undefined) return false;
+    const now = await this.evictedKeys();
+    if (now === undefined) return false;
+    // a lower count means the counter was reset (restart, CONFIG RESETSTAT): all of it is new
+    const evicted = now >= baseline ? now - baseline : now;
+    if (evicted === 0) return false;
+    return (await this.cmd.sbBudgetDropSeed(this.seedKey(), raw)) === 1;
+  }
+
+  private async evictedKeys(): Promise<number | undefined> {
+    try {
+      const m = /^evicted_keys:(\d+)/m.exec(await this.client.info('stats'));
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined; // INFO disabled
+    }
   }
 
   async restoreHold(req: StoreReserve): Promise<void> {

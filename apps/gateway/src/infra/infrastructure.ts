@@ -76,6 +76,8 @@ import {
 } from '../admission/request-claims';
 
 const JOURNAL_PRUNE_EVERY_MS = 5 * 60_000;
+/** how soon an eviction of budget keys is noticed (the seed marker is dropped) */
+const EVICTION_CHECK_EVERY_MS = 2_000;
 
 /** Everything with I/O that the request path needs, built once at boot in dependency order. */
 export interface Infrastructure {
@@ -307,6 +309,23 @@ export async function createInfrastructure(
         .catch((e: unknown) => logger.warn({ err: e }, 'budget hold journal prune failed'));
     }, JOURNAL_PRUNE_EVERY_MS);
     journalPrune.unref();
+    // eviction may take a spend counter and leave the seed marker: treat any as loss
+    const evictionWatch =
+      budgetStore instanceof RedisBudgetStore
+        ? setInterval(() => {
+            budgetStore
+              .dropSeedIfEvicted()
+              .then((dropped) => {
+                if (!dropped) return;
+                logger.error(
+                  'Redis evicted keys: budgets may have lost spend; re-seeding from the ledger',
+                );
+                return budgetSeeder.seed();
+              })
+              .catch((e: unknown) => logger.warn({ err: e }, 'budget eviction check failed'));
+          }, EVICTION_CHECK_EVERY_MS)
+        : undefined;
+    evictionWatch?.unref();
 
     // Documents: blobs, files, the durable ingestion queue, retrieval.
     const store = config.storage.blobStore;
@@ -429,6 +448,7 @@ export async function createInfrastructure(
           .catch((e: unknown) => logger.error({ err: e }, 'ledger flush failed'));
         ledger.close();
         clearInterval(journalPrune);
+        clearInterval(evictionWatch);
         await apiKeys.close();
         await redis?.close();
         await db.close();
