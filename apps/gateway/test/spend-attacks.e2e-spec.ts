@@ -430,6 +430,52 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
     return statuses;
   }
 
+  it('Redis evicted the spend counters but kept the seed marker: replicas notice and re-seed before the budget reopens', async () => {
+    const k = await newKey();
+    await setBudget('account', k.accountId, 1);
+    const spent = await spendUntilRefused(k.headers, 60);
+    expect(spent[spent.length - 1]).toBe(402);
+    const marker = 'sb:{budget}:seeded';
+    const seededBefore = await client.get(marker);
+    expect(seededBefore).not.toBeNull();
+    // memory pressure under a policy that evicts keys with a TTL, shortest first:
+    // the hour, day and month spend counters go, the marker (no TTL) stays
+    const counters = `sb:{budget}:spent:*:account:${k.accountId}`;
+    const ttlCounters = async () =>
+      (await client.keys(counters)).filter((key) => !key.includes(':spent:total:')).length;
+    expect(await ttlCounters()).toBe(3);
+    const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+    await client.config('SET', 'maxmemory-policy', 'volatile-ttl');
+    await client.config('SET', 'maxmemory', String(used + 512 * 1024));
+    const filler = 'x'.repeat(16 * 1024);
+    let fillers = 0;
+    while ((await ttlCounters()) > 0) {
+      if (fillers > 20_000) throw new Error('Redis never evicted the spend counters');
+      await client.set(`evict-filler:${fillers++}`, filler, 'EX', 90 * 86_400);
+    }
+    await client.config('SET', 'maxmemory', '0');
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
+    for (let i = 0; i < fillers; i += 500)
+      await client.unlink(
+        ...Array.from({ length: Math.min(500, fillers - i) }, (_, j) => `evict-filler:${i + j}`),
+      );
+    // a replica notices the eviction, drops the marker and re-seeds from the ledger
+    await waitFor(
+      async () => {
+        const v = await client.get(marker);
+        return v !== null && v !== seededBefore;
+      },
+      20_000,
+      50,
+    );
+    for (let i = 0; i < 3; i++) {
+      const r = await chat(i, k.headers, 'hi\n#sim tokens=5');
+      expect(r.status).toBe(402);
+    }
+    const rows = await ledgerOf(k.user, spent.filter((st) => st === 200).length);
+    expect(spentOf(rows)).toBeLessThanOrEqual(1_000_000 + ONE_REQUEST_WORST_CASE_MICROS);
+  }, 120_000);
+
   it('Redis flushed mid-traffic: no replica admits until spend and open holds are re-seeded from PostgreSQL', async () => {
     const k = await newKey();
     await setBudget('account', k.accountId, 1);
