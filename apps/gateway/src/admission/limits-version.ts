@@ -1,4 +1,5 @@
 import { AppError } from '@switchboard/common';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /**
@@ -25,6 +26,9 @@ export class MemoryLimitsVersion implements LimitsVersion {
 /**
  * The version lives in Redis next to the budgets. If Redis loses it (restart,
  * failover, eviction) it reads as a new value, which only forces a reload.
+ * Every bump writes a value never used before: a counter would start again
+ * after such a loss, and a replica idle since it cached settings under the
+ * counter's old value would take a later change for the version it has.
  */
 export class RedisLimitsVersion implements LimitsVersion {
   constructor(
@@ -37,7 +41,7 @@ export class RedisLimitsVersion implements LimitsVersion {
   }
 
   async bump(): Promise<void> {
-    await this.redis.incr(this.key);
+    await this.redis.set(this.key, randomUUID());
   }
 }
 
