@@ -403,6 +403,24 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
     expect(viaChild.code).toBe('budget_exceeded');
   }, 60_000);
 
+  it('minting a chain of keys deeper than admission follows is refused; every key in it stays under the top key’s budget', async () => {
+    const root = await newKey();
+    await setBudget('key', root.keyId, 0);
+    let headers = root.headers;
+    for (let depth = 1; depth <= 8; depth++) headers = await mint(headers, undefined);
+    const deepest = await chat(2, headers, 'hi\n#sim tokens=3');
+    expect(deepest.status).toBe(402);
+    expect(deepest.code).toBe('budget_exceeded');
+    // a ninth key would sit beyond what admission follows up to the capped root
+    const ninth = await postJson(
+      `${replicas[1].url}/me/keys`,
+      { name: 'too-deep', scopes: ['chat'] },
+      headers,
+    );
+    expect(ninth.status).toBe(403);
+    expect(((await ninth.json()) as { error: { code: string } }).error.code).toBe('forbidden');
+  }, 60_000);
+
   it('a key minted through POST /me/keys shares the minting key’s rate limits', async () => {
     const parent = await newKey({ requestsPerMinute: 3 });
     const child = await mint(parent.headers, parent.keyId);

@@ -1,5 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { AccountService, ApiKeyService, hasScope, type Principal } from '@switchboard/auth';
+import {
+  AccountService,
+  ApiKeyService,
+  MAX_MINTING_ANCESTORS,
+  hasScope,
+  type Principal,
+} from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
 import { parseBody } from '../http/parse-body';
 import type { GatewayRequest } from '../http/request.types';
@@ -67,6 +73,12 @@ export class MeController {
       throw new AppError('forbidden', 'You do not belong to that account.', {
         param: 'accountId',
       });
+    // admission follows a minted key's chain up to its top: it must stay followable
+    if (p.keyId && (await this.keys.mintingAncestors(p.keyId)) >= MAX_MINTING_ANCESTORS)
+      throw new AppError(
+        'forbidden',
+        `A key minted through ${MAX_MINTING_ANCESTORS} keys cannot mint another.`,
+      );
     const issued = await this.keys.create({
       ownerUserId: p.userId,
       accountId,

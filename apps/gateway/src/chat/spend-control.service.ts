@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   AccountService,
   ApiKeyService,
+  MAX_MINTING_ANCESTORS,
   type Principal,
   type PrincipalLimits,
 } from '@switchboard/auth';
@@ -32,8 +33,6 @@ import type { RequestClaims } from '../admission/request-claims';
 export const LEASE_MS = 15_000;
 const RENEW_EVERY_MS = 5_000;
 const HOLD_TTL_MS = 2 * 60 * 60_000;
-/** how many minting keys above a key are followed (keys minting keys) */
-const MAX_KEY_ANCESTORS = 8;
 
 /** What a request was admitted with; `finish` settles it exactly once. */
 export interface Admission {
@@ -319,7 +318,13 @@ export class SpendControl {
   ): Promise<Array<{ id: string; limits: PrincipalLimits }>> {
     const chain: Array<{ id: string; limits: PrincipalLimits }> = [];
     let id: string | null = principal.keyId ?? null;
-    while (id && chain.length <= MAX_KEY_ANCESTORS && !chain.some((k) => k.id === id)) {
+    while (id && !chain.some((k) => k.id === id)) {
+      // a chain admission cannot follow to its top is refused, never cut short
+      if (chain.length > MAX_MINTING_ANCESTORS)
+        throw new AppError(
+          'forbidden',
+          'This key was minted through too many keys to be admitted; use a key nearer its origin.',
+        );
       const keyId: string = id;
       const facts = await this.#keys.get(version, keyId, async () => {
         try {

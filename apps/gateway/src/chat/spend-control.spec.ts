@@ -1,6 +1,7 @@
 import {
   AccountService,
   ApiKeyService,
+  MAX_MINTING_ANCESTORS,
   SqlAccountRepository,
   SqlApiKeyRepository,
   identityMigrations,
@@ -239,5 +240,79 @@ describe('SpendControl: a budget store outage', () => {
     expect(await metrics.registry.metrics()).toMatch(
       /switchboard_admission_fail_open_total\{check="budget"\} 1/,
     );
+  });
+});
+
+describe('SpendControl: keys minted by keys', () => {
+  let db: Database;
+  let apiKeys: ApiKeyService;
+  let spend: SpendControl;
+
+  beforeAll(async () => {
+    db = await createTestPglite();
+    await new Migrator(db).migrate([...identityMigrations, ...billingMigrations]);
+    const budgetStore = new InProcessBudgetStore();
+    const budgetRepo = new BudgetRepository(db);
+    const journal = new BudgetHoldJournal(db, { enabled: false });
+    apiKeys = new ApiKeyService(new SqlApiKeyRepository(db), {
+      secret: 'spend-control-spec-secret-0123456789abcdef',
+      lastUsedFlushMs: 0,
+    });
+    const accounts = new AccountService(new SqlAccountRepository(db));
+    spend = new SpendControl(
+      loadConfig({ LOG_LEVEL: 'silent' }),
+      new RateLimitService(new MemoryLimitStore(), { logger: { warn: () => undefined } }),
+      new BudgetService(budgetStore),
+      budgetRepo,
+      accounts,
+      apiKeys,
+      journal,
+      new BudgetSeeder(budgetStore, budgetRepo, new UsageLedger(db), journal),
+      new MetricsService(),
+      new FailOpenTally(),
+      new MemoryRequestClaims(),
+      new MemoryLimitsVersion(),
+    );
+  });
+  afterAll(async () => {
+    await apiKeys.close();
+    await db.close();
+  });
+
+  it('refuses a key whose minting chain is too deep to follow to its top, rather than cutting it short', async () => {
+    const account = await new AccountService(new SqlAccountRepository(db)).create({ name: 'deep' });
+    // a chain written before minting was bounded: the root plus MAX + 1 keys below it
+    let parent: string | null = null;
+    const ids: string[] = [];
+    for (let i = 0; i <= MAX_MINTING_ANCESTORS + 1; i++) {
+      const { record } = await apiKeys.create({
+        ownerUserId: 'deep-user',
+        accountId: account.id,
+        scopes: ['chat'],
+        name: `k${i}`,
+        parentKeyId: parent,
+      });
+      ids.push(record.id);
+      parent = record.id;
+    }
+    expect(await apiKeys.mintingAncestors(ids[ids.length - 1])).toBe(MAX_MINTING_ANCESTORS + 1);
+    const admitWith = (keyId: string) =>
+      spend.admit({
+        requestId: `deep-${keyId}`,
+        principal: {
+          kind: 'api-key',
+          userId: 'deep-user',
+          keyId,
+          accountIds: [account.id],
+          scopes: ['chat'],
+          limits: {},
+        },
+        holdMicros: 1,
+        estimatedTokens: 1,
+      });
+    // MAX keys above it: the whole chain is followed
+    (await admitWith(ids[ids.length - 2])).finish(0, 0);
+    const e = await admitWith(ids[ids.length - 1]).catch((err: unknown) => err);
+    expect((e as AppError).code).toBe('forbidden');
   });
 });

@@ -36,6 +36,13 @@ export interface ApiKeyServiceOptions {
  * someone else is reported as not found, never as forbidden, so ids of other
  * tenants cannot be probed. Omit for admin access.
  */
+/**
+ * How many keys may stand above a key minted through self-service (a key minted
+ * by a key minted by a key...). Admission follows the whole chain; a deeper
+ * one could not be bounded by its top, so minting stops there.
+ */
+export const MAX_MINTING_ANCESTORS = 8;
+
 export interface ApiKeyAccess {
   ownerUserId?: string;
 }
@@ -154,6 +161,20 @@ export class ApiKeyService {
       throw new AppError('not_found', 'API key not found.');
     }
     return r;
+  }
+
+  /**
+   * How many keys stand above `id` (its minting key, that key's, ...), counted
+   * up to `MAX_MINTING_ANCESTORS + 1`.
+   */
+  async mintingAncestors(id: string): Promise<number> {
+    const seen = new Set([id]);
+    let parent = (await this.repo.findById(id))?.parentKeyId ?? null;
+    while (parent && !seen.has(parent) && seen.size <= MAX_MINTING_ANCESTORS + 1) {
+      seen.add(parent);
+      parent = (await this.repo.findById(parent))?.parentKeyId ?? null;
+    }
+    return seen.size - 1;
   }
 
   /** the keys minted (through self-service) by `id`, directly or further down */
