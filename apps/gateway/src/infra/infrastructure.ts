@@ -35,6 +35,7 @@ import {
   S3BlobStore,
   SsrfGuard,
   datasourceMigrations,
+  type SsrfGuardOptions,
   type BlobStore,
   type IngestFilePayload,
   type Job,
@@ -117,6 +118,11 @@ export interface Infrastructure {
   startWorker(): Promise<void>;
   /** stops the worker (releasing its leases), flushes the ledger and last-used times, then closes connections */
   close(): Promise<void>;
+}
+
+export interface InfrastructureOptions {
+  /** SSRF guard settings of external sources and fetch_url (tests inject a resolver) */
+  ssrf?: SsrfGuardOptions;
 }
 
 export interface MigrationOptions {
@@ -216,6 +222,7 @@ export async function createInfrastructure(
   logger: Logger,
   llm: LlmService,
   extraMigrations: Migration[] = [],
+  options: InfrastructureOptions = {},
 ): Promise<Infrastructure> {
   // before any I/O: a bad EMBEDDING_MODEL stops the boot with its name
   const embedder = resolveEmbedder(config, llm);
@@ -345,10 +352,10 @@ export async function createInfrastructure(
       textSearchConfig: config.rag.textSearchConfig,
       logger: libLogger('retrieval'),
     });
-    const dataSources = new DataSourceResolver(files);
-    const contextBuilder = new ContextBuilder(db, retrieval);
-    const ssrfGuard = new SsrfGuard();
+    const ssrfGuard = new SsrfGuard(options.ssrf);
     const externalSources = new ExternalSourceService(db, { guard: ssrfGuard });
+    const dataSources = new DataSourceResolver(files, externalSources);
+    const contextBuilder = new ContextBuilder(db, retrieval);
 
     const readinessChecks: ReadinessCheck[] = [
       check('database', () => db.ping(), { kind: db.kind, vector: db.hasVector }),

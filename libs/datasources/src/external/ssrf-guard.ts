@@ -114,7 +114,10 @@ function verdict(range: string): string | null {
  * which would turn an IPv4-compatible address into a mapped one.
  */
 function parseAddress(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  const bare = ip.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const bare = ip
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
   try {
     if (bare.includes(':')) {
       const host = new URL(`http://[${bare}]/`).hostname.replace(/^\[|\]$/g, '');
