@@ -105,6 +105,8 @@ export interface Infrastructure {
   /** null when retrieval is full-text only */
   embedder: Embedder | null;
   ingestion: IngestionPipeline;
+  /** the extraction worker pool of this process */
+  extraction: ExtractionService;
   retrieval: RetrievalService;
   dataSources: DataSourceResolver;
   contextBuilder: ContextBuilder;
@@ -339,14 +341,8 @@ export async function createInfrastructure(
     });
     const index = new ChunkIndexRepository(db);
     if (embedder) await assertIndexDimensions(db, embedder.dimensions);
-    const ingestion = new IngestionPipeline(
-      db,
-      files,
-      blobs,
-      new ExtractionService(),
-      index,
-      embedder,
-    );
+    const extraction = new ExtractionService(config.extraction);
+    const ingestion = new IngestionPipeline(db, files, blobs, extraction, index, embedder);
     worker.register(INGEST_FILE_JOB, ingestion);
     const retrieval = new RetrievalService(db, index, embedder, {
       textSearchConfig: config.rag.textSearchConfig,
@@ -419,6 +415,7 @@ export async function createInfrastructure(
       worker,
       embedder,
       ingestion,
+      extraction,
       retrieval,
       dataSources,
       contextBuilder,
@@ -431,6 +428,7 @@ export async function createInfrastructure(
         await worker
           .stop(WORKER_STOP_GRACE_MS)
           .catch((e: unknown) => logger.error({ err: e }, 'ingestion worker stop failed'));
+        await extraction.close();
         await ledger
           .flush({ timeoutMs: 10_000 })
           .catch((e: unknown) => logger.error({ err: e }, 'ledger flush failed'));
