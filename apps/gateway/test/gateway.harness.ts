@@ -167,6 +167,7 @@ export const ROOT = resolve(__dirname, '../../..');
 /** Boots the real gateway entry point in a child process (TypeScript via swc). */
 export async function spawnGateway(
   env: Record<string, string>,
+  opts: { startTimeoutMs?: number } = {},
 ): Promise<{ child: ChildProcess; url: string; exit: Promise<number | null> }> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/gateway/src/main.ts'], {
     cwd: ROOT,
@@ -177,7 +178,10 @@ export async function spawnGateway(
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 20000);
+    const timer = setTimeout(
+      () => reject(new Error(`gateway did not start: ${stderr}`)),
+      opts.startTimeoutMs ?? 20000,
+    );
     createInterface({ input: child.stdout }).on('line', (line) => {
       try {
         const j = JSON.parse(line) as { msg?: string; url?: string };
