@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
 import { AppModule } from './app.module';
-import { createInfrastructure } from './infra/infrastructure';
+import { createInfrastructure, type InfrastructureOptions } from './infra/infrastructure';
 import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import type { GatewayRequest } from './http/request.types';
@@ -42,6 +42,8 @@ export interface GatewayOptions {
   /** called with the generated bootstrap admin key on first boot */
   onAdminKeyGenerated?: (key: string) => void;
   logger?: pino.Logger;
+  /** infrastructure settings that are not environment variables (tests: the SSRF guard's resolver) */
+  infrastructure?: InfrastructureOptions;
 }
 
 /** Builds and starts the gateway on config.http.port; used by main.ts and by tests. */
@@ -77,7 +79,7 @@ export async function createGateway(
     loadCatalogue(config.llm.modelsFile),
     createProviders(config, { simulatorUrl }),
   );
-  const infra = await createInfrastructure(config, logger, llm);
+  const infra = await createInfrastructure(config, logger, llm, [], opts.infrastructure);
   const authenticator = new Authenticator(adminKey, infra.verifiers);
 
   let app: NestExpressApplication;

@@ -57,7 +57,7 @@ describe('assistants API over HTTP', () => {
         const issued = await api('POST', '/admin/keys', {
           ownerUserId: user,
           accountId: account,
-          scopes: ['chat'],
+          scopes: ['chat', 'files'],
         });
         expect(issued.status).toBe(201);
         keys[user] = (issued.json as { key: string }).key;
@@ -128,6 +128,100 @@ describe('assistants API over HTTP', () => {
     expect(model.json.error.code).toBe('model_not_found');
   });
 
+  it("answers another user's assistant id exactly like a missing one, on GET and on /chat", async () => {
+    const created = await as('alice').post('/assistants', { name: 'Private', instructions: 'x' });
+    const id = (created.json as { id: string }).id;
+    const missing = 'asst_00000000000000000000000000000000';
+    const chat = async (assistantId: string) => {
+      const res = await postJson(
+        `${h.url}/chat`,
+        chatBody('hi', { options: { model: { id: 'sim-gpt' }, assistantId } }),
+        { authorization: `Bearer ${keys.carol}` },
+      );
+      const body = (await res.json()) as { error: Record<string, unknown> };
+      return { status: res.status, error: { ...body.error, requestId: undefined } };
+    };
+    const strip = (r: { status: number; json: { error: Record<string, unknown> } }) => ({
+      status: r.status,
+      error: { ...r.json.error, requestId: undefined },
+    });
+    const foreignGet = strip(await as('carol').get(`/assistants/${id}`));
+    const missingGet = strip(await as('carol').get(`/assistants/${missing}`));
+    const foreignChat = await chat(id);
+    const missingChat = await chat(missing);
+    expect(foreignGet).toMatchObject({ status: 404, error: { code: 'not_found' } });
+    expect(foreignGet).toEqual(missingGet);
+    expect(foreignChat).toMatchObject({ status: 404, error: { code: 'not_found' } });
+    expect(foreignChat).toEqual(missingChat);
+    // and the owner still uses it
+    const own = await postJson(
+      `${h.url}/chat`,
+      chatBody('hi #sim tokens=2', { options: { model: { id: 'sim-gpt' }, assistantId: id } }),
+      { authorization: `Bearer ${keys.alice}` },
+    );
+    expect(own.status).toBe(200);
+    await own.text();
+  });
+
+  it("refuses another user's file ids and tags on POST and PUT exactly like unknown ones", async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['merger plans'], { type: 'text/plain' }), 'secret.txt');
+    const up = await fetch(`${h.url}/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.carol}` },
+      body: form,
+    });
+    expect(up.status).toBe(201);
+    const carolFile = ((await up.json()) as { id: string }).id;
+    const tagged = await api('PUT', `/files/${carolFile}/tags`, { tags: ['merger'] }, keys.carol);
+    expect(tagged.status).toBe(200);
+    // carol herself may use both
+    const hers = await as('carol').post('/assistants', {
+      name: 'Carol',
+      fileIds: [carolFile],
+      tags: ['merger'],
+    });
+    expect(hers.status).toBe(201);
+
+    const strip = (
+      r: { status: number; json: { error: Record<string, unknown> } },
+      id: string,
+    ) => ({
+      status: r.status,
+      error: {
+        ...r.json.error,
+        requestId: undefined,
+        message: String(r.json.error.message).replace(id, 'ID'),
+      },
+    });
+    const foreignFile = await as('alice').post('/assistants', { name: 'x', fileIds: [carolFile] });
+    const unknownFile = await as('alice').post('/assistants', {
+      name: 'x',
+      fileIds: ['file_nope'],
+    });
+    expect(foreignFile.status).toBe(400);
+    expect(foreignFile.json.error).toMatchObject({ code: 'invalid_request', param: 'fileIds' });
+    expect(strip(foreignFile, carolFile)).toEqual(strip(unknownFile, 'file_nope'));
+    const foreignTag = await as('alice').post('/assistants', { name: 'x', tags: ['merger'] });
+    const unknownTag = await as('alice').post('/assistants', { name: 'x', tags: ['nope-tag'] });
+    expect(foreignTag.status).toBe(400);
+    expect(foreignTag.json.error).toMatchObject({ code: 'invalid_request', param: 'tags' });
+    expect(strip(foreignTag, 'merger')).toEqual(strip(unknownTag, 'nope-tag'));
+
+    const mine = await as('alice').post('/assistants', { name: 'Mine' });
+    const id = (mine.json as { id: string }).id;
+    expect(
+      (await as('alice').put(`/assistants/${id}`, { name: 'y', fileIds: [carolFile] })).status,
+    ).toBe(400);
+    expect(
+      (await as('alice').put(`/assistants/${id}`, { name: 'y', tags: ['merger'] })).status,
+    ).toBe(400);
+    expect((await as('alice').get(`/assistants/${id}`)).json).toMatchObject({
+      fileIds: [],
+      tags: [],
+    });
+  });
+
   it('requires credentials', async () => {
     expect((await api('GET', '/assistants', undefined, '')).status).toBe(401);
   });
@@ -150,8 +244,8 @@ describe('assistants API over HTTP', () => {
     });
 
     await expect(registry.select(sel(principal('carol', 'team-b')), id)).rejects.toMatchObject({
-      code: 'forbidden',
-      status: 403,
+      code: 'not_found',
+      status: 404,
     });
 
     const llm = h.gateway.app.get(LlmService);

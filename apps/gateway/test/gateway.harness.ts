@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { createGateway, type Gateway } from '../src/bootstrap';
+import { createGateway, type Gateway, type GatewayOptions } from '../src/bootstrap';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const auth = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -63,7 +63,10 @@ export interface Harness {
 }
 
 /** A real gateway on an ephemeral port, talking HTTP to a real simulator. */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: Omit<GatewayOptions, 'logger'> = {},
+): Promise<Harness> {
   const sim = await startSimulator({ port: 0, host: '127.0.0.1' });
   const dataDir = await mkdtemp(join(tmpdir(), 'sb-gw-'));
   const modelsFile = join(dataDir, 'models.json');
@@ -80,7 +83,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   });
   let gateway: Gateway;
   try {
-    gateway = await createGateway(config, { logger: pino({ level: 'silent' }) });
+    gateway = await createGateway(config, { ...options, logger: pino({ level: 'silent' }) });
   } catch (e) {
     await sim.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -164,6 +167,7 @@ export const ROOT = resolve(__dirname, '../../..');
 /** Boots the real gateway entry point in a child process (TypeScript via swc). */
 export async function spawnGateway(
   env: Record<string, string>,
+  opts: { startTimeoutMs?: number } = {},
 ): Promise<{ child: ChildProcess; url: string; exit: Promise<number | null> }> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/gateway/src/main.ts'], {
     cwd: ROOT,
@@ -174,7 +178,10 @@ export async function spawnGateway(
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 20000);
+    const timer = setTimeout(
+      () => reject(new Error(`gateway did not start: ${stderr}`)),
+      opts.startTimeoutMs ?? 20000,
+    );
     createInterface({ input: child.stdout }).on('line', (line) => {
       try {
         const j = JSON.parse(line) as { msg?: string; url?: string };

@@ -53,7 +53,7 @@ function announced(a: Assistant): Assistant {
  * Chooses the assistant of a request: the one it names (built-in or
  * user-defined, with access checked), else by the request's shape (documents
  * too large for the model's context -> map-reduce), else the default.
- * Errors are AppErrors thrown before any streaming: `not_found`, `forbidden`,
+ * Errors are AppErrors thrown before any streaming: `not_found` (also for another user's assistant), `forbidden`,
  * `unsupported_capability`, `invalid_request`.
  */
 export class AssistantRegistry {

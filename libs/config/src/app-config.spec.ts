@@ -53,6 +53,37 @@ describe('loadConfig', () => {
     });
   });
 
+  it('defaults the extraction limits and validates them by name', () => {
+    expect(loadConfig({}).extraction).toEqual({
+      workers: 1,
+      maxHeapMb: 512,
+      timeoutMs: 120_000,
+      maxUnzippedBytes: 128 * 1024 * 1024,
+      maxPdfPages: 5000,
+      maxChars: 20_000_000,
+    });
+    expect(
+      loadConfig({ EXTRACTION_WORKERS: '3', EXTRACTION_TIMEOUT_SECONDS: '5' }).extraction,
+    ).toMatchObject({ workers: 3, timeoutMs: 5000 });
+    let err: unknown;
+    try {
+      loadConfig({
+        EXTRACTION_WORKERS: '0',
+        EXTRACTION_MAX_HEAP_MB: '8',
+        EXTRACTION_MAX_UNZIPPED_BYTES: 'lots',
+      });
+    } catch (e) {
+      err = e;
+    }
+    const msg = String((err as Error).message);
+    for (const name of [
+      'EXTRACTION_WORKERS',
+      'EXTRACTION_MAX_HEAP_MB',
+      'EXTRACTION_MAX_UNZIPPED_BYTES',
+    ])
+      expect(msg).toContain(name);
+  });
+
   it('defaults the RAG settings and validates them by name', () => {
     const c = loadConfig({});
     expect(c.rag).toEqual({

@@ -82,6 +82,15 @@ export interface AppConfig {
     fetchUrl: boolean;
     sandboxMaxFileBytes: number;
   };
+  /** document extraction: worker pool and per-file limits */
+  extraction: {
+    workers: number;
+    maxHeapMb: number;
+    timeoutMs: number;
+    maxUnzippedBytes: number;
+    maxPdfPages: number;
+    maxChars: number;
+  };
   rag: {
     uploadMaxBytes: number;
     /**
@@ -220,6 +229,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       agentDeadlineMs: e.AGENT_DEADLINE_SECONDS * 1000,
       fetchUrl: e.AGENT_FETCH_URL,
       sandboxMaxFileBytes: e.CODE_SANDBOX_MAX_FILE_BYTES,
+    },
+    extraction: {
+      workers: e.EXTRACTION_WORKERS,
+      maxHeapMb: e.EXTRACTION_MAX_HEAP_MB,
+      timeoutMs: e.EXTRACTION_TIMEOUT_SECONDS * 1000,
+      maxUnzippedBytes: e.EXTRACTION_MAX_UNZIPPED_BYTES,
+      maxPdfPages: e.EXTRACTION_MAX_PDF_PAGES,
+      maxChars: e.EXTRACTION_MAX_CHARS,
     },
     rag: {
       uploadMaxBytes: e.UPLOAD_MAX_BYTES,

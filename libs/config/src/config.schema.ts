@@ -132,6 +132,18 @@ export const envSchema = z.object({
   EMBEDDING_MODEL: optionalString,
   /** Vector column size, fixed once migrated; pgvector's HNSW index stops at 2000. */
   EMBEDDING_DIMENSIONS: intInRange(1536, 1, 2000),
+  /** Worker threads that read uploaded documents (each with the heap limit below). */
+  EXTRACTION_WORKERS: intInRange(1, 1, 16),
+  /** V8 heap limit of one extraction worker, in MiB; a file needing more fails. */
+  EXTRACTION_MAX_HEAP_MB: intInRange(512, 32, 16384),
+  /** Wall-clock limit of reading one file; the worker is terminated past it. */
+  EXTRACTION_TIMEOUT_SECONDS: intInRange(120, 1, 3600),
+  /** Bytes a DOCX/XLSX may actually inflate to (counted while inflating, not declared). */
+  EXTRACTION_MAX_UNZIPPED_BYTES: intInRange(128 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+  /** Pages a PDF may have. */
+  EXTRACTION_MAX_PDF_PAGES: intInRange(5000, 1, 1_000_000),
+  /** Characters of text one file may yield. */
+  EXTRACTION_MAX_CHARS: intInRange(20_000_000, 1000, 1_000_000_000),
   /** Run the ingestion worker in this process (false for API-only replicas). */
   INGESTION_WORKER: bool(true),
   /** Postgres text search configuration of the chunk index (fixed once migrated). */

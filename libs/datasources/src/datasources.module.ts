@@ -14,7 +14,7 @@ import { DATABASE, type Database } from '@switchboard/storage';
 import { BLOB_STORE, type BlobStore } from './blob/blob-store.port';
 import { FsBlobStore } from './blob/fs.blob-store';
 import { S3BlobStore } from './blob/s3.blob-store';
-import { ExtractionService } from './extraction/extraction.service';
+import { ExtractionService, type ExtractionLimits } from './extraction/extraction.service';
 import {
   ExternalSourceService,
   type ExternalSourceServiceOptions,
@@ -35,7 +35,8 @@ export interface DatasourcesModuleOptions {
   jobs?: JobQueueOptions;
   /** the ingestion worker of this process; `enabled: false` for API-only replicas */
   worker?: Omit<JobWorkerOptions, 'logger'> & { enabled?: boolean; stopGraceMs?: number };
-  extraction?: { maxChars?: number; maxUnzippedBytes?: number };
+  /** extraction worker pool and per-file limits (EXTRACTION_*) */
+  extraction?: Partial<ExtractionLimits>;
   ssrf?: SsrfGuardOptions;
   external?: Omit<ExternalSourceServiceOptions, 'guard'>;
 }
@@ -54,6 +55,7 @@ export class DatasourcesLifecycle implements OnApplicationBootstrap, BeforeAppli
   constructor(
     private readonly worker: JobWorker,
     private readonly queue: JobQueue,
+    private readonly extraction: ExtractionService,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(DATASOURCES_OPTIONS) private readonly opts: DatasourcesModuleOptions,
   ) {}
@@ -73,6 +75,7 @@ export class DatasourcesLifecycle implements OnApplicationBootstrap, BeforeAppli
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.worker.stop(this.opts.worker?.stopGraceMs ?? 10_000);
+    await this.extraction.close();
   }
 }
 
@@ -104,8 +107,7 @@ const providers: Provider[] = [
   {
     provide: ExtractionService,
     inject: [DATASOURCES_OPTIONS],
-    useFactory: (o: DatasourcesModuleOptions) =>
-      new ExtractionService(o.extraction?.maxChars, o.extraction?.maxUnzippedBytes),
+    useFactory: (o: DatasourcesModuleOptions) => new ExtractionService(o.extraction),
   },
   {
     provide: FilesService,

@@ -10,6 +10,7 @@ export * from './files/files.types';
 export * from './files/files.service';
 export * from './extraction/extraction.types';
 export * from './extraction/extraction.service';
+export * from './extraction/extract-document';
 export * from './jobs/job-queue';
 export * from './jobs/job-worker';
 export * from './datasources.migrations';

@@ -9,6 +9,7 @@ import {
 import {
   BLOB_STORE,
   type BlobStore,
+  ExternalSourceService,
   ExtractionService,
   FilesService,
   INGEST_FILE_JOB,
@@ -112,8 +113,9 @@ const providers: Provider[] = [
   },
   {
     provide: DataSourceResolver,
-    inject: [FilesService],
-    useFactory: (f: FilesService) => new DataSourceResolver(f),
+    inject: [FilesService, ExternalSourceService],
+    useFactory: (f: FilesService, sources: ExternalSourceService) =>
+      new DataSourceResolver(f, sources),
   },
   {
     provide: ContextBuilder,

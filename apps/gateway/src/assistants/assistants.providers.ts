@@ -7,7 +7,7 @@ import {
 } from '@switchboard/assistants';
 import { AccountService } from '@switchboard/auth';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
-import { SsrfGuard } from '@switchboard/datasources';
+import { FilesService, SsrfGuard } from '@switchboard/datasources';
 import { LlmService } from '@switchboard/llm';
 import { DATABASE, Migrator, type Database } from '@switchboard/storage';
 
@@ -19,10 +19,21 @@ import { DATABASE, Migrator, type Database } from '@switchboard/storage';
 export const assistantProviders: Provider[] = [
   {
     provide: AssistantService,
-    inject: [DATABASE, AccountService, LlmService],
-    useFactory: async (db: Database, accounts: AccountService, llm: LlmService) => {
+    inject: [DATABASE, AccountService, LlmService, FilesService],
+    useFactory: async (
+      db: Database,
+      accounts: AccountService,
+      llm: LlmService,
+      files: FilesService,
+    ) => {
       await new Migrator(db).migrate(assistantMigrations);
-      return new AssistantService(new SqlAssistantRepository(db), accounts, llm);
+      return new AssistantService(new SqlAssistantRepository(db), accounts, llm, {
+        readableFileIds: async (p, ids) => (await files.getMany(p, ids)).map((f) => f.id),
+        readableTags: async (p, tags) => {
+          const carried = new Set((await files.listByTags(p, tags)).flatMap((f) => f.tags));
+          return tags.filter((t) => carried.has(t));
+        },
+      });
     },
   },
   {

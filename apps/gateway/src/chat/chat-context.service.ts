@@ -53,6 +53,8 @@ export interface ContextRequest {
   skipRag?: boolean;
   /** an explicit assistant choice; map-reduce always gets whole documents */
   assistantId?: string;
+  /** aborts external source fetches when the client leaves */
+  signal?: AbortSignal;
 }
 
 /**
@@ -94,7 +96,11 @@ export class ChatContextService {
       });
       return { ...none, events };
     }
-    const { files, warnings } = await this.resolver!.resolve(req.principal, req.refs);
+    const question = lastUserText(req.messages);
+    const { files, external, warnings } = await this.resolver!.resolve(req.principal, req.refs, {
+      query: question,
+      signal: req.signal,
+    });
     for (const w of warnings)
       events.push({
         type: 'status',
@@ -103,9 +109,8 @@ export class ChatContextService {
         inProgress: false,
         warning: true,
       });
-    if (files.length === 0) return { ...none, events };
+    if (files.length === 0 && external.length === 0) return { ...none, events };
 
-    const question = lastUserText(req.messages);
     const budget =
       req.model.contextWindow -
       estimatePromptTokens(req.messages) -
@@ -120,7 +125,14 @@ export class ChatContextService {
       assistantTakesWhole ||
       (!req.ragOnly && !req.assistantId && WHOLE_DOCUMENT_TASK.test(question));
     if (wantsWhole && !req.skipRag) {
-      const texts = await this.texts(req.principal, files);
+      const texts = [
+        ...(await this.texts(req.principal, files)),
+        ...external.map((d) => ({
+          fileId: `source://${d.sourceName}`,
+          name: d.sourceName,
+          text: d.segments.map((x) => x.text).join('\n\n'),
+        })),
+      ];
       const total = texts.reduce((n, d) => n + estimateTextTokens(d.text), 0);
       if (total > budget || assistantTakesWhole) {
         events.push({
@@ -140,6 +152,7 @@ export class ChatContextService {
       budgetTokens: Math.max(0, budget),
       ragOnly: req.ragOnly,
       skipRag: req.skipRag,
+      external,
     });
     if (built.mode === 'none') return { ...none, events };
     events.push({
@@ -147,8 +160,8 @@ export class ChatContextService {
       id: 'datasources',
       message:
         built.mode === 'retrieval'
-          ? `Retrieved ${built.sources.length} passage(s) from ${files.length} document(s)`
-          : `Using ${files.length} document(s)${built.truncated ? ' (cut to fit)' : ''}`,
+          ? `Retrieved ${built.sources.length} passage(s) from ${files.length + external.length} document(s)`
+          : `Using ${files.length + external.length} document(s)${built.truncated ? ' (cut to fit)' : ''}`,
       inProgress: false,
     });
     events.push({

@@ -304,6 +304,7 @@ export class ChatPipeline {
           ragOnly: input.ragOnly,
           skipRag: input.skipRag,
           assistantId: input.assistantId,
+          signal: abort.signal,
         });
         const runContext = {
           requestId: input.requestId,

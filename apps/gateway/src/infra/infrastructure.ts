@@ -35,6 +35,7 @@ import {
   S3BlobStore,
   SsrfGuard,
   datasourceMigrations,
+  type SsrfGuardOptions,
   type BlobStore,
   type IngestFilePayload,
   type Job,
@@ -106,6 +107,8 @@ export interface Infrastructure {
   /** null when retrieval is full-text only */
   embedder: Embedder | null;
   ingestion: IngestionPipeline;
+  /** the extraction worker pool of this process */
+  extraction: ExtractionService;
   retrieval: RetrievalService;
   dataSources: DataSourceResolver;
   contextBuilder: ContextBuilder;
@@ -119,6 +122,11 @@ export interface Infrastructure {
   startWorker(): Promise<void>;
   /** stops the worker (releasing its leases), flushes the ledger and last-used times, then closes connections */
   close(): Promise<void>;
+}
+
+export interface InfrastructureOptions {
+  /** SSRF guard settings of external sources and fetch_url (tests inject a resolver) */
+  ssrf?: SsrfGuardOptions;
 }
 
 export interface MigrationOptions {
@@ -218,6 +226,7 @@ export async function createInfrastructure(
   logger: Logger,
   llm: LlmService,
   extraMigrations: Migration[] = [],
+  options: InfrastructureOptions = {},
 ): Promise<Infrastructure> {
   // before any I/O: a bad EMBEDDING_MODEL stops the boot with its name
   const embedder = resolveEmbedder(config, llm);
@@ -351,23 +360,17 @@ export async function createInfrastructure(
     });
     const index = new ChunkIndexRepository(db);
     if (embedder) await assertIndexDimensions(db, embedder.dimensions);
-    const ingestion = new IngestionPipeline(
-      db,
-      files,
-      blobs,
-      new ExtractionService(),
-      index,
-      embedder,
-    );
+    const extraction = new ExtractionService(config.extraction);
+    const ingestion = new IngestionPipeline(db, files, blobs, extraction, index, embedder);
     worker.register(INGEST_FILE_JOB, ingestion);
     const retrieval = new RetrievalService(db, index, embedder, {
       textSearchConfig: config.rag.textSearchConfig,
       logger: libLogger('retrieval'),
     });
-    const dataSources = new DataSourceResolver(files);
-    const contextBuilder = new ContextBuilder(db, retrieval);
-    const ssrfGuard = new SsrfGuard();
+    const ssrfGuard = new SsrfGuard(options.ssrf);
     const externalSources = new ExternalSourceService(db, { guard: ssrfGuard });
+    const dataSources = new DataSourceResolver(files, externalSources);
+    const contextBuilder = new ContextBuilder(db, retrieval);
 
     const readinessChecks: ReadinessCheck[] = [
       check('database', () => db.ping(), { kind: db.kind, vector: db.hasVector }),
@@ -431,6 +434,7 @@ export async function createInfrastructure(
       worker,
       embedder,
       ingestion,
+      extraction,
       retrieval,
       dataSources,
       contextBuilder,
@@ -443,6 +447,7 @@ export async function createInfrastructure(
         await worker
           .stop(WORKER_STOP_GRACE_MS)
           .catch((e: unknown) => logger.error({ err: e }, 'ingestion worker stop failed'));
+        await extraction.close();
         await ledger
           .flush({ timeoutMs: 10_000 })
           .catch((e: unknown) => logger.error({ err: e }, 'ledger flush failed'));

@@ -19,7 +19,7 @@ import {
 } from '../testing/assistants.testing';
 import { assistantMigrations } from './assistant.migrations';
 import { SqlAssistantRepository } from './assistant.repository';
-import { AssistantService } from './assistant.service';
+import { AssistantService, type DocumentVisibility } from './assistant.service';
 import type { AssistantInput } from './assistant.types';
 
 const principal = (userId: string, scopes: Principal['scopes'] = ['chat']): Principal => ({
@@ -29,6 +29,20 @@ const principal = (userId: string, scopes: Principal['scopes'] = ['chat']): Prin
   scopes,
   limits: {},
 });
+/** files readable per user, with their tags (what the files domain would answer) */
+const READABLE: Record<string, Array<{ id: string; tags: string[] }>> = {
+  owner: [
+    { id: 'f-1', tags: ['hr'] },
+    { id: 'f-2', tags: [] },
+  ],
+  stranger: [{ id: 'f-secret', tags: ['merger'] }],
+};
+const documents: DocumentVisibility = {
+  readableFileIds: (p, ids) =>
+    Promise.resolve((READABLE[p.userId] ?? []).map((f) => f.id).filter((id) => ids.includes(id))),
+  readableTags: (p, tags) =>
+    Promise.resolve(tags.filter((t) => (READABLE[p.userId] ?? []).some((f) => f.tags.includes(t)))),
+};
 const owner = principal('owner');
 const member = principal('member');
 const stranger = principal('stranger');
@@ -64,7 +78,7 @@ describe('user-defined assistants (PGlite, real account membership, simulator)',
     [db, world] = await Promise.all([createTestPglite(), startSimWorld()]);
     await new Migrator(db).migrate([...identityMigrations, ...assistantMigrations]);
     accounts = new AccountService(new SqlAccountRepository(db), { membershipCacheTtlMs: 0 });
-    service = new AssistantService(new SqlAssistantRepository(db), accounts, world.llm);
+    service = new AssistantService(new SqlAssistantRepository(db), accounts, world.llm, documents);
     registry = new AssistantRegistry({ models: world.llm, store: service });
     await accounts.create({ id: 'team-a', name: 'Team A' });
     await accounts.create({ id: 'team-b', name: 'Team B' });
@@ -87,16 +101,42 @@ describe('user-defined assistants (PGlite, real account membership, simulator)',
     documents: [],
   });
 
-  it('lets the owner and members of a shared account use it, and refuses a non-member with forbidden', async () => {
+  it('lets the owner and members of a shared account use it; a non-member gets exactly the answer of a missing id', async () => {
     const a = await service.create(owner, input({ sharedAccountIds: ['team-a'] }));
     expect((await registry.select(sel(owner), a.id)).id).toBe(a.id);
     expect((await registry.select(sel(member), a.id)).id).toBe(a.id);
     const refused = await rejection(registry.select(sel(stranger), a.id));
-    expect(refused.code).toBe('forbidden');
-    expect(refused.status).toBe(403);
-    expect((await rejection(registry.select(sel(stranger), 'asst_missing'))).code).toBe(
-      'not_found',
+    const missing = await rejection(registry.select(sel(stranger), 'asst_missing'));
+    expect(refused).toMatchObject({ code: 'not_found', status: 404 });
+    expect([refused.code, refused.status, refused.message, refused.extra.param]).toEqual([
+      missing.code,
+      missing.status,
+      missing.message,
+      missing.extra.param,
+    ]);
+  });
+
+  it('refuses file ids and tags the author cannot read exactly like unknown ones', async () => {
+    const foreignFile = await rejection(service.create(owner, input({ fileIds: ['f-secret'] })));
+    const unknownFile = await rejection(service.create(owner, input({ fileIds: ['f-nope'] })));
+    expect(foreignFile).toMatchObject({ code: 'invalid_request', extra: { param: 'fileIds' } });
+    expect(foreignFile.message.replace('f-secret', 'X')).toBe(
+      unknownFile.message.replace('f-nope', 'X'),
     );
+    const foreignTag = await rejection(service.create(owner, input({ tags: ['merger'] })));
+    const unknownTag = await rejection(service.create(owner, input({ tags: ['nope'] })));
+    expect(foreignTag).toMatchObject({ code: 'invalid_request', extra: { param: 'tags' } });
+    expect(foreignTag.message.replace('merger', 'X')).toBe(unknownTag.message.replace('nope', 'X'));
+
+    const a = await service.create(owner, input({ fileIds: ['f-1'], tags: ['hr'] }));
+    expect(
+      (await rejection(service.update(owner, a.id, input({ fileIds: ['f-1', 'f-secret'] })))).extra
+        .param,
+    ).toBe('fileIds');
+    expect(
+      (await rejection(service.update(owner, a.id, input({ tags: ['hr', 'merger'] })))).extra.param,
+    ).toBe('tags');
+    expect(await service.get(owner, a.id)).toMatchObject({ fileIds: ['f-1'], tags: ['hr'] });
   });
 
   it('looks membership up when it is checked: a removed member is refused on the next request', async () => {
@@ -105,7 +145,7 @@ describe('user-defined assistants (PGlite, real account membership, simulator)',
     expect((await registry.select(sel(principal('leaver')), a.id)).id).toBe(a.id);
     await accounts.removeMember('team-a', 'leaver');
     expect((await rejection(registry.select(sel(principal('leaver')), a.id))).code).toBe(
-      'forbidden',
+      'not_found',
     );
   });
 
@@ -230,9 +270,13 @@ describe('user-defined assistants (PGlite, real account membership, simulator)',
       expect((await rejection(service.create(owner, input({ tools: ['fetch_url'] })))).code).toBe(
         'invalid_request',
       );
-      const enabled = new AssistantService(new SqlAssistantRepository(db), accounts, world.llm, {
-        fetchUrlEnabled: true,
-      });
+      const enabled = new AssistantService(
+        new SqlAssistantRepository(db),
+        accounts,
+        world.llm,
+        documents,
+        { fetchUrlEnabled: true },
+      );
       expect((await rejection(enabled.create(owner, input({ tools: ['fetch_url'] })))).code).toBe(
         'forbidden',
       );

@@ -4,10 +4,72 @@ import type { Principal } from '@switchboard/auth';
 import { Migrator, type PgliteDatabase, createTestPglite } from '@switchboard/storage';
 import { user } from '../../test/principals';
 import { datasourceMigrations } from '../datasources.migrations';
-import { type ExternalSourceInput, ExternalSourceService } from './external-source.service';
+import {
+  type ExternalSourceInput,
+  ExternalSourceService,
+  assertUrlTemplate,
+  fillUrlTemplate,
+} from './external-source.service';
 import { SsrfGuard } from './ssrf-guard';
 
 const admin: Principal = { ...user('root'), scopes: ['admin'] };
+
+describe('URL templates: the query fills the path or query string only', () => {
+  it.each([
+    'http://x{query}/',
+    'http://x{query}.example.test/',
+    'http://{query}/',
+    'http://{query}.example.test/',
+    'http://example.test{query}',
+    'http://example.test{query}/path',
+    'http://example.test:{query}/',
+    'http://example.test:80{query}/',
+    'http://{query}@example.test/',
+    'http://user:{query}@example.test/',
+    'http://user:pw@example.test/?q={query}',
+    'http://[::1{query}]/',
+    'https://example.test/#{query}',
+    '{query}://example.test/',
+    'http{query}://example.test/',
+    'ftp://example.test/{query}',
+    'http:/example.test/{query}',
+    'http:example.test/{query}',
+    'javascript:{query}',
+  ])('refuses %s', (t) => {
+    expect(() => assertUrlTemplate(t)).toThrow();
+  });
+
+  it.each([
+    'http://example.test/search?q={query}',
+    'https://example.test/{query}',
+    'https://example.test/a/{query}/b?x={query}&y=1',
+    'https://example.test:8443/?q={query}',
+    'http://example.test\\{query}',
+    'https://example.test?{query}',
+  ])('accepts %s', (t) => {
+    expect(() => assertUrlTemplate(t)).not.toThrow();
+  });
+
+  it('keeps the origin whatever the query holds', () => {
+    for (const q of [
+      '@evil.test',
+      '/../@evil.test',
+      '\\\\evil.test',
+      '#@evil.test',
+      '?x=1',
+      ':80',
+      '%2F%2Fevil',
+    ])
+      for (const t of [
+        'https://example.test/{query}',
+        'https://example.test?{query}',
+        'http://example.test\\{query}',
+      ])
+        expect(new URL(fillUrlTemplate(t, q)).origin).toBe(
+          new URL(t.replace('{query}', '')).origin,
+        );
+  });
+});
 
 describe('ExternalSourceService', () => {
   let db: PgliteDatabase;
@@ -66,6 +128,8 @@ describe('ExternalSourceService', () => {
       { name: 'Bad Name', urlTemplate: `${base}/` },
       { name: 'a', urlTemplate: 'file:///etc/passwd' },
       { name: 'a', urlTemplate: 'http://{query}.example.test/' },
+      { name: 'a', urlTemplate: 'http://x{query}/' },
+      { name: 'a', urlTemplate: `${base}{query}` },
       { name: 'a', urlTemplate: `${base}/`, headers: { Host: 'x' } },
       { name: 'a', urlTemplate: `${base}/`, headers: { 'X-Key': 'a\r\nInjected: 1' } },
       {
@@ -120,6 +184,15 @@ describe('ExternalSourceService', () => {
       reason: 'blocked_address',
     });
     await expect(svc.fetch('nope', 'x')).rejects.toMatchObject({ code: 'not_found' });
+    // a row that never went through register() (older release, manual SQL) is checked again
+    await db.query(
+      `INSERT INTO external_sources (id, name, url_template, method, headers, body_template, created_by)
+       VALUES ('legacy', 'legacy', 'http://x{query}/', 'GET', '{}'::jsonb, NULL, 'root')`,
+    );
+    await expect(svc.fetch('legacy', 'api.example.test:1')).rejects.toMatchObject({
+      name: 'ExternalFetchError',
+      reason: 'bad_url',
+    });
     await svc.remove(admin, 'sneaky');
     await expect(svc.remove(admin, 'sneaky')).rejects.toMatchObject({ code: 'not_found' });
   });

@@ -1,5 +1,6 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import {
   ExternalFetchError,
   type ResolvedAddress,
@@ -18,6 +19,7 @@ const FAKE_DNS: Record<string, ResolvedAddress[]> = {
     { address: '192.168.1.1', family: 4 },
   ],
   'v6local.test': [{ address: 'fd00:ec2::254', family: 6 }],
+  'v4compat.test': [{ address: '::127.0.0.1', family: 6 }],
   localhost: [{ address: '127.0.0.1', family: 4 }],
 };
 const resolve = (host: string) =>
@@ -54,6 +56,19 @@ describe('refusedAddressReason', () => {
     ['64:ff9b::a00:1', 'rfc6052'],
     ['2002:a00:1::', '6to4'],
     ['ff02::1', 'multicast'],
+    // IPv4-compatible (::/96): the dotted form must not be read as IPv4-mapped
+    ['::127.0.0.1', 'ipv4Compatible'],
+    ['::7f00:1', 'ipv4Compatible'],
+    ['::8.8.8.8', 'ipv4Compatible'],
+    ['::a9fe:a9fe', 'ipv4Compatible'],
+    ['[::169.254.169.254]', 'ipv4Compatible'],
+    ['0:0:0:0:0:0:a00:1', 'ipv4Compatible'],
+    ['::ffff:0:8.8.8.8', 'rfc6145'],
+    ['64:ff9b::8.8.8.8', 'rfc6052'],
+    ['64:ff9b:1::a00:1', 'rfc6052'],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'teredo'],
+    ['::ffff:169.254.169.254', 'linkLocal'],
+    ['::FFFF:7F00:1', 'loopback'],
   ])('refuses %s (%s)', (ip, why) => {
     expect(refusedAddressReason(ip)).toBe(why);
   });
@@ -64,6 +79,36 @@ describe('refusedAddressReason', () => {
       expect(refusedAddressReason(ip)).toBeNull();
     },
   );
+});
+
+describe('refusedAddressReason over every IPv4 address embedded in IPv6', () => {
+  const octet = fc.integer({ min: 0, max: 255 });
+  const v4 = fc.tuple(octet, octet, octet, octet);
+  const dotted = (q: number[]) => q.join('.');
+  const hex = (q: number[]) =>
+    `${((q[0] << 8) | q[1]).toString(16)}:${((q[2] << 8) | q[3]).toString(16)}`;
+
+  it('refuses IPv4-compatible, NAT64, 6to4 and Teredo forms of any IPv4 address', () => {
+    fc.assert(
+      fc.property(v4, fc.integer({ min: 0, max: 0xffff }), (q, tail) => {
+        for (const ip of [`::${dotted(q)}`, `::${hex(q)}`, `[::${dotted(q)}]`])
+          expect(refusedAddressReason(ip)).not.toBeNull();
+        expect(refusedAddressReason(`64:ff9b::${dotted(q)}`)).toBe('rfc6052');
+        expect(refusedAddressReason(`2002:${hex(q)}::${tail.toString(16)}`)).toBe('6to4');
+        expect(refusedAddressReason(`2001:0:${hex(q)}::${tail.toString(16)}`)).toBe('teredo');
+      }),
+    );
+  });
+
+  it('judges an IPv4-mapped address exactly like its IPv4 address, in dotted and hex form', () => {
+    fc.assert(
+      fc.property(v4, (q) => {
+        const plain = refusedAddressReason(dotted(q));
+        expect(refusedAddressReason(`::ffff:${dotted(q)}`)).toBe(plain);
+        expect(refusedAddressReason(`::ffff:${hex(q)}`)).toBe(plain);
+      }),
+    );
+  });
 });
 
 describe('SsrfGuard', () => {
@@ -146,6 +191,12 @@ describe('SsrfGuard', () => {
       `http://[::1]:${port}/ok`,
       `http://[::ffff:127.0.0.1]:${port}/ok`,
       `http://[::ffff:7f00:1]:${port}/ok`,
+      `http://[::127.0.0.1]:${port}/ok`, // IPv4-compatible
+      `http://[::7f00:1]:${port}/ok`,
+      'http://[::a9fe:a9fe]/', // IPv4-compatible metadata address
+      'http://[64:ff9b::a9fe:a9fe]/', // NAT64
+      'http://[2002:a9fe:a9fe::1]/', // 6to4
+      `http://v4compat.test:${port}/ok`,
       'http://0.0.0.0/',
       `http://2130706433:${port}/ok`, // 127.0.0.1 in decimal
       `http://0x7f.1:${port}/ok`,

@@ -84,21 +84,49 @@ const DEFAULT_TYPES = [
  * Why an address is refused, or null when it is a public unicast address. Only
  * `unicast` passes: loopback, private (RFC 1918), CGNAT, link-local (cloud
  * metadata 169.254.169.254 included), unique-local (fc00::/7, AWS's fd00:ec2::254),
- * multicast, unspecified, reserved, broadcast, and IPv6 forms that embed an
- * IPv4 address (mapped, NAT64, 6to4, Teredo) are refused; an IPv4-mapped IPv6
- * address is judged by its IPv4 address.
+ * multicast, unspecified, reserved, broadcast, and the IPv6 forms that embed an
+ * IPv4 address are refused: IPv4-compatible `::a.b.c.d` (::/96, deprecated by
+ * RFC 4291), IPv4-translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96 and
+ * 64:ff9b:1::/48), 6to4 (2002::/16) and Teredo (2001::/32). An IPv4-mapped
+ * address (::ffff:a.b.c.d) connects to its IPv4 address, so it is judged by it.
  */
 export function refusedAddressReason(ip: string): string | null {
-  let addr: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    addr = ipaddr.parse(ip.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
-  } catch {
-    return 'not an IP address';
-  }
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress())
-    addr = (addr as ipaddr.IPv6).toIPv4Address();
-  const range = addr.range();
+  const addr = parseAddress(ip);
+  if (!addr) return 'not an IP address';
+  if (addr.kind() === 'ipv4') return verdict(addr.range());
+  const v6 = addr as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return verdict(v6.toIPv4Address().range());
+  const range = v6.range();
+  if (range !== 'unicast') return range;
+  // ::/96 apart from :: and ::1 (named above): ipaddr.js has no name for it
+  if (v6.parts.slice(0, 6).every((p) => p === 0)) return 'ipv4Compatible';
+  return null;
+}
+
+function verdict(range: string): string | null {
   return range === 'unicast' ? null : range;
+}
+
+/**
+ * Parses an address the way the socket layer will read it. IPv6 goes through
+ * the WHATWG URL parser first, which serialises every form to hex groups:
+ * ipaddr.js reads the dotted tail of `::a.b.c.d` as if it were `::ffff:a.b.c.d`,
+ * which would turn an IPv4-compatible address into a mapped one.
+ */
+function parseAddress(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  const bare = ip
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
+  try {
+    if (bare.includes(':')) {
+      const host = new URL(`http://[${bare}]/`).hostname.replace(/^\[|\]$/g, '');
+      return ipaddr.IPv6.parse(host);
+    }
+    return ipaddr.IPv4.parse(bare);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -5,11 +5,19 @@ import {
   makePdf,
   makeXlsx,
 } from '../../test/fixtures';
+import {
+  deeplyNestedPdf,
+  hugePageCountPdf,
+  lyingDocx,
+  lyingXlsx,
+  singleLineCsv,
+} from '../../test/hostile-files';
 import { MIME } from '../files/content-sniffer';
 import { ExtractionError } from './extraction.types';
 import { ExtractionService } from './extraction.service';
 
 const svc = new ExtractionService();
+afterAll(() => svc.close());
 
 async function failure(p: Promise<unknown>): Promise<ExtractionError> {
   try {
@@ -161,17 +169,123 @@ describe('ExtractionService', () => {
   it('refuses an Office package that would expand beyond the limit, without inflating it', async () => {
     const docx = await makeDocx([{ text: 'z'.repeat(200_000) }]);
     expect(docx.length).toBeLessThan(10_000); // compresses well
-    const small = new ExtractionService(undefined, 100_000);
-    expect((await failure(small.extract(docx, MIME.docx))).reason).toBe('too_large');
-    const xlsx = await makeXlsx({ S: [['a'], ['z'.repeat(200_000)]] });
-    expect((await failure(small.extract(xlsx, MIME.xlsx))).reason).toBe('too_large');
+    const small = new ExtractionService({ maxUnzippedBytes: 100_000 });
+    try {
+      expect((await failure(small.extract(docx, MIME.docx))).reason).toBe('too_large');
+      const xlsx = await makeXlsx({ S: [['a'], ['z'.repeat(200_000)]] });
+      expect((await failure(small.extract(xlsx, MIME.xlsx))).reason).toBe('too_large');
+    } finally {
+      await small.close();
+    }
     expect((await svc.extract(docx, MIME.docx)).segments[0].text).toHaveLength(200_000);
   });
 
   it('refuses extracted text beyond the character cap', async () => {
-    const small = new ExtractionService(10);
-    expect((await failure(small.extract(Buffer.from('a'.repeat(11)), MIME.text))).reason).toBe(
-      'too_large',
-    );
+    const small = new ExtractionService({ maxChars: 10 });
+    try {
+      expect((await failure(small.extract(Buffer.from('a'.repeat(11)), MIME.text))).reason).toBe(
+        'too_large',
+      );
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('ExtractionService under attack (worker threads with heap and time limits)', () => {
+  it('counts the bytes a ZIP actually inflates, not the sizes its headers declare', async () => {
+    // 64 MiB of XML declared as 4 KiB in both headers; 1 MiB allowed
+    const docx = await lyingDocx(64 * 1024 * 1024);
+    expect(docx.length).toBeLessThan(200_000);
+    const xlsx = await lyingXlsx(64 * 1024 * 1024);
+    const pool = new ExtractionService({ maxUnzippedBytes: 1024 * 1024 });
+    try {
+      const d = await failure(pool.extract(docx, MIME.docx));
+      expect(d.reason).toBe('too_large');
+      expect(d.message).toMatch(/expands to more than 1048576 bytes/);
+      expect((await failure(pool.extract(xlsx, MIME.xlsx))).reason).toBe('too_large');
+      // the pool survives and reads a normal document next
+      const ok = await makeDocx([{ text: 'Still fine.' }]);
+      expect((await pool.extract(ok, MIME.docx)).segments[0].text).toBe('Still fine.');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails a file that needs more heap than allowed, terminates that worker and replaces it', async () => {
+    // JSON that expands in the heap: 2M small objects
+    const json = Buffer.from(`[${'{"a":[1]},'.repeat(600_000)}{}]`);
+    const pool = new ExtractionService({ maxHeapMb: 32, timeoutMs: 60_000 });
+    try {
+      const err = await failure(pool.extract(json, MIME.json));
+      expect(err.reason).toBe('too_large');
+      expect(err.message).toMatch(/32 MB of memory/);
+      expect(pool.size).toBe(0); // the exhausted worker is gone
+      expect((await pool.extract(Buffer.from('after'), MIME.text)).segments[0].text).toBe('after');
+      expect(pool.size).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('terminates a file that runs past the time limit', async () => {
+    const pool = new ExtractionService({ timeoutMs: 1 });
+    try {
+      const err = await failure(pool.extract(await makePdf([['slow']]), MIME.pdf));
+      expect(err.reason).toBe('timeout');
+      expect(pool.size).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses a PDF whose page tree claims more pages than allowed, and survives deep nesting', async () => {
+    const pool = new ExtractionService({ maxPdfPages: 1000, timeoutMs: 60_000 });
+    try {
+      const huge = await failure(pool.extract(hugePageCountPdf(100_000), MIME.pdf));
+      expect(huge.reason).toBe('too_large');
+      expect(huge.message).toMatch(/100000 pages/);
+      const deep = await failure(pool.extract(deeplyNestedPdf(500_000), MIME.pdf));
+      expect(['corrupt', 'too_large', 'timeout']).toContain(deep.reason);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails a 50 MB single-line CSV with a reason', async () => {
+    const pool = new ExtractionService({ maxHeapMb: 256, timeoutMs: 60_000 });
+    try {
+      const err = await failure(pool.extract(singleLineCsv(50 * 1024 * 1024), MIME.csv));
+      expect(err.reason).toBe('too_large');
+      expect(err.message).toMatch(/record longer than/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs files in parallel up to the pool size and queues the rest', async () => {
+    const pool = new ExtractionService({ workers: 2 });
+    try {
+      const docs = await Promise.all(
+        ['one', 'two', 'three', 'four'].map((t) => pool.extract(Buffer.from(t), MIME.text)),
+      );
+      expect(docs.map((d) => d.segments[0].text)).toEqual(['one', 'two', 'three', 'four']);
+      expect(pool.size).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('stops an extraction when its signal aborts, with the abort reason (not a file failure)', async () => {
+    const pool = new ExtractionService();
+    try {
+      const abort = new AbortController();
+      const p = pool.extract(await makePdf([['x']]), MIME.pdf, abort.signal);
+      abort.abort(new Error('job released'));
+      await expect(p).rejects.toThrow('job released');
+      await expect(p).rejects.not.toBeInstanceOf(ExtractionError);
+    } finally {
+      await pool.close();
+    }
   });
 });

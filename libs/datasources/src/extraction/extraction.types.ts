@@ -25,7 +25,14 @@ export interface ExtractedDocument {
   pages?: number;
 }
 
-export type ExtractionFailure = 'encrypted' | 'corrupt' | 'empty' | 'unsupported' | 'too_large';
+export type ExtractionFailure =
+  | 'encrypted'
+  | 'corrupt'
+  | 'empty'
+  | 'unsupported'
+  | 'too_large'
+  /** the extraction time limit passed */
+  | 'timeout';
 
 /** An extraction that cannot succeed on retry; the file ends `failed` with `message`. */
 export class ExtractionError extends Error {

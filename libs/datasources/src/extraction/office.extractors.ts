@@ -2,10 +2,12 @@ import type { CellValue, Workbook } from 'exceljs';
 import { htmlToSegments } from './html.extractor';
 import { ExtractionError, type ExtractedDocument, type TextSegment } from './extraction.types';
 import { nativeRequire } from './native-require';
-import { assertZipWithinLimit } from './zip-guard';
+import { assertZipWithinLimit, boundedZip } from './zip-guard';
 
-/** uncompressed bytes an Office package may expand to (default 256 MiB) */
-export const DEFAULT_MAX_UNZIPPED_BYTES = 256 * 1024 * 1024;
+/** uncompressed bytes an Office package may expand to (default 128 MiB) */
+export const DEFAULT_MAX_UNZIPPED_BYTES = 128 * 1024 * 1024;
+/** pages a PDF may have (default 5,000) */
+export const DEFAULT_MAX_PDF_PAGES = 5_000;
 
 const OLE_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
 
@@ -18,7 +20,10 @@ type UnpdfModule = typeof import('unpdf');
 let unpdf: UnpdfModule | undefined;
 
 /** PDF: one segment per page with text, located by page number */
-export async function pdfToDocument(buf: Buffer): Promise<ExtractedDocument> {
+export async function pdfToDocument(
+  buf: Buffer,
+  maxPages = DEFAULT_MAX_PDF_PAGES,
+): Promise<ExtractedDocument> {
   unpdf ??= nativeRequire()('unpdf') as UnpdfModule;
   let pdf: Awaited<ReturnType<UnpdfModule['getDocumentProxy']>>;
   try {
@@ -31,6 +36,13 @@ export async function pdfToDocument(buf: Buffer): Promise<ExtractedDocument> {
     throw new ExtractionError('corrupt', `The PDF could not be read: ${(err as Error).message}`, {
       cause: err,
     });
+  }
+  if (pdf.numPages > maxPages) {
+    await pdf.loadingTask.destroy().catch(() => undefined);
+    throw new ExtractionError(
+      'too_large',
+      `The PDF has ${pdf.numPages} pages; at most ${maxPages} are read.`,
+    );
   }
   try {
     const { totalPages, text } = await unpdf.extractText(pdf, { mergePages: false });
@@ -64,11 +76,12 @@ export async function docxToDocument(
 ): Promise<ExtractedDocument> {
   assertNotEncryptedOffice(buf, 'Word document');
   assertZipWithinLimit(buf, maxUnzippedBytes, 'Word document');
+  const bounded = boundedZip(buf, maxUnzippedBytes, 'Word document');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   mammoth ??= require('mammoth') as MammothModule;
   let html: string;
   try {
-    html = (await mammoth.convertToHtml({ buffer: buf })).value;
+    html = (await mammoth.convertToHtml({ buffer: bounded })).value;
   } catch (err) {
     throw new ExtractionError(
       'corrupt',
@@ -89,11 +102,12 @@ export async function xlsxToDocument(
 ): Promise<ExtractedDocument> {
   assertNotEncryptedOffice(buf, 'spreadsheet');
   assertZipWithinLimit(buf, maxUnzippedBytes, 'spreadsheet');
+  const bounded = boundedZip(buf, maxUnzippedBytes, 'spreadsheet');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   excel ??= require('exceljs') as ExcelModule;
   const wb: Workbook = new excel.Workbook();
   try {
-    await wb.xlsx.load(buf as unknown as ArrayBuffer);
+    await wb.xlsx.load(bounded as unknown as ArrayBuffer);
   } catch (err) {
     throw new ExtractionError(
       'corrupt',

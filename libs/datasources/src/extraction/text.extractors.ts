@@ -36,6 +36,9 @@ export function markdownToSegments(md: string): TextSegment[] {
   return segments;
 }
 
+/** characters one CSV/TSV record may hold */
+export const MAX_RECORD_CHARS = 1_000_000;
+
 /**
  * CSV/TSV: one segment per record, rendered `header: value; ...` so each row
  * reads on its own, located by its line number (the header is row 1).
@@ -50,8 +53,16 @@ export function delimitedToSegments(text: string, delimiter: ',' | '\t'): TextSe
       relax_quotes: true,
       skip_empty_lines: true,
       bom: true,
+      // a record longer than this is no table row (a single-line dump): stop reading at once
+      max_record_size: MAX_RECORD_CHARS,
     }) as unknown as Array<{ record: string[]; info: { lines: number } }>;
   } catch (err) {
+    if ((err as { code?: string }).code === 'CSV_MAX_RECORD_SIZE')
+      throw new ExtractionError(
+        'too_large',
+        `The ${delimiter === ',' ? 'CSV' : 'TSV'} file has a record longer than ${MAX_RECORD_CHARS} characters.`,
+        { cause: err },
+      );
     throw new ExtractionError(
       'corrupt',
       `The ${delimiter === ',' ? 'CSV' : 'TSV'} file could not be parsed: ${(err as Error).message}`,

@@ -2,7 +2,7 @@ import { buffer } from 'node:stream/consumers';
 import {
   type BlobStore,
   ExtractionError,
-  type ExtractionService,
+  type DocumentExtractor,
   type FilesService,
   type IngestFilePayload,
   type Job,
@@ -36,7 +36,7 @@ export class IngestionPipeline implements JobHandler<IngestFilePayload> {
     private readonly db: Database,
     private readonly files: FilesService,
     private readonly blobs: BlobStore,
-    private readonly extraction: ExtractionService,
+    private readonly extraction: DocumentExtractor,
     private readonly index: ChunkIndexRepository,
     private readonly embedder: Embedder | null,
     private readonly options: IngestionPipelineOptions = {},
@@ -58,7 +58,7 @@ export class IngestionPipeline implements JobHandler<IngestFilePayload> {
 
     let doc;
     try {
-      doc = await this.extraction.extract(bytes, file.mime);
+      doc = await this.extraction.extract(bytes, file.mime, ctx.signal);
     } catch (err) {
       if (err instanceof ExtractionError) throw new PermanentJobError(err.message, { cause: err });
       throw err;
