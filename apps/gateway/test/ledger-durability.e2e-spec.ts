@@ -1,10 +1,6 @@
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
-import {
-  createTestPostgres,
-  DATABASE,
-  type Database,
-  type TestPostgres,
-} from '@switchboard/storage';
+import { DATABASE, type Database } from '@switchboard/storage';
+import { createTestPostgres, type TestPostgres } from '@switchboard/storage/testing';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

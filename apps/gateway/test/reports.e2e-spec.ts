@@ -1,4 +1,4 @@
-import { createTestPostgres, type TestPostgres } from '@switchboard/storage';
+import { createTestPostgres, type TestPostgres } from '@switchboard/storage/testing';
 import { auth, chatBody, postJson, readSse, startHarness, type Harness } from './gateway.harness';
 
 /**

@@ -1,12 +1,12 @@
 import { Test } from '@nestjs/testing';
 import { Client } from 'pg';
+import { StorageModule } from '@switchboard/storage';
 import {
   createTestPostgres,
-  StorageModule,
   TEST_REDIS_URL,
   uniqueRedisPrefix,
   type TestPostgres,
-} from '@switchboard/storage';
+} from '@switchboard/storage/testing';
 import { billingMigrations } from './billing.migrations';
 import { BUDGET_STORE } from './budget-store.port';
 import { BudgetService } from './budget.service';

@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
+import { Migrator } from '@switchboard/storage';
 import {
   createTestPglite,
   deleteRedisPrefix,
-  Migrator,
   TEST_REDIS_URL,
   uniqueRedisPrefix,
-} from '@switchboard/storage';
+} from '@switchboard/storage/testing';
 import { billingMigrations } from './billing.migrations';
 import { BudgetService } from './budget.service';
 import { RedisBudgetStore } from './redis-budget.store';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage';
+import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage/testing';
 import type { BudgetStore } from './budget-store.port';
 import type { BudgetScope, ReserveRequest } from './budget.types';
 import { BudgetService, describeRejection, formatMicros } from './budget.service';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage';
+import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage/testing';
 import { SPENT_TTL_MS } from './budget-periods';
 import { BudgetService } from './budget.service';
 import { RedisBudgetStore } from './redis-budget.store';

@@ -1,10 +1,5 @@
-import {
-  createTestPglite,
-  createTestPostgres,
-  Migrator,
-  type Database,
-  type Queryable,
-} from '@switchboard/storage';
+import { Migrator, type Database, type Queryable } from '@switchboard/storage';
+import { createTestPglite, createTestPostgres } from '@switchboard/storage/testing';
 import { billingMigrations } from './billing.migrations';
 import type { UsageRow } from './billing.types';
 import { BudgetRepository } from './budget.repository';

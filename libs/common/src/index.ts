@@ -1,2 +1,3 @@
 export * from './error-catalogue';
 export * from './request-context';
+export * from './native-require';

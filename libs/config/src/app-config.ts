@@ -50,6 +50,8 @@ export interface AppConfig {
     tokensPerMinute: number;
     concurrentStreams: number;
     failOpen: boolean;
+    /** how long one Redis limit check may take before the failure policy applies */
+    redisTimeoutMs: number;
   };
   budgets: { failOpen: boolean };
   llm: {
@@ -188,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       tokensPerMinute: e.RATE_LIMIT_TOKENS_PER_MINUTE,
       concurrentStreams: e.RATE_LIMIT_CONCURRENT_STREAMS,
       failOpen: e.RATE_LIMIT_FAIL_OPEN,
+      redisTimeoutMs: e.RATE_LIMIT_REDIS_TIMEOUT_MS,
     },
     budgets: { failOpen: e.BUDGET_FAIL_OPEN },
     llm: {

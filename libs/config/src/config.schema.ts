@@ -92,6 +92,7 @@ export const envSchema = z.object({
   RATE_LIMIT_TOKENS_PER_MINUTE: intInRange(2_000_000, 1, 1_000_000_000),
   RATE_LIMIT_CONCURRENT_STREAMS: intInRange(50, 1, 1_000_000),
   RATE_LIMIT_FAIL_OPEN: bool(true),
+  RATE_LIMIT_REDIS_TIMEOUT_MS: intInRange(500, 10, 60_000),
   BUDGET_FAIL_OPEN: bool(false),
   CORS_ORIGINS: optionalString,
   SHUTDOWN_DRAIN_SECONDS: intInRange(100, 0, 3600),

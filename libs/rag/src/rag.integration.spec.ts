@@ -11,7 +11,8 @@ import {
   JobWorker,
   datasourceMigrations,
 } from '@switchboard/datasources';
-import { Migrator, type PgliteDatabase, createTestPglite } from '@switchboard/storage';
+import { Migrator, type PgliteDatabase } from '@switchboard/storage';
+import { createTestPglite } from '@switchboard/storage/testing';
 import { makeDocx, makeEncryptedPdf, makePdf } from '../../datasources/test/fixtures';
 import { FakeEmbedder, user } from '../test/helpers';
 import { ContextBuilder, toSourcesState } from './context/context-builder';

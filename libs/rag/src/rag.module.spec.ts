@@ -10,7 +10,8 @@ import {
   JobWorker,
   datasourceMigrations,
 } from '@switchboard/datasources';
-import { DATABASE, Migrator, type PgliteDatabase, createTestPglite } from '@switchboard/storage';
+import { DATABASE, Migrator, type PgliteDatabase } from '@switchboard/storage';
+import { createTestPglite } from '@switchboard/storage/testing';
 import { FakeEmbedder, user } from '../test/helpers';
 import { ContextBuilder } from './context/context-builder';
 import { DataSourceResolver } from './context/datasource-resolver';

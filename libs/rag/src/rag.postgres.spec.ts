@@ -11,7 +11,8 @@ import {
   JobWorker,
   datasourceMigrations,
 } from '@switchboard/datasources';
-import { Migrator, type TestPostgres, createTestPostgres } from '@switchboard/storage';
+import { Migrator } from '@switchboard/storage';
+import { type TestPostgres, createTestPostgres } from '@switchboard/storage/testing';
 import { FakeEmbedder, user } from '../test/helpers';
 import { ChunkIndexRepository } from './index/chunk-index.repository';
 import { ragMigrations } from './index/rag.migrations';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage';
+import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage/testing';
 import { Redis } from 'ioredis';
 import { limitStoreContract, type StoreHarness } from '../test/limit-store.contract';
 import { RedisLimitStore } from './redis-limit.store';

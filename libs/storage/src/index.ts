@@ -7,7 +7,3 @@ export * from './redis.connection';
 export * from './storage.module';
 export type { StorageLogger } from './storage.logger';
 export { parseInt8 } from './int8';
-// test helpers (no test-framework imports; safe in production bundles)
-export * from './testing/pglite-template';
-export * from './testing/postgres-test-database';
-export * from './testing/redis-test';

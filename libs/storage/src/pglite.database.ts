@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import { Module, createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
+import { nativeRequire } from '@switchboard/common';
 import type { Database, Queryable, QueryResult } from './database.port';
 import { INT8_OID, parseInt8 } from './int8';
 
@@ -18,28 +17,10 @@ type PgvectorModule = typeof import('@electric-sql/pglite-pgvector');
 
 let modules: { PGlite: PgliteModule['PGlite']; vector: PgvectorModule['vector'] } | undefined;
 
-/**
- * PGlite's CommonJS build loads its WASM and extension bundles with dynamic
- * `import()`. Jest evaluates modules in a vm sandbox that rejects dynamic import
- * (unless node runs with --experimental-vm-modules) and replaces
- * `createRequire`, so under Jest PGlite is loaded by Node's own loader through
- * `Module.prototype.require`, outside the sandbox. Elsewhere: plain require.
- */
-function nativeRequire(): (id: string) => unknown {
-  if (process.env.JEST_WORKER_ID === undefined) return createRequire(__filename);
-  const M = Module as unknown as {
-    new (id: string): { filename: string; paths: string[]; require(id: string): unknown };
-    _nodeModulePaths(dir: string): string[];
-  };
-  const m = new M(__filename);
-  m.filename = __filename;
-  m.paths = M._nodeModulePaths(dirname(__filename));
-  return (id) => m.require(id);
-}
-
 function pgliteModules() {
   if (!modules) {
-    const nodeRequire = nativeRequire();
+    // PGlite loads its WASM and extensions with dynamic import(): see nativeRequire
+    const nodeRequire = nativeRequire(__filename);
     modules = {
       PGlite: (nodeRequire('@electric-sql/pglite') as PgliteModule).PGlite,
       vector: (nodeRequire('@electric-sql/pglite-pgvector') as PgvectorModule).vector,

@@ -281,7 +281,9 @@ export async function createInfrastructure(
     ];
 
     const rateLimits = new RateLimitService(
-      redis ? new RedisLimitStore(redis.client) : new MemoryLimitStore(),
+      redis
+        ? new RedisLimitStore(redis.client, { timeoutMs: config.limits.redisTimeoutMs })
+        : new MemoryLimitStore(),
       { failOpen: config.limits.failOpen },
     );
     // With Redis the store refuses reservations whenever its seed marker is gone

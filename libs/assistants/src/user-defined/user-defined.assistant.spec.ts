@@ -5,7 +5,8 @@ import {
   type Principal,
 } from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
-import { Migrator, createTestPglite, type PgliteDatabase } from '@switchboard/storage';
+import { Migrator, type PgliteDatabase } from '@switchboard/storage';
+import { createTestPglite } from '@switchboard/storage/testing';
 import { AssistantRegistry } from '../assistant-registry';
 import {
   FakeDocumentAccess,

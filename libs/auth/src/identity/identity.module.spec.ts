@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { createTestPglite, DATABASE, Migrator, type PgliteDatabase } from '@switchboard/storage';
+import { DATABASE, Migrator, type PgliteDatabase } from '@switchboard/storage';
+import { createTestPglite } from '@switchboard/storage/testing';
 import { AccountService } from './account.service';
 import { ApiKeyService } from './api-key.service';
 import { createJwtVerifiers, IdentityModule } from './identity.module';

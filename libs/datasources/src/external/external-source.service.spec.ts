@@ -1,7 +1,8 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Principal } from '@switchboard/auth';
-import { Migrator, type PgliteDatabase, createTestPglite } from '@switchboard/storage';
+import { Migrator, type PgliteDatabase } from '@switchboard/storage';
+import { createTestPglite } from '@switchboard/storage/testing';
 import { user } from '../../test/principals';
 import { datasourceMigrations } from '../datasources.migrations';
 import {

@@ -1,7 +1,7 @@
+import { nativeRequire } from '@switchboard/common';
 import type { CellValue, Workbook } from 'exceljs';
 import { htmlToSegments } from './html.extractor';
 import { ExtractionError, type ExtractedDocument, type TextSegment } from './extraction.types';
-import { nativeRequire } from './native-require';
 import { assertZipWithinLimit, boundedZip } from './zip-guard';
 
 /** uncompressed bytes an Office package may expand to (default 128 MiB) */
@@ -24,7 +24,7 @@ export async function pdfToDocument(
   buf: Buffer,
   maxPages = DEFAULT_MAX_PDF_PAGES,
 ): Promise<ExtractedDocument> {
-  unpdf ??= nativeRequire()('unpdf') as UnpdfModule;
+  unpdf ??= nativeRequire(__filename)('unpdf') as UnpdfModule;
   let pdf: Awaited<ReturnType<UnpdfModule['getDocumentProxy']>>;
   try {
     // pdf.js takes ownership of (and detaches) the array it is given: pass a copy

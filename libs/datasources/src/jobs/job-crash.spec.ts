@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Migrator, type TestPostgres, createTestPostgres } from '@switchboard/storage';
+import { Migrator } from '@switchboard/storage';
+import { type TestPostgres, createTestPostgres } from '@switchboard/storage/testing';
 import { datasourceMigrations } from '../datasources.migrations';
 import { JobQueue } from './job-queue';
 import { JobWorker } from './job-worker';

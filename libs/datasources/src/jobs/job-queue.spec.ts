@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/require-await -- handlers are async by contract */
-import { Migrator, type TestPostgres, createTestPostgres } from '@switchboard/storage';
+import { Migrator } from '@switchboard/storage';
+import { type TestPostgres, createTestPostgres } from '@switchboard/storage/testing';
 import { datasourceMigrations } from '../datasources.migrations';
 import { JobQueue } from './job-queue';
 import { JobWorker, PermanentJobError } from './job-worker';

@@ -1,9 +1,5 @@
-import {
-  createTestPglite,
-  createTestPostgres,
-  Migrator,
-  type Database,
-} from '@switchboard/storage';
+import { Migrator, type Database } from '@switchboard/storage';
+import { createTestPglite, createTestPostgres } from '@switchboard/storage/testing';
 import { identityMigrations } from '../identity.migrations';
 
 export interface TestDb {
