@@ -21,7 +21,6 @@ const base = {
     '^@switchboard/([^/]+)/testing$': '<rootDir>/libs/$1/src/testing/index.ts',
     '^@switchboard/([^/]+)$': '<rootDir>/libs/$1/src/index.ts',
   },
-  testTimeout: 30000,
 };
 
 /**
@@ -62,6 +61,7 @@ const servicesCheck = '<rootDir>/test/jest/require-services.mjs';
  * Only the integration and e2e projects need PostgreSQL and Redis.
  */
 module.exports = {
+  testTimeout: 30000,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     {

@@ -27,6 +27,7 @@ import { DrainState } from './health/drain-state';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { AppError } from '@switchboard/common';
 import { sendError } from './http/send-error';
+import { FrameworkChatterAtDebug } from './logging/gateway-logger';
 
 export interface Gateway {
   app: NestExpressApplication;
@@ -94,7 +95,7 @@ export async function createGateway(
     await simulator?.close().catch(() => undefined);
     throw e;
   }
-  app.useLogger(app.get(Logger));
+  app.useLogger(new FrameworkChatterAtDebug(app.get(Logger)));
   app.set('x-powered-by', false);
   app.set('trust proxy', true);
   app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: false }));

@@ -1,5 +1,8 @@
+// first: refuses an unsupported Node before anything else is loaded
+import './require-node';
 import { ConfigError, loadConfig } from '@switchboard/config';
 import { createGateway } from './bootstrap';
+import { createGatewayLogger } from './logging/gateway-logger';
 
 async function main(): Promise<void> {
   let config;
@@ -12,15 +15,14 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const gateway = await createGateway(config);
+  const logger = createGatewayLogger(config.logLevel);
+  const gateway = await createGateway(config, { logger });
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(
-      `${JSON.stringify({ level: 30, time: Date.now(), msg: `received ${signal}` })}\n`,
-    );
+    logger.info(`received ${signal}`);
     gateway.drainAndClose().then(
       () => process.exit(0),
       (e: unknown) => {

@@ -1,3 +1,4 @@
+import { waitFor as waitForCondition } from '@switchboard/common/testing';
 import { loadConfig } from '@switchboard/config';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -149,17 +150,13 @@ export async function postJson(
   });
 }
 
-export async function waitFor(
+/** `waitFor` of `@switchboard/common/testing` with this file's historical signature */
+export function waitFor(
   cond: () => boolean | Promise<boolean>,
   ms = 2000,
   step = 5,
 ): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, step));
-  }
-  throw new Error('condition not met in time');
+  return waitForCondition(cond, { timeoutMs: ms, intervalMs: step });
 }
 
 export const ROOT = resolve(__dirname, '../../..');
