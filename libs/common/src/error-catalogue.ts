@@ -94,7 +94,7 @@ export function errorType(status: number): string {
   return 'invalid_request_error';
 }
 
-/** The JSON error body of DESIGN.md, plus OpenAI's `type`/`param` so its SDK parses it. */
+/** The JSON error body (README, "Errors"), with OpenAI's `type`/`param` so its SDK parses it. */
 export function errorBody(err: AppError, requestId: string) {
   return {
     error: {

@@ -1,7 +1,7 @@
 import type { PipelineEvent } from './chat-run.types';
 import type { WireEncoder } from '../streaming/wire-encoder';
 
-/** The `/chat` frames of DESIGN.md's wire contract. */
+/** The `/chat` frames of the wire contract (README, "`POST /chat` (Switchboard frames)"). */
 export class SwitchboardFramesEncoder implements WireEncoder {
   readonly trailer: string[] = [];
 

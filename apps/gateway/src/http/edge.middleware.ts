@@ -18,7 +18,7 @@ export function requestIdMiddleware(req: GatewayRequest, res: Response, next: Ne
 
 /**
  * Authenticates before the body is read, so an unauthenticated caller costs no
- * body parsing (DESIGN.md step 1). Scope checks happen per route in the guard.
+ * body parsing (401 with no body read). Scope checks happen per route in the guard.
  */
 export function authenticationMiddleware(auth: Authenticator) {
   return (req: GatewayRequest, res: Response, next: NextFunction): void => {

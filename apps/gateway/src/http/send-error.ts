@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import { errorBody, type AppError } from '@switchboard/common';
 
-/** Writes the JSON error body of DESIGN.md with its status and retry headers. */
+/** Writes the JSON error body (README, "Errors") with its status and retry headers. */
 export function sendError(res: Response, err: AppError, requestId: string): void {
   if (res.headersSent) {
     res.destroy();
