@@ -295,7 +295,7 @@ describe('chat over documents: sources, isolation, map-reduce and the agent (thr
     const inFlight = h.sim.stats().open;
     ac.abort();
     await pending;
-    await waitFor(() => h.sim.stats().open === 0, 3000, 10);
+    await waitFor(() => h.sim.stats().open === 0, 10_000, 10);
     expect(h.sim.stats().aborted).toBeGreaterThanOrEqual(inFlight);
     expect(h.sim.stats().completed).toBe(0);
   }, 60_000);

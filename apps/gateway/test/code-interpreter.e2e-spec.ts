@@ -245,6 +245,6 @@ describe('code interpreter over /chat', () => {
     const reader = res.body!.getReader();
     await reader.read();
     ac.abort();
-    await waitFor(() => h.sim.stats().aborted === 1, 2000);
+    await waitFor(() => h.sim.stats().aborted === 1, 5000);
   });
 });

@@ -311,7 +311,7 @@ describe('POST /v1/embeddings (test catalogue, OpenAI provider)', () => {
     await waitFor(() => h.sim.stats().open === 1);
     req.destroy();
     await closed;
-    await waitFor(() => h.sim.stats().aborted === 1, 1000, 2);
+    await waitFor(() => h.sim.stats().aborted === 1, 5000, 2);
     await waitFor(async () => (await ledgerRows(h, 'emb-cancelled')).length === 1);
     const [row] = await ledgerRows(h, 'emb-cancelled');
     expect(row).toMatchObject({ status: 'cancelled', error_code: 'cancelled', output_tokens: 0 });

@@ -75,7 +75,7 @@ describe('files: worker lifecycle and RAG configuration', () => {
       });
       resumed = await uploadText(first, 'resumed.txt', 'The Calloway tunnel opened in May.');
       exhausted = await uploadText(first, 'exhausted.txt', 'The Pemberton dam is 80 m high.');
-      await new Promise((r) => setTimeout(r, 300));
+      // INGESTION_WORKER=false: nothing in this process claims them
       expect((await getFile(first, resumed)).status).toBe('queued');
 
       // as if a worker had claimed both and the process died mid-attempt

@@ -389,7 +389,7 @@ describe('files API', () => {
     });
     const nothingLeft = async () => {
       // the store cleans up asynchronously of the response only for aborted clients
-      await waitFor(async () => (await blobFiles()).length === before.blobs.length, 3000, 20);
+      await waitFor(async () => (await blobFiles()).length === before.blobs.length, 10_000, 20);
       expect(await fileRows()).toBe(before.rows);
       expect(await blobFiles()).toEqual(before.blobs);
     };

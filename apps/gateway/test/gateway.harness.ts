@@ -150,10 +150,13 @@ export async function postJson(
   });
 }
 
-/** `waitFor` of `@switchboard/common/testing` with this file's historical signature */
+/**
+ * `waitFor` of `@switchboard/common/testing` with this file's historical signature. `ms`
+ * only bounds a failure: it is generous, because this machine may be loaded.
+ */
 export function waitFor(
   cond: () => boolean | Promise<boolean>,
-  ms = 2000,
+  ms = 10_000,
   step = 5,
 ): Promise<void> {
   return waitForCondition(cond, { timeoutMs: ms, intervalMs: step });

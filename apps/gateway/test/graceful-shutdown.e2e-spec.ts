@@ -54,7 +54,7 @@ describe('graceful shutdown on SIGTERM (real child process)', () => {
     await waitFor(() => sim.stats().open === 2, 5000);
 
     gw.child.kill('SIGTERM');
-    await waitFor(async () => (await fetch(`${gw.url}/ready`)).status === 503, 2000, 20);
+    await waitFor(async () => (await fetch(`${gw.url}/ready`)).status === 503, 10_000, 20);
 
     const refused = await postJson(`${gw.url}/chat`, chatBody('new'), auth);
     expect(refused.status).toBe(503);

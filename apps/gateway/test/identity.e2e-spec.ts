@@ -109,13 +109,15 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
     });
 
     it('an expired key is refused with 401 api_key_expired', async () => {
-      const expiresAt = new Date(Date.now() + 600).toISOString();
+      // far enough ahead that issuing the key on a loaded machine cannot overtake it
+      const expiresAt = new Date(Date.now() + 2000).toISOString();
       const issued = await issue({
         ownerUserId: 'alice',
         accountId: 'acct-a',
         scopes: ['chat'],
         expiresAt,
       });
+      // the gateway reads the same wall clock: wait until the expiry is behind it
       await sleep(Date.parse(expiresAt) - Date.now() + 50);
       const r = await chat(issued.key);
       expect(r.status).toBe(401);

@@ -10,6 +10,7 @@ import {
   auth,
   chatBody,
   postJson,
+  readSse,
   spawnGateway,
   startHarness,
   waitFor,
@@ -91,7 +92,7 @@ describe('usage is recorded when a client disconnects mid-stream', () => {
     expect(row!.status).toBe('cancelled');
     expect(Number(row!.output_tokens)).toBeGreaterThanOrEqual(5);
     expect(Number(row!.cost_micros)).toBeGreaterThan(0);
-    await waitFor(async () => (await heldMicros(h.url, 'disc')) === 0, 3000, 50);
+    await waitFor(async () => (await heldMicros(h.url, 'disc')) === 0, 10_000, 50);
   });
 });
 
@@ -128,11 +129,15 @@ describe('usage is recorded when the gateway is stopped mid-stream (SIGTERM, rea
     const res = await postJson(`${gw.url}/chat`, chatBody('long\n#sim tokens=5000 tps=50'), {
       authorization: `Bearer ${key}`,
     });
-    const text = res.text();
-    await waitFor(() => sim.stats().open === 1, 5000);
-    await new Promise((r) => setTimeout(r, 300));
+    const frames: string[] = [];
+    const reading = (async () => {
+      for await (const f of readSse(res)) if (f.data) frames.push(f.data);
+    })();
+    // part of the answer has streamed: there are output tokens to record
+    await waitFor(() => frames.some((f) => f.startsWith('{"s":"answer"')), 10_000);
     gw.child.kill('SIGTERM');
-    expect(await text).toContain('"code":"draining"');
+    await reading;
+    expect(frames.join('\n')).toContain('"code":"draining"');
     expect(await gw.exit).toBe(0);
     const rows = (
       await pg.db.query<LedgerRow>('SELECT * FROM usage_ledger WHERE key_id = $1', [id])

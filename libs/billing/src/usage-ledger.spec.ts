@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import { Migrator, type Database, type Queryable } from '@switchboard/storage';
 import { createTestPglite, createTestPostgres } from '@switchboard/storage/testing';
 import { billingMigrations } from './billing.migrations';
@@ -133,15 +134,23 @@ describe.each(adapters)('usage ledger on $name', ({ open }) => {
     expect(cost.rows[0].c).toBe(1_000);
   });
 
-  it('flushes a full batch by itself and a partial one after the interval', async () => {
-    const ledger = new UsageLedger(db, { batchSize: 5, flushIntervalMs: 30 });
+  it('flushes a full batch by itself, without waiting for the interval', async () => {
+    // an interval no test outlives: only the full batch can trigger this write
+    const ledger = new UsageLedger(db, { batchSize: 5, flushIntervalMs: 3_600_000 });
     for (let i = 0; i < 5; i++) ledger.record(row());
-    await new Promise((r) => setTimeout(r, 15));
-    expect(await countRows(db)).toBe(5);
+    await waitFor(async () => (await countRows(db)) === 5, { what: 'the full batch written' });
     ledger.record(row());
     expect(await countRows(db)).toBe(5);
-    await new Promise((r) => setTimeout(r, 100));
+    await ledger.flush({ timeoutMs: 5_000 });
     expect(await countRows(db)).toBe(6);
+    ledger.close();
+  });
+
+  it('flushes a partial batch after the interval', async () => {
+    const ledger = new UsageLedger(db, { batchSize: 1000, flushIntervalMs: 30 });
+    ledger.record(row());
+    expect(await countRows(db)).toBe(0);
+    await waitFor(async () => (await countRows(db)) === 1, { what: 'the partial batch written' });
     ledger.close();
   });
 

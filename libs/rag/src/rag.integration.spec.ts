@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,14 +72,16 @@ describe('ingestion, retrieval and context (PGlite + pgvector)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** runs jobs until none is queued (a retried job waits out its backoff first) */
   async function drain(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
-      if (!(await worker.runOnce())) {
+    await waitFor(
+      async () => {
+        while (await worker.runOnce());
         const pending = await db.query(`SELECT 1 FROM jobs WHERE status = 'queued'`);
-        if (pending.rowCount === 0) return;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
+        return pending.rowCount === 0;
+      },
+      { timeoutMs: 20_000, what: 'ingestion queue drained' },
+    );
   }
 
   const up = (p = alice, body: Buffer | string, filename: string) =>

@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import { Readable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,11 +65,10 @@ describe('DatasourcesModule + RagModule', () => {
       Readable.from([Buffer.from('The pump room key hangs by the north door.')]),
       { filename: 'keys.txt' },
     );
-    const deadline = Date.now() + 10_000;
-    while ((await files.get(alice, f.id)).status !== 'ready') {
-      if (Date.now() > deadline) throw new Error('not ingested');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => (await files.get(alice, f.id)).status === 'ready', {
+      timeoutMs: 10_000,
+      what: 'file ingested',
+    });
     expect(await app.get(RetrievalService).describe()).toMatchObject({ mode: 'hybrid' });
     const { files: resolved } = await app.get(DataSourceResolver).resolve(alice, [f.id]);
     const ctx = await app.get(ContextBuilder).build({

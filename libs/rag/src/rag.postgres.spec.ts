@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,11 +65,10 @@ describe('on PostgreSQL without pgvector', () => {
       );
     }
     workers.forEach((w) => w.start());
-    const deadline = Date.now() + 15_000;
-    while ((await pg.db.query(`SELECT 1 FROM files WHERE status <> 'ready'`)).rowCount > 0) {
-      if (Date.now() > deadline) throw new Error('ingestion did not finish');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      async () => (await pg.db.query(`SELECT 1 FROM files WHERE status <> 'ready'`)).rowCount === 0,
+      { timeoutMs: 15_000, what: 'ingestion finished' },
+    );
     await Promise.all(workers.map((w) => w.stop()));
 
     const jobs = await pg.db.query<{ attempts: number; status: string }>(

@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import {
   BedrockRuntimeClient,
   ConverseCommand,
@@ -193,16 +194,11 @@ describe('Bedrock Runtime protocol (real AWS SDK client)', () => {
       { abortSignal: controller.signal },
     );
     pending.catch(() => undefined);
-    const t0 = Date.now();
-    while (sim.stats().open === 0 && Date.now() - t0 < 2000)
-      await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => sim.stats().open === 1, { what: 'the request open on the simulator' });
     expect(sim.stats()).toMatchObject({ open: 1, started: 1 });
     controller.abort();
     await expect(pending).rejects.toThrow();
-    const t1 = Date.now();
-    while (sim.stats().aborted === 0 && Date.now() - t1 < 1000)
-      await new Promise((r) => setTimeout(r, 5));
-    expect(Date.now() - t1).toBeLessThanOrEqual(100);
+    await waitFor(() => sim.stats().aborted === 1, { what: 'the abort counted' });
     expect(sim.stats()).toMatchObject({ open: 0, aborted: 1, completed: 0 });
   });
 

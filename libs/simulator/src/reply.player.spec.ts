@@ -47,22 +47,26 @@ function play(content: string, res: StalledResponse): void {
   playReply({ res, dialect, reply, stream: true, onDrop: () => undefined });
 }
 
-const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+/** the player's pacing runs on timers: the test moves the clock instead of waiting */
+const advance = (ms: number): Promise<void> => jest.advanceTimersByTimeAsync(ms);
 
 describe('playReply back-pressure', () => {
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));
+  afterEach(() => jest.useRealTimers());
+
   it('stops writing when the socket is full and resumes on drain', async () => {
     const res = new StalledResponse();
     play('#sim tokens=100000', res);
-    await tick();
-    // One bounded batch, then nothing until 'drain'.
+    await advance(20);
+    // One bounded batch, then nothing until 'drain', however long it waits.
     expect(res.writes).toHaveLength(1);
     expect(res.writes[0].split(' ').length).toBeLessThanOrEqual(256);
-    await tick();
+    await advance(60_000);
     expect(res.writes).toHaveLength(1);
 
     res.accepting = true;
     res.emit('drain');
-    await new Promise((r) => setTimeout(r, 500));
+    await jest.runAllTimersAsync();
     expect(res.writableEnded).toBe(true);
     expect(res.writes.join('').split(' ')).toHaveLength(100000);
   });
@@ -71,11 +75,13 @@ describe('playReply back-pressure', () => {
     const res = new StalledResponse();
     res.accepting = true;
     play('#sim tokens=50 tps=100', res);
-    await tick();
+    await advance(20);
     const before = res.writes.length;
     expect(before).toBeGreaterThan(0);
     res.emit('close');
-    await new Promise((r) => setTimeout(r, 100));
+    // 50 tokens at 100/s would all be out after 500 ms
+    await advance(5_000);
+    expect(jest.getTimerCount()).toBe(0);
     expect(res.writes.length).toBe(before);
     expect(res.writableEnded).toBe(false);
   });

@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import OpenAI, { AzureOpenAI, toFile } from 'openai';
 import type {
   ResponseCodeInterpreterToolCall,
@@ -577,7 +578,7 @@ describe('OpenAI Responses API (real openai client)', () => {
     expect(deltas.map((d) => d.delta).join('')).toBe(WORDS.slice(0, 3).join(' '));
     expect(events.at(-1)?.type).toBe('response.output_text.delta');
     expect(ofType(events, 'response.code_interpreter_call.completed')).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => sim.stats().open === 0, { what: 'the dropped request closed' });
     expect(sim.stats()).toMatchObject({ started: 1, dropped: 1, open: 0 });
   });
 

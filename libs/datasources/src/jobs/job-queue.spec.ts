@@ -36,6 +36,18 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
       ).rows[0].n,
     );
 
+  /** the database's clock, which decides lease expiry */
+  const dbNow = async () =>
+    new Date((await pg.db.query<{ now: Date }>('SELECT now() AS now')).rows[0].now);
+
+  /** resolves once the job's lease is behind the database's clock */
+  const leaseExpired = (id: string) =>
+    until(
+      async () =>
+        (await pg.db.query('SELECT 1 FROM jobs WHERE id = $1 AND lease_until < now()', [id]))
+          .rowCount === 1,
+    );
+
   it('three workers share the queue and process each job exactly once', async () => {
     const seen = new Map<number, string[]>();
     const workers = ['w1', 'w2', 'w3'].map((id) =>
@@ -140,7 +152,7 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
   it('dead-letters a job whose worker died on its last attempt, with the dead hook', async () => {
     const id = await queue.enqueue('crashy', { f: 'y' }, { maxAttempts: 1 });
     await queue.claim(['crashy'], 'dead-worker', 50);
-    await sleep(80);
+    await leaseExpired(id);
     const dead: string[] = [];
     const w = new JobWorker(queue, { pollMs: 10 }).register<{ f: string }>('crashy', {
       run: () => Promise.resolve(),
@@ -157,13 +169,19 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
 
   it('keeps a long job leased by renewing it', async () => {
     const id = await queue.enqueue('long', {});
+    let finish!: () => void;
+    const running = new Promise<void>((r) => (finish = r));
     const w = new JobWorker(queue, { workerId: 'a', pollMs: 5, leaseMs: 300 }).register('long', {
-      run: () => sleep(1200),
+      run: () => running,
     });
     w.start();
     await until(async () => (await queue.get(id))?.status === 'running');
-    await sleep(700); // past the first lease: only renewal keeps it
+    const firstLease = (await queue.get(id))!.leaseUntil!;
+    // past the first lease by the database's clock: only renewal keeps the job
+    await until(async () => (await dbNow()) > firstLease);
     expect(await queue.claim(['long'], 'b', 1000)).toBeNull();
+    expect((await queue.get(id))!.leaseUntil!.getTime()).toBeGreaterThan(firstLease.getTime());
+    finish();
     await until(async () => (await queue.get(id))?.status === 'done');
     await w.stop();
     expect((await queue.get(id))!.attempts).toBe(1);

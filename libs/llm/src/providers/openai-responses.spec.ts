@@ -211,9 +211,9 @@ describe('OpenAI adapter over the Responses API (hosted code execution), against
     const sub = provider
       .stream(codeRequest('#sim tokens=1000 tps=50 files=a.csv'))
       .subscribe({ error: () => undefined });
-    await waitFor(() => sim.stats().open === 1, 2000);
+    await waitFor(() => sim.stats().open === 1, 5000);
     sub.unsubscribe();
-    await waitFor(() => sim.stats().aborted === 1, 1000);
+    await waitFor(() => sim.stats().aborted === 1, 5000);
   });
 
   const liveUploads = async (): Promise<unknown[]> => {
@@ -243,12 +243,10 @@ describe('OpenAI adapter over the Responses API (hosted code execution), against
         }),
       )
       .subscribe({ error: () => undefined });
-    await waitFor(() => sim.stats().open === 1, 2000);
+    await waitFor(() => sim.stats().open === 1, 5000);
     expect(await liveUploads()).toHaveLength(1);
     sub.unsubscribe();
-    const until = Date.now() + 2000;
-    while ((await liveUploads()).length > 0 && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => (await liveUploads()).length === 0, 5000);
     expect(await liveUploads()).toEqual([]);
   });
 
