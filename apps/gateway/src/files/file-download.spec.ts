@@ -150,14 +150,13 @@ describe('sendFileContent (over a real HTTP server)', () => {
   it('cuts the response short on a storage failure after the first byte', async () => {
     const body = new PassThrough();
     body.write('a,b\n');
-    handler = async (res) => {
-      setTimeout(() => body.destroy(new Error('storage read failed')), 20);
-      await sendFileContent(res, file({ size: 100 }), body);
-    };
+    handler = (res) => sendFileContent(res, file({ size: 100 }), body);
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
       const res = await fetch(url);
       expect(res.status).toBe(200);
+      // the head and the first bytes are out: now the storage read fails
+      body.destroy(new Error('storage read failed'));
       await expect(res.text()).rejects.toThrow();
       expect(await handled).toBe('ok');
       expect(warn).toHaveBeenCalledWith('download of file f1 cut short: storage read failed');

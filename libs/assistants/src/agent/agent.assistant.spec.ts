@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import type { ChatMessage } from '@switchboard/llm';
 import { resolveConfig, type AssistantsConfig } from '../assistants.config';
 import {
@@ -247,15 +248,10 @@ describe('agent assistant against the simulator', () => {
     );
     expect(statuses(events).at(-1)).toMatchObject({ end: 'deadline', inProgress: false });
     expect(events.at(-1)).toEqual({ type: 'finish', reason: 'length' });
-    const stats = (await (await fetch(`${world.sim.url}/_sim/stats`)).json()) as Record<
-      string,
-      number
-    >;
-    for (let i = 0; i < 100 && stats.aborted < 1; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      Object.assign(stats, await (await fetch(`${world.sim.url}/_sim/stats`)).json());
-    }
-    expect(stats.aborted).toBe(1);
+    const aborted = async () =>
+      ((await (await fetch(`${world.sim.url}/_sim/stats`)).json()) as { aborted: number }).aborted;
+    await waitFor(async () => (await aborted()) >= 1, { what: 'the call in flight aborted' });
+    expect(await aborted()).toBe(1);
   });
 });
 

@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import { estimateTextTokens, type ChatEvent, type ChatMessage } from '@switchboard/llm';
 import fc from 'fast-check';
 import { Subject, defer, throwError, type Observable } from 'rxjs';
@@ -178,12 +179,10 @@ describe('MapReduceAssistant against the simulator', () => {
     const sub = a.run(runContext(world, { messages, documents })).subscribe(events);
     const stats = async () =>
       (await (await fetch(`${world.sim.url}/_sim/stats`)).json()) as Record<string, number>;
-    for (let i = 0; i < 200 && (await stats()).open < 3; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => (await stats()).open >= 3, { what: 'three map calls open' });
     expect((await stats()).open).toBe(3);
     sub.unsubscribe();
-    for (let i = 0; i < 200 && (await stats()).aborted < 3; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => (await stats()).aborted >= 3, { what: 'three map calls aborted' });
     const s = await stats();
     expect(s.aborted).toBe(3);
     expect(s.open).toBe(0);
