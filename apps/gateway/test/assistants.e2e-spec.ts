@@ -10,6 +10,13 @@ import { auth, chatBody, postJson, startHarness, type Harness } from './gateway.
  * registry refuses a non-member and puts an assistant's instructions in front
  * of the upstream prompt.
  */
+/**
+ * Time for one gateway boot with a fresh embedded database (initdb and every migration):
+ * about 3 s on an idle machine, over 20 s on a loaded one. Tests that boot their own
+ * gateways get this much per boot rather than the default test timeout.
+ */
+const BOOT_MS = 45_000;
+
 describe('assistants API over HTTP', () => {
   let h: Harness;
   const keys: Record<string, string> = {};
@@ -63,7 +70,7 @@ describe('assistants API over HTTP', () => {
         keys[user] = (issued.json as { key: string }).key;
       }
     }
-  });
+  }, BOOT_MS);
   afterAll(() => h.close());
 
   it('creates, shares, reads, updates and deletes with owner-only writes and 404 for outsiders', async () => {
@@ -302,24 +309,32 @@ describe('assistant settings from the environment', () => {
     return (req.body.tools ?? []).map((t) => t.function.name);
   };
 
-  it('offers fetch_url to the agent only when AGENT_FETCH_URL is on', async () => {
-    const off = await startHarness();
-    try {
-      expect(await offeredTools(off)).not.toContain('fetch_url');
-    } finally {
-      await off.close();
-    }
-    const on = await startHarness({ AGENT_FETCH_URL: 'true' });
-    try {
-      expect(await offeredTools(on)).toContain('fetch_url');
-    } finally {
-      await on.close();
-    }
-  });
+  it(
+    'offers fetch_url to the agent only when AGENT_FETCH_URL is on',
+    async () => {
+      const off = await startHarness();
+      try {
+        expect(await offeredTools(off)).not.toContain('fetch_url');
+      } finally {
+        await off.close();
+      }
+      const on = await startHarness({ AGENT_FETCH_URL: 'true' });
+      try {
+        expect(await offeredTools(on)).toContain('fetch_url');
+      } finally {
+        await on.close();
+      }
+    },
+    BOOT_MS * 2,
+  );
 
-  it('refuses to boot with a map model the catalogue does not serve, naming the setting', async () => {
-    await expect(startHarness({ ASSISTANT_MAP_MODEL: 'no-such-model' })).rejects.toThrow(
-      /mapModelId "no-such-model"/,
-    );
-  });
+  it(
+    'refuses to boot with a map model the catalogue does not serve, naming the setting',
+    async () => {
+      await expect(startHarness({ ASSISTANT_MAP_MODEL: 'no-such-model' })).rejects.toThrow(
+        /mapModelId "no-such-model"/,
+      );
+    },
+    BOOT_MS,
+  );
 });
