@@ -19,7 +19,11 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
 import { AppModule } from './app.module';
-import { createInfrastructure, type InfrastructureOptions } from './infra/infrastructure';
+import {
+  createInfrastructure,
+  type Infrastructure,
+  type InfrastructureOptions,
+} from './infra/infrastructure';
 import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import type { GatewayRequest } from './http/request.types';
@@ -53,20 +57,53 @@ export async function createGateway(
   opts: GatewayOptions = {},
 ): Promise<Gateway> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
+  const adminKey = await loadAdminKey(config, opts.onAdminKeyGenerated);
+  const { llm, simulator, simulatorUrl } = await startModels(config);
+  const infra = await createInfrastructure(config, logger, llm, [], opts.infrastructure);
+  const authenticator = new Authenticator(adminKey, infra.verifiers);
+  const app = await createApp(config, logger, llm, infra, simulator);
+  installEdge(app, config, logger, authenticator);
+  const server = await listen(app, config, infra, simulator);
 
-  let adminKey: BootstrapAdminKey;
+  const port = (server.address() as AddressInfo).port;
+  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const url = `http://${host}:${port}`;
+  logger.info(
+    {
+      url,
+      simulated: llm.simulated,
+      simulatorUrl,
+      models: llm.models().map((m) => m.id),
+    },
+    llm.simulated
+      ? 'switchboard ready (SIMULATED models: no provider credentials set)'
+      : 'switchboard ready',
+  );
+  setImmediate(warmTokenizer);
+
+  const close = closeOnce(app, server, infra, simulator);
+  const drainAndClose = () => drainThenClose(app, config, logger, server, close);
+  return { app, url, port, simulator, drainAndClose, close };
+}
+
+/** ADMIN_API_KEY, or the key generated on first boot (shown once) and its stored hash */
+async function loadAdminKey(
+  config: AppConfig,
+  onGenerated: GatewayOptions['onAdminKeyGenerated'],
+): Promise<BootstrapAdminKey> {
   if (config.auth.adminApiKey)
-    adminKey = BootstrapAdminKey.fromPlaintext(config.auth.adminApiKey.reveal());
-  else {
-    const loaded = await BootstrapAdminKey.loadOrCreate(config.dataDir);
-    adminKey = loaded.key;
-    if (loaded.generated) {
-      (opts.onAdminKeyGenerated ?? ((k: string) => process.stdout.write(adminKeyBanner(k))))(
-        loaded.generated,
-      );
-    }
+    return BootstrapAdminKey.fromPlaintext(config.auth.adminApiKey.reveal());
+  const loaded = await BootstrapAdminKey.loadOrCreate(config.dataDir);
+  if (loaded.generated) {
+    (onGenerated ?? ((k: string) => process.stdout.write(adminKeyBanner(k))))(loaded.generated);
   }
+  return loaded.key;
+}
 
+/** the catalogue and its providers; the in-process simulator when no provider is configured */
+async function startModels(
+  config: AppConfig,
+): Promise<{ llm: LlmService; simulator?: RunningSimulator; simulatorUrl?: string }> {
   let simulator: RunningSimulator | undefined;
   let simulatorUrl: string | undefined;
   if (config.llm.simulate || !hasProviderCredentials(config)) {
@@ -80,12 +117,18 @@ export async function createGateway(
     loadCatalogue(config.llm.modelsFile),
     createProviders(config, { simulatorUrl }),
   );
-  const infra = await createInfrastructure(config, logger, llm, [], opts.infrastructure);
-  const authenticator = new Authenticator(adminKey, infra.verifiers);
+  return { llm, simulator, simulatorUrl };
+}
 
-  let app: NestExpressApplication;
+async function createApp(
+  config: AppConfig,
+  logger: pino.Logger,
+  llm: LlmService,
+  infra: Infrastructure,
+  simulator: RunningSimulator | undefined,
+): Promise<NestExpressApplication> {
   try {
-    app = await NestFactory.create<NestExpressApplication>(
+    return await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot({ config, logger, llm, infra }),
       // a provider failing at boot (a bad setting) is thrown to the caller, not process.exit
       { bodyParser: false, bufferLogs: true, abortOnError: false },
@@ -95,6 +138,15 @@ export async function createGateway(
     await simulator?.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** logger, security headers, CORS, request id, access log, authentication, JSON bodies */
+function installEdge(
+  app: NestExpressApplication,
+  config: AppConfig,
+  logger: pino.Logger,
+  authenticator: Authenticator,
+): void {
   app.useLogger(new FrameworkChatterAtDebug(app.get(Logger)));
   app.set('x-powered-by', false);
   app.set('trust proxy', true);
@@ -119,7 +171,15 @@ export async function createGateway(
     sendError(res, classify(err), req.requestId);
   });
   app.useGlobalFilters(new AllExceptionsFilter());
+}
 
+/** listens, then starts the ingestion worker; a worker that cannot start stops everything */
+async function listen(
+  app: NestExpressApplication,
+  config: AppConfig,
+  infra: Infrastructure,
+  simulator: RunningSimulator | undefined,
+): Promise<Server> {
   await app.listen(config.http.port, config.http.host);
   const server: Server = app.getHttpServer();
   // Streams are long-lived: no request timeout; keep-alive beyond the ALB's idle timeout.
@@ -134,24 +194,18 @@ export async function createGateway(
     await simulator?.close();
     throw e;
   }
-  const port = (server.address() as AddressInfo).port;
-  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
-  const url = `http://${host}:${port}`;
-  logger.info(
-    {
-      url,
-      simulated: llm.simulated,
-      simulatorUrl,
-      models: llm.models().map((m) => m.id),
-    },
-    llm.simulated
-      ? 'switchboard ready (SIMULATED models: no provider credentials set)'
-      : 'switchboard ready',
-  );
-  setImmediate(warmTokenizer);
+  return server;
+}
 
+/** closes the app, then the infrastructure, then the simulator; later calls share the first */
+function closeOnce(
+  app: NestExpressApplication,
+  server: Server,
+  infra: Infrastructure,
+  simulator: RunningSimulator | undefined,
+): () => Promise<void> {
   let closing: Promise<void> | undefined;
-  const close = () =>
+  return () =>
     (closing ??= (async () => {
       // server.close() waits for every connection; one opened and left idle (or
       // half-closed by an aborted client) must not hold shutdown forever
@@ -164,26 +218,31 @@ export async function createGateway(
       await infra.close();
       await simulator?.close();
     })());
+}
 
-  const drainAndClose = async () => {
-    const drain = app.get(DrainState);
-    const registry = app.get(StreamRegistry);
-    drain.begin();
-    logger.info(
-      { openStreams: registry.size, drainSeconds: config.shutdown.drainSeconds },
-      'draining',
-    );
-    const empty = await registry.waitForEmpty(config.shutdown.drainSeconds * 1000);
-    if (!empty) {
-      logger.warn({ openStreams: registry.size }, 'drain deadline reached; ending open streams');
-      registry.stopAll('draining');
-      await registry.waitForEmpty(5000);
-    }
-    server.closeIdleConnections();
-    await close();
-  };
-
-  return { app, url, port, simulator, drainAndClose, close };
+/** SIGTERM semantics: stop admitting, let streams finish (bounded), then close */
+async function drainThenClose(
+  app: NestExpressApplication,
+  config: AppConfig,
+  logger: pino.Logger,
+  server: Server,
+  close: () => Promise<void>,
+): Promise<void> {
+  const drain = app.get(DrainState);
+  const registry = app.get(StreamRegistry);
+  drain.begin();
+  logger.info(
+    { openStreams: registry.size, drainSeconds: config.shutdown.drainSeconds },
+    'draining',
+  );
+  const empty = await registry.waitForEmpty(config.shutdown.drainSeconds * 1000);
+  if (!empty) {
+    logger.warn({ openStreams: registry.size }, 'drain deadline reached; ending open streams');
+    registry.stopAll('draining');
+    await registry.waitForEmpty(5000);
+  }
+  server.closeIdleConnections();
+  await close();
 }
 
 function adminKeyBanner(key: string): string {
