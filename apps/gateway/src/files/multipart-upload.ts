@@ -44,20 +44,31 @@ export async function receiveUpload<T>(
   res: Response,
   opts: ReceiveUploadOptions<T>,
 ): Promise<T> {
+  await refuseBeforeParsing(req, res, opts.maxBytes);
+  return new UploadReceiver(req, res, opts, createParser(req)).receive();
+}
+
+/** a body that is not a form, or declares more bytes than the limit allows */
+async function refuseBeforeParsing(
+  req: GatewayRequest,
+  res: Response,
+  maxBytes: number,
+): Promise<void> {
   if (!req.is('multipart/form-data'))
     throw new AppError(
       'unsupported_media_type',
       `Upload the file as multipart/form-data in a "${FILE_FIELD}" field.`,
     );
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > opts.maxBytes + FRAMING_SLACK_BYTES) {
+  if (Number.isFinite(declared) && declared > maxBytes + FRAMING_SLACK_BYTES) {
     await drain(req, res);
-    throw tooLarge(opts.maxBytes);
+    throw tooLarge(maxBytes);
   }
+}
 
-  let parser: busboy.Busboy;
+function createParser(req: GatewayRequest): busboy.Busboy {
   try {
-    parser = busboy({
+    return busboy({
       headers: req.headers,
       limits: { files: 1, fields: 20, fieldSize: 4096, parts: 25, headerPairs: 50 },
     });
@@ -65,87 +76,116 @@ export async function receiveUpload<T>(
     // no or malformed boundary
     throw new AppError('invalid_request', `The multipart body is malformed: ${message(err)}`);
   }
+}
 
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    let stored: Promise<T> | undefined;
-    let fileStream: Readable | undefined;
-    let parsed = false;
+/** One upload: parser events in, one settlement out (the stored file, or the first failure). */
+class UploadReceiver<T> {
+  private settled = false;
+  private stored: Promise<T> | undefined;
+  private fileStream: Readable | undefined;
+  private parsed = false;
+  private resolve!: (stored: T) => void;
+  private reject!: (err: Error) => void;
 
-    const fail = (err: unknown) => {
-      if (settled) return;
-      settled = true;
-      req.unpipe(parser);
-      parser.removeAllListeners();
-      parser.on('error', () => undefined);
-      if (fileStream && !fileStream.destroyed) fileStream.destroy(toError(err));
-      const cleanup = stored
-        ? stored.then(
-            (t) => opts.discard(t),
-            () => undefined,
-          )
-        : Promise.resolve();
-      void Promise.all([cleanup.catch(() => undefined), drain(req, res)]).then(() =>
-        reject(toError(err)),
-      );
-    };
+  constructor(
+    private readonly req: GatewayRequest,
+    private readonly res: Response,
+    private readonly opts: ReceiveUploadOptions<T>,
+    private readonly parser: busboy.Busboy,
+  ) {}
 
-    const finishIfDone = () => {
-      if (settled || !parsed) return;
-      if (!stored) {
-        fail(new AppError('invalid_request', `The form has no "${FILE_FIELD}" file field.`));
-        return;
-      }
-      stored.then(
-        (t) => {
-          if (settled) return;
-          settled = true;
-          resolve(t);
-        },
-        (err: unknown) => fail(err),
-      );
-    };
-
-    parser.on('file', (name, stream, info) => {
-      if (name !== FILE_FIELD || stored) {
-        stream.resume();
-        fail(
-          new AppError('invalid_request', `Send exactly one file, in the "${FILE_FIELD}" field.`, {
-            param: name,
-          }),
-        );
-        return;
-      }
-      fileStream = stream;
-      stored = opts.store(stream, {
-        filename: info.filename,
-        declaredType: info.mimeType,
-      });
-      // refusals by the store (type, size) end the request at once
-      stored.catch((err: unknown) => fail(err));
+  receive(): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      this.listen();
+      this.req.pipe(this.parser);
     });
+  }
+
+  private listen(): void {
+    const { parser, req } = this;
+    parser.on('file', (name, stream, info) => this.onFile(name, stream, info));
     parser.on('filesLimit', () =>
-      fail(new AppError('invalid_request', `Send exactly one file, in the "${FILE_FIELD}" field.`)),
+      this.fail(
+        new AppError('invalid_request', `Send exactly one file, in the "${FILE_FIELD}" field.`),
+      ),
     );
     parser.on('partsLimit', () =>
-      fail(new AppError('invalid_request', 'The form has too many parts.')),
+      this.fail(new AppError('invalid_request', 'The form has too many parts.')),
     );
     parser.on('fieldsLimit', () =>
-      fail(new AppError('invalid_request', 'The form has too many fields.')),
+      this.fail(new AppError('invalid_request', 'The form has too many fields.')),
     );
     parser.on('error', (err) =>
-      fail(new AppError('invalid_request', `The multipart body is malformed: ${message(err)}`)),
+      this.fail(
+        new AppError('invalid_request', `The multipart body is malformed: ${message(err)}`),
+      ),
     );
     parser.on('close', () => {
-      parsed = true;
-      finishIfDone();
+      this.parsed = true;
+      this.finishIfDone();
     });
     // the client went away before the body was complete: nothing may remain
     req.on('close', () => {
-      if (!req.complete) fail(new AppError('cancelled', 'The upload was interrupted.'));
+      if (!req.complete) this.fail(new AppError('cancelled', 'The upload was interrupted.'));
     });
-    req.pipe(parser);
-  });
+  }
+
+  private onFile(name: string, stream: Readable, info: busboy.FileInfo): void {
+    if (name !== FILE_FIELD || this.stored) {
+      stream.resume();
+      this.fail(
+        new AppError('invalid_request', `Send exactly one file, in the "${FILE_FIELD}" field.`, {
+          param: name,
+        }),
+      );
+      return;
+    }
+    this.fileStream = stream;
+    this.stored = this.opts.store(stream, {
+      filename: info.filename,
+      declaredType: info.mimeType,
+    });
+    // refusals by the store (type, size) end the request at once
+    this.stored.catch((err: unknown) => this.fail(err));
+  }
+
+  private finishIfDone(): void {
+    if (this.settled || !this.parsed) return;
+    if (!this.stored) {
+      this.fail(new AppError('invalid_request', `The form has no "${FILE_FIELD}" file field.`));
+      return;
+    }
+    this.stored.then(
+      (t) => {
+        if (this.settled) return;
+        this.settled = true;
+        this.resolve(t);
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  /** the first failure wins: stop parsing, undo a stored file, drain, then reject */
+  private fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    const { parser, req, res, stored, fileStream, opts } = this;
+    req.unpipe(parser);
+    parser.removeAllListeners();
+    parser.on('error', () => undefined);
+    if (fileStream && !fileStream.destroyed) fileStream.destroy(toError(err));
+    const cleanup = stored
+      ? stored.then(
+          (t) => opts.discard(t),
+          () => undefined,
+        )
+      : Promise.resolve();
+    void Promise.all([cleanup.catch(() => undefined), drain(req, res)]).then(() =>
+      this.reject(toError(err)),
+    );
+  }
 }
 
 function tooLarge(maxBytes: number): AppError {
