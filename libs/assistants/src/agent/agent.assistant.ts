@@ -91,57 +91,127 @@ export function runAgent(
   ctx: AssistantRunContext,
   shape: AgentShape,
 ): Observable<ChatEvent> {
-  return defer(() => {
-    const model = deps.models.resolve(shape.modelId);
-    requireTools(model);
-    const { agentMaxSteps: maxSteps, agentDeadlineMs } = deps.config;
-    const runner = new ToolRunner(shape.tools, {
+  return defer(() => new AgentRun(deps, ctx, shape).run());
+}
+
+type ToolCalls = ReturnType<ToolCallAccumulator['calls']>;
+
+/** The state of one agent run (steps taken, usage so far, whether it ended) and its steps. */
+class AgentRun {
+  private readonly model: CatalogueModel;
+  private readonly maxSteps: number;
+  private readonly deadlineMs: number;
+  private readonly runner: ToolRunner;
+  private readonly params: AssistantRunContext['params'] & {
+    tools: ReturnType<typeof toolDefinition>[];
+    toolChoice: 'auto';
+  };
+  private readonly deadline = new AbortController();
+  private readonly toolSignal: AbortSignal;
+  private usage: TokenUsage | undefined;
+  private steps = 0;
+  private ended = false;
+
+  constructor(
+    private readonly deps: AssistantDeps,
+    private readonly ctx: AssistantRunContext,
+    private readonly shape: AgentShape,
+  ) {
+    this.model = deps.models.resolve(shape.modelId);
+    requireTools(this.model);
+    this.maxSteps = deps.config.agentMaxSteps;
+    this.deadlineMs = deps.config.agentDeadlineMs;
+    this.runner = new ToolRunner(shape.tools, {
       timeoutMs: deps.config.toolTimeoutMs,
       maxResultChars: deps.config.toolResultMaxChars,
     });
     // the client's own tools cannot run here: the agent offers its tools only
-    const params = {
+    this.params = {
       ...ctx.params,
       tools: shape.tools.map(toolDefinition),
       toolChoice: 'auto' as const,
     };
-    const deadline = new AbortController();
-    const toolSignal = AbortSignal.any([ctx.signal, deadline.signal]);
-    let usage: TokenUsage | undefined;
-    let steps = 0;
-    let ended = false;
+    this.toolSignal = AbortSignal.any([ctx.signal, this.deadline.signal]);
+  }
 
-    const end = (why: AgentEnd, reason: FinishReason): Observable<ChatEvent> =>
-      defer(() => {
-        ended = true;
-        const message =
-          why === 'answered'
-            ? `answered after ${steps} step${steps === 1 ? '' : 's'}`
-            : why === 'max_steps'
-              ? `stopped: step limit of ${maxSteps} model calls reached without a final answer`
-              : `stopped: time limit of ${Math.round(agentDeadlineMs / 1000)} s reached`;
-        return emit<ChatEvent>(
-          statusEvent(AGENT_STATUS_ID, message, false, { end: why, steps }),
-          ...(usage ? [{ type: 'usage' as const, usage }] : []),
-          { type: 'finish', reason },
+  /** fits the conversation, then steps until an answer, the step limit or the deadline */
+  run(): Observable<ChatEvent> {
+    const { deps, ctx, model } = this;
+    const fit$ = fitConversation({
+      messages: buildMessages(ctx, this.shape),
+      model,
+      maxOutputTokens: answerTokens(model, ctx.params.maxTokens),
+      tools: this.params.tools,
+      caller: ctx.caller,
+      summaryModel: summaryModelOf(deps, model.id),
+      summaryMaxTokens: deps.config.summaryMaxTokens,
+    });
+    const deadline$ = timer(this.deadlineMs).pipe(tap(() => this.deadline.abort()));
+    return concat(
+      afterFit(fit$, (messages) => this.step(messages)).pipe(takeUntil(deadline$)),
+      defer(() => (this.ended ? EMPTY : this.end('deadline', 'length'))),
+    );
+  }
+
+  /** one model call; then the answer, or its tool calls run and the next step */
+  private step(messages: ChatMessage[]): Observable<ChatEvent> {
+    return defer(() => {
+      this.steps++;
+      const acc = new ToolCallAccumulator();
+      let text = '';
+      let finish: FinishReason | undefined;
+      const call$ = this.ctx.caller.call(this.model.id, messages, this.params).pipe(
+        mergeMap((e): Observable<ChatEvent> => {
+          switch (e.type) {
+            case 'text':
+              text += e.text;
+              return of(e);
+            case 'tool_call':
+              acc.add(e);
+              return EMPTY;
+            case 'usage':
+              this.usage = this.usage ? addUsage(this.usage, e.usage) : e.usage;
+              return EMPTY;
+            case 'finish':
+              finish = e.reason;
+              return EMPTY;
+            case 'status':
+            case 'state':
+            case 'artifact':
+              return of(e);
+          }
+        }),
+      );
+      const next$ = defer(() => {
+        const calls = acc.calls(`call_${this.steps}`);
+        if (calls.length === 0) return this.end('answered', finish ?? 'stop');
+        if (this.steps >= this.maxSteps) return this.end('max_steps', 'length');
+        const results: ChatMessage[] = [];
+        const assistantTurn: ChatMessage = { role: 'assistant', content: text, toolCalls: calls };
+        return concat(
+          this.runTools(calls, results),
+          defer(() => this.step([...messages, assistantTurn, ...results])),
         );
       });
+      return concat(call$, next$);
+    });
+  }
 
-    /** runs the calls one after the other; their result messages go to `results` */
-    const runTools = (
-      calls: ReturnType<ToolCallAccumulator['calls']>,
-      results: ChatMessage[],
-    ): Observable<ChatEvent> =>
-      from(calls).pipe(
-        concatMap((call) =>
-          concat(
-            emit<ChatEvent>(
-              statusEvent(`tool-${call.id}`, `calling ${call.name}`, true, {
-                tool: call.name,
-                arguments: call.arguments.slice(0, 500),
-              }),
-            ),
-            runner.run(call, { principal: ctx.principal, docs: ctx.docs, signal: toolSignal }).pipe(
+  /** runs the calls one after the other; their result messages go to `results` */
+  private runTools(calls: ToolCalls, results: ChatMessage[]): Observable<ChatEvent> {
+    const { ctx } = this;
+    return from(calls).pipe(
+      concatMap((call) =>
+        concat(
+          emit<ChatEvent>(
+            statusEvent(`tool-${call.id}`, `calling ${call.name}`, true, {
+              tool: call.name,
+              arguments: call.arguments.slice(0, 500),
+            }),
+          ),
+          this.runner
+            .run(call, { principal: ctx.principal, docs: ctx.docs, signal: this.toolSignal })
+            .pipe(
               map((o) => {
                 results.push({
                   role: 'tool',
@@ -157,67 +227,29 @@ export function runAgent(
                 );
               }),
             ),
-          ),
         ),
-      );
-
-    const step = (messages: ChatMessage[]): Observable<ChatEvent> =>
-      defer(() => {
-        steps++;
-        const acc = new ToolCallAccumulator();
-        let text = '';
-        let finish: FinishReason | undefined;
-        const call$ = ctx.caller.call(model.id, messages, params).pipe(
-          mergeMap((e): Observable<ChatEvent> => {
-            switch (e.type) {
-              case 'text':
-                text += e.text;
-                return of(e);
-              case 'tool_call':
-                acc.add(e);
-                return EMPTY;
-              case 'usage':
-                usage = usage ? addUsage(usage, e.usage) : e.usage;
-                return EMPTY;
-              case 'finish':
-                finish = e.reason;
-                return EMPTY;
-              case 'status':
-              case 'state':
-              case 'artifact':
-                return of(e);
-            }
-          }),
-        );
-        const next$ = defer(() => {
-          const calls = acc.calls(`call_${steps}`);
-          if (calls.length === 0) return end('answered', finish ?? 'stop');
-          if (steps >= maxSteps) return end('max_steps', 'length');
-          const results: ChatMessage[] = [];
-          const assistantTurn: ChatMessage = { role: 'assistant', content: text, toolCalls: calls };
-          return concat(
-            runTools(calls, results),
-            defer(() => step([...messages, assistantTurn, ...results])),
-          );
-        });
-        return concat(call$, next$);
-      });
-
-    const fit$ = fitConversation({
-      messages: buildMessages(ctx, shape),
-      model,
-      maxOutputTokens: answerTokens(model, ctx.params.maxTokens),
-      tools: params.tools,
-      caller: ctx.caller,
-      summaryModel: summaryModelOf(deps, model.id),
-      summaryMaxTokens: deps.config.summaryMaxTokens,
-    });
-    const deadline$ = timer(agentDeadlineMs).pipe(tap(() => deadline.abort()));
-    return concat(
-      afterFit(fit$, step).pipe(takeUntil(deadline$)),
-      defer(() => (ended ? EMPTY : end('deadline', 'length'))),
+      ),
     );
-  });
+  }
+
+  /** the final status naming why the run ended, the summed usage, and the finish */
+  private end(why: AgentEnd, reason: FinishReason): Observable<ChatEvent> {
+    return defer(() => {
+      this.ended = true;
+      const { steps } = this;
+      const message =
+        why === 'answered'
+          ? `answered after ${steps} step${steps === 1 ? '' : 's'}`
+          : why === 'max_steps'
+            ? `stopped: step limit of ${this.maxSteps} model calls reached without a final answer`
+            : `stopped: time limit of ${Math.round(this.deadlineMs / 1000)} s reached`;
+      return emit<ChatEvent>(
+        statusEvent(AGENT_STATUS_ID, message, false, { end: why, steps }),
+        ...(this.usage ? [{ type: 'usage' as const, usage: this.usage }] : []),
+        { type: 'finish', reason },
+      );
+    });
+  }
 }
 
 /** The built-in agent: every built-in tool (`fetch_url` only when the operator enabled it). */
