@@ -30,12 +30,15 @@ const base = {
  * connects to Redis belongs in this list.
  */
 const INTEGRATION_SPECS = [
+  'apps/gateway/src/admission/request-claims.spec.ts',
+  'apps/gateway/src/chat/spend-control.spec.ts',
   'libs/assistants/src/user-defined/user-defined.assistant.spec.ts',
   'libs/auth/src/identity/account.service.spec.ts',
   'libs/auth/src/identity/api-key.service.spec.ts',
   'libs/auth/src/identity/identity.module.spec.ts',
   'libs/billing/src/billing.module.spec.ts',
   'libs/billing/src/budget-rebuild.spec.ts',
+  'libs/billing/src/budget-seeder.spec.ts',
   'libs/billing/src/budget-store.contract.spec.ts',
   'libs/billing/src/redis-budget.store.spec.ts',
   'libs/billing/src/usage-ledger.spec.ts',
@@ -77,7 +80,7 @@ module.exports = {
     {
       ...base,
       displayName: 'integration',
-      roots: ['<rootDir>/libs'],
+      roots: ['<rootDir>/apps', '<rootDir>/libs'],
       testMatch: INTEGRATION_SPECS.map((p) => `<rootDir>/${p}`),
       globalSetup: servicesCheck,
     },

@@ -5,7 +5,7 @@ import {
   SqlApiKeyRepository,
 } from '@switchboard/auth';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
-import { createTestPostgres, type TestPostgres } from '@switchboard/storage';
+import { createTestPostgres, type TestPostgres } from '@switchboard/storage/testing';
 import { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

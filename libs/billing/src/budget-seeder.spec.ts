@@ -1,12 +1,11 @@
 import { Redis } from 'ioredis';
+import { Migrator, type Database } from '@switchboard/storage';
 import {
   createTestPglite,
   deleteRedisPrefix,
-  Migrator,
   TEST_REDIS_URL,
   uniqueRedisPrefix,
-  type Database,
-} from '@switchboard/storage';
+} from '@switchboard/storage/testing';
 import { billingMigrations } from './billing.migrations';
 import { BudgetHoldJournal } from './budget-hold.journal';
 import { BudgetSeeder } from './budget-seeder';
