@@ -90,6 +90,7 @@ module.exports = {
       roots: ['<rootDir>/apps'],
       testMatch: ['**/*.e2e-spec.ts'],
       globalSetup: servicesCheck,
+      setupFilesAfterEnv: ['<rootDir>/test/jest/e2e-timeout.ts'],
     },
     {
       // the Pulumi program under runtime mocks, the ops scripts and the production image

@@ -10,12 +10,8 @@ import { auth, chatBody, postJson, startHarness, type Harness } from './gateway.
  * registry refuses a non-member and puts an assistant's instructions in front
  * of the upstream prompt.
  */
-/**
- * Time for one gateway boot with a fresh embedded database (initdb and every migration):
- * about 3 s on an idle machine, over 20 s on a loaded one. Tests that boot their own
- * gateways get this much per boot rather than the default test timeout.
- */
-const BOOT_MS = 45_000;
+/** one gateway boot, as test/jest/e2e-timeout.ts allows every e2e test and hook */
+const BOOT_MS = 90_000;
 
 describe('assistants API over HTTP', () => {
   let h: Harness;
@@ -70,7 +66,7 @@ describe('assistants API over HTTP', () => {
         keys[user] = (issued.json as { key: string }).key;
       }
     }
-  }, BOOT_MS);
+  });
   afterAll(() => h.close());
 
   it('creates, shares, reads, updates and deletes with owner-only writes and 404 for outsiders', async () => {

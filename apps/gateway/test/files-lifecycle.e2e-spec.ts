@@ -114,7 +114,7 @@ describe('files: worker lifecycle and RAG configuration', () => {
     } finally {
       await second.close();
     }
-  }, 90_000); // two gateway boots on one embedded database (the first runs initdb), then an ingestion
+  }, 180_000); // two gateway boots (test/jest/e2e-timeout.ts allows 90 s for one), then an ingestion
 
   it('stopping the gateway stops the worker before the database closes', async () => {
     const gw = await boot({ EMBEDDING_MODEL: 'none' });
