@@ -164,6 +164,8 @@ export function waitFor(
 
 export const ROOT = resolve(__dirname, '../../..');
 
+const SPAWN_BOOT_MS = 80_000;
+
 /** Boots the real gateway entry point in a child process (TypeScript via swc). */
 export async function spawnGateway(
   env: Record<string, string>,
@@ -178,9 +180,11 @@ export async function spawnGateway(
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolveUrl, reject) => {
+    // a bound for a hung child only: compiling the tree and booting takes over 20 s on a
+    // loaded machine; below the e2e timeout so the child's stderr is reported
     const timer = setTimeout(
       () => reject(new Error(`gateway did not start: ${stderr}`)),
-      opts.startTimeoutMs ?? 20000,
+      opts.startTimeoutMs ?? SPAWN_BOOT_MS,
     );
     createInterface({ input: child.stdout }).on('line', (line) => {
       try {
