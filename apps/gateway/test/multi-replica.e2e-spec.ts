@@ -81,7 +81,7 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
       lastUsedFlushMs: 0,
     });
     accounts = new AccountService(new SqlAccountRepository(pg.db));
-  }, 60_000);
+  }, 120_000); // three child processes compile and boot at once
 
   afterAll(async () => {
     for (const r of replicas ?? []) r.child.kill('SIGTERM');
