@@ -30,6 +30,7 @@ const base = {
  * connects to Redis belongs in this list.
  */
 const INTEGRATION_SPECS = [
+  'apps/gateway/src/admission/limits-version.spec.ts',
   'apps/gateway/src/admission/request-claims.spec.ts',
   'apps/gateway/src/chat/spend-control.spec.ts',
   'libs/assistants/src/user-defined/user-defined.assistant.spec.ts',
@@ -37,6 +38,7 @@ const INTEGRATION_SPECS = [
   'libs/auth/src/identity/api-key.service.spec.ts',
   'libs/auth/src/identity/identity.module.spec.ts',
   'libs/billing/src/billing.module.spec.ts',
+  'libs/billing/src/budget-eviction.spec.ts',
   'libs/billing/src/budget-rebuild.spec.ts',
   'libs/billing/src/budget-seeder.spec.ts',
   'libs/billing/src/budget-store.contract.spec.ts',

@@ -1,5 +1,5 @@
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
-import { createTestPostgres, type TestPostgres } from '@switchboard/storage';
+import { createTestPostgres, type TestPostgres } from '@switchboard/storage/testing';
 import type { ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

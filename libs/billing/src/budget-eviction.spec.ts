@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { createTestPglite, Migrator, type Database } from '@switchboard/storage';
+import { Migrator, type Database } from '@switchboard/storage';
+import { createTestPglite } from '@switchboard/storage/testing';
 import { billingMigrations } from './billing.migrations';
 import { BudgetHoldJournal } from './budget-hold.journal';
 import { bucketsAt } from './budget-periods';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage';
+import { deleteRedisPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@switchboard/storage/testing';
 import { RedisLimitsVersion } from './limits-version';
 
 describe('RedisLimitsVersion', () => {
