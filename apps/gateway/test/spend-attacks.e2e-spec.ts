@@ -266,24 +266,38 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
   it('concurrent reuse of one requestId by one user: one request runs, the others get 409 duplicate_request', async () => {
     const k = await newKey({ concurrentStreams: 2 });
     const callsBefore = sim.stats().started;
+    // The first request holds the id for as long as the test needs: it is still
+    // streaming (first frame read, end not reached) while every other one is answered.
+    const abort = new AbortController();
+    const first = await postJson(
+      `${replicas[0].url}/chat`,
+      {
+        messages: [{ role: 'user', content: 'slow\n#sim tokens=2000 tps=20' }],
+        options: { model: { id: 'sim-gpt' }, requestId: 'reused-id' },
+      },
+      k.headers,
+      abort.signal,
+    );
+    expect(first.status).toBe(200);
+    const frames = readSse(first);
+    expect((await frames.next()).done).toBe(false);
     const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
+      Array.from({ length: 11 }, (_, i) =>
         chat(i % 3, k.headers, 'slow\n#sim tokens=40 tps=20', 'reused-id', 'sim-gpt'),
       ),
     );
-    const served = results.filter((r) => r.status === 200);
-    const dup = results.filter((r) => r.status === 409);
-    expect(served).toHaveLength(1);
-    expect(dup).toHaveLength(11);
-    expect(dup.every((r) => r.code === 'duplicate_request')).toBe(true);
+    expect(results.map((r) => r.status)).toEqual(Array.from({ length: 11 }, () => 409));
+    expect(results.every((r) => r.code === 'duplicate_request')).toBe(true);
+    abort.abort();
+    await frames.return(undefined).catch(() => undefined);
     // the server's own id keys the row; the client's id is kept beside it
     const rows = await ledgerOf(k.user, 1);
     expect(rows).toHaveLength(1);
     expect(sim.stats().started - callsBefore).toBe(1); // one upstream call, one row
     expect(rows[0].client_request_id).toBe('reused-id');
     expect(rows[0].request_id).not.toBe('reused-id');
-    expect(served[0].res.headers.get('x-request-id')).toBe('reused-id');
-    expect(served[0].res.headers.get('x-switchboard-request-id')).toBe(rows[0].request_id);
+    expect(first.headers.get('x-request-id')).toBe('reused-id');
+    expect(first.headers.get('x-switchboard-request-id')).toBe(rows[0].request_id);
   }, 60_000);
 
   it('sequential reuse of one requestId: every served request has its own hold and ledger row', async () => {
