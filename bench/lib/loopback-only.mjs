@@ -1,10 +1,10 @@
 /**
- * Preloaded (`node --require`) into a peer gateway the benchmark starts, whose
+ * Preloaded (`node --import`) into a peer gateway the benchmark starts, whose
  * server binds every interface and has no option to choose: any TCP listen
  * without an explicit host, or on a wildcard host, is bound to 127.0.0.1, so
  * the benchmark never opens a port beyond loopback.
  */
-const net = require('node:net');
+import net from 'node:net';
 
 const WILDCARD = new Set([undefined, null, '', '0.0.0.0', '::']);
 const listen = net.Server.prototype.listen;
