@@ -6,7 +6,7 @@
  *   npm run bench                     full run (~3-4 min)
  *   node bench/run.mjs --quick        ~1 min, shorter load phases
  *   node bench/run.mjs --cpu-prof     also profile the gateway under c=64 streaming
- *   node bench/run.mjs --only=stream,throughput,providers,auth,idle,boot
+ *   node bench/run.mjs --only=peers,stream,throughput,providers,auth,idle,boot
  *   node bench/run.mjs --dist=<dir>   use another build output (default ./dist)
  *   node bench/run.mjs --no-save      print only
  *
@@ -36,11 +36,14 @@ import {
   idleStreams,
   nonStreamingThroughput,
   openAiTargets,
+  peerComparison,
   providerLatency,
   provisionApiKey,
+  renderPeerTable,
   streamingLatency,
   streamsPerTask,
 } from './scenarios.mjs';
+import { startFloorProxy, startPortkey } from './lib/peers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -68,7 +71,7 @@ function parseArgs(argv) {
 }
 
 function readHelp() {
-  return 'usage: node bench/run.mjs [--quick] [--cpu-prof] [--only=stream,throughput,providers,auth,idle,boot] [--dist=dir] [--no-save]';
+  return 'usage: node bench/run.mjs [--quick] [--cpu-prof] [--only=peers,stream,throughput,providers,auth,idle,boot] [--dist=dir] [--no-save]';
 }
 
 /**
@@ -107,6 +110,13 @@ function plan(quick) {
       },
     ],
     throughput: { concurrency: 20, durationMs: quick ? 3_000 : 8_000, rounds: 2 },
+    // direct, floor proxy, Portkey and Switchboard (API key, admin key), interleaved
+    peers: {
+      c1: { concurrency: 1, tokens: 20, tps: 200, durationMs: quick ? 3_000 : 8_000 },
+      c64: { concurrency: 64, tokens: 50, tps: 200, durationMs: quick ? 3_000 : 8_000 },
+      throughputLoad: { concurrency: 20, durationMs: quick ? 2_000 : 6_000 },
+      rounds: 2,
+    },
     // c=1, 5 tokens at once: hundreds of TTFT samples per target
     providers: { concurrency: 1, durationMs: quick ? 2_000 : 6_000, rounds: quick ? 2 : 3 },
     auth: { concurrency: 1, durationMs: quick ? 3_000 : 8_000, rounds: quick ? 2 : 4 },
@@ -283,6 +293,7 @@ async function main() {
   const sim = await startSimulator(dist);
   const load = startLoadWorker(path.join(here, 'load-worker.mjs'));
   let gateway;
+  let peers;
   let streamsCapacity = null;
   try {
     gateway = await startGateway(dist, sim.url, { env: BENCH_LIMIT_ENV });
@@ -349,6 +360,47 @@ async function main() {
       const r = await nonStreamingThroughput(ctx, p.throughput);
       rows.push(...r.rows);
       raw.throughput = r.raw;
+    }
+
+    if (want('peers')) {
+      log(
+        'peers: direct, floor proxy, Portkey, Switchboard (API key with limits and budget; admin key), ' +
+          `${p.peers.rounds} interleaved rounds per load`,
+      );
+      const floor = await startFloorProxy(sim.url);
+      const portkey = await startPortkey(sim.url);
+      try {
+        log(
+          `  floor proxy pid ${floor.pid} (${floor.url}), Portkey pid ${portkey.pid} (${portkey.url})`,
+        );
+        const apiKey = await provisionApiKey(gateway, { label: 'peers' });
+        const { completionsBody, simDirective, target } = await import('./lib/load-client.mjs');
+        const warmTargets = [
+          target('floor', floor.port, floor.headers),
+          target('portkey', portkey.port, portkey.headers),
+          target('switchboard', gateway.port, { authorization: `Bearer ${apiKey.key}` }),
+        ];
+        for (const tgt of warmTargets) {
+          for (const stream of [true, false])
+            await load.call(stream ? 'streamLatency' : 'throughput', {
+              tgt,
+              path: '/v1/chat/completions',
+              body: completionsBody({
+                model: 'gpt-4o-mini',
+                directive: simDirective({ tokens: 20, tps: stream ? 400 : 0 }),
+                stream,
+              }),
+              concurrency: 16,
+              durationMs: p.warmupMs / 2,
+            });
+        }
+        const r = await peerComparison(ctx, { floor, portkey, apiKey, ...p.peers });
+        peers = r;
+        raw.peers = r.raw;
+      } finally {
+        await stop(floor.child);
+        await stop(portkey.child);
+      }
     }
 
     if (want('providers')) {
@@ -484,6 +536,7 @@ async function main() {
       'streamsPerTask = floor((0.7 x 2 GiB - idle gateway RSS) / (1.5 x RSS per stream)), to the hundred; memory only, CPU not included.',
     ],
     rows,
+    peers: peers ? { rows: peers.rows, checks: peers.checks } : null,
     streamsPerTask: streamsCapacity,
     gatewayCpu: gatewayCpu(rows),
     raw,
@@ -492,6 +545,11 @@ async function main() {
   log('');
   log(renderTable(rows));
   log('');
+  if (peers) {
+    log('peers (same run; value (+added over direct)):');
+    log(renderPeerTable(peers));
+    log('');
+  }
   log(`streamsPerTask (2 GiB task, conservative): ${streamsCapacity ?? '-'}`);
   const cpu = result.gatewayCpu;
   if (cpu.streamedTokensPerCpuSecond) {
@@ -504,10 +562,11 @@ async function main() {
     `load average (1/5/15 min) at start ${machine.loadavgAtStart.join(' ')}, at end ${machine.loadavgAtEnd.join(' ')} on ${machine.cpus} CPUs`,
   );
   for (const n of result.notes) log(`note: ${n}`);
-  const misses = rows.filter((r) => r.pass === false);
-  log(
-    misses.length ? `targets missed: ${misses.map((r) => r.name).join('; ')}` : 'all targets met',
-  );
+  const misses = [
+    ...rows.filter((r) => r.pass === false).map((r) => r.name),
+    ...(peers?.checks ?? []).filter((c) => !c.pass).map((c) => c.name),
+  ];
+  log(misses.length ? `targets missed: ${misses.join('; ')}` : 'all targets met');
   log(`took ${result.durationS} s`);
 
   if (opts.save) {

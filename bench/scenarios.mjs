@@ -75,7 +75,7 @@ export function row(name, scenario, params, direct, gateway, unit, target) {
  * otherwise, so the delta is the gateway's own CPU.
  */
 async function measured(ctx, tgt, op, args) {
-  const pids = tgt.name === 'direct' ? [ctx.sim.pid] : [ctx.sim.pid, ctx.gateway.pid];
+  const pids = tgt.pids ?? (tgt.name === 'direct' ? [ctx.sim.pid] : [ctx.sim.pid, ctx.gateway.pid]);
   const meter = cpuMeter(pids);
   const result = await ctx.load.call(op, { ...args, ...tgt.request, tgt });
   result.serverCpuMs = meter.end();
@@ -805,4 +805,258 @@ export async function authLimitsCost(
       }),
     ],
   };
+}
+
+/** The lean-hot-path targets, checked on the peer comparison. */
+export const PEER_TARGETS = {
+  nonStreamVsPortkey: 2, // Switchboard req/s >= 2x Portkey's
+  c64TtftP50VsPortkey: 1 / 3, // added TTFT p50 <= 1/3 of Portkey's
+  c64TtftP99VsPortkey: 1, // added TTFT p99 <= Portkey's
+  c1TtftAddedP50Ms: 1,
+  c1TtftAddedP99Ms: 3,
+  cpuPer1kVsFloor: 1.6, // own CPU per 1k streamed tokens <= 1.6x the floor proxy's
+  eventLoopDelayP99Ms: 5, // embedded gateway during the c=1 run
+};
+
+/**
+ * Direct, the floor proxy, Portkey and Switchboard (API key with limits and a
+ * budget, and the admin key) on the same loads in one run: streaming c=1 and
+ * c=64 and non-streaming throughput, each in interleaved rounds so background
+ * noise lands on every target alike. `added` = target - direct; CPU is each
+ * server's own (its process plus the simulator, minus direct's simulator CPU).
+ * During Switchboard's c=1 slices the gateway's event-loop delay p99 is read
+ * from its metrics (prom-client resets the histogram on every scrape).
+ */
+export async function peerComparison(
+  ctx,
+  { floor, portkey, apiKey, c1, c64, throughputLoad, rounds },
+) {
+  const sim = ctx.sim;
+  const gw = ctx.gateway;
+  const targets = [
+    { ...target('direct', sim.port, { authorization: 'Bearer bench' }), pids: [sim.pid] },
+    { ...target('floor', floor.port, floor.headers), pids: [sim.pid, floor.pid] },
+    { ...target('portkey', portkey.port, portkey.headers), pids: [sim.pid, portkey.pid] },
+    {
+      ...target('switchboard', gw.port, { authorization: `Bearer ${apiKey.key}` }),
+      pids: [sim.pid, gw.pid],
+    },
+    { ...target('switchboard-admin', gw.port, gw.headers), pids: [sim.pid, gw.pid] },
+  ];
+  const names = targets.map((t) => t.name);
+  const metricsUrl = `${gw.url}/metrics`;
+  const loopDelays = [];
+
+  const run = async (op, args, sliceMs, watchLoop) => {
+    const runs = targets.map(() => []);
+    for (let i = 0; i < rounds; i++) {
+      const order = targets.map((_, j) => (i + j) % targets.length);
+      if (i % 2 === 1) order.reverse();
+      for (const j of order) {
+        const watch = watchLoop && targets[j].name === 'switchboard';
+        if (watch) await metricValue(metricsUrl, 'nodejs_eventloop_lag_p99_seconds', gw.headers);
+        runs[j].push(await measured(ctx, targets[j], op, { ...args, durationMs: sliceMs }));
+        if (watch) {
+          const p99 = await metricValue(metricsUrl, 'nodejs_eventloop_lag_p99_seconds', gw.headers);
+          if (p99 !== undefined) loopDelays.push(p99 * 1000);
+        }
+      }
+    }
+    return Object.fromEntries(runs.map((r, j) => [names[j], merge(r)]));
+  };
+
+  const stream = (level) =>
+    run(
+      'streamLatency',
+      {
+        path: COMPLETIONS_PATH,
+        body: completionsBody({
+          model: 'gpt-4o-mini',
+          directive: simDirective({ ttftMs: 0, tokens: level.tokens, tps: level.tps }),
+          stream: true,
+        }),
+        concurrency: level.concurrency,
+        rampMs: Math.min(1_000, level.durationMs / rounds / 5),
+      },
+      level.durationMs / rounds,
+      level.concurrency === 1,
+    );
+
+  ctx.log?.(`  peers: streaming c=${c1.concurrency}`);
+  const s1 = await stream(c1);
+  ctx.log?.(`  peers: streaming c=${c64.concurrency}`);
+  const s64 = await stream(c64);
+  ctx.log?.(`  peers: non-streaming, ${throughputLoad.concurrency} clients`);
+  const tp = await run(
+    'throughput',
+    {
+      path: COMPLETIONS_PATH,
+      body: completionsBody({
+        model: 'gpt-4o-mini',
+        directive: simDirective({ ttftMs: 0, tokens: 12, tps: 0 }),
+        stream: false,
+      }),
+      concurrency: throughputLoad.concurrency,
+    },
+    throughputLoad.durationMs / rounds,
+    false,
+  );
+
+  for (const [label, r] of [
+    ['c=1', s1],
+    ['c=64', s64],
+    ['non-stream', tp],
+  ])
+    ctx.log?.(
+      `  peers ${label}: ${names.map((n) => `${n} ${r[n].ok} ok/${r[n].failed} failed`).join(', ')}` +
+        (names.some((n) => r[n].failed)
+          ? ` errors ${JSON.stringify(Object.fromEntries(names.map((n) => [n, r[n].errors])))}`
+          : ''),
+    );
+
+  const pick = (r, f) => Object.fromEntries(names.map((n) => [n, round(f(r[n]))]));
+  const cpuPer1k = (x) => (x.tokens > 0 ? (x.serverCpuMs * 1000) / x.tokens : null);
+  const perRequestCpu = (x) => (x.ok > 0 ? x.serverCpuMs / x.ok : null);
+  const peerRow = (name, unit, values, { added = true } = {}) => {
+    const r = { name, unit, values };
+    if (added) {
+      r.added = Object.fromEntries(
+        names
+          .filter((n) => n !== 'direct')
+          .map((n) => [
+            n,
+            values[n] === null || values.direct === null ? null : round(values[n] - values.direct),
+          ]),
+      );
+    }
+    return r;
+  };
+  const rows = [
+    peerRow(
+      'stream c=1 TTFT p50',
+      'ms',
+      pick(s1, (x) => x.ttftMs.p50),
+    ),
+    peerRow(
+      'stream c=1 TTFT p99',
+      'ms',
+      pick(s1, (x) => x.ttftMs.p99),
+    ),
+    peerRow(
+      'stream c=64 TTFT p50',
+      'ms',
+      pick(s64, (x) => x.ttftMs.p50),
+    ),
+    peerRow(
+      'stream c=64 TTFT p99',
+      'ms',
+      pick(s64, (x) => x.ttftMs.p99),
+    ),
+    peerRow('stream c=64 server CPU per 1k tokens', 'ms', pick(s64, cpuPer1k)),
+    peerRow(
+      'non-stream requests/s',
+      'req/s',
+      pick(tp, (x) => x.rps),
+      { added: false },
+    ),
+    peerRow(
+      'non-stream latency p50',
+      'ms',
+      pick(tp, (x) => x.latencyMs.p50),
+    ),
+    peerRow(
+      'non-stream latency p99',
+      'ms',
+      pick(tp, (x) => x.latencyMs.p99),
+    ),
+    peerRow('non-stream server CPU per request', 'ms', pick(tp, perRequestCpu)),
+  ];
+  const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
+  const ratio = (a, b) =>
+    typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : null;
+  const T = PEER_TARGETS;
+  const check = (name, value, bound, kind, detail) => {
+    const pass = typeof value === 'number' && (kind === 'max' ? value <= bound : value >= bound);
+    return { name, value: round(value), bound: round(bound), kind, pass, detail };
+  };
+  const rps = byName['non-stream requests/s'].values;
+  const c64p50 = byName['stream c=64 TTFT p50'].added;
+  const c64p99 = byName['stream c=64 TTFT p99'].added;
+  const c1p50 = byName['stream c=1 TTFT p50'].added;
+  const c1p99 = byName['stream c=1 TTFT p99'].added;
+  const cpu = byName['stream c=64 server CPU per 1k tokens'].added;
+  const loopP99 = loopDelays.length ? Math.max(...loopDelays) : null;
+  const checks = [
+    check(
+      'non-stream req/s: Switchboard / Portkey',
+      ratio(rps.switchboard, rps.portkey),
+      T.nonStreamVsPortkey,
+      'min',
+      `${rps.switchboard} vs ${rps.portkey} req/s`,
+    ),
+    check(
+      'stream c=64 added TTFT p50: Switchboard / Portkey',
+      ratio(c64p50.switchboard, c64p50.portkey),
+      T.c64TtftP50VsPortkey,
+      'max',
+      `+${c64p50.switchboard} vs +${c64p50.portkey} ms`,
+    ),
+    check(
+      'stream c=64 added TTFT p99: Switchboard / Portkey',
+      ratio(c64p99.switchboard, c64p99.portkey),
+      T.c64TtftP99VsPortkey,
+      'max',
+      `+${c64p99.switchboard} vs +${c64p99.portkey} ms`,
+    ),
+    check('stream c=1 added TTFT p50 (ms)', c1p50.switchboard, T.c1TtftAddedP50Ms, 'max'),
+    check('stream c=1 added TTFT p99 (ms)', c1p99.switchboard, T.c1TtftAddedP99Ms, 'max'),
+    check(
+      'CPU per 1k streamed tokens: Switchboard / floor',
+      ratio(cpu.switchboard, cpu.floor),
+      T.cpuPer1kVsFloor,
+      'max',
+      `${cpu.switchboard} vs ${cpu.floor} ms (own CPU, simulator excluded)`,
+    ),
+    check(
+      'event-loop delay p99 during c=1 (embedded, ms)',
+      loopP99,
+      T.eventLoopDelayP99Ms,
+      'max',
+      `worst of ${loopDelays.length} slices`,
+    ),
+  ];
+  return {
+    rows,
+    checks,
+    raw: { c1: s1, c64: s64, throughput: tp, eventLoopDelayP99Ms: loopDelays },
+  };
+}
+
+/** The peer table: one column per target, `added` (target - direct) in brackets. */
+export function renderPeerTable(result) {
+  const names = Object.keys(result.rows[0].values);
+  const fmtv = (v) =>
+    v === null || v === undefined ? '-' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2);
+  const head = ['metric', ...names, 'unit'];
+  const body = result.rows.map((r) => [
+    r.name,
+    ...names.map((n) =>
+      r.added && n !== 'direct' ? `${fmtv(r.values[n])} (+${fmtv(r.added[n])})` : fmtv(r.values[n]),
+    ),
+    r.unit,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const checks = result.checks.map(
+    (c) =>
+      `${c.pass ? 'PASS' : 'MISS'}  ${c.name}: ${fmtv(c.value)} (target ${c.kind === 'max' ? '<=' : '>='} ${fmtv(c.bound)})${c.detail ? `  [${c.detail}]` : ''}`,
+  );
+  return [
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...body.map(line),
+    '',
+    ...checks,
+  ].join('\n');
 }

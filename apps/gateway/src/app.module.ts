@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Module, RequestMethod, type DynamicModule, type Provider } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConfigModule, type AppConfig } from '@switchboard/config';
 import { LlmService } from '@switchboard/llm';
@@ -60,6 +60,12 @@ export interface GatewayModuleOptions {
   providers?: Provider[];
 }
 
+/** Routes every chat request takes, kept to the shortest per-request chain. */
+export const HOT_ROUTES = [
+  { path: 'chat', method: RequestMethod.POST },
+  { path: 'v1/chat/completions', method: RequestMethod.POST },
+];
+
 @Module({})
 export class AppModule {
   static forRoot(opts: GatewayModuleOptions): DynamicModule {
@@ -75,6 +81,10 @@ export class AppModule {
             quietReqLogger: true,
             genReqId: (req) => (req as unknown as { requestId: string }).requestId,
           },
+          // The chat routes carry no per-request child logger (and no async
+          // context around each request): their logs name the request id
+          // themselves, and the access log covers every request.
+          exclude: HOT_ROUTES,
         }),
       ],
       controllers: [

@@ -26,6 +26,7 @@ import {
 } from './infra/infrastructure';
 import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
+import { jsonBody } from './http/json-body';
 import type { GatewayRequest } from './http/request.types';
 import { DrainState } from './health/drain-state';
 import { StreamRegistry } from './streaming/stream-registry.service';
@@ -163,6 +164,8 @@ function installEdge(
   app.use(accessLog(logger, metrics));
   app.use(authenticationMiddleware(authenticator));
   app.use(requireJson);
+  // plain UTF-8 JSON (every chat request) in one pass; express.json takes the rest
+  app.use(jsonBody(config.http.bodyLimitBytes));
   app.use(express.json({ limit: config.http.bodyLimitBytes, strict: true }));
   // Body-parser errors are answered here: past this point Nest would flatten them to a bare 400.
   app.use((err: unknown, req: GatewayRequest, res: Response, next: NextFunction) => {

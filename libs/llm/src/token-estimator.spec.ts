@@ -1,5 +1,12 @@
 import fc from 'fast-check';
+import { countTokens } from 'gpt-tokenizer';
 import { estimatePromptTokens, estimateTextTokens } from './token-estimator';
+
+jest.mock('gpt-tokenizer', () => {
+  const actual = jest.requireActual<typeof import('gpt-tokenizer')>('gpt-tokenizer');
+  return { ...actual, countTokens: jest.fn(actual.countTokens) };
+});
+const tokenizerCalls = () => (countTokens as jest.Mock).mock.calls.length;
 
 describe('token estimator', () => {
   it('counts known OpenAI tokenisations exactly', () => {
@@ -27,5 +34,23 @@ describe('token estimator', () => {
     const exact = 10 * 4000; // 10 tokens per sentence
     expect(Math.abs(est - exact) / exact).toBeLessThan(0.05);
     expect(estimateTextTokens('x'.repeat(300_000))).toBeGreaterThan(30_000);
+  });
+
+  it('tokenises a message and a tools array once, however many stages count them', () => {
+    const messages = [
+      { role: 'system' as const, content: 'You are terse.' },
+      { role: 'user' as const, content: 'What is the weather in Paris today?' },
+    ];
+    const tools = [{ name: 'get_weather', description: 'Weather', parameters: { type: 'object' } }];
+    const first = estimatePromptTokens(messages, tools);
+    const calls = tokenizerCalls();
+    // later stages pass copies of the array holding the same message objects
+    expect(estimatePromptTokens([...messages], tools)).toBe(first);
+    expect(estimatePromptTokens(messages.slice(1), tools)).toBeLessThan(first);
+    expect(tokenizerCalls()).toBe(calls);
+    // a changed message is a new object and is counted afresh
+    const edited = [messages[0], { ...messages[1], content: 'And in Rome?' }];
+    expect(estimatePromptTokens(edited, tools)).not.toBe(first);
+    expect(tokenizerCalls()).toBe(calls + 1);
   });
 });

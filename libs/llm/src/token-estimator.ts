@@ -37,16 +37,38 @@ export function estimateTextTokens(text: string): number {
   return Math.ceil((n * text.length) / exactPart.length);
 }
 
+/**
+ * Counts per message object and per tools array. A request's messages pass
+ * through several stages (context, assistant choice, hold, each model call) that
+ * all count them; messages are values that are never changed in place (a stage
+ * that changes one makes a new object), so each is tokenised once per request.
+ */
+const messageCounts = new WeakMap<ChatMessage, number>();
+const toolCounts = new WeakMap<ToolDefinition[], number>();
+
+function messageTokens(m: ChatMessage): number {
+  let n = messageCounts.get(m);
+  if (n !== undefined) return n;
+  n = PER_MESSAGE;
+  if (typeof m.content === 'string') n += estimateTextTokens(m.content);
+  else
+    for (const p of m.content) n += p.type === 'text' ? estimateTextTokens(p.text) : IMAGE_TOKENS;
+  for (const call of m.toolCalls ?? [])
+    n += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
+  messageCounts.set(m, n);
+  return n;
+}
+
 export function estimatePromptTokens(messages: ChatMessage[], tools?: ToolDefinition[]): number {
   let n = 3; // reply priming
-  for (const m of messages) {
-    n += PER_MESSAGE;
-    if (typeof m.content === 'string') n += estimateTextTokens(m.content);
-    else
-      for (const p of m.content) n += p.type === 'text' ? estimateTextTokens(p.text) : IMAGE_TOKENS;
-    for (const call of m.toolCalls ?? [])
-      n += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
+  for (const m of messages) n += messageTokens(m);
+  if (tools?.length) {
+    let t = toolCounts.get(tools);
+    if (t === undefined) {
+      t = estimateTextTokens(JSON.stringify(tools));
+      toolCounts.set(tools, t);
+    }
+    n += t;
   }
-  if (tools?.length) n += estimateTextTokens(JSON.stringify(tools));
   return n;
 }

@@ -56,3 +56,71 @@ describe('MemoryLimitStore sliding window', () => {
     );
   });
 });
+
+describe('MemoryLimitStore at volume', () => {
+  it('matches a reference sliding log over thousands of requests and charges (log compaction included)', async () => {
+    let now = 0;
+    const store = new MemoryLimitStore(() => now);
+    const windowMs = 60_000;
+    const rpm = 1_500;
+    const tpm = 40_000;
+    const admitted: Array<{ ts: number; tokens: number }> = [];
+    for (let i = 0; i < 6_000; i++) {
+      now += 17;
+      const estimate = 5 + (i % 23);
+      const slotId = `slot-${i}`;
+      const live = admitted.filter((a) => now - a.ts < windowMs);
+      const liveTokens = live.reduce((n, a) => n + a.tokens, 0);
+      const expected = live.length + 1 <= rpm && liveTokens + estimate <= tpm;
+      const r = await store.check({
+        subjects: [
+          { subject: 'key:volume', limits: { requestsPerMinute: rpm, tokensPerMinute: tpm } },
+        ],
+        estimatedTokens: estimate,
+        slotId,
+        leaseMs: 1,
+        windowMs,
+      });
+      expect(r.allowed).toBe(expected);
+      if (!r.allowed) continue;
+      const entry = { ts: now, tokens: estimate };
+      admitted.push(entry);
+      expect(r.states.map((st) => st.remaining)).toEqual([
+        rpm - live.length - 1,
+        tpm - liveTokens - estimate,
+      ]);
+      // every third call settles below its estimate, edited in place by its charge id
+      if (i % 3 === 0) {
+        await store.adjustTokens('key:volume', -2, windowMs, slotId);
+        entry.tokens -= 2;
+      }
+    }
+    // both outcomes were exercised, well past the 1,024-entry compaction point
+    expect(admitted.length).toBeGreaterThanOrEqual(3_000);
+    expect(admitted.length).toBeLessThan(6_000);
+  });
+
+  it('frees expired leases even when most checks skip the lease scan', async () => {
+    let now = 0;
+    const store = new MemoryLimitStore(() => now);
+    const check = (slotId: string) =>
+      store.check({
+        subjects: [{ subject: 'user:u', limits: { concurrentStreams: 2 } }],
+        estimatedTokens: 0,
+        slotId,
+        leaseMs: 1_000,
+        windowMs: 60_000,
+      });
+    expect((await check('a')).allowed).toBe(true);
+    now = 500;
+    expect((await check('b')).allowed).toBe(true);
+    expect(await store.renew('a', 2_000)).toBe(true); // a now lives until 2500
+    now = 1_200; // b (expiry 1500) still live, a renewed
+    expect((await check('c')).allowed).toBe(false);
+    now = 1_500; // b expired
+    expect((await check('c')).allowed).toBe(true);
+    expect((await check('d')).allowed).toBe(false);
+    now = 2_500; // a (renewed) and c both expire at 2500
+    expect((await check('d')).allowed).toBe(true);
+  });
+});

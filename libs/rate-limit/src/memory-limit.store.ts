@@ -14,14 +14,63 @@ interface LogEntry {
   weight: number;
 }
 
+/**
+ * A FIFO over an array with a moving head: pushing and dropping the oldest
+ * are O(1) amortised (the array is compacted once the dead prefix is at least
+ * half of it), where `splice(0, n)` would move every live entry on each prune.
+ */
+class Fifo<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** the i-th oldest live entry */
+  at(i: number): T | undefined {
+    return i < 0 || i >= this.size ? undefined : this.#items[this.#head + i];
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  /** drops the oldest entries while `old(entry)` holds, handing each to `dropped` */
+  dropWhile(old: (item: T) => boolean, dropped?: (item: T) => void): void {
+    const items = this.#items;
+    let h = this.#head;
+    while (h < items.length && old(items[h])) {
+      dropped?.(items[h]);
+      h++;
+    }
+    if (h === this.#head) return;
+    if (h === items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (h >= 1024 && h * 2 >= items.length) {
+      this.#items = items.slice(h);
+      this.#head = 0;
+    } else this.#head = h;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i];
+  }
+}
+
 interface SubjectState {
   /** request timestamps, oldest first */
-  requests: number[];
+  requests: Fifo<number>;
   /** token charges, oldest first */
-  tokens: LogEntry[];
+  tokens: Fifo<LogEntry>;
+  /** live token charges by id (the slotId of the check that made them) */
+  chargeById: Map<string, LogEntry>;
   tokenSum: number;
   /** slotId -> lease expiry (ms) */
   streams: Map<string, number>;
+  /** no lease expires before this (a lower bound), so most checks skip the scan */
+  streamsExpireFrom: number;
   /** last time anything was written, for sweeping idle subjects */
   touched: number;
 }
@@ -72,7 +121,7 @@ export class MemoryLimitStore implements LimitStore {
     const s = this.state(subject, now);
     this.prune(s, now, windowMs);
     const d = Math.trunc(delta);
-    const charge = chargeId === undefined ? undefined : s.tokens.find((e) => e.id === chargeId);
+    const charge = chargeId === undefined ? undefined : s.chargeById.get(chargeId);
     if (charge) {
       const next = Math.max(0, charge.weight + d);
       s.tokenSum += next - charge.weight;
@@ -162,17 +211,20 @@ export class MemoryLimitStore implements LimitStore {
           state.requests.push(now);
           break;
         case 'tokensPerMinute': {
-          const existing = state.tokens.find((e) => e.id === slotId);
+          const existing = state.chargeById.get(slotId);
           if (existing) {
             existing.weight += estimate;
           } else {
-            state.tokens.push({ ts: now, id: slotId, weight: estimate });
+            const charge = { ts: now, id: slotId, weight: estimate };
+            state.tokens.push(charge);
+            state.chargeById.set(slotId, charge);
           }
           state.tokenSum += estimate;
           break;
         }
         case 'concurrentStreams':
           state.streams.set(slotId, now + leaseMs);
+          state.streamsExpireFrom = Math.min(state.streamsExpireFrom, now + leaseMs);
           holders.push(subject);
           break;
       }
@@ -200,10 +252,10 @@ export class MemoryLimitStore implements LimitStore {
   ): Verdict {
     switch (limit) {
       case 'requestsPerMinute': {
-        const current = s.requests.length;
+        const current = s.requests.size;
         if (current + 1 <= max) return { limit, max, current, ok: true, retryMs: 0 };
         // the request fits once `current - max + 1` of the oldest entries have left
-        const retryMs = max === 0 ? windowMs : s.requests[current - max] + windowMs - now;
+        const retryMs = max === 0 ? windowMs : s.requests.at(current - max)! + windowMs - now;
         return { limit, max, current, ok: false, retryMs };
       }
       case 'tokensPerMinute': {
@@ -241,7 +293,7 @@ export class MemoryLimitStore implements LimitStore {
   ): LimitState {
     switch (v.limit) {
       case 'requestsPerMinute': {
-        const oldest = s.requests[0];
+        const oldest = s.requests.at(0);
         return {
           subject,
           limit: v.limit,
@@ -251,7 +303,7 @@ export class MemoryLimitStore implements LimitStore {
         };
       }
       case 'tokensPerMinute': {
-        const oldest = s.tokens[0]?.ts;
+        const oldest = s.tokens.at(0)?.ts;
         return {
           subject,
           limit: v.limit,
@@ -273,7 +325,15 @@ export class MemoryLimitStore implements LimitStore {
   private state(subject: Subject, now: number): SubjectState {
     let s = this.subjects.get(subject);
     if (!s) {
-      s = { requests: [], tokens: [], tokenSum: 0, streams: new Map(), touched: now };
+      s = {
+        requests: new Fifo(),
+        tokens: new Fifo(),
+        chargeById: new Map(),
+        tokenSum: 0,
+        streams: new Map(),
+        streamsExpireFrom: Infinity,
+        touched: now,
+      };
       this.subjects.set(subject, s);
     }
     return s;
@@ -281,25 +341,28 @@ export class MemoryLimitStore implements LimitStore {
 
   private prune(s: SubjectState, now: number, windowMs: number): void {
     const cutoff = now - windowMs;
-    let i = 0;
-    while (i < s.requests.length && s.requests[i] <= cutoff) i++;
-    if (i > 0) s.requests.splice(0, i);
-    let j = 0;
-    while (j < s.tokens.length && s.tokens[j].ts <= cutoff) {
-      s.tokenSum -= s.tokens[j].weight;
-      j++;
-    }
-    if (j > 0) s.tokens.splice(0, j);
+    s.requests.dropWhile((ts) => ts <= cutoff);
+    s.tokens.dropWhile(
+      (e) => e.ts <= cutoff,
+      (e) => {
+        s.tokenSum -= e.weight;
+        if (s.chargeById.get(e.id) === e) s.chargeById.delete(e.id);
+      },
+    );
+    if (now < s.streamsExpireFrom) return;
+    let next = Infinity;
     for (const [slot, exp] of s.streams) {
       if (exp <= now) s.streams.delete(slot);
+      else if (exp < next) next = exp;
     }
+    s.streamsExpireFrom = next;
   }
 
   private maybeSweep(now: number): void {
     if (++this.ops % SWEEP_EVERY !== 0) return;
     for (const [subject, s] of this.subjects) {
       this.prune(s, now, this.longestWindowMs);
-      if (s.requests.length === 0 && s.tokens.length === 0 && s.streams.size === 0) {
+      if (s.requests.size === 0 && s.tokens.size === 0 && s.streams.size === 0) {
         this.subjects.delete(subject);
       }
     }

@@ -2,6 +2,15 @@ import type { Database } from './database.port';
 import { createTestPglite } from './testing/pglite-template';
 import { createTestPostgres, type TestPostgres } from './testing/postgres-test-database';
 
+/** Waits for a condition another connection brings about (notifications are asynchronous). */
+async function waitUntil(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 type Adapter = { name: string; open: () => Promise<{ db: Database; done: () => Promise<void> }> };
 
 const adapters: Adapter[] = [
@@ -150,6 +159,46 @@ describe('pglite specifics', () => {
       expect(txs.slice(first, first + 3)).toEqual([id, id, id]);
     }
     expect(r.rows).toHaveLength(10);
+  });
+
+  it('delivers NOTIFY to listeners once the transaction commits, never on rollback, and stops on unlisten', async () => {
+    const first: string[] = [];
+    const second: string[] = [];
+    const stopFirst = await db.listen('test_jobs', (p) => first.push(p));
+    const stopSecond = await db.listen('test_jobs', (p) => second.push(p));
+    try {
+      await db.transaction(async (tx) => {
+        await tx.query("SELECT pg_notify('test_jobs', 'a')");
+        // not delivered before the commit
+        expect(first).toEqual([]);
+      });
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query("SELECT pg_notify('test_jobs', 'rolled-back')");
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      await db.query("SELECT pg_notify('test_jobs', 'b')");
+      await waitUntil(() => first.includes('b'));
+      // notifications arrive in commit order, so 'rolled-back' would have come first
+      expect(first).toEqual(['a', 'b']);
+
+      await stopFirst();
+      await db.query("SELECT pg_notify('test_jobs', 'c')");
+      await waitUntil(() => second.includes('c'));
+      expect(first).toEqual(['a', 'b']);
+    } finally {
+      await stopSecond();
+    }
+  });
+
+  it('refuses a notification channel that is not a plain identifier', async () => {
+    await expect(db.listen('jobs; DROP TABLE items', () => undefined)).rejects.toThrow(
+      'invalid notification channel',
+    );
+    await expect(db.listen('Jobs', () => undefined)).rejects.toThrow(
+      'invalid notification channel',
+    );
   });
 });
 

@@ -20,10 +20,23 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** cheap liveness probe for /ready */
   ping(): Promise<void>;
+  /**
+   * Calls `onNotify` for every NOTIFY on `channel` (a lower-case SQL
+   * identifier) from any connection, once the notifying transaction commits.
+   * After a lost connection is re-established it is called with '' (anything
+   * sent meanwhile was missed). Resolves with the function that stops listening.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
 export const DATABASE = Symbol('DATABASE');
+
+/** LISTEN/NOTIFY channel names are interpolated into SQL: identifiers only. */
+export function assertChannel(channel: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel))
+    throw new Error(`invalid notification channel "${channel}"`);
+}
 
 /**
  * A schema migration. Each domain lib owns its migrations and exports them as an

@@ -22,6 +22,7 @@ function withoutVector(db: Database): Database {
     query: (sql, params) => db.query(sql, params),
     transaction: (fn) => db.transaction(fn),
     ping: () => db.ping(),
+    listen: (channel, onNotify) => db.listen(channel, onNotify),
     close: () => db.close(),
   };
 }

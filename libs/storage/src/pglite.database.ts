@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { nativeRequire } from '@switchboard/common';
-import type { Database, Queryable, QueryResult } from './database.port';
+import { assertChannel, type Database, type Queryable, type QueryResult } from './database.port';
 import { INT8_OID, parseInt8 } from './int8';
 
 export interface PgliteDatabaseOptions {
@@ -138,6 +138,15 @@ export class PgliteDatabase implements Database {
 
   async ping(): Promise<void> {
     await this.pg.query('SELECT 1');
+  }
+
+  /** In-process: PGlite delivers NOTIFY to its own listeners after the commit. */
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    assertChannel(channel);
+    const stop = await this.pg.listen(channel, onNotify);
+    return async () => {
+      if (!this.pg.closed) await stop();
+    };
   }
 
   /** a tarball of the data directory, loadable through `loadDataDir` */

@@ -1,5 +1,5 @@
-import { Pool, type PoolClient, types as pgTypes } from 'pg';
-import type { Database, Queryable, QueryResult } from './database.port';
+import { Client, Pool, type PoolClient, types as pgTypes } from 'pg';
+import { assertChannel, type Database, type Queryable, type QueryResult } from './database.port';
 import { INT8_OID, parseInt8 } from './int8';
 import type { StorageLogger } from './storage.logger';
 
@@ -39,6 +39,7 @@ export class PostgresDatabase implements Database {
   private constructor(
     private readonly pool: Pool,
     readonly hasVector: boolean,
+    private readonly opts: PostgresDatabaseOptions,
   ) {}
 
   static async connect(opts: PostgresDatabaseOptions): Promise<PostgresDatabase> {
@@ -54,7 +55,7 @@ export class PostgresDatabase implements Database {
     pool.on('error', (err) => opts.logger?.error(`postgres idle client error: ${err.message}`));
     try {
       const hasVector = await PostgresDatabase.detectVector(pool);
-      return new PostgresDatabase(pool, hasVector);
+      return new PostgresDatabase(pool, hasVector, opts);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -116,6 +117,72 @@ export class PostgresDatabase implements Database {
 
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
+  }
+
+  /**
+   * One dedicated connection per listener (a pooled one would be handed to
+   * queries). A lost connection is re-established every second until it
+   * works, then `onNotify('')` reports that notifications may have been missed.
+   */
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    assertChannel(channel);
+    let stopped = false;
+    let client: Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const reconnectLater = () => {
+      if (stopped || retry) return;
+      retry = setTimeout(() => {
+        retry = undefined;
+        connect().then(
+          () => onNotify(''),
+          () => reconnectLater(),
+        );
+      }, 1000);
+      retry.unref();
+    };
+    const connect = async () => {
+      const c = new Client({
+        connectionString: this.opts.url,
+        connectionTimeoutMillis: this.opts.connectionTimeoutMs ?? 10_000,
+        types: typeParsers,
+      });
+      let lost = false;
+      const onLost = (err?: Error) => {
+        if (lost) return;
+        lost = true;
+        if (client === c) client = undefined;
+        if (err) this.opts.logger?.error(`postgres listener on ${channel}: ${err.message}`);
+        c.end().catch(() => undefined);
+        reconnectLater();
+      };
+      c.on('notification', (n) => {
+        if (n.channel === channel) onNotify(n.payload ?? '');
+      });
+      c.on('error', onLost);
+      c.on('end', () => onLost());
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+      } catch (err) {
+        lost = true;
+        await c.end().catch(() => undefined);
+        throw err;
+      }
+      if (stopped) {
+        lost = true;
+        await c.end().catch(() => undefined);
+        return;
+      }
+      client = c;
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => undefined);
+    };
   }
 
   async close(): Promise<void> {

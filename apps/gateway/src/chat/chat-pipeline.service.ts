@@ -237,6 +237,8 @@ export class ChatPipeline {
       let failed: AppError | undefined;
       let admission: Admission | undefined;
       let disposed = false;
+      /** the run answered in full: nothing is left to abort */
+      let ended = false;
       let accountId = input.accountId;
       let firstTokenSeen = false;
       let sink: Pick<Subscriber<PipelineEvent>, 'next'> | undefined;
@@ -409,6 +411,8 @@ export class ChatPipeline {
           }),
         ),
         defer(() => {
+          // a stop or a failure may leave work that only listens to the signal
+          ended = !stopCode && !failed;
           const events: PipelineEvent[] = stopCode
             ? [{ type: 'error', error: new AppError(stopCode) }]
             : [];
@@ -419,7 +423,8 @@ export class ChatPipeline {
         // still open here was cancelled.
         finalize(() => {
           disposed = true;
-          abort.abort();
+          // Aborting allocates a DOMException; a run that answered in full has nothing running.
+          if (!ended) abort.abort();
           attempts.forEach(record);
           const total = totalOf(attempts, input.requestId);
           admission?.finish(

@@ -22,12 +22,23 @@ export class OpenAiChunksEncoder implements WireEncoder {
   readonly trailer = ['[DONE]'];
   readonly #created = Math.floor(Date.now() / 1000);
   #roleSent = false;
+  /** the JSON every chunk of this stream starts with, up to the delta */
+  #prefix?: string;
 
   constructor(
     private readonly id: string,
     private readonly model: string,
     private readonly includeUsage: boolean,
   ) {}
+
+  /** A text delta without an object per token: the prefix is built once per stream. */
+  #text(text: string): string {
+    if (!this.#roleSent) return this.#chunk({ content: text });
+    this.#prefix ??=
+      `{"id":${JSON.stringify(this.id)},"object":"chat.completion.chunk","created":${this.#created},` +
+      `"model":${JSON.stringify(this.model)},"system_fingerprint":null,"choices":[{"index":0,"delta":{"content":`;
+    return `${this.#prefix}${JSON.stringify(text)}},"logprobs":null,"finish_reason":null}]}`;
+  }
 
   #chunk(delta: Record<string, unknown>, finish: string | null = null): string {
     if (!this.#roleSent) {
@@ -47,7 +58,7 @@ export class OpenAiChunksEncoder implements WireEncoder {
   encode(ev: PipelineEvent): string[] {
     switch (ev.type) {
       case 'text':
-        return [this.#chunk({ content: ev.text })];
+        return [this.#text(ev.text)];
       case 'tool_call':
         return [
           this.#chunk({

@@ -142,7 +142,13 @@ export class ChatStreamRunner {
       complete: () => {
         if (error || !summary)
           sendError(res, error ?? new AppError('internal_error'), input.correlationId);
-        else res.status(200).json(onDone(events, summary));
+        else if (!res.headersSent) {
+          // Written directly: express's res.json() would hash the body for an
+          // ETag, which a POST answer never uses.
+          res.statusCode = 200;
+          res.setHeader('Content-Type', 'application/json; charset=utf-8');
+          res.end(JSON.stringify(onDone(events, summary)));
+        }
       },
     });
     res.on('close', () => {

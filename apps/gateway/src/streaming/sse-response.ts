@@ -35,7 +35,8 @@ export class SseResponse {
     this.res.setHeader('Connection', 'keep-alive');
     // Proxies (nginx, some CDNs) must not buffer the stream.
     this.res.setHeader('X-Accel-Buffering', 'no');
-    this.res.flushHeaders();
+    // No flushHeaders(): every caller writes right after opening, so the
+    // headers leave in the same write as the first frame (one syscall, not two).
     // Each frame is its own small write; Nagle would delay them.
     this.res.socket?.setNoDelay(true);
   }

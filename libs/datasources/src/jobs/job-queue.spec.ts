@@ -1,6 +1,10 @@
 /* eslint-disable @typescript-eslint/require-await -- handlers are async by contract */
-import { Migrator } from '@switchboard/storage';
-import { type TestPostgres, createTestPostgres } from '@switchboard/storage/testing';
+import { Migrator, PostgresDatabase, type Database } from '@switchboard/storage';
+import {
+  type TestPostgres,
+  createTestPglite,
+  createTestPostgres,
+} from '@switchboard/storage/testing';
 import { datasourceMigrations } from '../datasources.migrations';
 import { JobQueue } from './job-queue';
 import { JobWorker, PermanentJobError } from './job-worker';
@@ -250,5 +254,62 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
     expect(await queue.recoverOrphans()).toEqual({ requeued: 1, dead: 1 });
     expect(await queue.get(a)).toMatchObject({ status: 'queued', attempts: 1, lockedBy: null });
     expect(await queue.get(b)).toMatchObject({ status: 'dead' });
+  });
+});
+
+/** An idle worker that never polls within the test: only a wake-up can start a job. */
+const NEVER_POLLS = { pollMs: 10 * 60_000 };
+
+describe('JobWorker wakes on enqueue instead of polling', () => {
+  const runIdleWorker = (queue: JobQueue, ran: string[]) =>
+    new JobWorker(queue, { workerId: 'idle', ...NEVER_POLLS }).register<{ tag: string }>('wake', {
+      run: async ({ tag }) => {
+        ran.push(tag);
+      },
+    });
+
+  it('PostgreSQL: a job enqueued on another replica starts at once', async () => {
+    const pg = await createTestPostgres();
+    const other = await PostgresDatabase.connect({ url: pg.url, poolSize: 2 });
+    const ran: string[] = [];
+    const worker = runIdleWorker(new JobQueue(pg.db), ran);
+    try {
+      await new Migrator(pg.db).migrate(datasourceMigrations);
+      worker.start();
+      // the worker is idle (nothing queued) before the other replica enqueues
+      await until(async () => worker.waiting === 1);
+      await new JobQueue(other).enqueue('wake', { tag: 'from another replica' });
+      await until(async () => ran.length === 1);
+      // a job delayed past enqueue is started when it falls due, with no notification
+      await until(async () => worker.waiting === 1);
+      await new JobQueue(other).enqueue('wake', { tag: 'delayed' }, { delayMs: 300 });
+      await until(async () => ran.length === 2);
+      expect(ran).toEqual(['from another replica', 'delayed']);
+    } finally {
+      await worker.stop();
+      await other.close();
+      await pg.drop();
+    }
+  });
+
+  it('PGlite: a job enqueued in this process starts at once, also inside a transaction once it commits', async () => {
+    const db: Database = await createTestPglite();
+    const queue = new JobQueue(db);
+    const ran: string[] = [];
+    const worker = runIdleWorker(queue, ran);
+    try {
+      await new Migrator(db).migrate(datasourceMigrations);
+      worker.start();
+      await until(async () => worker.waiting === 1);
+      await queue.enqueue('wake', { tag: 'plain' });
+      await until(async () => ran.length === 1);
+      await until(async () => worker.waiting === 1);
+      await db.transaction((tx) => queue.enqueue('wake', { tag: 'in a transaction' }, {}, tx));
+      await until(async () => ran.length === 2);
+      expect(ran).toEqual(['plain', 'in a transaction']);
+    } finally {
+      await worker.stop();
+      await db.close();
+    }
   });
 });

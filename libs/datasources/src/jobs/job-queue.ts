@@ -65,6 +65,9 @@ function toJob<P>(r: JobRow): Job<P> {
   };
 }
 
+/** NOTIFY channel on which every newly due job is announced (payload: its kind). */
+export const JOBS_CHANNEL = 'switchboard_jobs';
+
 /** cut stored error texts so a huge stack never bloats the table */
 const clip = (s: string) => (s.length > 2000 ? `${s.slice(0, 2000)}…` : s);
 
@@ -101,7 +104,35 @@ export class JobQueue {
        VALUES ($1, $2, $3::jsonb, $4, now() + make_interval(secs => $5::double precision / 1000))`,
       [id, kind, JSON.stringify(payload), options.maxAttempts ?? 5, options.delayMs ?? 0],
     );
+    // delivered on commit to the workers of every replica: a job due now is
+    // claimed at once, a delayed one shortens their next-due wait
+    await tx.query('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, kind]);
     return id;
+  }
+
+  /**
+   * Calls `onQueued` whenever a job is enqueued, released or retried by an
+   * admin, on any replica; with '' after a lost connection came back.
+   */
+  onQueued(onQueued: (kind: string) => void): Promise<() => Promise<void>> {
+    return this.db.listen(JOBS_CHANNEL, onQueued);
+  }
+
+  /**
+   * ms until the next queued job of these kinds is due or a running one's lease
+   * runs out (0 when one is due now); undefined when there is neither.
+   */
+  async nextDueInMs(kinds: string[]): Promise<number | undefined> {
+    // greatest() would skip a NULL (nothing due) and answer 0: clamp in JS instead
+    const r = await this.db.query<{ ms: number | null }>(
+      `SELECT (extract(epoch FROM (least(
+                (SELECT min(run_at) FROM jobs WHERE status = 'queued' AND kind = ANY($1)),
+                (SELECT min(lease_until) FROM jobs WHERE status = 'running' AND kind = ANY($1))
+              ) - now())) * 1000)::float8 AS ms`,
+      [kinds],
+    );
+    const ms = r.rows[0]?.ms;
+    return ms === null || ms === undefined ? undefined : Math.max(0, Math.ceil(ms));
   }
 
   /**
@@ -218,7 +249,12 @@ export class JobQueue {
         WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
       [id, workerId],
     );
+    if (r.rowCount > 0) await this.#announce();
     return r.rowCount > 0;
+  }
+
+  async #announce(): Promise<void> {
+    await this.db.query('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, '']);
   }
 
   async get(id: string): Promise<Job | null> {
@@ -242,6 +278,7 @@ export class JobQueue {
         WHERE id = $1 AND status = 'dead'`,
       [id],
     );
+    if (r.rowCount > 0) await this.#announce();
     return r.rowCount > 0;
   }
 

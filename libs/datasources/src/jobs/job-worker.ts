@@ -35,7 +35,11 @@ export interface JobWorkerOptions {
   workerId?: string;
   /** parallel jobs in this process (default 1) */
   concurrency?: number;
-  /** idle poll interval (default 1 s); `wake()` skips the wait */
+  /**
+   * Longest idle wait (default 30 s). An idle worker sleeps until the next
+   * queued job is due or a running lease runs out, at most this long; a job
+   * enqueued on any replica wakes it at once (LISTEN/NOTIFY), as does `wake()`.
+   */
   pollMs?: number;
   /** lease length; renewed every third of it while the job runs (default 60 s) */
   leaseMs?: number;
@@ -68,6 +72,8 @@ export class JobWorker {
   #running = false;
   #loops: Promise<void>[] = [];
   #wakers = new Set<() => void>();
+  #unlisten?: Promise<(() => Promise<void>) | undefined>;
+  #waiting = 0;
 
   constructor(
     private readonly queue: JobQueue,
@@ -76,7 +82,7 @@ export class JobWorker {
     this.workerId =
       options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#concurrency = Math.max(1, options.concurrency ?? 1);
-    this.#pollMs = options.pollMs ?? 1000;
+    this.#pollMs = options.pollMs ?? 30_000;
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#jobTimeoutMs = options.jobTimeoutMs ?? 15 * 60_000;
     this.#log = options.logger ?? silent;
@@ -95,9 +101,23 @@ export class JobWorker {
     return this.#inFlight.size;
   }
 
+  /** loops waiting for work (for tests and diagnostics) */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#unlisten = this.queue
+      .onQueued(() => this.wake())
+      .catch((e: unknown) => {
+        // still correct without it: idle waits end at the next due job or pollMs
+        this.#log.warn(
+          `job worker ${this.workerId}: no enqueue notifications (${(e as Error).message})`,
+        );
+        return undefined;
+      });
     this.#loops = Array.from({ length: this.#concurrency }, () => this.loop());
   }
 
@@ -127,6 +147,9 @@ export class JobWorker {
     }
     await Promise.allSettled(this.#loops);
     this.#loops = [];
+    const unlisten = await this.#unlisten;
+    this.#unlisten = undefined;
+    await unlisten?.().catch(() => undefined);
   }
 
   /** claims and runs at most one job; for tests and manual draining */
@@ -159,16 +182,40 @@ export class JobWorker {
     }
   }
 
-  private idle(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.#wakers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, this.#pollMs);
-      this.#wakers.add(done);
-    });
+  /**
+   * Waits for a wake-up (enqueue notification, `wake()`), the next due job or
+   * lease expiry, or `pollMs`, whichever comes first. The waker is registered
+   * before the next-due query, so a job committed in between is never missed.
+   */
+  private async idle(): Promise<void> {
+    let woken = false;
+    let resolveWait: (() => void) | undefined;
+    const done = () => {
+      woken = true;
+      resolveWait?.();
+    };
+    this.#wakers.add(done);
+    try {
+      let waitMs = this.#pollMs;
+      try {
+        const due = await this.queue.nextDueInMs([...this.#handlers.keys()]);
+        if (due !== undefined) waitMs = Math.min(waitMs, due);
+      } catch (err) {
+        this.#log.error(`job worker ${this.workerId}: ${(err as Error).message}`);
+      }
+      if (woken || !this.#running) return;
+      this.#waiting++;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, waitMs);
+        resolveWait = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    } finally {
+      if (resolveWait) this.#waiting--;
+      this.#wakers.delete(done);
+    }
   }
 
   private async deadLettered(job: Job): Promise<void> {

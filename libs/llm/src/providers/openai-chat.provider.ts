@@ -19,6 +19,12 @@ import type { LlmProvider, StreamOptions } from '../provider.port';
 import { parseRetryAfter, UpstreamError, upstreamErrorFromStatus } from '../upstream-error';
 import { AppError } from '@switchboard/common';
 import {
+  ChatCompletionsError,
+  ChatCompletionsTransport,
+  readChatSse,
+  type ChatCompletionsEndpoint,
+} from './chat-completions.transport';
+import {
   buildResponsesParams,
   ResponsesEventMapper,
   type ContainerFileRef,
@@ -119,9 +125,26 @@ export function buildOpenAiParams(req: ProviderChatRequest): ChatCompletionCreat
   return params;
 }
 
-/** Maps any error thrown by the openai SDK (or by fetch underneath it). */
+/** undici's timeout errors, by their stable codes. */
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** Maps any error thrown by the openai SDK, fetch or the undici transport. */
 export function mapOpenAiError(e: unknown, afterFirstChunk: boolean): AppError {
   if (e instanceof AppError) return e;
+  if (e instanceof ChatCompletionsError) {
+    if (e.code === 'context_length_exceeded')
+      return new UpstreamError('context_length_exceeded', e.message, false, e.status);
+    if (afterFirstChunk)
+      return new UpstreamError('upstream_disconnected', e.message, false, e.status);
+    return upstreamErrorFromStatus(e.status, e.message, parseRetryAfter(e.retryAfter));
+  }
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code))
+    return new UpstreamError('upstream_timeout', (e as Error).message, !afterFirstChunk);
   if (e instanceof APIConnectionTimeoutError)
     return new UpstreamError('upstream_timeout', e.message, !afterFirstChunk);
   if (e instanceof APIConnectionError)
@@ -140,7 +163,8 @@ export function mapOpenAiError(e: unknown, afterFirstChunk: boolean): AppError {
       return new UpstreamError('upstream_disconnected', api.message, false, status);
     return upstreamErrorFromStatus(status, api.message, retryAfter);
   }
-  // fetch's body stream failing mid-way surfaces as a TypeError ("terminated").
+  // fetch's body stream failing mid-way surfaces as a TypeError ("terminated"),
+  // undici's as a SocketError ("other side closed"), a refused connect as ECONNREFUSED.
   const detail = e instanceof Error ? e.message : String(e);
   return new UpstreamError(
     afterFirstChunk ? 'upstream_disconnected' : 'upstream_unavailable',
@@ -208,6 +232,10 @@ export class OpenAiChatProvider implements LlmProvider {
   readonly simulated: boolean;
   protected readonly client: OpenAI;
   readonly maxArtifactBytes: number;
+  /** Chat Completions go over undici; the SDK serves everything else. */
+  readonly #transport: ChatCompletionsTransport;
+  /** URL and headers per upstream model, as the SDK client builds them */
+  readonly #endpoints = new Map<string, ChatCompletionsEndpoint>();
 
   constructor(opts: OpenAiChatProviderOptions) {
     this.maxArtifactBytes = opts.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
@@ -215,6 +243,12 @@ export class OpenAiChatProvider implements LlmProvider {
     this.name = opts.name ?? opts.kind;
     this.client = opts.client;
     this.simulated = opts.simulated ?? false;
+    this.#transport = new ChatCompletionsTransport({ timeoutMs: opts.client.timeout });
+  }
+
+  /** Closes the upstream connection pools (idle sockets never hold the process open). */
+  async close(): Promise<void> {
+    await this.#transport.close();
   }
 
   stream(request: ProviderChatRequest, options: StreamOptions = {}): Observable<ChatEvent> {
@@ -229,24 +263,31 @@ export class OpenAiChatProvider implements LlmProvider {
         started: false,
       };
 
-      const run = async () => {
-        const finish = request.hostedTools?.length
-          ? await this.#runResponses(request, call)
-          : await this.#runChat(request, call);
-        if (abort.signal.aborted) return;
-        if (finish === undefined)
-          throw new UpstreamError(
-            'upstream_disconnected',
-            'stream ended without finish_reason',
-            false,
-          );
-        subscriber.next({ type: 'finish', reason: finish });
-        subscriber.complete();
-      };
+      const run = () =>
+        request.hostedTools?.length
+          ? this.#runResponses(request, call)
+          : this.#runChat(request, call);
 
+      // Set before the last event goes out: completing runs the teardown, which
+      // must not abort (and allocate a DOMException for) a call that is over.
       let settled = false;
       run().then(
-        () => (settled = true),
+        (finish) => {
+          settled = true;
+          if (abort.signal.aborted) return;
+          if (finish === undefined) {
+            subscriber.error(
+              new UpstreamError(
+                'upstream_disconnected',
+                'stream ended without finish_reason',
+                false,
+              ),
+            );
+            return;
+          }
+          subscriber.next({ type: 'finish', reason: finish });
+          subscriber.complete();
+        },
         (e: unknown) => {
           settled = true;
           if (abort.signal.aborted) return;
@@ -264,30 +305,53 @@ export class OpenAiChatProvider implements LlmProvider {
 
   /** Chat Completions: the protocol of every OpenAI-compatible server. */
   async #runChat(request: ProviderChatRequest, call: UpstreamCall) {
-    const stream = await this.client.chat.completions.create(this.params(request), {
-      signal: call.signal,
-    });
+    const params = this.params(request);
+    const endpoint = this.#endpoints.get(params.model) ?? (await this.#endpoint(params.model));
+    const res = await this.#transport.send(endpoint, JSON.stringify(params), call.signal);
     let finish: FinishReason | undefined;
-    for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
-      if (call.signal.aborted) return undefined;
+    const onChunk = (payload: Record<string, unknown>) => {
+      if (call.signal.aborted) return;
       call.started = true;
+      const chunk = payload as unknown as ChatCompletionChunk;
       const choice = chunk.choices?.[0];
-      if (choice?.delta?.content) call.emit({ type: 'text', text: choice.delta.content });
-      for (const tc of choice?.delta?.tool_calls ?? []) {
-        call.emit({
-          type: 'tool_call',
-          index: tc.index,
-          id: tc.id,
-          name: tc.function?.name,
-          argumentsDelta: tc.function?.arguments,
-        });
-      }
+      const delta = choice?.delta;
+      if (delta?.content) call.emit({ type: 'text', text: delta.content });
+      if (delta?.tool_calls)
+        for (const tc of delta.tool_calls)
+          call.emit({
+            type: 'tool_call',
+            index: tc.index,
+            id: tc.id,
+            name: tc.function?.name,
+            argumentsDelta: tc.function?.arguments,
+          });
       if (choice?.finish_reason) finish = finishFromOpenAi(choice.finish_reason);
       if (chunk.usage) call.emit({ type: 'usage', usage: usageFromOpenAi(chunk.usage) });
-      const wait = call.flow?.ready(call.signal);
-      if (wait) await wait;
-    }
-    return finish;
+    };
+    await readChatSse(res.body, onChunk, () => call.flow?.ready(call.signal));
+    return call.signal.aborted ? undefined : finish;
+  }
+
+  /**
+   * The SDK client decides the URL (base URL, Azure deployment path and
+   * api-version) and headers (key, organisation, default headers); they are the
+   * same for every request to a model, so they are built once per model.
+   */
+  async #endpoint(model: string): Promise<ChatCompletionsEndpoint> {
+    const built = await this.client.buildRequest({
+      method: 'post',
+      path: '/chat/completions',
+      body: { model, messages: [], stream: true },
+      stream: true,
+    });
+    const headers: Record<string, string> = {};
+    new Headers(built.req.headers).forEach((value, name) => {
+      if (name !== 'content-length') headers[name] = value;
+    });
+    headers.accept = 'text/event-stream';
+    const endpoint = { url: new URL(built.url), headers };
+    this.#endpoints.set(model, endpoint);
+    return endpoint;
   }
 
   /**
