@@ -29,6 +29,8 @@ import type { Infrastructure } from './infra/infrastructure';
 import { HealthController, READINESS_CHECKS } from './health/health.controller';
 import { CompletionsController } from './openai/completions.controller';
 import { EmbeddingsController } from './openai/embeddings.controller';
+import { ResponsesController } from './openai/responses.controller';
+import { StoredResponses } from '@switchboard/responses';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { UsageRecorder } from './usage/usage-recorder.service';
@@ -80,6 +82,7 @@ export class AppModule {
       controllers: [
         ChatController,
         CompletionsController,
+        ResponsesController,
         EmbeddingsController,
         HealthController,
         AdminKeysController,
@@ -119,6 +122,7 @@ export class AppModule {
         { provide: ContextBuilder, useValue: opts.infra.contextBuilder },
         { provide: ExternalSourceService, useValue: opts.infra.externalSources },
         { provide: SsrfGuard, useValue: opts.infra.ssrfGuard },
+        { provide: StoredResponses, useValue: opts.infra.responses },
         SpendControl,
         ChatContextService,
         {

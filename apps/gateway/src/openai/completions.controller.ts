@@ -11,6 +11,7 @@ import type { PipelineEvent, RunSummary } from '../chat/chat-run.types';
 import { fromCompletionsBody } from '../chat/request-mapping';
 import { completionsBodySchema } from './completions-request.schema';
 import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
+import { CHAT_COMPLETIONS_UNSUPPORTED, rejectUnsupported } from './unsupported-parameters';
 import { OpenAiChunksEncoder, openAiFinish, openAiUsage } from './openai-chunks.encoder';
 
 function toOpenAiModel(m: ServedModel, admin: boolean) {
@@ -59,6 +60,7 @@ export class CompletionsController {
   @RequireScope('chat')
   completions(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
     this.runner.admit();
+    rejectUnsupported(body, CHAT_COMPLETIONS_UNSUPPORTED);
     const parsed = parseBody(this.schema, body);
     const { messages, params } = fromCompletionsBody(parsed);
     const identity = requestIdentity(req);

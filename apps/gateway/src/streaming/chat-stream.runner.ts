@@ -64,7 +64,9 @@ export class ChatStreamRunner {
         sendError(res, ev.error, input.correlationId);
         return;
       }
-      for (const payload of encoder.encode(ev)) sse.data(payload);
+      for (const f of encoder.encode(ev))
+        if (typeof f === 'string') sse.data(f);
+        else sse.data(f.data, f.event);
       if (!firstWriteSeen && (ev.type === 'text' || ev.type === 'tool_call')) {
         firstWriteSeen = true;
         this.#recordFirstToken(input, upstreamTtftMs);

@@ -1,0 +1,165 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { AppError } from '@switchboard/common';
+import { APP_CONFIG, type AppConfig } from '@switchboard/config';
+import { StoredResponses, type ResponseItem } from '@switchboard/responses';
+import type { Response } from 'express';
+import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
+import { classify } from '../http/all-exceptions.filter';
+import { parseBody } from '../http/parse-body';
+import type { GatewayRequest } from '../http/request.types';
+import { sendError } from '../http/send-error';
+import { ChatStreamRunner } from '../streaming/chat-stream.runner';
+import {
+  ResponsesEventsEncoder,
+  responsesId,
+  type ResponseObject,
+} from './responses-events.encoder';
+import {
+  itemsToMessages,
+  normaliseInput,
+  referencedIds,
+  responseBase,
+  responsesParams,
+} from './responses-mapping';
+import {
+  inputItemsQuerySchema,
+  responseIdSchema,
+  responsesBodySchema,
+  type ResponsesBody,
+} from './responses-request.schema';
+import {
+  RESPONSES_UNSUPPORTED,
+  rejectHostedResponsesTools,
+  rejectUnsupported,
+} from './unsupported-parameters';
+
+/**
+ * The OpenAI Responses API (`/v1/responses`) on the same pipeline as chat:
+ * admission, budget hold, retries and fallbacks, ledger, cancellation. Stored
+ * responses are private to the user who created them; another user's id is 404.
+ */
+@Controller('v1/responses')
+@UseGuards(ScopesGuard)
+@RequireScope('chat')
+export class ResponsesController {
+  private readonly schema: ReturnType<typeof responsesBodySchema>;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly runner: ChatStreamRunner,
+    private readonly store: StoredResponses,
+  ) {
+    this.schema = responsesBodySchema(config.chat.maxMessages);
+  }
+
+  @Post()
+  @HttpCode(200)
+  create(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
+    this.runner.admit();
+    rejectUnsupported(body, RESPONSES_UNSUPPORTED);
+    rejectHostedResponsesTools(body);
+    const parsed = parseBody(this.schema, body);
+    this.#start(req, res, parsed).catch((e: unknown) => sendError(res, classify(e), req.requestId));
+  }
+
+  async #start(req: GatewayRequest, res: Response, body: ResponsesBody): Promise<void> {
+    const principal = req.principal!;
+    const owner = principal.userId;
+    let history: ResponseItem[] = [];
+    if (body.previous_response_id) {
+      const found = await this.store.conversation(body.previous_response_id, owner);
+      if (!found)
+        throw new AppError(
+          'not_found',
+          `Previous response with id "${body.previous_response_id}" not found.`,
+          { param: 'previous_response_id' },
+        );
+      history = found;
+    }
+    const refs = referencedIds(body.input);
+    const inputItems = normaliseInput(body.input, await this.store.findItems(owner, refs));
+    const messages = itemsToMessages([...history, ...inputItems]);
+    if (body.instructions) messages.unshift({ role: 'system', content: body.instructions });
+    if (res.destroyed) return;
+
+    const createdAt = this.store.now();
+    const id = responsesId('resp');
+    const store = body.store ?? true;
+    const onFinal = (final: ResponseObject) => {
+      if (!store) return;
+      void this.store.save({
+        id,
+        ownerUserId: owner,
+        previousResponseId: body.previous_response_id ?? null,
+        createdAt,
+        body: final,
+        inputItems,
+        outputItems: final.output,
+      });
+    };
+    const encoder = new ResponsesEventsEncoder(responseBase(body, id, createdAt), onFinal);
+    const input = {
+      requestId: req.requestId,
+      principal,
+      modelId: body.model,
+      messages,
+      params: responsesParams(body),
+      receivedAt: req.receivedAt,
+    };
+    if (body.stream) {
+      this.runner.streamSse(res, input, encoder);
+      return;
+    }
+    this.runner.collect(res, input, (events, summary) => {
+      for (const ev of events) encoder.encode(ev);
+      encoder.encode({ type: 'end', summary });
+      return encoder.final;
+    });
+  }
+
+  @Get(':id')
+  async get(@Req() req: GatewayRequest): Promise<Record<string, unknown>> {
+    const id = parseBody(responseIdSchema, req.params).id;
+    const found = await this.store.get(id, req.principal!.userId);
+    if (!found) throw notFound(id);
+    return found;
+  }
+
+  @Delete(':id')
+  async delete(@Req() req: GatewayRequest) {
+    const id = parseBody(responseIdSchema, req.params).id;
+    if (!(await this.store.delete(id, req.principal!.userId))) throw notFound(id);
+    return { id, object: 'response', deleted: true };
+  }
+
+  @Get(':id/input_items')
+  async inputItems(@Req() req: GatewayRequest, @Query() query: unknown) {
+    const id = parseBody(responseIdSchema, req.params).id;
+    const q = parseBody(inputItemsQuerySchema, query ?? {});
+    const page = await this.store.inputItems(id, req.principal!.userId, q);
+    if (!page) throw notFound(id);
+    return {
+      object: 'list',
+      data: page.data,
+      first_id: page.data[0]?.id ?? null,
+      last_id: page.data[page.data.length - 1]?.id ?? null,
+      has_more: page.hasMore,
+    };
+  }
+}
+
+function notFound(id: string): AppError {
+  return new AppError('not_found', `Response with id "${id}" not found.`, { param: 'id' });
+}
