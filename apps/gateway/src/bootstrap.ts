@@ -18,7 +18,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
-import { AppModule } from './app.module';
+import { AppModule, ROUTED_CONTROLLERS } from './app.module';
+import { methodNotAllowedMiddleware } from './http/method-not-allowed.middleware';
+import { routesOf } from './openapi/openapi.document';
 import {
   createInfrastructure,
   type Infrastructure,
@@ -154,7 +156,14 @@ function installEdge(
   if (config.http.corsOrigins.length)
     app.enableCors({
       origin: config.http.corsOrigins,
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      exposedHeaders: [
+        'x-request-id',
+        'retry-after',
+        'x-switchboard-model',
+        'x-switchboard-attempt',
+        'ratelimit',
+        'ratelimit-policy',
+      ],
       maxAge: 600,
     });
 
@@ -162,6 +171,7 @@ function installEdge(
   app.use(requestIdMiddleware);
   app.use(accessLog(logger, metrics));
   app.use(authenticationMiddleware(authenticator));
+  app.use(methodNotAllowedMiddleware(routesOf(ROUTED_CONTROLLERS)));
   app.use(requireJson);
   app.use(express.json({ limit: config.http.bodyLimitBytes, strict: true }));
   // Body-parser errors are answered here: past this point Nest would flatten them to a bare 400.

@@ -13,6 +13,13 @@ import { completionsBodySchema } from './completions-request.schema';
 import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
 import { CHAT_COMPLETIONS_UNSUPPORTED, rejectUnsupported } from './unsupported-parameters';
 import { OpenAiChunksEncoder, openAiFinish, openAiUsage } from './openai-chunks.encoder';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import {
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  modelListSchema,
+  modelSchema,
+} from '../openapi/response.schemas';
 
 function toOpenAiModel(m: ServedModel, admin: boolean) {
   return {
@@ -44,18 +51,27 @@ export class CompletionsController {
   }
 
   @Get('models')
+  @ApiDoc({ summary: 'List the served models', tag: 'openai', response: modelListSchema })
   models(@Req() req: GatewayRequest) {
     const admin = hasScope(req.principal!, 'admin');
     return { object: 'list', data: this.llm.models().map((m) => toOpenAiModel(m, admin)) };
   }
 
   @Get('models/:id')
+  @ApiDoc({ summary: 'One served model', tag: 'openai', response: modelSchema })
   model(@Req() req: GatewayRequest) {
     const id = String(req.params.id);
     return toOpenAiModel(this.llm.resolve(id), hasScope(req.principal!, 'admin'));
   }
 
   @Post('chat/completions')
+  @ApiDoc({
+    summary: 'Chat Completions (streaming and non-streaming)',
+    tag: 'openai',
+    body: (c) => completionsBodySchema(c.chat.maxMessages),
+    response: chatCompletionSchema,
+    events: chatCompletionChunkSchema,
+  })
   @HttpCode(200)
   @RequireScope('chat')
   completions(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {

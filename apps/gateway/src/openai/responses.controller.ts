@@ -44,6 +44,13 @@ import {
   rejectHostedResponsesTools,
   rejectUnsupported,
 } from './unsupported-parameters';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import {
+  inputItemListSchema,
+  responseDeletedSchema,
+  responseEventSchema,
+  responseObjectSchema,
+} from '../openapi/response.schemas';
 
 /**
  * The OpenAI Responses API (`/v1/responses`) on the same pipeline as chat:
@@ -65,6 +72,13 @@ export class ResponsesController {
   }
 
   @Post()
+  @ApiDoc({
+    summary: 'Create a model response (Responses API; streaming and non-streaming)',
+    tag: 'openai',
+    body: (c) => responsesBodySchema(c.chat.maxMessages),
+    response: responseObjectSchema,
+    events: responseEventSchema,
+  })
   @HttpCode(200)
   create(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
     this.runner.admit();
@@ -130,6 +144,11 @@ export class ResponsesController {
   }
 
   @Get(':id')
+  @ApiDoc({
+    summary: 'A stored response of the caller',
+    tag: 'openai',
+    response: responseObjectSchema,
+  })
   async get(@Req() req: GatewayRequest): Promise<Record<string, unknown>> {
     const id = parseBody(responseIdSchema, req.params).id;
     const found = await this.store.get(id, req.principal!.userId);
@@ -138,6 +157,11 @@ export class ResponsesController {
   }
 
   @Delete(':id')
+  @ApiDoc({
+    summary: 'Delete a stored response of the caller',
+    tag: 'openai',
+    response: responseDeletedSchema,
+  })
   async delete(@Req() req: GatewayRequest) {
     const id = parseBody(responseIdSchema, req.params).id;
     if (!(await this.store.delete(id, req.principal!.userId))) throw notFound(id);
@@ -145,6 +169,12 @@ export class ResponsesController {
   }
 
   @Get(':id/input_items')
+  @ApiDoc({
+    summary: 'The input items of a stored response',
+    tag: 'openai',
+    query: inputItemsQuerySchema,
+    response: inputItemListSchema,
+  })
   async inputItems(@Req() req: GatewayRequest, @Query() query: unknown) {
     const id = parseBody(responseIdSchema, req.params).id;
     const q = parseBody(inputItemsQuerySchema, query ?? {});
