@@ -253,6 +253,33 @@ describe('POST /v1/responses', () => {
     expect((await api('DELETE', `/v1/responses/${r.id}`)).status).toBe(404);
   });
 
+  it('a response is in the table before its terminal event or body leaves (any replica can chain to it)', async () => {
+    const stored = async (id: string) =>
+      (await db.query('SELECT 1 FROM stored_responses WHERE id = $1', [id])).rows.length;
+    const res = await postJson(`${h.url}/v1/responses`, {
+      model: 'sim-gpt',
+      stream: true,
+      input: 'x\n#sim tokens=2',
+    });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    let id: string | undefined;
+    while (!id) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended without response.completed');
+      buf += value;
+      const m = /event: response\.completed\ndata: (.*)\n/.exec(buf);
+      if (m) id = (JSON.parse(m[1]) as { response: { id: string } }).response.id;
+    }
+    // read straight from the table, not through the service of this replica
+    expect(await stored(id)).toBe(1);
+    await reader.cancel();
+    const plain = (await (
+      await postJson(`${h.url}/v1/responses`, { model: 'sim-gpt', input: 'y' })
+    ).json()) as { id: string };
+    expect(await stored(plain.id)).toBe(1);
+  });
+
   it('store: false keeps nothing', async () => {
     const r = await client.responses.create({ model: 'sim-gpt', input: 'x', store: false });
     expect((r as unknown as { store: boolean }).store).toBe(false);

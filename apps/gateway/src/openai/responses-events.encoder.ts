@@ -63,11 +63,17 @@ export class ResponsesEventsEncoder implements WireEncoder {
   #finish: FinishReason = 'stop';
   #error: AppError | undefined;
   #final: ResponseObject | undefined;
+  #settling: Promise<void> | undefined;
 
   constructor(
     private readonly base: ResponseObject,
-    private readonly onFinal?: (response: ResponseObject) => void,
+    /** called once with the final response; the end event waits for its promise */
+    private readonly onFinal?: (response: ResponseObject) => Promise<void> | void,
   ) {}
+
+  settle(): Promise<void> {
+    return this.#settling ?? Promise.resolve();
+  }
 
   get final(): ResponseObject | undefined {
     return this.#final;
@@ -246,7 +252,8 @@ export class ResponsesEventsEncoder implements WireEncoder {
       type = 'response.completed';
     }
     this.#final = response;
-    this.onFinal?.(response);
+    const pending = this.onFinal?.(response);
+    if (pending) this.#settling = pending;
     out.push(this.#event(type, { response }));
     return out;
   }

@@ -111,9 +111,10 @@ export class ResponsesController {
     const createdAt = this.store.now();
     const id = responsesId('resp');
     const store = body.store ?? true;
+    // stored before the terminal event leaves: a client may chain to it at once, on any replica
     const onFinal = (final: ResponseObject) => {
       if (!store) return;
-      void this.store.save({
+      return this.store.save({
         id,
         ownerUserId: owner,
         previousResponseId: body.previous_response_id ?? null,
@@ -136,9 +137,10 @@ export class ResponsesController {
       this.runner.streamSse(res, input, encoder);
       return;
     }
-    this.runner.collect(res, input, (events, summary) => {
+    this.runner.collect(res, input, async (events, summary) => {
       for (const ev of events) encoder.encode(ev);
       encoder.encode({ type: 'end', summary });
+      await encoder.settle();
       return encoder.final;
     });
   }

@@ -45,6 +45,12 @@ export class ChatStreamRunner {
     });
     let firstWriteSeen = false;
     let upstreamTtftMs: number | undefined;
+    let ending = false;
+    const write = (frames: ReturnType<WireEncoder['encode']>) => {
+      for (const f of frames)
+        if (typeof f === 'string') sse.data(f);
+        else sse.data(f.data, f.event);
+    };
 
     const onEvent = (ev: PipelineEvent) => {
       if (ev.type === 'admitted') {
@@ -64,17 +70,23 @@ export class ChatStreamRunner {
         sendError(res, ev.error, input.correlationId);
         return;
       }
-      for (const f of encoder.encode(ev))
-        if (typeof f === 'string') sse.data(f);
-        else sse.data(f.data, f.event);
+      const frames = encoder.encode(ev);
+      if (ev.type === 'end') {
+        this.#recordOutcome(ev.summary);
+        ending = true;
+        const finish = () => {
+          write(frames);
+          write(encoder.trailer);
+          sse.end();
+        };
+        if (encoder.settle) void encoder.settle().finally(finish);
+        else finish();
+        return;
+      }
+      write(frames);
       if (!firstWriteSeen && (ev.type === 'text' || ev.type === 'tool_call')) {
         firstWriteSeen = true;
         this.#recordFirstToken(input, upstreamTtftMs);
-      }
-      if (ev.type === 'end') {
-        this.#recordOutcome(ev.summary);
-        for (const payload of encoder.trailer) sse.data(payload);
-        sse.end();
       }
     };
 
@@ -99,7 +111,7 @@ export class ChatStreamRunner {
         teardown();
       },
       complete: () => {
-        if (!sse.ended && !res.writableEnded) sse.end();
+        if (!ending && !sse.ended && !res.writableEnded) sse.end();
       },
     });
     if (res.writableEnded || res.destroyed) teardown();
@@ -144,7 +156,16 @@ export class ChatStreamRunner {
       complete: () => {
         if (error || !summary)
           sendError(res, error ?? new AppError('internal_error'), input.correlationId);
-        else res.status(200).json(onDone(events, summary));
+        else
+          Promise.resolve(onDone(events, summary)).then(
+            (body) => res.status(200).json(body),
+            (e: unknown) =>
+              sendError(
+                res,
+                new AppError('internal_error', undefined, { cause: e }),
+                input.correlationId,
+              ),
+          );
       },
     });
     res.on('close', () => {

@@ -11,4 +11,9 @@ export interface WireEncoder {
   encode(ev: PipelineEvent): Array<string | NamedFrame>;
   /** payloads written after the end (e.g. OpenAI's `[DONE]`) */
   readonly trailer: string[];
+  /**
+   * Work that must finish before the end event's frames leave (e.g. storing the
+   * response a client may chain to as soon as it sees the end).
+   */
+  settle?(): Promise<void>;
 }
