@@ -137,6 +137,22 @@ describe('errors: bad input and upstream failures', () => {
       'unsupported_parameter',
     ],
     [
+      'truncation auto (Responses)',
+      '/v1/responses',
+      { model: 'sim-gpt', truncation: 'auto', input: 'x' },
+      undefined,
+      400,
+      'unsupported_parameter',
+    ],
+    [
+      'include logprobs (Responses)',
+      '/v1/responses',
+      { model: 'sim-gpt', include: ['message.output_text.logprobs'], input: 'x' },
+      undefined,
+      400,
+      'unsupported_parameter',
+    ],
+    [
       'background mode (Responses)',
       '/v1/responses',
       { model: 'sim-gpt', background: true, input: 'x' },

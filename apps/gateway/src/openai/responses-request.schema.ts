@@ -108,9 +108,6 @@ export const textFormatSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** `include` values the gateway can honour (it never returns encrypted reasoning, so it is empty). */
-const INCLUDABLE = ['reasoning.encrypted_content', 'message.output_text.logprobs'] as const;
-
 export function responsesBodySchema(maxItems: number) {
   return z.object({
     model: z.string().min(1).max(200),
@@ -150,8 +147,8 @@ export function responsesBodySchema(maxItems: number) {
       .nullish(),
     user: z.string().max(256).optional(),
     safety_identifier: z.string().max(256).optional(),
-    truncation: z.enum(['auto', 'disabled']).nullish(),
-    include: z.array(z.enum(INCLUDABLE)).nullish(),
+    truncation: z.literal('disabled').nullish(),
+    include: z.array(z.literal('reasoning.encrypted_content')).nullish(),
     service_tier: z.enum(['auto', 'default', 'flex', 'priority', 'scale']).nullish(),
     prompt_cache_key: z.string().max(1024).optional(),
   });

@@ -29,15 +29,19 @@ export const CHAT_COMPLETIONS_UNSUPPORTED: Record<string, Asks> = {
   function_call: present,
 };
 
+/** `include` values the gateway honours: it returns no reasoning items, so nothing to encrypt. */
+const RESPONSES_INCLUDABLE = new Set(['reasoning.encrypted_content']);
+
 export const RESPONSES_UNSUPPORTED: Record<string, Asks> = {
   background: present,
   conversation: present,
   prompt: present,
   top_logprobs: present,
   max_tool_calls: present,
+  // the gateway answers context_length_exceeded rather than dropping turns
+  truncation: (v) => v === 'auto',
+  include: (v) => Array.isArray(v) && v.some((x) => !RESPONSES_INCLUDABLE.has(x as string)),
 };
-
-export const EMBEDDINGS_UNSUPPORTED: Record<string, Asks> = {};
 
 /** Throws `unsupported_parameter` for the first parameter of `body` the route does not implement. */
 export function rejectUnsupported(body: unknown, rules: Record<string, Asks>): void {
