@@ -22,6 +22,11 @@ import type { GatewayRequest } from '../http/request.types';
 import { sendError } from '../http/send-error';
 import { ChatStreamRunner } from '../streaming/chat-stream.runner';
 import {
+  requestIdentity,
+  setIdentityHeaders,
+  type RequestIdentity,
+} from '../admission/request-identity';
+import {
   ResponsesEventsEncoder,
   responsesId,
   type ResponseObject,
@@ -85,10 +90,19 @@ export class ResponsesController {
     rejectUnsupported(body, RESPONSES_UNSUPPORTED);
     rejectHostedResponsesTools(body);
     const parsed = parseBody(this.schema, body);
-    this.#start(req, res, parsed).catch((e: unknown) => sendError(res, classify(e), req.requestId));
+    const identity = requestIdentity(req);
+    setIdentityHeaders(res, identity);
+    this.#start(req, res, parsed, identity).catch((e: unknown) =>
+      sendError(res, classify(e), identity.correlationId),
+    );
   }
 
-  async #start(req: GatewayRequest, res: Response, body: ResponsesBody): Promise<void> {
+  async #start(
+    req: GatewayRequest,
+    res: Response,
+    body: ResponsesBody,
+    identity: RequestIdentity,
+  ): Promise<void> {
     const principal = req.principal!;
     const owner = principal.userId;
     let history: ResponseItem[] = [];
@@ -126,7 +140,7 @@ export class ResponsesController {
     };
     const encoder = new ResponsesEventsEncoder(responseBase(body, id, createdAt), onFinal);
     const input = {
-      requestId: req.requestId,
+      ...identity,
       principal,
       modelId: body.model,
       messages,
