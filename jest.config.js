@@ -52,6 +52,7 @@ const INTEGRATION_SPECS = [
   'libs/rag/src/rag.module.spec.ts',
   'libs/rag/src/rag.postgres.spec.ts',
   'libs/rate-limit/src/redis-limit.store.spec.ts',
+  'libs/responses/src/stored-responses.spec.ts',
   'libs/storage/src/database.adapters.spec.ts',
   'libs/storage/src/migrator.spec.ts',
   'libs/storage/src/redis.connection.spec.ts',

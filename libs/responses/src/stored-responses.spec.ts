@@ -1,10 +1,9 @@
+import { Migrator, type Database } from '@switchboard/storage';
 import {
-  Migrator,
   createTestPglite,
   createTestPostgres,
-  type Database,
   type TestPostgres,
-} from '@switchboard/storage';
+} from '@switchboard/storage/testing';
 import { responseMigrations } from './responses.migrations';
 import { StoredResponseRepository } from './stored-response.repository';
 import { StoredResponses } from './stored-responses.service';
