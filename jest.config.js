@@ -15,7 +15,7 @@ const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', swc] },
   // ESM-only dependencies are transpiled to CommonJS for Jest's module system.
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|@seriousme/openapi-schema-validator)/)'],
   // same aliases as tsconfig.json `paths`: test helpers first, then each lib's entry point
   moduleNameMapper: {
     '^@switchboard/([^/]+)/testing$': '<rootDir>/libs/$1/src/testing/index.ts',
@@ -52,6 +52,7 @@ const INTEGRATION_SPECS = [
   'libs/rag/src/rag.module.spec.ts',
   'libs/rag/src/rag.postgres.spec.ts',
   'libs/rate-limit/src/redis-limit.store.spec.ts',
+  'libs/responses/src/stored-responses.spec.ts',
   'libs/storage/src/database.adapters.spec.ts',
   'libs/storage/src/migrator.spec.ts',
   'libs/storage/src/redis.connection.spec.ts',

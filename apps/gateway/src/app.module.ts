@@ -1,4 +1,4 @@
-import { Module, RequestMethod, type DynamicModule, type Provider } from '@nestjs/common';
+import { Module, RequestMethod, type DynamicModule, type Provider, type Type } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConfigModule, type AppConfig } from '@switchboard/config';
 import { LlmService } from '@switchboard/llm';
@@ -29,6 +29,9 @@ import type { Infrastructure } from './infra/infrastructure';
 import { HealthController, READINESS_CHECKS } from './health/health.controller';
 import { CompletionsController } from './openai/completions.controller';
 import { EmbeddingsController } from './openai/embeddings.controller';
+import { ResponsesController } from './openai/responses.controller';
+import { StoredResponses } from '@switchboard/responses';
+import { DocsController, ROUTE_CONTROLLERS } from './openapi/docs.controller';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { UsageRecorder } from './usage/usage-recorder.service';
@@ -51,6 +54,26 @@ import { ContextBuilder, DataSourceResolver, EMBEDDER, RetrievalService } from '
 import { FilesController, TagsController } from './files/files.controller';
 import { AdminJobsController } from './files/admin-jobs.controller';
 import { AdminSourcesController } from './files/admin-sources.controller';
+
+/** Every controller with routes; /openapi.json documents exactly these. */
+export const ROUTED_CONTROLLERS: Type[] = [
+  ChatController,
+  CompletionsController,
+  ResponsesController,
+  EmbeddingsController,
+  HealthController,
+  AdminKeysController,
+  AdminAccountsController,
+  AdminBudgetsController,
+  MeController,
+  UsageReportsController,
+  AssistantsController,
+  FilesController,
+  TagsController,
+  AdminJobsController,
+  AdminSourcesController,
+  DocsController,
+];
 
 export interface GatewayModuleOptions {
   config: AppConfig;
@@ -87,22 +110,7 @@ export class AppModule {
           exclude: HOT_ROUTES,
         }),
       ],
-      controllers: [
-        ChatController,
-        CompletionsController,
-        EmbeddingsController,
-        HealthController,
-        AdminKeysController,
-        AdminAccountsController,
-        AdminBudgetsController,
-        MeController,
-        UsageReportsController,
-        AssistantsController,
-        FilesController,
-        TagsController,
-        AdminJobsController,
-        AdminSourcesController,
-      ],
+      controllers: ROUTED_CONTROLLERS,
       providers: [
         { provide: LlmService, useValue: opts.llm },
         { provide: READINESS_CHECKS, useValue: opts.infra.readinessChecks },
@@ -129,6 +137,8 @@ export class AppModule {
         { provide: ContextBuilder, useValue: opts.infra.contextBuilder },
         { provide: ExternalSourceService, useValue: opts.infra.externalSources },
         { provide: SsrfGuard, useValue: opts.infra.ssrfGuard },
+        { provide: StoredResponses, useValue: opts.infra.responses },
+        { provide: ROUTE_CONTROLLERS, useValue: ROUTED_CONTROLLERS },
         SpendControl,
         ChatContextService,
         {

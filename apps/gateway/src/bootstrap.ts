@@ -18,7 +18,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
-import { AppModule } from './app.module';
+import { AppModule, ROUTED_CONTROLLERS } from './app.module';
+import { methodNotAllowedMiddleware } from './http/method-not-allowed.middleware';
+import { routesOf } from './openapi/openapi.document';
 import {
   createInfrastructure,
   type Infrastructure,
@@ -155,7 +157,14 @@ function installEdge(
   if (config.http.corsOrigins.length)
     app.enableCors({
       origin: config.http.corsOrigins,
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      exposedHeaders: [
+        'x-request-id',
+        'retry-after',
+        'x-switchboard-model',
+        'x-switchboard-attempt',
+        'ratelimit',
+        'ratelimit-policy',
+      ],
       maxAge: 600,
     });
 
@@ -163,6 +172,7 @@ function installEdge(
   app.use(requestIdMiddleware);
   app.use(accessLog(logger, metrics));
   app.use(authenticationMiddleware(authenticator));
+  app.use(methodNotAllowedMiddleware(routesOf(ROUTED_CONTROLLERS)));
   app.use(requireJson);
   // plain UTF-8 JSON (every chat request) in one pass; express.json takes the rest
   app.use(jsonBody(config.http.bodyLimitBytes));

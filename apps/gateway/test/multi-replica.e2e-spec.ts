@@ -207,4 +207,51 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
       status: 'cancelled',
     });
   }, 30_000);
+
+  it('a stored response chains across replicas at once (previous_response_id, item_reference, GET)', async () => {
+    const create = async (url: string, body: unknown) => {
+      const res = await postJson(`${url}/v1/responses`, body);
+      expect(res.status).toBe(200);
+      return (await res.json()) as {
+        id: string;
+        output: Array<{ id: string; type: string; call_id?: string }>;
+        output_text?: string;
+      };
+    };
+    const tools = [{ type: 'function', name: 'lookup', parameters: { type: 'object' } }];
+    // streamed on replica 1: the stream ends only once the response is stored
+    const streamed = await postJson(`${replicas[0].url}/v1/responses`, {
+      model: 'sim-gpt',
+      stream: true,
+      tools,
+      input: 'q\n#sim tool=lookup args={"k":1}',
+    });
+    let first: { id: string; output: Array<{ id: string; call_id: string }> } | undefined;
+    for (const frame of (await streamed.text()).split('\n\n')) {
+      const data = /^data: (.*)$/m.exec(frame)?.[1];
+      const ev = data ? (JSON.parse(data) as { type: string; response?: typeof first }) : null;
+      if (ev?.type === 'response.completed') first = ev.response;
+    }
+    const call = first!.output[0];
+    // chained on replica 2 with previous_response_id, and on replica 3 by item_reference
+    const second = await create(replicas[1].url, {
+      model: 'sim-gpt',
+      tools,
+      previous_response_id: first!.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: 'found' }],
+    });
+    expect(second.output[0].type).toBe('message');
+    const byRef = await create(replicas[2].url, {
+      model: 'sim-gpt',
+      tools,
+      input: [
+        { role: 'user', content: 'q\n#sim tool=lookup args={"k":1}' },
+        { type: 'item_reference', id: call.id },
+        { type: 'function_call_output', call_id: call.call_id, output: 'found' },
+      ],
+    });
+    expect(byRef.output[0].type).toBe('message');
+    const got = await fetch(`${replicas[2].url}/v1/responses/${second.id}`, { headers: auth });
+    expect(got.status).toBe(200);
+  });
 });

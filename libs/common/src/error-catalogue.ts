@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   },
   not_found: { status: 404, message: 'Not found.' },
   model_not_found: { status: 404, message: 'The model does not exist or is not available.' },
+  method_not_allowed: { status: 405, message: 'This method is not allowed on this path.' },
   duplicate_request: {
     status: 409,
     message: 'A request with this requestId is already in progress.',

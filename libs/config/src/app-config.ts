@@ -93,6 +93,11 @@ export interface AppConfig {
     maxPdfPages: number;
     maxChars: number;
   };
+  responses: {
+    /** how long stored Responses API responses are kept */
+    retentionMs: number;
+    purgeIntervalMs: number;
+  };
   rag: {
     uploadMaxBytes: number;
     /**
@@ -240,6 +245,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxUnzippedBytes: e.EXTRACTION_MAX_UNZIPPED_BYTES,
       maxPdfPages: e.EXTRACTION_MAX_PDF_PAGES,
       maxChars: e.EXTRACTION_MAX_CHARS,
+    },
+    responses: {
+      retentionMs: e.RESPONSES_RETENTION_DAYS * 24 * 60 * 60 * 1000,
+      purgeIntervalMs: e.RESPONSES_PURGE_INTERVAL_MINUTES * 60 * 1000,
     },
     rag: {
       uploadMaxBytes: e.UPLOAD_MAX_BYTES,

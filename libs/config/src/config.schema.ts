@@ -124,6 +124,8 @@ export const envSchema = z.object({
   AGENT_FETCH_URL: bool(false),
   /** Code interpreter: largest document file put in the code sandbox. */
   CODE_SANDBOX_MAX_FILE_BYTES: intInRange(32 * 1024 * 1024, 1, 512 * 1024 * 1024),
+  RESPONSES_RETENTION_DAYS: intInRange(30, 1, 3650),
+  RESPONSES_PURGE_INTERVAL_MINUTES: intInRange(60, 1, 24 * 60),
   /** Upload size limit of POST /files. */
   UPLOAD_MAX_BYTES: intInRange(25 * 1024 * 1024, 1, 5 * 1024 * 1024 * 1024),
   /**

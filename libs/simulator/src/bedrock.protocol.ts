@@ -1,3 +1,4 @@
+import { converseShape } from './structured-output';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
@@ -53,7 +54,12 @@ export function parseConverse(body: unknown, modelId: string): SimChatRequest {
     }
   }
   const inference = isRecord(body.inferenceConfig) ? body.inferenceConfig : {};
-  return { model: modelId, messages, maxTokens: intOrUndefined(inference.maxTokens) };
+  return {
+    model: modelId,
+    messages,
+    maxTokens: intOrUndefined(inference.maxTokens),
+    ...converseShape(body),
+  };
 }
 
 /** Text of content blocks: text, tool-use name + input JSON, tool-result content. */

@@ -27,7 +27,16 @@ describe('parseDirective', () => {
       files: ['a.csv', 'chart.png'],
       fileBytes: 2048,
       code: false,
+      scriptedText: true,
     });
+  });
+
+  it('marks an answer scripted by tokens, text or echo (they win over a JSON format)', () => {
+    expect(parseDirective('#sim ttft=5').scriptedText).toBe(false);
+    expect(parseDirective('#sim tokens=x').scriptedText).toBe(false);
+    expect(parseDirective('#sim tokens=3').scriptedText).toBe(true);
+    expect(parseDirective('#sim text=yes').scriptedText).toBe(true);
+    expect(parseDirective('#sim echo=0').scriptedText).toBe(true);
   });
 
   it('parses numeric failures', () => {

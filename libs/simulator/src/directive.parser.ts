@@ -42,6 +42,8 @@ export interface SimDirective {
   fileBytes?: number;
   /** Whether the model runs code when the code_interpreter tool is offered. */
   code: boolean;
+  /** `tokens`, `text` or `echo` scripted the answer's text: it wins over a requested JSON format. */
+  scriptedText: boolean;
 }
 
 export const DEFAULT_TOKENS = 12;
@@ -58,6 +60,7 @@ export function defaultDirective(): SimDirective {
     echo: false,
     files: [],
     code: true,
+    scriptedText: false,
   };
 }
 
@@ -132,9 +135,11 @@ function applyPair(d: SimDirective, key: string, value: string): void {
     case 'ttft':
       d.ttftMs = number(value, 0, MAX_DELAY_MS) ?? d.ttftMs;
       break;
-    case 'tokens':
-      d.tokens = integer(value, 0, MAX_TOKENS) ?? d.tokens;
+    case 'tokens': {
+      const n = integer(value, 0, MAX_TOKENS);
+      if (n !== undefined) [d.tokens, d.scriptedText] = [n, true];
       break;
+    }
     case 'tps':
       d.tps = number(value, 0, 1_000_000) ?? d.tps;
       break;
@@ -163,11 +168,13 @@ function applyPair(d: SimDirective, key: string, value: string): void {
       d.reasoning = integer(value, 0, MAX_TOKENS * 100) ?? d.reasoning;
       break;
     case 'text':
-      if (value !== '') d.text = value;
+      if (value !== '') [d.text, d.scriptedText] = [value, true];
       break;
-    case 'echo':
-      d.echo = flag(value) ?? d.echo;
+    case 'echo': {
+      const f = flag(value);
+      if (f !== undefined) [d.echo, d.scriptedText] = [f, true];
       break;
+    }
     case 'files':
       d.files = fileNames(value);
       break;

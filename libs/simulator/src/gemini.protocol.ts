@@ -1,3 +1,4 @@
+import { geminiShape } from './structured-output';
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
 import { embedText } from './embedding';
 import {
@@ -46,7 +47,12 @@ export function parseGenerateContent(body: unknown, model: string): SimChatReque
     }
   }
   const config = isRecord(body.generationConfig) ? body.generationConfig : {};
-  return { model, messages, maxTokens: intOrUndefined(config.maxOutputTokens) };
+  return {
+    model,
+    messages,
+    maxTokens: intOrUndefined(config.maxOutputTokens),
+    ...geminiShape(body),
+  };
 }
 
 function systemText(system: unknown): string {

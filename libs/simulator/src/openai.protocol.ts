@@ -1,6 +1,7 @@
 import type { ChatDialect, ErrorReply, SimErrorKind, StreamEncoder } from './dialect';
 import { embedText, embeddingTokens, toBase64 } from './embedding';
 import { joinPieces, type SimChatRequest, type SimMessage, type SimReply } from './reply.planner';
+import { openAiChatShape } from './structured-output';
 import { BadRequest, intOrUndefined, isRecord, joinSegments, str } from './wire.util';
 
 /**
@@ -41,7 +42,7 @@ export function parseOpenAiChat(body: unknown, model?: string): OpenAiChatCall {
   const maxTokens = intOrUndefined(body.max_completion_tokens) ?? intOrUndefined(body.max_tokens);
   const streamOptions = isRecord(body.stream_options) ? body.stream_options : {};
   return {
-    request: { model: resolvedModel, messages, maxTokens },
+    request: { model: resolvedModel, messages, maxTokens, ...openAiChatShape(body) },
     stream: body.stream === true,
     includeUsage: body.stream === true && streamOptions.include_usage === true,
   };

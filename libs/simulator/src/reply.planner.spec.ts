@@ -75,3 +75,64 @@ describe('planReply', () => {
     expect(joinPieces(reply.pieces)).toBe('Tool f returned: RESULT');
   });
 });
+
+describe('planReply honours tools and structured output', () => {
+  const weather = {
+    type: 'object',
+    properties: { city: { type: 'string', minLength: 2 }, days: { type: 'integer', minimum: 3 } },
+    required: ['city', 'days'],
+    additionalProperties: false,
+  };
+  const tools = [
+    { name: 'get_time', parameters: { type: 'object', properties: {} } },
+    { name: 'get_weather', parameters: weather },
+  ];
+  const req = (text: string, extra: Record<string, unknown>) => ({
+    model: 'm',
+    messages: [{ role: 'user' as const, text }],
+    ...extra,
+  });
+
+  it('a named tool_choice calls that tool with arguments valid against its schema', () => {
+    const reply = planReply(req('hi', { tools, toolChoice: { name: 'get_weather' } }));
+    expect(reply.finish).toBe('tool_calls');
+    expect(reply.toolCall?.name).toBe('get_weather');
+    const args = JSON.parse(reply.toolCall!.arguments) as { city: string; days: number };
+    expect(args.city.length).toBeGreaterThanOrEqual(2);
+    expect(args.days).toBeGreaterThanOrEqual(3);
+    expect(joinPieces(reply.pieces)).toBe(reply.toolCall!.arguments);
+  });
+
+  it('tool_choice required calls the first tool; auto and none answer text', () => {
+    expect(planReply(req('hi', { tools, toolChoice: 'required' })).toolCall?.name).toBe('get_time');
+    expect(planReply(req('hi', { tools, toolChoice: 'auto' })).toolCall).toBeUndefined();
+    expect(planReply(req('hi', { tools, toolChoice: 'none' })).toolCall).toBeUndefined();
+    expect(planReply(req('hi', { tools })).toolCall).toBeUndefined();
+  });
+
+  it('a #sim tool directive still wins over tool_choice', () => {
+    const reply = planReply(
+      req('hi\n#sim tool=get_time args={"x":1}', { tools, toolChoice: { name: 'get_weather' } }),
+    );
+    expect(reply.toolCall).toMatchObject({ name: 'get_time', arguments: '{"x":1}' });
+  });
+
+  it('json_schema answers schema-valid JSON; json_object answers a JSON object', () => {
+    const reply = planReply(req('hi', { format: { type: 'json_schema', schema: weather } }));
+    expect(reply.finish).toBe('stop');
+    const value = JSON.parse(joinPieces(reply.pieces)) as Record<string, unknown>;
+    expect(Object.keys(value).sort()).toEqual(['city', 'days']);
+    expect(reply.usage.outputTokens).toBe(reply.pieces.count);
+    const obj = JSON.parse(
+      joinPieces(planReply(req('hi', { format: { type: 'json_object' } })).pieces),
+    ) as Record<string, unknown>;
+    expect(typeof obj.answer).toBe('string');
+  });
+
+  it('#sim tokens/text/echo still script the text of a json_schema request', () => {
+    const reply = planReply(
+      req('hi\n#sim tokens=3', { format: { type: 'json_schema', schema: weather } }),
+    );
+    expect(joinPieces(reply.pieces)).toBe('The quick brown');
+  });
+});

@@ -1,4 +1,5 @@
 import { parseDirective, type SimDirective } from './directive.parser';
+import { generateFromSchema } from './schema-value.generator';
 
 /** A prompt message reduced to what the simulator needs, whatever the protocol. */
 export interface SimMessage {
@@ -9,12 +10,26 @@ export interface SimMessage {
   toolName?: string;
 }
 
+/** A function the caller offers, with the JSON Schema of its arguments. */
+export interface SimTool {
+  name: string;
+  parameters?: unknown;
+}
+
+export type SimToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** A structured-output request: answer JSON (valid against `schema` when given). */
+export type SimOutputFormat = { type: 'json_schema'; schema: unknown } | { type: 'json_object' };
+
 /** A protocol-neutral chat request. */
 export interface SimChatRequest {
   model: string;
   messages: SimMessage[];
   /** Output cap requested by the caller (max_tokens, maxTokens, maxOutputTokens). */
   maxTokens?: number;
+  tools?: SimTool[];
+  toolChoice?: SimToolChoice;
+  format?: SimOutputFormat;
 }
 
 export interface SimUsage {
@@ -115,9 +130,16 @@ export function planReply(request: SimChatRequest): SimReply {
   let toolCall: SimToolCall | undefined;
   let finish: SimReply['finish'] = 'stop';
 
+  // a named tool or tool_choice "required" forces a call, like a real model; a #sim tool wins
+  const forced = directive.tool === undefined ? forcedTool(request) : undefined;
   if (directive.tool !== undefined && (!answeringToolResult || directive.loop)) {
     toolCall = { id: nextToolCallId(), name: directive.tool, arguments: directive.args };
     pieces = listPieces(chunk(directive.args, ARGUMENT_PIECE_CHARS));
+    finish = 'tool_calls';
+  } else if (forced) {
+    const args = JSON.stringify(generateFromSchema(forced.parameters ?? { type: 'object' }));
+    toolCall = { id: nextToolCallId(), name: forced.name, arguments: args };
+    pieces = listPieces(chunk(args, ARGUMENT_PIECE_CHARS));
     finish = 'tool_calls';
   } else {
     if (directive.echo) {
@@ -127,6 +149,8 @@ export function planReply(request: SimChatRequest): SimReply {
       pieces = listPieces(
         splitPieces(`Tool ${name} returned: ${last.text.slice(0, TOOL_RESULT_PREVIEW)}`),
       );
+    } else if (request.format && !directive.scriptedText) {
+      pieces = listPieces(chunk(formattedAnswer(request.format), ARGUMENT_PIECE_CHARS));
     } else {
       pieces = wordPieces(directive.tokens, directive.text);
     }
@@ -150,6 +174,25 @@ export function planReply(request: SimChatRequest): SimReply {
     },
   };
 }
+
+function forcedTool(request: SimChatRequest): SimTool | undefined {
+  const choice = request.toolChoice;
+  const tools = request.tools ?? [];
+  if (!tools.length || choice === undefined || choice === 'auto' || choice === 'none')
+    return undefined;
+  if (choice === 'required') return tools[0];
+  return tools.find((t) => t.name === choice.name) ?? { name: choice.name };
+}
+
+/** The JSON answer of a structured-output request. */
+function formattedAnswer(format: SimOutputFormat): string {
+  if (format.type === 'json_schema') return JSON.stringify(generateFromSchema(format.schema));
+  let words = '';
+  for (let i = 0; i < DEFAULT_ANSWER_WORDS; i++) words += (i ? ' ' : '') + WORDS[i % WORDS.length];
+  return JSON.stringify({ answer: words });
+}
+
+const DEFAULT_ANSWER_WORDS = 12;
 
 function wordPieces(count: number, word: string | undefined): SimPieces {
   return {

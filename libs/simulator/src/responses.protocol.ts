@@ -1,3 +1,4 @@
+import { responsesShape } from './structured-output';
 import { runCode, type CodeInput, type CodeRun } from './code-interpreter.run';
 import type { ContainerStore, SimContainer } from './container.store';
 import type { ChatDialect, StreamEncoder } from './dialect';
@@ -58,7 +59,12 @@ export function parseResponsesCreate(body: unknown): ResponsesCall {
   const tools = parseTools(body.tools);
   const maxOutputTokens = intOrUndefined(body.max_output_tokens);
   return {
-    request: { model: body.model, messages, maxTokens: maxOutputTokens },
+    request: {
+      model: body.model,
+      messages,
+      maxTokens: maxOutputTokens,
+      ...responsesShape(body),
+    },
     stream: body.stream === true,
     codeInterpreter: tools.codeInterpreter,
     echo: {

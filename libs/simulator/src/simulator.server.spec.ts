@@ -229,4 +229,27 @@ describe('simulator directives, stats and request log', () => {
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
   });
+
+  it('the Responses dialect calls a required tool with schema-valid arguments and answers json_schema', async () => {
+    const parameters = {
+      type: 'object',
+      properties: { n: { type: 'integer', minimum: 5 }, tag: { enum: ['a', 'b'] } },
+      required: ['n', 'tag'],
+      additionalProperties: false,
+    };
+    const called = await client.responses.create({
+      model: 'gpt-4o',
+      input: 'hi',
+      tools: [{ type: 'function', name: 'count', parameters, strict: true }],
+      tool_choice: 'required',
+    });
+    const call = called.output[0];
+    expect(call.type === 'function_call' && JSON.parse(call.arguments)).toEqual({ n: 5, tag: 'a' });
+    const answered = await client.responses.create({
+      model: 'gpt-4o',
+      input: 'hi',
+      text: { format: { type: 'json_schema', name: 'count', schema: parameters } },
+    });
+    expect(JSON.parse(answered.output_text)).toEqual({ n: 5, tag: 'a' });
+  });
 });

@@ -18,6 +18,8 @@ import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { createAccountSchema, limitsBodySchema, memberParamsSchema } from './admin.schemas';
 import { parseInput } from './request-input';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { accountListSchema, accountSchema, membersSchema } from '../openapi/response.schemas';
 
 /** Admin API for accounts (cost centres) and their members. */
 @Controller('admin/accounts')
@@ -30,6 +32,12 @@ export class AdminAccountsController {
   ) {}
 
   @Post()
+  @ApiDoc({
+    summary: 'Create an account',
+    tag: 'admin',
+    body: createAccountSchema,
+    response: accountSchema,
+  })
   @HttpCode(201)
   create(@Body() body: unknown): Promise<AccountRecord> {
     const b = parseBody(createAccountSchema, body);
@@ -37,17 +45,25 @@ export class AdminAccountsController {
   }
 
   @Get()
+  @ApiDoc({ summary: 'List accounts', tag: 'admin', response: accountListSchema })
   async list() {
     return { data: await this.accounts.list() };
   }
 
   @Get(':id')
+  @ApiDoc({ summary: 'One account', tag: 'admin', response: accountSchema })
   get(@Param('id') id: string): Promise<AccountRecord> {
     return this.existing(id);
   }
 
   /** Replaces the account's limit overrides; `{}` removes them. */
   @Put(':id/limits')
+  @ApiDoc({
+    summary: "Replace an account's limit overrides",
+    tag: 'admin',
+    body: limitsBodySchema,
+    response: accountSchema,
+  })
   async setLimits(@Param('id') id: string, @Body() body: unknown): Promise<AccountRecord> {
     const limits = parseBody(limitsBodySchema, body);
     const r = await this.accounts.setLimits(id, Object.keys(limits).length ? limits : null);
@@ -56,6 +72,7 @@ export class AdminAccountsController {
   }
 
   @Get(':id/members')
+  @ApiDoc({ summary: 'Members of an account', tag: 'admin', response: membersSchema })
   async members(@Param('id') id: string) {
     await this.existing(id);
     return { data: (await this.accounts.members(id)).map((userId) => ({ userId })) };
@@ -63,6 +80,7 @@ export class AdminAccountsController {
 
   /** Idempotent: adding a member twice is not an error. */
   @Put(':id/members/:userId')
+  @ApiDoc({ summary: 'Add a member (idempotent)', tag: 'admin' })
   @HttpCode(204)
   async addMember(@Param() params: unknown): Promise<void> {
     const { id, userId } = parseInput(memberParamsSchema, params);
@@ -70,6 +88,7 @@ export class AdminAccountsController {
   }
 
   @Delete(':id/members/:userId')
+  @ApiDoc({ summary: 'Remove a member', tag: 'admin' })
   @HttpCode(204)
   async removeMember(@Param() params: unknown): Promise<void> {
     const { id, userId } = parseInput(memberParamsSchema, params);

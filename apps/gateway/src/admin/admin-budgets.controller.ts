@@ -24,6 +24,8 @@ import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { budgetBodySchema, budgetFilterSchema, budgetParamsSchema } from './admin.schemas';
 import { parseInput } from './request-input';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { budgetListSchema, budgetSchema } from '../openapi/response.schemas';
 
 const usd = (micros: number) => micros / 1_000_000;
 
@@ -60,6 +62,12 @@ export class AdminBudgetsController {
   ) {}
 
   @Get()
+  @ApiDoc({
+    summary: 'List budgets with spent and held amounts',
+    tag: 'admin',
+    query: budgetFilterSchema,
+    response: budgetListSchema,
+  })
   async list(@Query() query: unknown) {
     const f = parseInput(budgetFilterSchema, query);
     const records = await this.repo.list(f.scopeType, f.scopeId);
@@ -78,6 +86,12 @@ export class AdminBudgetsController {
 
   /** Sets (or replaces) a limit. Accounts and keys must exist; user ids are free-form. */
   @Put(':scopeType/:scopeId/:period')
+  @ApiDoc({
+    summary: 'Set a dollar budget (limitUsd or limitMicros)',
+    tag: 'admin',
+    body: budgetBodySchema,
+    response: budgetSchema,
+  })
   async set(@Param() params: unknown, @Body() body: unknown) {
     const p = parseInput(budgetParamsSchema, params);
     const { limitMicros } = parseBody(budgetBodySchema, body);
@@ -91,6 +105,7 @@ export class AdminBudgetsController {
   }
 
   @Delete(':scopeType/:scopeId/:period')
+  @ApiDoc({ summary: 'Remove a budget', tag: 'admin' })
   @HttpCode(204)
   async remove(@Param() params: unknown): Promise<void> {
     const p = parseInput(budgetParamsSchema, params);

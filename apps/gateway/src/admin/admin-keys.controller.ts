@@ -19,6 +19,13 @@ import { parseBody } from '../http/parse-body';
 import { createKeySchema, keyFilterSchema, limitsBodySchema, rotateSchema } from './admin.schemas';
 import { apiKeyView } from './api-key.view';
 import { parseInput } from './request-input';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import {
+  apiKeyListSchema,
+  apiKeySchema,
+  issuedKeySchema,
+  rotatedKeySchema,
+} from '../openapi/response.schemas';
 
 /**
  * Admin API for API keys. The plaintext key appears in the create and rotate
@@ -34,6 +41,12 @@ export class AdminKeysController {
   ) {}
 
   @Post()
+  @ApiDoc({
+    summary: 'Issue an API key (the secret is shown once)',
+    tag: 'admin',
+    body: createKeySchema,
+    response: issuedKeySchema,
+  })
   @HttpCode(201)
   async create(@Body() body: unknown) {
     const b = parseBody(createKeySchema, body);
@@ -49,6 +62,12 @@ export class AdminKeysController {
   }
 
   @Get()
+  @ApiDoc({
+    summary: 'List API keys',
+    tag: 'admin',
+    query: keyFilterSchema,
+    response: apiKeyListSchema,
+  })
   async list(@Query() query: unknown) {
     const filter = parseInput(keyFilterSchema, query);
     const now = Date.now();
@@ -56,12 +75,19 @@ export class AdminKeysController {
   }
 
   @Get(':id')
+  @ApiDoc({ summary: 'One API key', tag: 'admin', response: apiKeySchema })
   async get(@Param('id') id: string) {
     return apiKeyView(await this.keys.get(id));
   }
 
   /** New key with the same owner, account, scopes and limits; the old one lives `graceSeconds` more. */
   @Post(':id/rotate')
+  @ApiDoc({
+    summary: 'Rotate a key; the old one works for the grace period',
+    tag: 'admin',
+    body: rotateSchema,
+    response: rotatedKeySchema,
+  })
   @HttpCode(201)
   async rotate(@Param('id') id: string, @Body() body: unknown) {
     const { graceSeconds } = parseBody(rotateSchema, body);
@@ -75,6 +101,7 @@ export class AdminKeysController {
   }
 
   @Delete(':id')
+  @ApiDoc({ summary: 'Revoke a key', tag: 'admin' })
   @HttpCode(204)
   async revoke(@Param('id') id: string): Promise<void> {
     await this.keys.revoke(id);
@@ -82,6 +109,12 @@ export class AdminKeysController {
 
   /** Replaces the key's limit overrides; `{}` removes them (configured defaults apply). */
   @Put(':id/limits')
+  @ApiDoc({
+    summary: "Replace a key's limit overrides ({} clears them)",
+    tag: 'admin',
+    body: limitsBodySchema,
+    response: apiKeySchema,
+  })
   async setLimits(@Param('id') id: string, @Body() body: unknown) {
     const limits = parseBody(limitsBodySchema, body);
     const r = await this.keys.setLimits(id, Object.keys(limits).length ? limits : null);

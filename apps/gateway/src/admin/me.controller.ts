@@ -12,6 +12,8 @@ import type { GatewayRequest } from '../http/request.types';
 import { createOwnKeySchema } from './admin.schemas';
 import { apiKeyView } from './api-key.view';
 import { principalOf } from './request-input';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { apiKeyListSchema, issuedKeySchema, meSchema } from '../openapi/response.schemas';
 
 /**
  * Self-service for any authenticated caller: who am I, and my own API keys.
@@ -27,6 +29,7 @@ export class MeController {
 
   /** The principal as resolved for this request; it holds no secret. */
   @Get()
+  @ApiDoc({ summary: 'The caller as authenticated', tag: 'me', response: meSchema })
   me(@Req() req: GatewayRequest) {
     const p = principalOf(req);
     return {
@@ -41,6 +44,7 @@ export class MeController {
   }
 
   @Get('keys')
+  @ApiDoc({ summary: "The caller's API keys", tag: 'me', response: apiKeyListSchema })
   async list(@Req() req: GatewayRequest) {
     const p = principalOf(req);
     const now = Date.now();
@@ -56,6 +60,12 @@ export class MeController {
    * is admitted against the parent's limits and budgets too.
    */
   @Post('keys')
+  @ApiDoc({
+    summary: 'Issue a key for oneself (never admin scope)',
+    tag: 'me',
+    body: createOwnKeySchema,
+    response: issuedKeySchema,
+  })
   @HttpCode(201)
   async create(@Req() req: GatewayRequest, @Body() body: unknown) {
     const p = principalOf(req);
@@ -92,6 +102,7 @@ export class MeController {
   }
 
   @Delete('keys/:id')
+  @ApiDoc({ summary: 'Revoke one of own keys', tag: 'me' })
   @HttpCode(204)
   async revoke(@Req() req: GatewayRequest, @Param('id') id: string): Promise<void> {
     await this.keys.revoke(id, { ownerUserId: principalOf(req).userId });

@@ -17,6 +17,8 @@ import { parseBody } from '../http/parse-body';
 import type { GatewayRequest } from '../http/request.types';
 import { assistantView } from './assistant.view';
 import { assistantBodySchema, assistantIdSchema } from './assistants.schemas';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { assistantListSchema, assistantSchema } from '../openapi/response.schemas';
 
 /**
  * User-defined assistants. Anyone who may chat can define one; only its owner
@@ -30,6 +32,12 @@ export class AssistantsController {
   constructor(private readonly assistants: AssistantService) {}
 
   @Post()
+  @ApiDoc({
+    summary: 'Create an assistant',
+    tag: 'assistants',
+    body: assistantBodySchema,
+    response: assistantSchema,
+  })
   @HttpCode(201)
   async create(@Req() req: GatewayRequest, @Body() body: unknown) {
     const input = parseBody(assistantBodySchema, body);
@@ -37,17 +45,29 @@ export class AssistantsController {
   }
 
   @Get()
+  @ApiDoc({
+    summary: 'Assistants the caller owns or that are shared with them',
+    tag: 'assistants',
+    response: assistantListSchema,
+  })
   async list(@Req() req: GatewayRequest) {
     return { data: (await this.assistants.list(principalOf(req))).map(assistantView) };
   }
 
   @Get(':id')
+  @ApiDoc({ summary: 'One assistant', tag: 'assistants', response: assistantSchema })
   async get(@Req() req: GatewayRequest, @Param() params: unknown) {
     const { id } = parseInput(assistantIdSchema, params);
     return assistantView(await this.assistants.get(principalOf(req), id));
   }
 
   @Put(':id')
+  @ApiDoc({
+    summary: 'Replace an assistant',
+    tag: 'assistants',
+    body: assistantBodySchema,
+    response: assistantSchema,
+  })
   async update(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
     const { id } = parseInput(assistantIdSchema, params);
     const input = parseBody(assistantBodySchema, body);
@@ -55,6 +75,7 @@ export class AssistantsController {
   }
 
   @Delete(':id')
+  @ApiDoc({ summary: 'Delete an assistant', tag: 'assistants' })
   @HttpCode(204)
   async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
     const { id } = parseInput(assistantIdSchema, params);

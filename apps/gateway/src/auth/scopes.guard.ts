@@ -4,7 +4,7 @@ import { hasScope, type Scope } from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
 import type { GatewayRequest } from '../http/request.types';
 
-const SCOPE_KEY = 'switchboard:scope';
+export const SCOPE_KEY = 'switchboard:scope';
 export const RequireScope = (scope: Scope) => SetMetadata(SCOPE_KEY, scope);
 
 /** The principal was resolved by the edge middleware; this checks its scope. */

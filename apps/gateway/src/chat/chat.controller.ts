@@ -13,6 +13,8 @@ import { chatBodySchema, killSwitchSchema } from './chat-request.schema';
 import { fromChatBody } from './request-mapping';
 import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
 import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { killSwitchResultSchema, switchboardFrameSchema } from '../openapi/response.schemas';
 
 /** POST /chat: Switchboard frames over SSE, and the kill switch. */
 @Controller()
@@ -29,6 +31,13 @@ export class ChatController {
   }
 
   @Post('chat')
+  @ApiDoc({
+    summary: 'Chat with Switchboard frames over SSE, or cancel a request (kill switch)',
+    tag: 'chat',
+    body: (c) => chatBodySchema(c.chat.maxMessages).or(killSwitchSchema),
+    events: switchboardFrameSchema,
+    response: killSwitchResultSchema,
+  })
   @HttpCode(200)
   @RequireScope('chat')
   chat(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {

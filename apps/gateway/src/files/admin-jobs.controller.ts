@@ -11,6 +11,8 @@ import { parseInput } from '../admin/request-input';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { jobView } from './file.view';
 import { deadJobsQuerySchema, jobIdSchema } from './files.schemas';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { jobListSchema, jobSchema } from '../openapi/response.schemas';
 
 /** Dead-lettered background jobs (ingestion) and putting them back in the queue. */
 @Controller('admin/jobs')
@@ -24,6 +26,12 @@ export class AdminJobsController {
   ) {}
 
   @Get('dead')
+  @ApiDoc({
+    summary: 'Dead-lettered ingestion jobs',
+    tag: 'admin',
+    query: deadJobsQuerySchema,
+    response: jobListSchema,
+  })
   async dead(@Query() query: unknown) {
     const { limit } = parseInput(deadJobsQuerySchema, query);
     return { data: (await this.jobs.listDead(limit)).map(jobView) };
@@ -31,6 +39,7 @@ export class AdminJobsController {
 
   /** a dead job runs again with fresh attempts; its file shows `queued` again */
   @Post(':id/retry')
+  @ApiDoc({ summary: 'Run a dead job again', tag: 'admin', response: jobSchema })
   @HttpCode(200)
   async retry(@Param() params: unknown) {
     const { id } = parseInput(jobIdSchema, params);

@@ -16,6 +16,8 @@ import { parseBody } from '../http/parse-body';
 import type { GatewayRequest } from '../http/request.types';
 import { sourceView } from './file.view';
 import { sourceBodySchema, sourceNameSchema } from './files.schemas';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { sourceListSchema, sourceSchema } from '../openapi/response.schemas';
 
 /**
  * External HTTP data sources, fetched at chat time through the SSRF guard.
@@ -29,6 +31,12 @@ export class AdminSourcesController {
   constructor(private readonly sources: ExternalSourceService) {}
 
   @Post()
+  @ApiDoc({
+    summary: 'Register an external HTTP source',
+    tag: 'admin',
+    body: sourceBodySchema,
+    response: sourceSchema,
+  })
   @HttpCode(201)
   async register(@Req() req: GatewayRequest, @Body() body: unknown) {
     const input = parseBody(sourceBodySchema, body);
@@ -36,11 +44,13 @@ export class AdminSourcesController {
   }
 
   @Get()
+  @ApiDoc({ summary: 'External sources', tag: 'admin', response: sourceListSchema })
   async list() {
     return { data: (await this.sources.list()).map(sourceView) };
   }
 
   @Delete(':name')
+  @ApiDoc({ summary: 'Remove an external source', tag: 'admin' })
   @HttpCode(204)
   async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
     const { name } = parseInput(sourceNameSchema, params);

@@ -28,6 +28,8 @@ import {
   tagsBodySchema,
 } from './files.schemas';
 import { receiveUpload } from './multipart-upload';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { fileListSchema, fileSchema, tagListSchema } from '../openapi/response.schemas';
 
 /**
  * The caller's documents. A file is private to its owner unless shared with
@@ -42,6 +44,12 @@ export class FilesController {
 
   /** multipart/form-data with one `file` field, streamed to the blob store; ingestion is queued */
   @Post()
+  @ApiDoc({
+    summary: 'Upload a document (multipart/form-data, one file field); ingestion is queued',
+    tag: 'files',
+    bodyContentType: 'multipart/form-data',
+    response: fileSchema,
+  })
   @HttpCode(201)
   async upload(@Req() req: GatewayRequest, @Res({ passthrough: true }) res: Response) {
     const principal = principalOf(req);
@@ -54,6 +62,12 @@ export class FilesController {
   }
 
   @Get()
+  @ApiDoc({
+    summary: 'The files the caller can read, newest first',
+    tag: 'files',
+    query: listFilesQuerySchema,
+    response: fileListSchema,
+  })
   async list(@Req() req: GatewayRequest, @Query() query: unknown) {
     const q = parseInput(listFilesQuerySchema, query);
     // one more than asked tells whether there is a next page
@@ -68,6 +82,7 @@ export class FilesController {
   }
 
   @Get(':id')
+  @ApiDoc({ summary: 'One file and its ingestion status', tag: 'files', response: fileSchema })
   async get(@Req() req: GatewayRequest, @Param() params: unknown) {
     const { id } = parseInput(fileIdSchema, params);
     return fileView(await this.files.get(principalOf(req), id));
@@ -77,6 +92,7 @@ export class FilesController {
   // reading the whole blob only for Node to discard it
   /** the headers of `GET :id/content`, same status codes, no body */
   @Head(':id/content')
+  @ApiDoc({ summary: 'Headers of the file content', tag: 'files' })
   async contentHeaders(
     @Req() req: GatewayRequest,
     @Param() params: unknown,
@@ -89,6 +105,11 @@ export class FilesController {
 
   /** the file's bytes as an attachment, to anyone who may see the file */
   @Get(':id/content')
+  @ApiDoc({
+    summary: 'The file content, as an attachment',
+    tag: 'files',
+    responseContentType: 'application/octet-stream',
+  })
   async content(
     @Req() req: GatewayRequest,
     @Param() params: unknown,
@@ -101,6 +122,7 @@ export class FilesController {
 
   /** removes the blob, the extracted text, chunks and vectors */
   @Delete(':id')
+  @ApiDoc({ summary: 'Delete a file', tag: 'files' })
   @HttpCode(204)
   async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
     const { id } = parseInput(fileIdSchema, params);
@@ -109,6 +131,12 @@ export class FilesController {
 
   /** replaces the file's tags */
   @Put(':id/tags')
+  @ApiDoc({
+    summary: "Replace a file's tags",
+    tag: 'files',
+    body: tagsBodySchema,
+    response: fileSchema,
+  })
   async setTags(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
     const { id } = parseInput(fileIdSchema, params);
     const { tags } = parseBody(tagsBodySchema, body);
@@ -117,6 +145,12 @@ export class FilesController {
 
   /** replaces the accounts the file is shared with (`[]` = private) */
   @Put(':id/sharing')
+  @ApiDoc({
+    summary: 'Share a file with accounts the owner belongs to',
+    tag: 'files',
+    body: sharingBodySchema,
+    response: fileSchema,
+  })
   async share(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
     const { id } = parseInput(fileIdSchema, params);
     const { accountIds } = parseBody(sharingBodySchema, body);
@@ -132,6 +166,11 @@ export class TagsController {
   constructor(private readonly files: FilesService) {}
 
   @Get()
+  @ApiDoc({
+    summary: 'Tags of the files the caller can read',
+    tag: 'files',
+    response: tagListSchema,
+  })
   async list(@Req() req: GatewayRequest) {
     return { data: await this.files.listTags(principalOf(req)) };
   }

@@ -8,6 +8,8 @@ import {
 import { MetricsService } from '@switchboard/observability';
 import type { Response } from 'express';
 import { DrainState } from './drain-state';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { healthSchema } from '../openapi/response.schemas';
 
 /** Readiness checks contributed by modules that own a dependency (database, Redis...). */
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
@@ -27,6 +29,7 @@ export class HealthController {
 
   /** Liveness: the process answers. Never depends on anything else. */
   @Get('health')
+  @ApiDoc({ summary: 'Liveness', tag: 'health', public: true, response: healthSchema })
   @HealthCheck()
   live() {
     return this.health.check([]);
@@ -34,6 +37,12 @@ export class HealthController {
 
   /** Readiness: 503 while draining or while a configured dependency is down. */
   @Get('ready')
+  @ApiDoc({
+    summary: 'Readiness (503 while draining or a dependency is down)',
+    tag: 'health',
+    public: true,
+    response: healthSchema,
+  })
   async ready(@Res() res: Response): Promise<void> {
     const drain: HealthIndicatorFunction = () => {
       const i = this.indicator.check('lifecycle');
@@ -54,6 +63,12 @@ export class HealthController {
   }
 
   @Get('metrics')
+  @ApiDoc({
+    summary: 'Prometheus metrics',
+    tag: 'health',
+    public: true,
+    responseContentType: 'text/plain',
+  })
   @Header('Cache-Control', 'no-store')
   async prometheus(@Res() res: Response): Promise<void> {
     res.setHeader('Content-Type', this.metrics.registry.contentType);

@@ -9,6 +9,7 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
+  405: 'method_not_allowed',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',
@@ -18,7 +19,15 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 export function classify(e: unknown): AppError {
   if (e instanceof AppError) return e;
   const anyE = e as { type?: string; status?: number; statusCode?: number };
-  if (anyE?.type === 'entity.too.large') return new AppError('payload_too_large');
+  if (anyE?.type === 'entity.too.large') {
+    const limit = (e as { limit?: unknown }).limit;
+    return new AppError(
+      'payload_too_large',
+      typeof limit === 'number'
+        ? `The request body is larger than the limit of ${limit} bytes (BODY_LIMIT_BYTES).`
+        : undefined,
+    );
+  }
   if (anyE?.type === 'entity.parse.failed') return new AppError('invalid_json');
   if (anyE?.type === 'encoding.unsupported' || anyE?.type === 'charset.unsupported')
     return new AppError('unsupported_media_type');

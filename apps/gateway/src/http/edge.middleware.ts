@@ -5,7 +5,10 @@ import type { GatewayRequest } from './request.types';
 import { classify } from './all-exceptions.filter';
 import { sendError } from './send-error';
 
-export const PUBLIC_PATHS = new Set(['/health', '/ready', '/metrics']);
+export const PUBLIC_PATHS = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs']);
+
+/** The reference page's files (a fixed allowlist, see DocsController). */
+const PUBLIC_PREFIX = '/docs/';
 
 /** Assigns the request id (caller's x-request-id if safe) and echoes it. */
 export function requestIdMiddleware(req: GatewayRequest, res: Response, next: NextFunction): void {
@@ -22,7 +25,12 @@ export function requestIdMiddleware(req: GatewayRequest, res: Response, next: Ne
  */
 export function authenticationMiddleware(auth: Authenticator) {
   return (req: GatewayRequest, res: Response, next: NextFunction): void => {
-    if (PUBLIC_PATHS.has(req.path) || req.method === 'OPTIONS') return next();
+    if (
+      PUBLIC_PATHS.has(req.path) ||
+      req.path.startsWith(PUBLIC_PREFIX) ||
+      req.method === 'OPTIONS'
+    )
+      return next();
     auth.authenticate(req.headers.authorization).then(
       (p: Principal) => {
         req.principal = p;

@@ -51,6 +51,11 @@ import {
   createRagMigrations,
   type Embedder,
 } from '@switchboard/rag';
+import {
+  StoredResponseRepository,
+  StoredResponses,
+  responseMigrations,
+} from '@switchboard/responses';
 import { MemoryLimitStore, RateLimitService, RedisLimitStore } from '@switchboard/rate-limit';
 import {
   Migrator,
@@ -114,6 +119,8 @@ export interface Infrastructure {
   contextBuilder: ContextBuilder;
   externalSources: ExternalSourceService;
   ssrfGuard: SsrfGuard;
+  /** stored responses of the Responses API (purged past their retention) */
+  responses: StoredResponses;
   readinessChecks: ReadinessCheck[];
   /**
    * Starts the ingestion worker (when INGESTION_WORKER); called once the app
@@ -143,6 +150,7 @@ export function allMigrations(rag: MigrationOptions, extra: Migration[] = []): M
     ...datasourceMigrations,
     ...createRagMigrations(rag),
     ...assistantMigrations,
+    ...responseMigrations,
     ...extra,
   ].sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -373,6 +381,13 @@ export async function createInfrastructure(
     const externalSources = new ExternalSourceService(db, { guard: ssrfGuard });
     const dataSources = new DataSourceResolver(files, externalSources);
     const contextBuilder = new ContextBuilder(db, retrieval);
+    const responsesLog = logger.child({ component: 'responses' });
+    const responses = new StoredResponses(new StoredResponseRepository(db), {
+      retentionMs: config.responses.retentionMs,
+      purgeIntervalMs: config.responses.purgeIntervalMs,
+      logger: { error: (msg, err) => responsesLog.error({ err }, msg) },
+    });
+    responses.startPurging();
 
     const readinessChecks: ReadinessCheck[] = [
       check('database', () => db.ping(), { kind: db.kind, vector: db.hasVector }),
@@ -442,6 +457,7 @@ export async function createInfrastructure(
       contextBuilder,
       externalSources,
       ssrfGuard,
+      responses,
       readinessChecks,
       startWorker,
       close: async () => {
@@ -450,6 +466,7 @@ export async function createInfrastructure(
           .stop(WORKER_STOP_GRACE_MS)
           .catch((e: unknown) => logger.error({ err: e }, 'ingestion worker stop failed'));
         await extraction.close();
+        await responses.close();
         await ledger
           .flush({ timeoutMs: 10_000 })
           .catch((e: unknown) => logger.error({ err: e }, 'ledger flush failed'));

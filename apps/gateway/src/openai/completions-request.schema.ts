@@ -51,7 +51,8 @@ export function completionsBodySchema(maxMessages: number) {
     max_completion_tokens: z.number().int().positive().nullish(),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
-    n: z.literal(1, 'only n=1 is supported').nullish(),
+    // n > 1, logprobs and other unimplemented parameters are refused before parsing
+    n: z.number().int().min(1).nullish(),
     stop: stopSchema.nullish(),
     tools: z.array(toolDefinitionSchema).max(128).optional(),
     tool_choice: toolChoiceSchema.optional(),

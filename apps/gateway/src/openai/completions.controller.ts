@@ -11,7 +11,15 @@ import type { PipelineEvent, RunSummary } from '../chat/chat-run.types';
 import { fromCompletionsBody } from '../chat/request-mapping';
 import { completionsBodySchema } from './completions-request.schema';
 import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
+import { CHAT_COMPLETIONS_UNSUPPORTED, rejectUnsupported } from './unsupported-parameters';
 import { OpenAiChunksEncoder, openAiFinish, openAiUsage } from './openai-chunks.encoder';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import {
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  modelListSchema,
+  modelSchema,
+} from '../openapi/response.schemas';
 
 function toOpenAiModel(m: ServedModel, admin: boolean) {
   return {
@@ -43,22 +51,32 @@ export class CompletionsController {
   }
 
   @Get('models')
+  @ApiDoc({ summary: 'List the served models', tag: 'openai', response: modelListSchema })
   models(@Req() req: GatewayRequest) {
     const admin = hasScope(req.principal!, 'admin');
     return { object: 'list', data: this.llm.models().map((m) => toOpenAiModel(m, admin)) };
   }
 
   @Get('models/:id')
+  @ApiDoc({ summary: 'One served model', tag: 'openai', response: modelSchema })
   model(@Req() req: GatewayRequest) {
     const id = String(req.params.id);
     return toOpenAiModel(this.llm.resolve(id), hasScope(req.principal!, 'admin'));
   }
 
   @Post('chat/completions')
+  @ApiDoc({
+    summary: 'Chat Completions (streaming and non-streaming)',
+    tag: 'openai',
+    body: (c) => completionsBodySchema(c.chat.maxMessages),
+    response: chatCompletionSchema,
+    events: chatCompletionChunkSchema,
+  })
   @HttpCode(200)
   @RequireScope('chat')
   completions(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
     this.runner.admit();
+    rejectUnsupported(body, CHAT_COMPLETIONS_UNSUPPORTED);
     const parsed = parseBody(this.schema, body);
     const { messages, params } = fromCompletionsBody(parsed);
     const identity = requestIdentity(req);

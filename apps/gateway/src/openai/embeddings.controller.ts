@@ -20,6 +20,8 @@ import { SpendControl, type Admission } from '../chat/spend-control.service';
 import type { RunStatus } from '../chat/chat-run.types';
 import { UsageRecorder } from '../usage/usage-recorder.service';
 import { embeddingInputs, embeddingsBodySchema } from './embeddings-request.schema';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { embeddingsSchema } from '../openapi/response.schemas';
 
 /** An embedding is one upstream call; the ledger numbers a request's calls from 1. */
 const ATTEMPT = 1;
@@ -63,6 +65,12 @@ export class EmbeddingsController {
   ) {}
 
   @Post('embeddings')
+  @ApiDoc({
+    summary: 'Embeddings',
+    tag: 'openai',
+    body: embeddingsBodySchema,
+    response: embeddingsSchema,
+  })
   @HttpCode(200)
   @RequireScope('embeddings')
   async create(

@@ -45,6 +45,12 @@ export class ChatStreamRunner {
     });
     let firstWriteSeen = false;
     let upstreamTtftMs: number | undefined;
+    let ending = false;
+    const write = (frames: ReturnType<WireEncoder['encode']>) => {
+      for (const f of frames)
+        if (typeof f === 'string') sse.data(f);
+        else sse.data(f.data, f.event);
+    };
 
     const onEvent = (ev: PipelineEvent) => {
       if (ev.type === 'admitted') {
@@ -64,15 +70,23 @@ export class ChatStreamRunner {
         sendError(res, ev.error, input.correlationId);
         return;
       }
-      for (const payload of encoder.encode(ev)) sse.data(payload);
+      const frames = encoder.encode(ev);
+      if (ev.type === 'end') {
+        this.#recordOutcome(ev.summary);
+        ending = true;
+        const finish = () => {
+          write(frames);
+          write(encoder.trailer);
+          sse.end();
+        };
+        if (encoder.settle) void encoder.settle().finally(finish);
+        else finish();
+        return;
+      }
+      write(frames);
       if (!firstWriteSeen && (ev.type === 'text' || ev.type === 'tool_call')) {
         firstWriteSeen = true;
         this.#recordFirstToken(input, upstreamTtftMs);
-      }
-      if (ev.type === 'end') {
-        this.#recordOutcome(ev.summary);
-        for (const payload of encoder.trailer) sse.data(payload);
-        sse.end();
       }
     };
 
@@ -97,7 +111,7 @@ export class ChatStreamRunner {
         teardown();
       },
       complete: () => {
-        if (!sse.ended && !res.writableEnded) sse.end();
+        if (!ending && !sse.ended && !res.writableEnded) sse.end();
       },
     });
     if (res.writableEnded || res.destroyed) teardown();
@@ -142,13 +156,23 @@ export class ChatStreamRunner {
       complete: () => {
         if (error || !summary)
           sendError(res, error ?? new AppError('internal_error'), input.correlationId);
-        else if (!res.headersSent) {
-          // Written directly: express's res.json() would hash the body for an
-          // ETag, which a POST answer never uses.
-          res.statusCode = 200;
-          res.setHeader('Content-Type', 'application/json; charset=utf-8');
-          res.end(JSON.stringify(onDone(events, summary)));
-        }
+        else
+          Promise.resolve(onDone(events, summary)).then(
+            (body) => {
+              if (res.headersSent) return;
+              // Written directly: express's res.json() would hash the body for an
+              // ETag, which a POST answer never uses.
+              res.statusCode = 200;
+              res.setHeader('Content-Type', 'application/json; charset=utf-8');
+              res.end(JSON.stringify(body));
+            },
+            (e: unknown) =>
+              sendError(
+                res,
+                new AppError('internal_error', undefined, { cause: e }),
+                input.correlationId,
+              ),
+          );
       },
     });
     res.on('close', () => {

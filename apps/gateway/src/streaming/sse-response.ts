@@ -45,13 +45,14 @@ export class SseResponse {
   #flushScheduled = false;
 
   /**
-   * Queues one `data:` frame. Frames queued in the same tick leave in one write
-   * (one syscall); the flow pauses when the socket buffer is full.
+   * Queues one `data:` frame (with an `event:` line when named). Frames queued in
+   * the same tick leave in one write (one syscall); the flow pauses when the
+   * socket buffer is full.
    */
-  data(payload: string): void {
+  data(payload: string, event?: string): void {
     if (this.ended) return;
     this.#lastWrite = performance.now();
-    this.#pending += `data: ${payload}\n\n`;
+    this.#pending += event ? `event: ${event}\ndata: ${payload}\n\n` : `data: ${payload}\n\n`;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(this.#flush);

@@ -1,8 +1,19 @@
 import type { PipelineEvent } from '../chat/chat-run.types';
 
+/** An SSE frame with an `event:` line (the Responses API names every event). */
+export interface NamedFrame {
+  event: string;
+  data: string;
+}
+
 /** Turns pipeline events into the `data:` payloads of one endpoint's wire format. */
 export interface WireEncoder {
-  encode(ev: PipelineEvent): string[];
+  encode(ev: PipelineEvent): Array<string | NamedFrame>;
   /** payloads written after the end (e.g. OpenAI's `[DONE]`) */
   readonly trailer: string[];
+  /**
+   * Work that must finish before the end event's frames leave (e.g. storing the
+   * response a client may chain to as soon as it sees the end).
+   */
+  settle?(): Promise<void>;
 }

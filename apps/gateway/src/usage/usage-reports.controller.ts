@@ -12,6 +12,8 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { parseInput, principalOf } from '../admin/request-input';
 import type { GatewayRequest } from '../http/request.types';
+import { ApiDoc } from '../openapi/api-doc.decorator';
+import { usageReportSchema } from '../openapi/response.schemas';
 
 const DAY_MS = 86_400_000;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -20,10 +22,15 @@ const FLUSH_TIMEOUT_MS = 2_000;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** `YYYY-MM-DD` (UTC midnight) or an ISO 8601 timestamp with an offset. */
-const instant = z.union([z.iso.date(), z.iso.datetime({ offset: true })]).transform((s) => ({
-  at: new Date(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s),
-  dateOnly: DATE_ONLY.test(s),
-}));
+const instant = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true })], {
+    error:
+      'must be a date YYYY-MM-DD or an ISO 8601 timestamp with an offset (2026-01-31T00:00:00Z)',
+  })
+  .transform((s) => ({
+    at: new Date(DATE_ONLY.test(s) ? `${s}T00:00:00Z` : s),
+    dateOnly: DATE_ONLY.test(s),
+  }));
 
 const reportQuerySchema = z
   .object({
@@ -85,6 +92,13 @@ export class UsageReportsController {
   ) {}
 
   @Get('report')
+  @ApiDoc({
+    summary: 'Usage totals (JSON or CSV); non-admins see their own',
+    tag: 'usage',
+    query: reportQuerySchema,
+    response: usageReportSchema,
+    responseContentType: 'text/csv',
+  })
   async report(
     @Req() req: GatewayRequest,
     @Res({ passthrough: true }) res: Response,

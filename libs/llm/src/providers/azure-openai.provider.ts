@@ -1,5 +1,6 @@
 import { AzureOpenAI } from 'openai';
 import { OpenAiChatProvider } from './openai-chat.provider';
+import { withoutSdkEnv } from './sdk-env';
 
 export interface AzureOpenAiProviderOptions {
   /** https://<resource>.openai.azure.com (the client appends /openai) */
@@ -29,12 +30,21 @@ export function createAzureOpenAiProvider(opts: AzureOpenAiProviderOptions): Ope
     kind: 'azure-openai',
     name: opts.name,
     simulated: opts.simulated,
-    client: new AzureOpenAI({
-      endpoint: opts.endpoint,
-      apiVersion: opts.apiVersion,
-      apiKey: opts.apiKey,
-      maxRetries: 0,
-      timeout: opts.timeout ?? 10 * 60 * 1000,
-    }),
+    // the base URL is built here rather than passed as `endpoint`: the client
+    // would otherwise also read OPENAI_BASE_URL and refuse both being set
+    client: withoutSdkEnv(
+      () =>
+        new AzureOpenAI({
+          baseURL: `${opts.endpoint.replace(/\/+$/, '')}/openai`,
+          apiVersion: opts.apiVersion,
+          apiKey: opts.apiKey,
+          organization: null,
+          project: null,
+          webhookSecret: null,
+          logLevel: 'warn',
+          maxRetries: 0,
+          timeout: opts.timeout ?? 10 * 60 * 1000,
+        }),
+    ),
   });
 }

@@ -3,19 +3,73 @@ import {
   type BedrockRuntimeClientConfig,
 } from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
-import type { AppConfig } from '@switchboard/config';
+import { ConfigError, type AppConfig } from '@switchboard/config';
 import OpenAI from 'openai';
 import type { LlmProvider } from '../provider.port';
 import { createAzureOpenAiProvider } from './azure-openai.provider';
 import { BedrockProvider } from './bedrock.provider';
 import { GeminiProvider } from './gemini.provider';
 import { OpenAiChatProvider } from './openai-chat.provider';
+import { withoutSdkEnv } from './sdk-env';
 
 const DEFAULT_AZURE_API_VERSION = '2024-10-21';
 
-/** The gateway owns retries, so every SDK makes exactly one attempt. */
+const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/';
+const GEMINI_API_VERSION = 'v1beta';
+
+/**
+ * The gateway owns retries, so every SDK makes exactly one attempt. The endpoint
+ * is BEDROCK_ENDPOINT or the region's, never AWS_ENDPOINT_URL*.
+ */
 function bedrockClient(config: BedrockRuntimeClientConfig): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({ ...config, maxAttempts: 1 });
+  return new BedrockRuntimeClient({
+    ...config,
+    maxAttempts: 1,
+    ignoreConfiguredEndpointUrls: true,
+  });
+}
+
+/** Settings the `openai` client would otherwise read from OPENAI_* variables. */
+const OPENAI_EXPLICIT = {
+  organization: null,
+  project: null,
+  webhookSecret: null,
+  adminAPIKey: null,
+  logLevel: 'warn',
+} as const;
+
+function openAiClient(apiKey: string, baseURL: string): OpenAI {
+  return withoutSdkEnv(
+    () =>
+      new OpenAI({ ...OPENAI_EXPLICIT, maxRetries: 0, timeout: 10 * 60 * 1000, apiKey, baseURL }),
+  );
+}
+
+function geminiClient(apiKey: string, baseUrl: string): GoogleGenAI {
+  return withoutSdkEnv(
+    () =>
+      new GoogleGenAI({
+        vertexai: false,
+        apiKey,
+        apiVersion: GEMINI_API_VERSION,
+        httpOptions: { baseUrl },
+      }),
+  );
+}
+
+/**
+ * Builds one provider; a failure names the provider and its variables, so a
+ * bad setting stops the boot with a message an operator can act on.
+ */
+export function startProvider<T>(provider: string, variables: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new ConfigError([`${variables}: the ${provider} provider could not start: ${reason}`]);
+  }
 }
 
 export interface ProviderEndpoints {
@@ -40,14 +94,13 @@ export function createProviders(
 ): LlmProvider[] {
   const sim = endpoints.simulatorUrl;
   const providers: LlmProvider[] = [];
-  const common = { maxRetries: 0, timeout: 10 * 60 * 1000 };
 
   if (sim) {
     providers.push(
       new OpenAiChatProvider({
         kind: 'openai',
         simulated: true,
-        client: new OpenAI({ ...common, apiKey: 'simulated', baseURL: `${sim}/v1` }),
+        client: openAiClient('simulated', `${sim}/v1`),
       }),
       createAzureOpenAiProvider({
         endpoint: sim,
@@ -65,36 +118,38 @@ export function createProviders(
       }),
       new GeminiProvider({
         simulated: true,
-        client: new GoogleGenAI({ apiKey: 'simulated', httpOptions: { baseUrl: sim } }),
+        client: geminiClient('simulated', sim),
       }),
     );
     return providers;
   }
 
-  if (config.llm.openai) {
+  const openai = config.llm.openai;
+  if (openai)
     providers.push(
-      new OpenAiChatProvider({
-        kind: 'openai',
-        client: new OpenAI({
-          ...common,
-          apiKey: config.llm.openai.apiKey.reveal(),
-          baseURL: config.llm.openai.baseUrl,
-        }),
-      }),
+      startProvider(
+        'openai',
+        'OPENAI_API_KEY/OPENAI_BASE_URL',
+        () =>
+          new OpenAiChatProvider({
+            kind: 'openai',
+            client: openAiClient(openai.apiKey.reveal(), openai.baseUrl ?? OPENAI_BASE_URL),
+          }),
+      ),
     );
-  }
-  if (config.llm.openaiCompatible) {
+  const compatible = config.llm.openaiCompatible;
+  if (compatible)
     providers.push(
-      new OpenAiChatProvider({
-        kind: 'openai-compatible',
-        client: new OpenAI({
-          ...common,
-          apiKey: config.llm.openaiCompatible.apiKey?.reveal() ?? 'none',
-          baseURL: config.llm.openaiCompatible.baseUrl,
-        }),
-      }),
+      startProvider(
+        'openai-compatible',
+        'OPENAI_COMPATIBLE_BASE_URL',
+        () =>
+          new OpenAiChatProvider({
+            kind: 'openai-compatible',
+            client: openAiClient(compatible.apiKey?.reveal() ?? 'none', compatible.baseUrl),
+          }),
+      ),
     );
-  }
   if (config.llm.azure) {
     const azure = config.llm.azure;
     if (!azure.apiKey)
@@ -102,35 +157,45 @@ export function createProviders(
       throw new Error(
         'AZURE_OPENAI_API_KEY: required when AZURE_OPENAI_ENDPOINT is set (Entra ID auth is not supported)',
       );
+    const apiKey = azure.apiKey.reveal();
     providers.push(
-      createAzureOpenAiProvider({
-        endpoint: azure.endpoint,
-        apiVersion: azure.apiVersion,
-        apiKey: azure.apiKey.reveal(),
-      }),
+      startProvider('azure-openai', 'AZURE_OPENAI_*', () =>
+        createAzureOpenAiProvider({
+          endpoint: azure.endpoint,
+          apiVersion: azure.apiVersion,
+          apiKey,
+        }),
+      ),
     );
   }
   if (config.llm.bedrock) {
     // Credentials come from the standard AWS chain (env, profile, ECS task role...).
     const bedrock = config.llm.bedrock;
     providers.push(
-      new BedrockProvider({
-        client: bedrockClient({
-          region: bedrock.region,
-          ...(bedrock.endpoint ? { endpoint: bedrock.endpoint } : {}),
-        }),
-      }),
+      startProvider(
+        'bedrock',
+        'AWS_REGION/BEDROCK_ENDPOINT',
+        () =>
+          new BedrockProvider({
+            client: bedrockClient({
+              region: bedrock.region,
+              ...(bedrock.endpoint ? { endpoint: bedrock.endpoint } : {}),
+            }),
+          }),
+      ),
     );
   }
   if (config.llm.gemini) {
     const gemini = config.llm.gemini;
     providers.push(
-      new GeminiProvider({
-        client: new GoogleGenAI({
-          apiKey: gemini.apiKey.reveal(),
-          ...(gemini.baseUrl ? { httpOptions: { baseUrl: gemini.baseUrl } } : {}),
-        }),
-      }),
+      startProvider(
+        'gemini',
+        'GEMINI_API_KEY/GEMINI_BASE_URL',
+        () =>
+          new GeminiProvider({
+            client: geminiClient(gemini.apiKey.reveal(), gemini.baseUrl ?? GEMINI_BASE_URL),
+          }),
+      ),
     );
   }
   return providers;
