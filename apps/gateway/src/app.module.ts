@@ -51,6 +51,9 @@ import { ContextBuilder, DataSourceResolver, EMBEDDER, RetrievalService } from '
 import { FilesController, TagsController } from './files/files.controller';
 import { AdminJobsController } from './files/admin-jobs.controller';
 import { AdminSourcesController } from './files/admin-sources.controller';
+import { ConversationsController } from './conversations/conversations.controller';
+import { conversationProviders } from './conversations/conversations.providers';
+import { ConversationChatRecorder } from './conversations/conversation-chat.recorder';
 
 export interface GatewayModuleOptions {
   config: AppConfig;
@@ -92,6 +95,7 @@ export class AppModule {
         TagsController,
         AdminJobsController,
         AdminSourcesController,
+        ConversationsController,
       ],
       providers: [
         { provide: LlmService, useValue: opts.llm },
@@ -135,6 +139,8 @@ export class AppModule {
         ChatPipeline,
         ChatStreamRunner,
         ...assistantProviders,
+        ...conversationProviders,
+        ConversationChatRecorder,
         ...(opts.providers ?? []),
       ],
     };

@@ -23,6 +23,7 @@ import {
   billingMigrations,
 } from '@switchboard/billing';
 import { assistantMigrations } from '@switchboard/assistants';
+import { conversationMigrations } from '@switchboard/conversations';
 import { ConfigError, type AppConfig } from '@switchboard/config';
 import {
   ExternalSourceService,
@@ -133,6 +134,7 @@ export function allMigrations(rag: MigrationOptions, extra: Migration[] = []): M
     ...datasourceMigrations,
     ...createRagMigrations(rag),
     ...assistantMigrations,
+    ...conversationMigrations,
     ...extra,
   ].sort((a, b) => a.id.localeCompare(b.id));
 }
