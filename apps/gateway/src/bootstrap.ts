@@ -27,6 +27,7 @@ import { DrainState } from './health/drain-state';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { AppError } from '@switchboard/common';
 import { sendError } from './http/send-error';
+import { webAppMiddleware } from './web/web-app';
 
 export interface Gateway {
   app: NestExpressApplication;
@@ -106,6 +107,7 @@ export async function createGateway(
   const metrics = app.get(MetricsService);
   app.use(requestIdMiddleware);
   app.use(accessLog(logger, metrics));
+  app.use(webAppMiddleware(config, logger));
   app.use(authenticationMiddleware(authenticator));
   app.use(requireJson);
   app.use(express.json({ limit: config.http.bodyLimitBytes, strict: true }));
