@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { get } from 'node:http';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,18 @@ describe('web app in Chromium', () => {
     expect(a.status).toBe(200);
     expect(a.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect((await fetch(`${h.url}/assets/nope-123.js`)).status).toBe(404);
+    // the build's brotli copy, served as JavaScript to a client that accepts br
+    const br = await new Promise<{ status?: number; headers: Record<string, unknown> }>(
+      (resolveRes, reject) =>
+        get(`${h.url}/assets/${asset}`, { headers: { 'accept-encoding': 'br' } }, (r) => {
+          r.resume();
+          resolveRes({ status: r.statusCode, headers: r.headers });
+        }).on('error', reject),
+    );
+    expect(br.status).toBe(200);
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers['content-type']).toMatch(/^(text|application)\/javascript/);
+    expect(br.headers['cache-control']).toBe('public, max-age=31536000, immutable');
     expect(await (await fetch(`${h.url}/web-config.json`)).json()).toEqual({ oidc: null });
     // the API is still behind authentication
     expect((await fetch(`${h.url}/me`)).status).toBe(401);

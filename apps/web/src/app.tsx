@@ -1,6 +1,5 @@
 import type { Me } from '@switchboard/client';
 import { useEffect, useState } from 'preact/hooks';
-import { completeOidcSignIn, isOidcCallback } from './oidc';
 import { AdminPage } from './pages/admin';
 import { ChatPage } from './pages/chat';
 import { SignInPage } from './pages/sign-in';
@@ -42,7 +41,10 @@ export function App() {
       const cfg = await loadWebConfig().catch(() => ({ oidc: null }));
       setConfig(cfg);
       try {
-        if (cfg.oidc && isOidcCallback()) setMe(await signIn(await completeOidcSignIn(cfg.oidc)));
+        // the OIDC code (oauth4webapi) loads only where an issuer is configured
+        const oidc = cfg.oidc ? await import('./oidc') : null;
+        if (cfg.oidc && oidc?.isOidcCallback())
+          setMe(await signIn(await oidc.completeOidcSignIn(cfg.oidc)));
         else if (storedToken()) setMe(await client.me());
       } catch (e) {
         signOut();

@@ -1,7 +1,7 @@
 import type { AppConfig } from '@switchboard/config';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 
 /** Hashed file names never change content: cache them for a year. */
@@ -65,6 +65,7 @@ export function webAppMiddleware(config: AppConfig, logger: Logger) {
       res.setHeader('Cache-Control', 'no-cache');
       res.type('html').send(index);
     });
+    router.use('/assets', precompressed(join(dir, 'assets')));
     router.use(
       '/assets',
       express.static(join(dir, 'assets'), {
@@ -85,6 +86,32 @@ export function webAppMiddleware(config: AppConfig, logger: Logger) {
     res.type('json').send(webConfig);
   });
   return router;
+}
+
+const ENCODINGS = [
+  { name: 'br', ext: '.br' },
+  { name: 'gzip', ext: '.gz' },
+] as const;
+
+/**
+ * Serves `<asset>.br` or `<asset>.gz` written by the build when the client
+ * accepts that encoding; other requests fall through to the plain file.
+ */
+function precompressed(assetsDir: string) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !/^\/[\w.-]+\.(js|css)$/.test(req.path))
+      return next();
+    const accepted = req.acceptsEncodings(...ENCODINGS.map((e) => e.name), 'identity');
+    const enc = ENCODINGS.find((e) => e.name === accepted);
+    const file = enc && join(assetsDir, `${req.path.slice(1)}${enc.ext}`);
+    res.setHeader('Vary', 'Accept-Encoding');
+    if (!enc || !file || !existsSync(file)) return next();
+    res.setHeader('Content-Encoding', enc.name);
+    res.type(extname(req.path));
+    res.sendFile(file, { maxAge: ASSET_MAX_AGE_MS, immutable: true }, (err?: Error) => {
+      if (err && !res.headersSent) next();
+    });
+  };
 }
 
 /** Adds the token endpoint's origin (often another host, e.g. Cognito's domain) to connect-src. */

@@ -1,6 +1,5 @@
 import type { Me } from '@switchboard/client';
 import { useState } from 'preact/hooks';
-import { startOidcSignIn } from '../oidc';
 import { signIn, type WebConfig } from '../session';
 import { errorText } from '../components/errors';
 
@@ -49,7 +48,11 @@ export function SignInPage(props: {
         <p>
           <button
             type="button"
-            onClick={() => void startOidcSignIn(props.oidc!).catch((e) => setError(errorText(e)))}
+            onClick={() =>
+              void import('../oidc')
+                .then((m) => m.startOidcSignIn(props.oidc!))
+                .catch((e) => setError(errorText(e)))
+            }
           >
             Sign in with single sign-on
           </button>
