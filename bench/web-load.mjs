@@ -24,8 +24,14 @@ async function bundle() {
   const dir = join(ROOT, 'dist/web/assets');
   const out = {};
   for (const f of await readdir(dir)) {
+    if (/\.(br|gz)$/.test(f)) continue;
     const b = await readFile(join(dir, f));
-    out[f] = { bytes: b.length, gzipBytes: gzipSync(b, { level: 9 }).length };
+    const br = await readFile(join(dir, `${f}.br`)).catch(() => null);
+    out[f] = {
+      bytes: b.length,
+      gzipBytes: gzipSync(b, { level: 9 }).length,
+      ...(br ? { brotliBytes: br.length } : {}),
+    };
   }
   return out;
 }
@@ -33,7 +39,14 @@ async function bundle() {
 async function startGateway(dataDir) {
   const child = spawn(process.execPath, ['dist/apps/gateway/src/main.js'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_API_KEY: ADMIN, LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      ADMIN_API_KEY: ADMIN,
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise((resolve, reject) => {
@@ -54,7 +67,16 @@ const dataDir = await mkdtemp(join(tmpdir(), 'sb-webbench-'));
 const { child, url } = await startGateway(dataDir);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 try {
   const signIn = [];
@@ -67,7 +89,11 @@ try {
     await page.goto(url, { waitUntil: 'commit' });
     await page.getByLabel('API key').waitFor();
     signIn.push(await page.evaluate(() => performance.now()));
-    dcl.push(await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd));
+    dcl.push(
+      await page.evaluate(
+        () => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+      ),
+    );
     // signed in: the token is in sessionStorage; reload (cache now warm for the assets)
     await page.evaluate((k) => sessionStorage.setItem('switchboard.token', k), ADMIN);
     await page.reload({ waitUntil: 'commit' });
@@ -76,7 +102,11 @@ try {
     chat.push(await page.evaluate(() => performance.now()));
     await ctx.close();
   }
-  const r = (xs) => ({ medianMs: Math.round(median(xs)), minMs: Math.round(Math.min(...xs)), maxMs: Math.round(Math.max(...xs)) });
+  const r = (xs) => ({
+    medianMs: Math.round(median(xs)),
+    minMs: Math.round(Math.min(...xs)),
+    maxMs: Math.round(Math.max(...xs)),
+  });
   console.log(
     JSON.stringify(
       {

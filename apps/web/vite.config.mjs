@@ -41,6 +41,23 @@ export default defineConfig({
     alias: { '@switchboard/client': here('../../libs/client/src/index.ts') },
   },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  // `npm run dev:web`: the app with hot reload, the API from a running gateway
+  server: {
+    proxy: Object.fromEntries(
+      [
+        '/chat',
+        '/v1',
+        '/me',
+        '/admin',
+        '/usage',
+        '/files',
+        '/tags',
+        '/assistants',
+        '/conversations',
+        '/web-config.json',
+      ].map((p) => [p, process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080']),
+    ),
+  },
   build: {
     outDir: process.env.WEB_OUT_DIR ?? here('../../dist/web'),
     emptyOutDir: true,
