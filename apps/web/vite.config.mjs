@@ -1,4 +1,6 @@
 // Build of the web app served by the gateway at `/` (see apps/gateway/src/web).
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { defineConfig } from 'vite';
@@ -13,20 +15,18 @@ function precompress() {
   return {
     name: 'switchboard-precompress',
     apply: 'build',
-    generateBundle(_options, bundle) {
-      for (const file of Object.values(bundle)) {
-        if (!/\.(js|css)$/.test(file.fileName)) continue;
-        const body = Buffer.from(file.type === 'chunk' ? file.code : file.source);
-        this.emitFile({
-          type: 'asset',
-          fileName: `${file.fileName}.br`,
-          source: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
-        });
-        this.emitFile({
-          type: 'asset',
-          fileName: `${file.fileName}.gz`,
-          source: gzipSync(body, { level: 9 }),
-        });
+    enforce: 'post',
+    // after the files are written: their final bytes (every placeholder replaced)
+    async writeBundle(options, bundle) {
+      for (const name of Object.keys(bundle)) {
+        if (!/\.(js|css)$/.test(name)) continue;
+        const path = join(options.dir, name);
+        const body = await readFile(path);
+        await writeFile(
+          `${path}.br`,
+          brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+        );
+        await writeFile(`${path}.gz`, gzipSync(body, { level: 9 }));
       }
     },
   };

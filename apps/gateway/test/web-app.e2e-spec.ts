@@ -1,26 +1,16 @@
-import { spawnSync } from 'node:child_process';
 import { get } from 'node:http';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { brotliDecompressSync } from 'node:zlib';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import {
-  ADMIN_KEY,
-  ROOT,
-  auth,
-  postJson,
-  startHarness,
-  waitFor,
-  type Harness,
-} from './gateway.harness';
+import type { Browser, Page } from 'playwright-core';
+import { ADMIN_KEY, auth, postJson, startHarness, waitFor, type Harness } from './gateway.harness';
+import { SHOTS, buildWebApp, launchChromium } from './web.harness';
 
 /**
  * The web app in real headless Chromium against a real gateway in simulated
  * mode: sign-in, streaming, Stop, documents with citations, a code-interpreter
  * chart, keys, budgets and usage. Screenshots land in test-results/web/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'test-results', 'web');
 const USER = 'web-user';
 
 describe('web app in Chromium', () => {
@@ -51,15 +41,7 @@ describe('web app in Chromium', () => {
   };
 
   beforeAll(async () => {
-    // the same build `npm run build` makes, into a throwaway directory
-    webDir = await mkdtemp(join(tmpdir(), 'sb-web-'));
-    const build = spawnSync(
-      process.execPath,
-      [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'apps/web', '--logLevel', 'warn'],
-      { cwd: ROOT, env: { ...process.env, WEB_OUT_DIR: webDir }, encoding: 'utf8' },
-    );
-    if (build.status !== 0) throw new Error(`web build failed: ${build.stderr}`);
-    await mkdir(SHOTS, { recursive: true });
+    webDir = await buildWebApp();
     h = await startHarness({ WEB_DIR: webDir });
     expect(
       (await postJson(`${h.url}/admin/accounts`, { id: 'web-team', name: 'Web team' })).status,
@@ -71,19 +53,7 @@ describe('web app in Chromium', () => {
       name: 'browser',
     });
     userKey = ((await k.json()) as { key: string }).key;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     // below Jest's timeout, so a missing element fails with the locator's own message
     page.setDefaultTimeout(10_000);
@@ -116,18 +86,28 @@ describe('web app in Chromium', () => {
     expect(a.status).toBe(200);
     expect(a.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect((await fetch(`${h.url}/assets/nope-123.js`)).status).toBe(404);
-    // the build's brotli copy, served as JavaScript to a client that accepts br
-    const br = await new Promise<{ status?: number; headers: Record<string, unknown> }>(
-      (resolveRes, reject) =>
-        get(`${h.url}/assets/${asset}`, { headers: { 'accept-encoding': 'br' } }, (r) => {
-          r.resume();
-          resolveRes({ status: r.statusCode, headers: r.headers });
-        }).on('error', reject),
+    // the build's brotli copy, served as JavaScript to a client that accepts br,
+    // holding exactly the bytes of the plain file
+    const br = await new Promise<{
+      status?: number;
+      headers: Record<string, unknown>;
+      body: Buffer;
+    }>((resolveRes, reject) =>
+      get(`${h.url}/assets/${asset}`, { headers: { 'accept-encoding': 'br' } }, (r) => {
+        const parts: Buffer[] = [];
+        r.on('data', (c: Buffer) => parts.push(c));
+        r.on('end', () =>
+          resolveRes({ status: r.statusCode, headers: r.headers, body: Buffer.concat(parts) }),
+        );
+      }).on('error', reject),
     );
     expect(br.status).toBe(200);
     expect(br.headers['content-encoding']).toBe('br');
     expect(br.headers['content-type']).toMatch(/^(text|application)\/javascript/);
     expect(br.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(
+      brotliDecompressSync(br.body).equals(await readFile(join(webDir, 'assets', asset))),
+    ).toBe(true);
     expect(await (await fetch(`${h.url}/web-config.json`)).json()).toEqual({ oidc: null });
     // the API is still behind authentication
     expect((await fetch(`${h.url}/me`)).status).toBe(401);

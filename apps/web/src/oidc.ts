@@ -12,9 +12,18 @@ type OidcConfig = NonNullable<WebConfig['oidc']>;
 
 const redirectUri = () => `${location.origin}/`;
 
+/** Plain HTTP is accepted only for an issuer on this machine (development, tests). */
+function httpOptions(issuer: URL) {
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
+  return { [oauth.allowInsecureRequests]: issuer.protocol === 'http:' && loopback };
+}
+
 async function discover(cfg: OidcConfig): Promise<oauth.AuthorizationServer> {
   const issuer = new URL(cfg.issuer);
-  return oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer));
+  return oauth.processDiscoveryResponse(
+    issuer,
+    await oauth.discoveryRequest(issuer, httpOptions(issuer)),
+  );
 }
 
 export async function startOidcSignIn(cfg: OidcConfig): Promise<void> {
@@ -60,6 +69,7 @@ export async function completeOidcSignIn(cfg: OidcConfig): Promise<string> {
     params,
     redirectUri(),
     pending.codeVerifier,
+    httpOptions(new URL(cfg.issuer)),
   );
   const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
   return tokens.access_token;
