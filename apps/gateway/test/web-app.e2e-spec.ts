@@ -244,6 +244,37 @@ describe('web app in Chromium', () => {
     await page.getByRole('combobox', { name: 'Assistant' }).selectOption('');
   });
 
+  it('reopens a stored conversation, searches titles and regenerates the last answer', async () => {
+    const list = page.getByRole('navigation', { name: 'Conversations' });
+    await page.getByLabel('Search conversations').fill('city');
+    await waitFor(
+      async () => (await list.getByRole('button', { name: /^(Rename|Delete) / }).count()) === 2,
+    );
+    await list.getByRole('button', { name: 'Which city is largest?', exact: true }).click();
+    // rendered from the server's copy: question, answer, its sources and usage
+    const log = page.getByRole('log');
+    await log.getByText('Which city is largest?').waitFor();
+    await log.getByRole('region', { name: 'Sources' }).getByText('cities.csv').waitFor();
+    await log.getByText(/2 out tokens/).waitFor();
+    expect(await log.getByRole('article', { name: 'Assistant' }).count()).toBe(1);
+    await page.getByLabel('Search conversations').fill('');
+
+    const calls = h.sim.stats().completed;
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    // a new upstream call, then its answer rendered in place of the old one
+    await waitFor(() => h.sim.stats().completed > calls, 10_000);
+    await waitFor(
+      async () =>
+        (await log.getByText(/2 out tokens/).count()) === 1 &&
+        (await page.getByRole('button', { name: 'Stop' }).isDisabled()),
+      10_000,
+      50,
+    );
+    // the question asked again, answered again; the old pair is replaced on screen
+    expect(await log.getByRole('article', { name: 'Assistant' }).count()).toBe(1);
+    expect(await log.getByRole('article', { name: 'You' }).count()).toBe(1);
+  });
+
   it('admin: creates a key (secret shown once) and revokes it', async () => {
     await signIn(ADMIN_KEY);
     await page.getByRole('link', { name: 'Admin' }).click();
