@@ -28,7 +28,7 @@ describe('conversations (HTTP)', () => {
     );
     alice = new SwitchboardClient({ baseUrl: h.url, token: await keyFor('alice') });
     bob = new SwitchboardClient({ baseUrl: h.url, token: await keyFor('bob') });
-  });
+  }, 120_000);
   afterAll(() => h.close());
 
   const codeOf = (p: Promise<unknown>) =>
@@ -96,6 +96,24 @@ describe('conversations (HTTP)', () => {
       }
     }
     await waitFor(async () => (await alice.conversationMessages(c.id))[1]?.status === 'cancelled');
+  });
+
+  it('the typed client streams /v1/chat/completions with usage and the served model', async () => {
+    const { info, chunks } = await alice.completions({
+      model: 'sim-gpt',
+      messages: [{ role: 'user', content: 'hi\n#sim tokens=4' }],
+      stream_options: { include_usage: true },
+    });
+    expect(info.model).toBe('sim-gpt');
+    expect(info.attempt).toBe(1);
+    let text = '';
+    let usage: unknown;
+    for await (const c of chunks) {
+      text += c.choices[0]?.delta.content ?? '';
+      if (c.usage) usage = c.usage;
+    }
+    expect(text.split(' ')).toHaveLength(4);
+    expect(usage).toMatchObject({ completion_tokens: 4 });
   });
 
   it('validates ids, titles and cursors with 400s', async () => {
