@@ -51,6 +51,8 @@ export async function createGateway(
   opts: GatewayOptions = {},
 ): Promise<Gateway> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
+  // before any I/O: a WEB_DIR without a built app stops the boot with its name
+  const webApp = webAppMiddleware(config, logger);
 
   let adminKey: BootstrapAdminKey;
   if (config.auth.adminApiKey)
@@ -107,7 +109,7 @@ export async function createGateway(
   const metrics = app.get(MetricsService);
   app.use(requestIdMiddleware);
   app.use(accessLog(logger, metrics));
-  app.use(webAppMiddleware(config, logger));
+  app.use(webApp);
   app.use(authenticationMiddleware(authenticator));
   app.use(requireJson);
   app.use(express.json({ limit: config.http.bodyLimitBytes, strict: true }));

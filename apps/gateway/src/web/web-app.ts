@@ -1,4 +1,4 @@
-import type { AppConfig } from '@switchboard/config';
+import { ConfigError, type AppConfig } from '@switchboard/config';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
@@ -14,7 +14,12 @@ const DISCOVERY_TIMEOUT_MS = 3000;
  * repository's `dist/web`.
  */
 export function webAppDir(config: AppConfig): string | undefined {
-  if (config.web.dir) return resolve(config.web.dir);
+  if (config.web.dir) {
+    const dir = resolve(config.web.dir);
+    if (!existsSync(join(dir, 'index.html')))
+      throw new ConfigError([`WEB_DIR: ${dir} holds no index.html (run npm run build:web)`]);
+    return dir;
+  }
   const up = resolve(__dirname, '../../../..');
   return [join(up, 'web'), join(up, 'dist', 'web')].find((d) => existsSync(join(d, 'index.html')));
 }
