@@ -13,6 +13,7 @@ export default tseslint.config(
       'coverage/**',
       'bench/results/**',
       'bench/.run-dist-*/**',
+      'test-results/**',
     ],
   },
   eslint.configs.recommended,
@@ -31,6 +32,11 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
     },
+  },
+  {
+    // the web app runs in browsers (its own tsconfig adds the DOM types)
+    files: ['apps/web/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
   },
   {
     files: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts'],

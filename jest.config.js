@@ -44,6 +44,7 @@ const INTEGRATION_SPECS = [
   'libs/billing/src/budget-store.contract.spec.ts',
   'libs/billing/src/redis-budget.store.spec.ts',
   'libs/billing/src/usage-ledger.spec.ts',
+  'libs/conversations/src/conversation.service.spec.ts',
   'libs/datasources/src/external/external-source.service.spec.ts',
   'libs/datasources/src/files/files.service.spec.ts',
   'libs/datasources/src/jobs/job-crash.spec.ts',

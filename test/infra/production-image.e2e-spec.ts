@@ -191,6 +191,13 @@ describe('production image (runtime stage reproduced without Docker)', () => {
       await waitForStatus(`http://127.0.0.1:${port}/ready`, 200, 90_000, exited);
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);
+      // the web app is part of dist/: served at / with its CSP, no extra step
+      const web = await fetch(`http://127.0.0.1:${port}/`);
+      expect(web.status).toBe(200);
+      expect(web.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await web.text()).toMatch(
+        /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js">/,
+      );
       expect(fs.existsSync(dataDir)).toBe(true);
       child.kill('SIGTERM');
       const exit = await withTimeout(exited, 20_000, 'shutdown');

@@ -54,6 +54,9 @@ import { ContextBuilder, DataSourceResolver, EMBEDDER, RetrievalService } from '
 import { FilesController, TagsController } from './files/files.controller';
 import { AdminJobsController } from './files/admin-jobs.controller';
 import { AdminSourcesController } from './files/admin-sources.controller';
+import { ConversationsController } from './conversations/conversations.controller';
+import { conversationProviders } from './conversations/conversations.providers';
+import { ConversationChatRecorder } from './conversations/conversation-chat.recorder';
 
 /** Every controller with routes; /openapi.json documents exactly these. */
 export const ROUTED_CONTROLLERS: Type[] = [
@@ -73,6 +76,7 @@ export const ROUTED_CONTROLLERS: Type[] = [
   AdminJobsController,
   AdminSourcesController,
   DocsController,
+  ConversationsController,
 ];
 
 export interface GatewayModuleOptions {
@@ -155,6 +159,8 @@ export class AppModule {
         ChatPipeline,
         ChatStreamRunner,
         ...assistantProviders,
+        ...conversationProviders,
+        ConversationChatRecorder,
         ...(opts.providers ?? []),
       ],
     };

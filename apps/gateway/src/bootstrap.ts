@@ -12,7 +12,7 @@ import {
 } from '@switchboard/llm';
 import { MetricsService } from '@switchboard/observability';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
-import express, { type NextFunction, type Response } from 'express';
+import express, { type NextFunction, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +35,7 @@ import { StreamRegistry } from './streaming/stream-registry.service';
 import { AppError } from '@switchboard/common';
 import { sendError } from './http/send-error';
 import { FrameworkChatterAtDebug } from './logging/gateway-logger';
+import { webAppMiddleware } from './web/web-app';
 
 export interface Gateway {
   app: NestExpressApplication;
@@ -60,12 +61,14 @@ export async function createGateway(
   opts: GatewayOptions = {},
 ): Promise<Gateway> {
   const logger = opts.logger ?? pino({ level: config.logLevel });
+  // before any I/O: a WEB_DIR without a built app stops the boot with its name
+  const webApp = webAppMiddleware(config, logger);
   const adminKey = await loadAdminKey(config, opts.onAdminKeyGenerated);
   const { llm, simulator, simulatorUrl } = await startModels(config);
   const infra = await createInfrastructure(config, logger, llm, [], opts.infrastructure);
   const authenticator = new Authenticator(adminKey, infra.verifiers);
   const app = await createApp(config, logger, llm, infra, simulator);
-  installEdge(app, config, logger, authenticator);
+  installEdge(app, config, logger, authenticator, webApp);
   const server = await listen(app, config, infra, simulator);
 
   const port = (server.address() as AddressInfo).port;
@@ -149,6 +152,7 @@ function installEdge(
   config: AppConfig,
   logger: pino.Logger,
   authenticator: Authenticator,
+  webApp: RequestHandler,
 ): void {
   app.useLogger(new FrameworkChatterAtDebug(app.get(Logger)));
   app.set('x-powered-by', false);
@@ -171,6 +175,7 @@ function installEdge(
   const metrics = app.get(MetricsService);
   app.use(requestIdMiddleware);
   app.use(accessLog(logger, metrics));
+  app.use(webApp);
   app.use(authenticationMiddleware(authenticator));
   app.use(methodNotAllowedMiddleware(routesOf(ROUTED_CONTROLLERS)));
   app.use(requireJson);

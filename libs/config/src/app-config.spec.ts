@@ -117,4 +117,31 @@ describe('loadConfig', () => {
     ])
       expect(msg).toContain(name);
   });
+
+  it('offers the web app an OIDC sign-in only with an issuer and a public client id', () => {
+    expect(loadConfig({}).web).toEqual({ dir: undefined, oidc: undefined });
+    // an API audience alone is not a browser client
+    expect(
+      loadConfig({ OIDC_ISSUER: 'https://id.example.com', OIDC_AUDIENCE: 'api' }).web.oidc,
+    ).toBeUndefined();
+    expect(
+      loadConfig({
+        OIDC_ISSUER: 'https://id.example.com',
+        OIDC_AUDIENCE: 'api',
+        WEB_OIDC_CLIENT_ID: 'spa',
+        WEB_DIR: '/srv/web',
+      }).web,
+    ).toEqual({
+      dir: '/srv/web',
+      oidc: { issuer: 'https://id.example.com', clientId: 'spa', scopes: 'openid profile email' },
+    });
+    // Cognito: the user pool's issuer and its app client
+    expect(
+      loadConfig({ COGNITO_USER_POOL_ID: 'eu-west-1_AbC123', COGNITO_CLIENT_ID: 'app1' }).web.oidc,
+    ).toEqual({
+      issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123',
+      clientId: 'app1',
+      scopes: 'openid profile email',
+    });
+  });
 });

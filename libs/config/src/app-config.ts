@@ -74,6 +74,12 @@ export interface AppConfig {
     gemini?: { apiKey: Secret; baseUrl?: string };
   };
   metrics: { emf: boolean; emfIntervalMs: number };
+  web: {
+    /** directory of the built web app; unset = the build next to the gateway */
+    dir?: string;
+    /** browser sign-in (authorization code + PKCE) when an issuer and a public client are set */
+    oidc?: { issuer: string; clientId: string; scopes: string };
+  };
   assistants: {
     mapModelId?: string;
     summaryModelId?: string;
@@ -131,6 +137,26 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/**
+ * The web app's sign-in: the OIDC issuer with WEB_OIDC_CLIENT_ID, or the
+ * Cognito user pool's issuer with its app client (COGNITO_CLIENT_ID unless
+ * WEB_OIDC_CLIENT_ID names another one).
+ */
+function webOidc(e: RawEnv): AppConfig['web']['oidc'] {
+  const scopes = e.WEB_OIDC_SCOPES ?? 'openid profile email';
+  if (e.OIDC_ISSUER && e.WEB_OIDC_CLIENT_ID)
+    return { issuer: e.OIDC_ISSUER, clientId: e.WEB_OIDC_CLIENT_ID, scopes };
+  if (e.COGNITO_USER_POOL_ID && e.COGNITO_CLIENT_ID) {
+    const region = e.COGNITO_USER_POOL_ID.split('_')[0];
+    return {
+      issuer: `https://cognito-idp.${region}.amazonaws.com/${e.COGNITO_USER_POOL_ID}`,
+      clientId: e.WEB_OIDC_CLIENT_ID ?? e.COGNITO_CLIENT_ID,
+      scopes,
+    };
+  }
+  return undefined;
 }
 
 /** Parses the environment once; throws a ConfigError naming every bad variable. */
@@ -229,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         : undefined,
     },
     metrics: { emf: e.EMF_METRICS, emfIntervalMs: e.EMF_INTERVAL_SECONDS * 1000 },
+    web: { dir: e.WEB_DIR, oidc: webOidc(e) },
     assistants: {
       mapModelId: e.ASSISTANT_MAP_MODEL,
       summaryModelId: e.ASSISTANT_SUMMARY_MODEL,

@@ -95,6 +95,11 @@ export const envSchema = z.object({
   RATE_LIMIT_REDIS_TIMEOUT_MS: intInRange(500, 10, 60_000),
   BUDGET_FAIL_OPEN: bool(false),
   CORS_ORIGINS: optionalString,
+  /** the built web app (default: the build shipped next to the gateway) */
+  WEB_DIR: optionalString,
+  /** public client id of the web app's OIDC sign-in (Cognito: COGNITO_CLIENT_ID by default) */
+  WEB_OIDC_CLIENT_ID: optionalString,
+  WEB_OIDC_SCOPES: optionalString,
   SHUTDOWN_DRAIN_SECONDS: intInRange(100, 0, 3600),
   HEARTBEAT_SECONDS: intInRange(15, 1, 300),
   BODY_LIMIT_BYTES: intInRange(1024 * 1024, 1024, 64 * 1024 * 1024),

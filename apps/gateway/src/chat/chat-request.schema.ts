@@ -68,6 +68,8 @@ export function chatBodySchema(maxMessages: number) {
           .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -')
           .optional(),
         assistantId: z.string().max(200).optional(),
+        /** append this turn to a stored conversation of the caller */
+        conversationId: z.string().min(1).max(200).optional(),
         accountId: z.string().max(200).optional(),
         ragOnly: z.boolean().optional(),
         skipRag: z.boolean().optional(),

@@ -15,6 +15,8 @@ import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
 import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { killSwitchResultSchema, switchboardFrameSchema } from '../openapi/response.schemas';
+import type { ChatRunInput } from './chat-run.types';
+import { ConversationChatRecorder } from '../conversations/conversation-chat.recorder';
 
 /** POST /chat: Switchboard frames over SSE, and the kill switch. */
 @Controller()
@@ -26,6 +28,7 @@ export class ChatController {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly runner: ChatStreamRunner,
     private readonly killSwitch: KillSwitch,
+    private readonly conversationTurns: ConversationChatRecorder,
   ) {
     this.schema = chatBodySchema(config.chat.maxMessages);
   }
@@ -60,8 +63,9 @@ export class ChatController {
     const identity = requestIdentity(req, parsed.options.requestId);
     setIdentityHeaders(res, identity);
     const { messages, params } = fromChatBody(parsed);
-    this.runner.streamSse(
+    this.#stream(
       res,
+      parsed.options.conversationId,
       {
         ...identity,
         principal,
@@ -79,6 +83,20 @@ export class ChatController {
         receivedAt: req.receivedAt,
       },
       new SwitchboardFramesEncoder(),
+    );
+  }
+
+  /** Streams the run; a request naming a conversation also appends its turn there. */
+  #stream(
+    res: Response,
+    conversationId: string | undefined,
+    input: ChatRunInput,
+    frames: SwitchboardFramesEncoder,
+  ): void {
+    if (conversationId === undefined) return this.runner.streamSse(res, input, frames);
+    this.conversationTurns.wrap(res, input, conversationId, frames).then(
+      (encoder) => this.runner.streamSse(res, input, encoder),
+      (e: unknown) => sendError(res, classify(e), input.correlationId),
     );
   }
 }

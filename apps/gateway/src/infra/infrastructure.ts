@@ -23,6 +23,7 @@ import {
   billingMigrations,
 } from '@switchboard/billing';
 import { assistantMigrations } from '@switchboard/assistants';
+import { conversationMigrations } from '@switchboard/conversations';
 import { ConfigError, type AppConfig } from '@switchboard/config';
 import {
   ExternalSourceService,
@@ -151,6 +152,7 @@ export function allMigrations(rag: MigrationOptions, extra: Migration[] = []): M
     ...createRagMigrations(rag),
     ...assistantMigrations,
     ...responseMigrations,
+    ...conversationMigrations,
     ...extra,
   ].sort((a, b) => a.id.localeCompare(b.id));
 }

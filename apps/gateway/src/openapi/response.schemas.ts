@@ -381,3 +381,49 @@ export const switchboardFrameSchema = z.union([
 ]);
 
 export const killSwitchResultSchema = z.object({ requestId: z.string(), killed: z.boolean() });
+
+export const conversationSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  createdAt: ts,
+  updatedAt: ts,
+});
+export const conversationListSchema = z.object({
+  data: z.array(conversationSchema),
+  nextCursor: z.string().nullable().describe('pass as `cursor` for the next page'),
+});
+export const conversationMessageListSchema = list(
+  z.object({
+    id: z.string(),
+    role: z.enum(['user', 'assistant']),
+    content: z.string(),
+    status: z.enum(['streaming', 'complete', 'cancelled', 'error']),
+    requestId: z.string().nullable(),
+    model: z.string().nullable(),
+    sources: z.array(
+      z.object({
+        n: z.number().int(),
+        fileId: z.string(),
+        name: z.string(),
+        location: z.string(),
+        score: z.number(),
+        snippet: z.string(),
+      }),
+    ),
+    generatedFiles: z.array(
+      z.object({ fileId: z.string(), name: z.string(), mime: z.string(), size: z.number().int() }),
+    ),
+    usage: z
+      .object({
+        inputTokens: z.number().int(),
+        cachedInputTokens: z.number().int(),
+        outputTokens: z.number().int(),
+        reasoningTokens: z.number().int(),
+        costMicros: z.number().int(),
+        estimated: z.boolean(),
+      })
+      .nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    createdAt: ts,
+  }),
+);

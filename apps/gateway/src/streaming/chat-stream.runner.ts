@@ -67,6 +67,7 @@ export class ChatStreamRunner {
       }
       if (ev.type === 'error' && !sse.started) {
         // Nothing sent yet: a real HTTP status is more useful than an error frame.
+        encoder.rejected?.(ev.error);
         sendError(res, ev.error, input.correlationId);
         return;
       }

@@ -1,3 +1,4 @@
+import type { AppError } from '@switchboard/common';
 import type { PipelineEvent } from '../chat/chat-run.types';
 
 /** An SSE frame with an `event:` line (the Responses API names every event). */
@@ -16,4 +17,6 @@ export interface WireEncoder {
    * response a client may chain to as soon as it sees the end).
    */
   settle?(): Promise<void>;
+  /** told of an error answered with an HTTP status before any frame was written */
+  rejected?(error: AppError): void;
 }
