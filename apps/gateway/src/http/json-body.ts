@@ -5,6 +5,8 @@ class BodyError extends Error {
   constructor(
     readonly type: 'entity.too.large' | 'entity.parse.failed' | 'request.aborted',
     readonly status: number,
+    /** the byte limit passed (as body-parser's own error carries it) */
+    readonly limit?: number,
   ) {
     super(type);
   }
@@ -39,7 +41,7 @@ export function jsonBody(limit: number) {
     const encoding = headers['content-encoding'];
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return next();
     if (declared !== undefined && Number(declared) > limit)
-      return next(new BodyError('entity.too.large', 413));
+      return next(new BodyError('entity.too.large', 413, limit));
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -58,7 +60,7 @@ export function jsonBody(limit: number) {
       if (size > limit) {
         // stop reading: the error handler answers and closes the connection
         req.pause();
-        finish(new BodyError('entity.too.large', 413));
+        finish(new BodyError('entity.too.large', 413, limit));
         return;
       }
       chunks.push(chunk);
