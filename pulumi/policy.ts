@@ -101,6 +101,10 @@ function arr(value: unknown): unknown[] {
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
+/** Whether a value, or any element of it, is unknown (preview). */
+function anyUnknown(value: unknown): boolean {
+  return isUnknown(value) || (Array.isArray(value) && value.some(isUnknown));
+}
 function strings(value: unknown): string[] {
   return arr(value).filter((v): v is string => typeof v === 'string');
 }
@@ -699,10 +703,17 @@ const albOnlyFromCloudFront: Invariant = {
         continue;
       }
       const albArn = str(alb.props.arn);
-      const origin = origins.find((o) => str(obj(o.props.vpcOriginEndpointConfig)?.arn) === albArn);
+      const origin =
+        albArn === undefined
+          ? undefined
+          : origins.find((o) => str(obj(o.props.vpcOriginEndpointConfig)?.arn) === albArn);
       if (albArn !== undefined && !origin) {
         out.push(violation(this.name, alb, 'is not the target of a CloudFront VPC origin'));
-      } else if (origin && !handles(origin).some((h) => distributionOrigins.includes(h))) {
+      } else if (
+        origin &&
+        !distributionOrigins.includes(undefined) &&
+        !handles(origin).some((h) => distributionOrigins.includes(h))
+      ) {
         out.push(violation(this.name, alb, 'its VPC origin is not used by any distribution'));
       }
       for (const sg of strings(alb.props.securityGroups)) {
@@ -760,6 +771,7 @@ const alarmActions: Invariant = {
   check(resources) {
     const out: Violation[] = [];
     for (const alarm of ofType(resources, T.alarm)) {
+      if (anyUnknown(alarm.props.alarmActions)) continue;
       const actions = strings(alarm.props.alarmActions);
       if (alarm.props.actionsEnabled === false || actions.length === 0) {
         out.push(violation(this.name, alarm, 'has no enabled alarm action'));
@@ -796,12 +808,15 @@ const ecrHardening: Invariant = {
   check(resources) {
     const out: Violation[] = [];
     const lifecycles = ofType(resources, T.ecrLifecycle).map((p) => str(p.props.repository));
+    const lifecycleUnknown = ofType(resources, T.ecrLifecycle).some((p) =>
+      isUnknown(p.props.repository),
+    );
     for (const repo of ofType(resources, T.ecrRepository)) {
       if (obj(repo.props.imageScanningConfiguration)?.scanOnPush !== true)
         out.push(violation(this.name, repo, 'does not scan on push'));
       if (repo.props.imageTagMutability !== 'IMMUTABLE')
         out.push(violation(this.name, repo, 'tags are mutable'));
-      if (!handles(repo).some((h) => lifecycles.includes(h)))
+      if (!lifecycleUnknown && !handles(repo).some((h) => lifecycles.includes(h)))
         out.push(violation(this.name, repo, 'has no lifecycle policy'));
     }
     return out;
@@ -815,8 +830,11 @@ const s3Private: Invariant = {
     const out: Violation[] = [];
     const blocks = ofType(resources, T.publicAccessBlock);
     const encryption = ofType(resources, T.bucketEncryption);
+    // During preview a new bucket's name is unknown and so is every reference to it.
+    const unresolved = [...blocks, ...encryption].some((r) => isUnknown(r.props.bucket));
     for (const bucket of ofType(resources, T.bucket)) {
       const ids = handles(bucket);
+      if (ids.length === 0 || unresolved) continue;
       const block = blocks.find((b) => ids.includes(str(b.props.bucket) ?? ''));
       const allBlocked =
         block &&
@@ -869,6 +887,7 @@ const cachePrivate: Invariant = {
     const out: Violation[] = [];
     // ElastiCache Serverless always encrypts in transit and at rest; placement is what can go wrong.
     for (const cache of ofType(resources, T.serverlessCache)) {
+      if (anyUnknown(cache.props.securityGroupIds) || anyUnknown(cache.props.subnetIds)) continue;
       if (strings(cache.props.securityGroupIds).length === 0)
         out.push(violation(this.name, cache, 'has no security group'));
       if (arr(cache.props.subnetIds).length === 0)

@@ -17,6 +17,11 @@ export function resolveUnknowns(value: unknown): unknown {
       throw e;
     }
   };
-  if (Array.isArray(value)) return value.map((_, i) => read(i));
+  if (Array.isArray(value)) {
+    // Not value.map: the engine proxy throws inside map's own element reads.
+    const out: unknown[] = [];
+    for (let i = 0; i < value.length; i++) out.push(read(i));
+    return out;
+  }
   return Object.fromEntries(Object.keys(value).map((key) => [key, read(key)]));
 }

@@ -149,7 +149,7 @@ function computedState(
       state.arn = `arn:aws:ecs:${region}:${ACCOUNT}:service/${name}`;
       break;
     case 'aws:cloudwatch/logGroup:LogGroup':
-      state.arn = `arn:aws:logs:${region}:${ACCOUNT}:log-group:${String(inputs.name ?? name)}`;
+      state.arn = `arn:aws:logs:${region}:${ACCOUNT}:log-group:${typeof inputs.name === 'string' ? inputs.name : name}`;
       break;
     case 'aws:route53/record:Record':
       state.fqdn = inputs.name;
