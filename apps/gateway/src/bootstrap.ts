@@ -24,6 +24,7 @@ import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import type { GatewayRequest } from './http/request.types';
 import { DrainState } from './health/drain-state';
+import { startMetricsServer, type MetricsServer } from './health/metrics-server';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { AppError } from '@switchboard/common';
 import { sendError } from './http/send-error';
@@ -32,6 +33,8 @@ export interface Gateway {
   app: NestExpressApplication;
   url: string;
   port: number;
+  /** where Prometheus /metrics is served: `${url}/metrics`, or its own port (METRICS_PORT) */
+  metricsUrl: string;
   simulator?: RunningSimulator;
   /** SIGTERM semantics: stop admitting, let streams finish (bounded), then close. */
   drainAndClose(): Promise<void>;
@@ -123,9 +126,17 @@ export async function createGateway(
   server.requestTimeout = 0;
   server.keepAliveTimeout = 305_000;
   server.headersTimeout = 310_000;
+  let metricsServer: MetricsServer | undefined;
   try {
+    if (config.http.metricsPort !== undefined)
+      metricsServer = await startMetricsServer(
+        metrics.registry,
+        config.http.host,
+        config.http.metricsPort,
+      );
     await infra.startWorker();
   } catch (e) {
+    await metricsServer?.close();
     await app.close();
     await infra.close();
     await simulator?.close();
@@ -134,9 +145,13 @@ export async function createGateway(
   const port = (server.address() as AddressInfo).port;
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
   const url = `http://${host}:${port}`;
+  const metricsUrl = metricsServer
+    ? `http://${host}:${metricsServer.port}/metrics`
+    : `${url}/metrics`;
   logger.info(
     {
       url,
+      metricsUrl,
       simulated: llm.simulated,
       simulatorUrl,
       models: llm.models().map((m) => m.id),
@@ -157,6 +172,7 @@ export async function createGateway(
       force.unref();
       await app.close();
       clearTimeout(force);
+      await metricsServer?.close();
       // after the app: in-flight usage rows reach the ledger before it is flushed
       await infra.close();
       await simulator?.close();
@@ -180,7 +196,7 @@ export async function createGateway(
     await close();
   };
 
-  return { app, url, port, simulator, drainAndClose, close };
+  return { app, url, port, metricsUrl, simulator, drainAndClose, close };
 }
 
 function adminKeyBanner(key: string): string {

@@ -22,6 +22,7 @@ function withoutVector(db: Database): Database {
     query: (sql, params) => db.query(sql, params),
     transaction: (fn) => db.transaction(fn),
     ping: () => db.ping(),
+    connectionState: () => db.connectionState(),
     close: () => db.close(),
   };
 }

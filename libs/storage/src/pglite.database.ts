@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { Module, createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import type { Database, Queryable, QueryResult } from './database.port';
+import type { Database, DatabaseConnectionState, Queryable, QueryResult } from './database.port';
 import { INT8_OID, parseInt8 } from './int8';
 
 export interface PgliteDatabaseOptions {
@@ -157,6 +157,11 @@ export class PgliteDatabase implements Database {
 
   async ping(): Promise<void> {
     await this.pg.query('SELECT 1');
+  }
+
+  /** embedded: in this process, up for as long as the process is */
+  connectionState(): DatabaseConnectionState {
+    return { up: true };
   }
 
   /** a tarball of the data directory, loadable through `loadDataDir` */

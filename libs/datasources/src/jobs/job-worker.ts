@@ -37,6 +37,12 @@ export interface JobWorkerOptions {
   concurrency?: number;
   /** idle poll interval (default 1 s); `wake()` skips the wait */
   pollMs?: number;
+  /**
+   * While polls keep finding nothing, the wait doubles from `pollMs` up to this (default:
+   * `pollMs`, no backoff). Long idle waits let a serverless database pause; a job
+   * enqueued in this process still starts at once through `wake()`.
+   */
+  maxIdlePollMs?: number;
   /** lease length; renewed every third of it while the job runs (default 60 s) */
   leaseMs?: number;
   /** an attempt running longer fails (its signal is aborted) (default 15 min) */
@@ -62,6 +68,7 @@ export class JobWorker {
   readonly #inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
   readonly #concurrency: number;
   readonly #pollMs: number;
+  readonly #maxIdlePollMs: number;
   readonly #leaseMs: number;
   readonly #jobTimeoutMs: number;
   readonly #log: JobWorkerLogger;
@@ -77,6 +84,7 @@ export class JobWorker {
       options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#concurrency = Math.max(1, options.concurrency ?? 1);
     this.#pollMs = options.pollMs ?? 1000;
+    this.#maxIdlePollMs = Math.max(this.#pollMs, options.maxIdlePollMs ?? this.#pollMs);
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#jobTimeoutMs = options.jobTimeoutMs ?? 15 * 60_000;
     this.#log = options.logger ?? silent;
@@ -148,6 +156,7 @@ export class JobWorker {
   }
 
   private async loop(): Promise<void> {
+    let idlePolls = 0;
     while (this.#running) {
       let worked = false;
       try {
@@ -155,18 +164,20 @@ export class JobWorker {
       } catch (err) {
         this.#log.error(`job worker ${this.workerId}: ${(err as Error).message}`);
       }
-      if (!worked && this.#running) await this.idle();
+      idlePolls = worked ? 0 : idlePolls + 1;
+      if (!worked && this.#running)
+        await this.idle(idleWait(this.#pollMs, this.#maxIdlePollMs, idlePolls));
     }
   }
 
-  private idle(): Promise<void> {
+  private idle(waitMs: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
         this.#wakers.delete(done);
         resolve();
       };
-      const t = setTimeout(done, this.#pollMs);
+      const t = setTimeout(done, waitMs);
       this.#wakers.add(done);
     });
   }
@@ -240,4 +251,9 @@ export class JobWorker {
       clearTimeout(timer);
     }
   }
+}
+
+/** Wait after the `idlePolls`-th empty poll in a row: pollMs, doubling, capped at maxMs. */
+export function idleWait(pollMs: number, maxMs: number, idlePolls: number): number {
+  return Math.min(maxMs, pollMs * 2 ** Math.max(0, Math.min(idlePolls - 1, 30)));
 }
