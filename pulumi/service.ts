@@ -57,6 +57,10 @@ export { STOP_TIMEOUT_SECONDS };
 /** The `node` user of the official Node image; numeric so ECS needs no passwd lookup. */
 export const CONTAINER_USER = '1000:1000';
 export const METRICS_NAMESPACE = 'Switchboard';
+/** The task's only writable path (a task volume; the image declares it as VOLUME). */
+export const WRITABLE_PATH = '/tmp';
+/** DATA_DIR inside it; the image creates it owned by the runtime user. */
+export const DATA_DIR = `${WRITABLE_PATH}/switchboard`;
 
 interface KeyValue {
   name: string;
@@ -315,7 +319,7 @@ export class Service extends pulumi.ComponentResource {
       { name: 'METRICS_PORT', value: String(args.metricsPort) },
       { name: 'HOST', value: '0.0.0.0' },
       // The root filesystem is read-only; /tmp is the task's only writable path.
-      { name: 'DATA_DIR', value: '/tmp/switchboard' },
+      { name: 'DATA_DIR', value: DATA_DIR },
       { name: 'AWS_REGION', value: args.region },
       ...(args.redisUrl ? [{ name: 'REDIS_URL', value: args.redisUrl }] : []),
       { name: 'BLOB_STORE', value: pulumi.interpolate`s3://${args.bucketName}/uploads` },
@@ -338,7 +342,7 @@ export class Service extends pulumi.ComponentResource {
         portMappings: [{ containerPort: args.containerPort, protocol: 'tcp', name: 'http' }],
         environment,
         secrets: secretRefs,
-        mountPoints: [{ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false }],
+        mountPoints: [{ sourceVolume: 'tmp', containerPath: WRITABLE_PATH, readOnly: false }],
         // tini-style PID 1: forwards SIGTERM to node and reaps children.
         linuxParameters: { initProcessEnabled: true },
         stopTimeout: STOP_TIMEOUT_SECONDS,
