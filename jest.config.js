@@ -56,6 +56,7 @@ const INTEGRATION_SPECS = [
   'libs/responses/src/stored-responses.spec.ts',
   'libs/storage/src/database.adapters.spec.ts',
   'libs/storage/src/migrator.spec.ts',
+  'libs/storage/src/postgres-connection-state.spec.ts',
   'libs/storage/src/redis.connection.spec.ts',
   'libs/storage/src/storage.module.spec.ts',
 ];

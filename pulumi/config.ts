@@ -7,14 +7,15 @@ export interface CapacityStrategyItem {
   weight: number;
 }
 
-/** Prices read by `npm run capacity` (USD); parsed here too so a typo fails `pulumi preview`. */
-export interface StackPrices {
-  fargateVcpuHour: number;
-  fargateGbHour: number;
-  spotVcpuHour: number;
-  spotGbHour: number;
-  fixedMonthly: number;
-}
+/** Where tasks run: private subnets behind NAT, or public subnets with a public IP (no NAT). */
+export type TaskNetworking = 'private' | 'public';
+export type CpuArchitecture = 'X86_64' | 'ARM64';
+export type ContainerInsights = 'enhanced' | 'enabled' | 'disabled';
+
+/** ECS sends SIGKILL this long after SIGTERM; equals the Fargate Spot reclaim notice. */
+export const STOP_TIMEOUT_SECONDS = 120;
+/** The gateway's SSE heartbeat (HEARTBEAT_SECONDS default); idle timeouts must exceed it. */
+export const SSE_HEARTBEAT_SECONDS = 15;
 
 /**
  * Typed view of the stack configuration. Defaults live only in Pulumi.yaml's `config:`
@@ -27,7 +28,12 @@ export interface StackConfig {
   vpcCidr: string;
   azCount: number;
   natGatewayPerAz: boolean;
+  taskNetworking: TaskNetworking;
+  interfaceEndpoints: boolean;
   containerPort: number;
+  metricsPort: number;
+  cpuArchitecture: CpuArchitecture;
+  containerInsights: ContainerInsights;
   imageTag: string;
   taskCpu: number;
   taskMemory: number;
@@ -39,26 +45,33 @@ export interface StackConfig {
   streamsPerTaskTarget: number;
   healthCheckGraceSeconds: number;
   shutdownDrainSeconds: number;
+  deregistrationDelaySeconds: number;
   logRetentionDays: number;
   albIdleTimeoutSeconds: number;
   domainName?: string;
   hostedZoneId?: string;
   alarmEmail?: string;
   wafRateLimit: number;
+  adminRateLimit: number;
+  /** CIDRs allowed to reach /admin through WAF; empty with adminOpen = any address. */
+  adminAllowedCidrs: string[];
+  adminOpen: boolean;
   dbMinCapacity: number;
+  dbAutoPauseSeconds: number;
   dbMaxCapacity: number;
   dbDeletionProtection: boolean;
   dbInstances: number;
   dbConnectionsThreshold: number;
   cloudfrontPriceClass: string;
+  cacheEnabled: boolean;
   cacheMaxStorageGb: number;
   cacheMaxEcpuPerSecond: number;
   providerSecrets: string[];
   appEnvironment: Record<string, string>;
-  ttftP95ThresholdMs: number;
+  ttftP99ThresholdMs: number;
   errorRateThresholdPercent: number;
   wafBlockedThreshold: number;
-  prices: StackPrices;
+  monthlyBudgetUsd: number;
 }
 
 /** Environment variable names that may be injected as secrets from Secrets Manager. */
@@ -111,6 +124,54 @@ function parseEnvironment(entries: string[]): Record<string, string> {
   return env;
 }
 
+function oneOf<T extends string>(config: pulumi.Config, key: string, allowed: readonly T[]): T {
+  const value = config.require(key);
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new pulumi.RunError(`config ${key} must be one of ${allowed.join(', ')}, got "${value}"`);
+  }
+  return value as T;
+}
+
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** IPv4 CIDRs for the /admin allow-list (WAF IP sets take CIDR notation only). */
+export function parseCidrs(key: string, entries: string[]): string[] {
+  for (const entry of entries) {
+    const m = CIDR.exec(entry);
+    const valid = m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+    if (!valid) throw new pulumi.RunError(`config ${key} entry "${entry}" is not an IPv4 CIDR`);
+  }
+  return entries;
+}
+
+/**
+ * The stop sequence only works in this order: the gateway finishes its streams (drain)
+ * before the ALB cuts the remaining connections (deregistration delay), which happens
+ * before ECS sends SIGKILL (stopTimeout). The ALB idle timeout must outlast the SSE
+ * heartbeat or quiet streams get cut.
+ */
+export function checkTimeouts(t: {
+  shutdownDrainSeconds: number;
+  deregistrationDelaySeconds: number;
+  albIdleTimeoutSeconds: number;
+}): void {
+  if (!(t.deregistrationDelaySeconds < STOP_TIMEOUT_SECONDS)) {
+    throw new pulumi.RunError(
+      `config deregistrationDelaySeconds (${t.deregistrationDelaySeconds}) must be < stopTimeout (${STOP_TIMEOUT_SECONDS})`,
+    );
+  }
+  if (!(t.shutdownDrainSeconds < t.deregistrationDelaySeconds)) {
+    throw new pulumi.RunError(
+      `config shutdownDrainSeconds (${t.shutdownDrainSeconds}) must be < deregistrationDelaySeconds (${t.deregistrationDelaySeconds})`,
+    );
+  }
+  if (!(t.albIdleTimeoutSeconds > SSE_HEARTBEAT_SECONDS)) {
+    throw new pulumi.RunError(
+      `config albIdleTimeoutSeconds (${t.albIdleTimeoutSeconds}) must exceed the ${SSE_HEARTBEAT_SECONDS} s SSE heartbeat`,
+    );
+  }
+}
+
 export function readStackConfig(): StackConfig {
   const config = new pulumi.Config();
   const aws = new pulumi.Config('aws');
@@ -127,15 +188,33 @@ export function readStackConfig(): StackConfig {
   if (maxTasks < minTasks) {
     throw new pulumi.RunError(`config maxTasks (${maxTasks}) must be >= minTasks (${minTasks})`);
   }
+  const cacheEnabled = config.requireBoolean('cacheEnabled');
+  if (!cacheEnabled && maxTasks > 1) {
+    // Rate limits, budget holds and stream resume are shared through the cache; without
+    // it each task keeps its own, which is only correct when there is one task.
+    throw new pulumi.RunError('config cacheEnabled=false requires maxTasks = 1');
+  }
   const domainName = optionalString(config, 'domainName');
   const hostedZoneId = optionalString(config, 'hostedZoneId');
   if ((domainName === undefined) !== (hostedZoneId === undefined)) {
     throw new pulumi.RunError('config domainName and hostedZoneId must be set together');
   }
-  const shutdownDrainSeconds = config.requireNumber('shutdownDrainSeconds');
-  if (shutdownDrainSeconds >= 120) {
-    // The task gets SIGKILL at stopTimeout (120 s), and Spot reclaims after a 2-minute notice.
-    throw new pulumi.RunError('config shutdownDrainSeconds must be < 120');
+  const timeouts = {
+    shutdownDrainSeconds: config.requireNumber('shutdownDrainSeconds'),
+    deregistrationDelaySeconds: config.requireNumber('deregistrationDelaySeconds'),
+    albIdleTimeoutSeconds: config.requireNumber('albIdleTimeoutSeconds'),
+  };
+  checkTimeouts(timeouts);
+  const containerPort = config.requireNumber('containerPort');
+  const metricsPort = config.requireNumber('metricsPort');
+  if (metricsPort === containerPort) {
+    throw new pulumi.RunError('config metricsPort must differ from containerPort');
+  }
+  const dbMinCapacity = positiveNumber('dbMinCapacity', config.require('dbMinCapacity'));
+  const dbAutoPauseSeconds = config.requireNumber('dbAutoPauseSeconds');
+  if (dbMinCapacity === 0 && (dbAutoPauseSeconds < 300 || dbAutoPauseSeconds > 86400)) {
+    // The RDS API bounds SecondsUntilAutoPause to 300..86400.
+    throw new pulumi.RunError('config dbAutoPauseSeconds must be within 300..86400');
   }
   return {
     stack: pulumi.getStack(),
@@ -144,7 +223,16 @@ export function readStackConfig(): StackConfig {
     vpcCidr: config.require('vpcCidr'),
     azCount: config.requireNumber('azCount'),
     natGatewayPerAz: config.requireBoolean('natGatewayPerAz'),
-    containerPort: config.requireNumber('containerPort'),
+    taskNetworking: oneOf(config, 'taskNetworking', ['private', 'public'] as const),
+    interfaceEndpoints: config.requireBoolean('interfaceEndpoints'),
+    containerPort,
+    metricsPort,
+    cpuArchitecture: oneOf(config, 'cpuArchitecture', ['X86_64', 'ARM64'] as const),
+    containerInsights: oneOf(config, 'containerInsights', [
+      'enhanced',
+      'enabled',
+      'disabled',
+    ] as const),
     imageTag: config.require('imageTag'),
     taskCpu: config.requireNumber('taskCpu'),
     taskMemory: config.requireNumber('taskMemory'),
@@ -159,35 +247,33 @@ export function readStackConfig(): StackConfig {
     memoryTargetPercent: config.requireNumber('memoryTargetPercent'),
     streamsPerTaskTarget: config.requireNumber('streamsPerTaskTarget'),
     healthCheckGraceSeconds: config.requireNumber('healthCheckGraceSeconds'),
-    shutdownDrainSeconds,
+    ...timeouts,
     logRetentionDays: config.requireNumber('logRetentionDays'),
-    albIdleTimeoutSeconds: config.requireNumber('albIdleTimeoutSeconds'),
     domainName,
     hostedZoneId,
     alarmEmail: optionalString(config, 'alarmEmail'),
     wafRateLimit: config.requireNumber('wafRateLimit'),
-    dbMinCapacity: positiveNumber('dbMinCapacity', config.require('dbMinCapacity')),
+    adminRateLimit: config.requireNumber('adminRateLimit'),
+    adminAllowedCidrs: parseCidrs(
+      'adminAllowedCidrs',
+      config.requireObject<string[]>('adminAllowedCidrs'),
+    ),
+    adminOpen: config.requireBoolean('adminOpen'),
+    dbMinCapacity,
+    dbAutoPauseSeconds,
     dbMaxCapacity: positiveNumber('dbMaxCapacity', config.require('dbMaxCapacity')),
     dbDeletionProtection: config.requireBoolean('dbDeletionProtection'),
     dbInstances: config.requireNumber('dbInstances'),
     dbConnectionsThreshold: config.requireNumber('dbConnectionsThreshold'),
     cloudfrontPriceClass: config.require('cloudfrontPriceClass'),
+    cacheEnabled,
     cacheMaxStorageGb: config.requireNumber('cacheMaxStorageGb'),
     cacheMaxEcpuPerSecond: config.requireNumber('cacheMaxEcpuPerSecond'),
     providerSecrets,
     appEnvironment: parseEnvironment(config.requireObject<string[]>('appEnvironment')),
-    ttftP95ThresholdMs: config.requireNumber('ttftP95ThresholdMs'),
+    ttftP99ThresholdMs: config.requireNumber('ttftP99ThresholdMs'),
     errorRateThresholdPercent: config.requireNumber('errorRateThresholdPercent'),
     wafBlockedThreshold: config.requireNumber('wafBlockedThreshold'),
-    prices: {
-      fargateVcpuHour: positiveNumber(
-        'priceFargateVcpuHour',
-        config.require('priceFargateVcpuHour'),
-      ),
-      fargateGbHour: positiveNumber('priceFargateGbHour', config.require('priceFargateGbHour')),
-      spotVcpuHour: positiveNumber('priceSpotVcpuHour', config.require('priceSpotVcpuHour')),
-      spotGbHour: positiveNumber('priceSpotGbHour', config.require('priceSpotGbHour')),
-      fixedMonthly: positiveNumber('priceFixedMonthly', config.require('priceFixedMonthly')),
-    },
+    monthlyBudgetUsd: positiveNumber('monthlyBudgetUsd', config.require('monthlyBudgetUsd')),
   };
 }

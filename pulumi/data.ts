@@ -1,14 +1,19 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
 
 export interface DataArgs {
   privateSubnetIds: pulumi.Input<string>[];
   databaseSecurityGroupId: pulumi.Input<string>;
   cacheSecurityGroupId: pulumi.Input<string>;
   dbMinCapacity: number;
+  /** With dbMinCapacity 0: seconds without connections before the cluster pauses. */
+  dbAutoPauseSeconds: number;
   dbMaxCapacity: number;
   dbInstances: number;
   dbDeletionProtection: boolean;
+  /** false: no cache cluster (one task keeps its limits in process). */
+  cacheEnabled: boolean;
   cacheMaxStorageGb: number;
   cacheMaxEcpuPerSecond: number;
   tags: Record<string, string>;
@@ -16,8 +21,12 @@ export interface DataArgs {
 
 const DB_NAME = 'switchboard';
 const DB_USER = 'switchboard';
-/** Aurora PostgreSQL 16 ships the `vector` extension; migrations run CREATE EXTENSION. */
-const AURORA_POSTGRES_VERSION = '16.6';
+/**
+ * Aurora PostgreSQL 16 ships the `vector` extension; migrations run CREATE EXTENSION.
+ * Major only: RDS picks the default minor, auto minor upgrades keep it current, and the
+ * provider compares against engineVersionActual, so a minor upgrade is no diff.
+ */
+export const AURORA_POSTGRES_MAJOR = '16';
 
 /**
  * Scale-out state: Aurora Serverless v2 (DATABASE_URL), ElastiCache Serverless Valkey
@@ -26,8 +35,8 @@ const AURORA_POSTGRES_VERSION = '16.6';
 export class Data extends pulumi.ComponentResource {
   readonly databaseUrlSecretArn: pulumi.Output<string>;
   readonly clusterIdentifier: pulumi.Output<string>;
-  readonly redisUrl: pulumi.Output<string>;
-  readonly cacheName: pulumi.Output<string>;
+  readonly redisUrl?: pulumi.Output<string>;
+  readonly cacheName?: pulumi.Output<string>;
   readonly bucketName: pulumi.Output<string>;
   readonly bucketArn: pulumi.Output<string>;
 
@@ -41,28 +50,35 @@ export class Data extends pulumi.ComponentResource {
       { subnetIds: args.privateSubnetIds, tags: args.tags },
       parent,
     );
-    // Generated once: both consumers ignore later changes, so a fresh value on each
-    // preview never rotates the live password. Punctuation is excluded so the
-    // password is URL-safe inside DATABASE_URL.
-    const password = aws.secretsmanager.getRandomPasswordOutput(
-      { passwordLength: 40, excludePunctuation: true },
+    // A Pulumi resource, generated once and kept in state (encrypted): the same value on
+    // every run, so nothing needs ignoreChanges. Alphanumeric so it is URL-safe inside
+    // DATABASE_URL. Not RDS-managed: RDS rotates its managed secret weekly, and a task
+    // holding the old value in its environment would lose the database at the next
+    // connection.
+    const password = new random.RandomPassword(
+      `${name}-db-password`,
+      { length: 40, special: false },
       parent,
-    ).randomPassword;
+    ).result;
     const cluster = new aws.rds.Cluster(
       `${name}-db`,
       {
         engine: 'aurora-postgresql',
         engineMode: 'provisioned',
-        engineVersion: AURORA_POSTGRES_VERSION,
+        engineVersion: AURORA_POSTGRES_MAJOR,
+        allowMajorVersionUpgrade: false,
         databaseName: DB_NAME,
         masterUsername: DB_USER,
-        masterPassword: pulumi.secret(password),
+        masterPassword: password,
         dbSubnetGroupName: subnets.name,
         vpcSecurityGroupIds: [args.databaseSecurityGroupId],
         storageEncrypted: true,
         serverlessv2ScalingConfiguration: {
           minCapacity: args.dbMinCapacity,
           maxCapacity: args.dbMaxCapacity,
+          // Only meaningful at 0 ACU minimum: the cluster pauses after this long without
+          // connections (the gateway closes idle pool connections so it can).
+          secondsUntilAutoPause: args.dbMinCapacity === 0 ? args.dbAutoPauseSeconds : undefined,
         },
         backupRetentionPeriod: args.dbDeletionProtection ? 14 : 1,
         deletionProtection: args.dbDeletionProtection,
@@ -72,7 +88,7 @@ export class Data extends pulumi.ComponentResource {
         enabledCloudwatchLogsExports: ['postgresql'],
         tags: args.tags,
       },
-      { parent: this, ignoreChanges: ['masterPassword'] },
+      parent,
     );
     for (let i = 0; i < args.dbInstances; i++) {
       new aws.rds.ClusterInstance(
@@ -103,33 +119,40 @@ export class Data extends pulumi.ComponentResource {
       `${name}-database-url`,
       {
         secretId: dbSecret.id,
-        // RDS certificates are not in Node's default trust store; the link stays inside
-        // the VPC and is still TLS-encrypted.
+        // verify-full: the gateway checks the server certificate against the RDS CA bundle
+        // shipped in the image, and the host name against the certificate.
         secretString: pulumi.secret(
-          pulumi.interpolate`postgres://${DB_USER}:${password}@${cluster.endpoint}:5432/${DB_NAME}?sslmode=no-verify`,
+          pulumi.interpolate`postgres://${DB_USER}:${password}@${cluster.endpoint}:5432/${DB_NAME}?sslmode=verify-full`,
         ),
-      },
-      { parent: this, ignoreChanges: ['secretString'] },
-    );
-
-    // --- ElastiCache Serverless (Valkey): TLS and encryption at rest are always on ---
-    const cache = new aws.elasticache.ServerlessCache(
-      `${name}-cache`,
-      {
-        engine: 'valkey',
-        majorEngineVersion: '8',
-        description: 'Switchboard rate limits, budget holds, kill switch, stream resume',
-        subnetIds: args.privateSubnetIds,
-        securityGroupIds: [args.cacheSecurityGroupId],
-        cacheUsageLimits: {
-          dataStorage: { maximum: args.cacheMaxStorageGb, unit: 'GB' },
-          ecpuPerSeconds: [{ maximum: args.cacheMaxEcpuPerSecond }],
-        },
-        snapshotRetentionLimit: 1,
-        tags: args.tags,
       },
       parent,
     );
+
+    // --- ElastiCache Serverless (Valkey): TLS and encryption at rest are always on ---
+    if (args.cacheEnabled) {
+      const cache = new aws.elasticache.ServerlessCache(
+        `${name}-cache`,
+        {
+          engine: 'valkey',
+          majorEngineVersion: '8',
+          description: 'Switchboard rate limits, budget holds, kill switch, stream resume',
+          subnetIds: args.privateSubnetIds,
+          securityGroupIds: [args.cacheSecurityGroupId],
+          cacheUsageLimits: {
+            dataStorage: { maximum: args.cacheMaxStorageGb, unit: 'GB' },
+            ecpuPerSeconds: [{ maximum: args.cacheMaxEcpuPerSecond }],
+          },
+          snapshotRetentionLimit: 1,
+          tags: args.tags,
+        },
+        parent,
+      );
+      this.cacheName = cache.name;
+      this.redisUrl = cache.endpoints.apply((endpoints) => {
+        const primary = endpoints[0];
+        return `rediss://${primary.address}:${primary.port}`;
+      });
+    }
 
     // --- Uploads bucket --------------------------------------------------------
     const bucket = new aws.s3.Bucket(
@@ -195,16 +218,10 @@ export class Data extends pulumi.ComponentResource {
 
     this.databaseUrlSecretArn = dbSecret.arn;
     this.clusterIdentifier = cluster.clusterIdentifier;
-    this.cacheName = cache.name;
-    this.redisUrl = cache.endpoints.apply((endpoints) => {
-      const primary = endpoints[0];
-      return `rediss://${primary.address}:${primary.port}`;
-    });
     this.bucketName = bucket.bucket;
     this.bucketArn = bucket.arn;
     this.registerOutputs({
       clusterIdentifier: this.clusterIdentifier,
-      redisUrl: this.redisUrl,
       bucketName: this.bucketName,
     });
   }

@@ -5,10 +5,20 @@ import { dnsValidatedCertificate } from './certificate';
 export interface EdgeArgs {
   /** Provider pinned to us-east-1: CloudFront-scoped WAF and viewer certificates live there. */
   usEast1: aws.Provider;
+  vpcId: pulumi.Input<string>;
   albArn: pulumi.Input<string>;
+  albSecurityGroupId: pulumi.Input<string>;
+  albListenerPort: number;
   originDomainName: pulumi.Input<string>;
   originProtocol: 'http-only' | 'https-only';
   wafRateLimit: number;
+  /** Tighter per-IP rate limit for /admin paths. */
+  adminRateLimit: number;
+  /** Addresses allowed to reach /admin; ignored when adminOpen. */
+  adminAllowedCidrs: string[];
+  /** /admin reachable from anywhere (dev only); otherwise only from adminAllowedCidrs. */
+  adminOpen: boolean;
+  logRetentionDays: number;
   priceClass: string;
   domain?: { name: string; hostedZoneId: string };
   tags: Record<string, string>;
@@ -23,6 +33,12 @@ export const ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID = 'b689b0a8-53d0-40ab-baf2-
  */
 const ORIGIN_READ_TIMEOUT_SECONDS = 60;
 const ORIGIN_ID = 'gateway-alb';
+/** Created by CloudFront in the VPC with its first VPC origin; origin traffic carries it. */
+export const VPC_ORIGIN_SERVICE_SG = 'CloudFront-VPCOrigins-Service-SG';
+/** Management API prefix; matched after URL-decoding, path normalisation and lower-casing. */
+export const ADMIN_PATH_PREFIX = '/admin';
+/** Request headers that carry credentials and must never reach the WAF logs. */
+const REDACTED_HEADERS = ['authorization', 'x-api-key', 'cookie'];
 
 function visibility(metricName: string) {
   return { cloudwatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName };
@@ -44,18 +60,38 @@ function managedGroup(name: string, priority: number, overrides: string[] = []) 
   };
 }
 
+/** Matches requests whose normalised path starts with /admin. */
+function adminPath() {
+  return {
+    byteMatchStatement: {
+      searchString: ADMIN_PATH_PREFIX,
+      positionalConstraint: 'STARTS_WITH',
+      fieldToMatch: { uriPath: {} },
+      // %2F-encoding, `//admin`, `/./admin` and `/ADMIN` must not slip past the rule.
+      textTransformations: [
+        { priority: 0, type: 'URL_DECODE' },
+        { priority: 1, type: 'NORMALIZE_PATH' },
+        { priority: 2, type: 'LOWERCASE' },
+      ],
+    },
+  };
+}
+
 /**
  * CloudFront in front of the internal ALB, reached through a VPC origin.
  *
  * Why a VPC origin rather than a secret origin header: the ALB has no public address at
  * all, so there is no header to leak or rotate and nothing to probe from the internet;
- * the ALB security group additionally admits only CloudFront's origin-facing prefix list.
+ * the ALB security group admits only CloudFront's VPC-origin service security group and the
+ * origin-facing prefix list, and WAF guards every request before it reaches the origin.
  */
 export class Edge extends pulumi.ComponentResource {
   readonly distributionId: pulumi.Output<string>;
   readonly distributionDomainName: pulumi.Output<string>;
   readonly webAclArn: pulumi.Output<string>;
   readonly webAclName: pulumi.Output<string>;
+  readonly wafLogGroupName: pulumi.Output<string>;
+  readonly accessLogGroupName: pulumi.Output<string>;
   readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -66,6 +102,50 @@ export class Edge extends pulumi.ComponentResource {
     // WAF metrics carry the ACL's metric name as the WebACL dimension; naming the ACL the
     // same keeps alarms and the dashboard correct whichever of the two a reader assumes.
     const aclName = `${name}-waf`;
+    const adminRules: aws.types.input.wafv2.WebAclRule[] = [];
+    if (!args.adminOpen) {
+      // An empty allow-list is legal: /admin is then closed at the edge for everyone.
+      const adminIps = new aws.wafv2.IpSet(
+        `${name}-admin-ips`,
+        {
+          name: `${name}-admin-ips`,
+          scope: 'CLOUDFRONT',
+          ipAddressVersion: 'IPV4',
+          addresses: args.adminAllowedCidrs,
+          description: 'Addresses allowed to call /admin',
+          tags: args.tags,
+        },
+        inUsEast1,
+      );
+      adminRules.push({
+        name: 'admin-allow-list',
+        priority: 0,
+        action: { block: {} },
+        statement: {
+          andStatement: {
+            statements: [
+              adminPath(),
+              { notStatement: { statement: { ipSetReferenceStatement: { arn: adminIps.arn } } } },
+            ],
+          },
+        },
+        visibilityConfig: visibility('admin-allow-list'),
+      });
+    }
+    adminRules.push({
+      name: 'admin-rate-per-ip',
+      priority: 1,
+      action: { block: {} },
+      statement: {
+        rateBasedStatement: {
+          limit: args.adminRateLimit,
+          aggregateKeyType: 'IP',
+          evaluationWindowSec: 300,
+          scopeDownStatement: adminPath(),
+        },
+      },
+      visibilityConfig: visibility('admin-rate-per-ip'),
+    });
     const webAcl = new aws.wafv2.WebAcl(
       aclName,
       {
@@ -73,13 +153,14 @@ export class Edge extends pulumi.ComponentResource {
         scope: 'CLOUDFRONT',
         defaultAction: { allow: {} },
         rules: [
-          managedGroup('AWSManagedRulesAmazonIpReputationList', 0),
+          ...adminRules,
+          managedGroup('AWSManagedRulesAmazonIpReputationList', 2),
           // Long prompts are legitimate: the 8 KB body limit only counts, never blocks.
-          managedGroup('AWSManagedRulesCommonRuleSet', 1, ['SizeRestrictions_BODY']),
-          managedGroup('AWSManagedRulesKnownBadInputsRuleSet', 2),
+          managedGroup('AWSManagedRulesCommonRuleSet', 3, ['SizeRestrictions_BODY']),
+          managedGroup('AWSManagedRulesKnownBadInputsRuleSet', 4),
           {
             name: 'rate-per-ip',
-            priority: 3,
+            priority: 5,
             action: { block: {} },
             statement: {
               rateBasedStatement: {
@@ -93,6 +174,26 @@ export class Edge extends pulumi.ComponentResource {
         ],
         visibilityConfig: visibility(aclName),
         tags: args.tags,
+      },
+      inUsEast1,
+    );
+
+    // WAF logs: the group name must start with aws-waf-logs- and live where the ACL does.
+    const wafLogs = new aws.cloudwatch.LogGroup(
+      `${name}-waf-logs`,
+      {
+        name: `aws-waf-logs-${name}`,
+        retentionInDays: args.logRetentionDays,
+        tags: args.tags,
+      },
+      inUsEast1,
+    );
+    new aws.wafv2.WebAclLoggingConfiguration(
+      `${name}-waf-logs`,
+      {
+        resourceArn: webAcl.arn,
+        logDestinationConfigs: [wafLogs.arn],
+        redactedFields: REDACTED_HEADERS.map((header) => ({ singleHeader: { name: header } })),
       },
       inUsEast1,
     );
@@ -171,6 +272,70 @@ export class Edge extends pulumi.ComponentResource {
       parent,
     );
 
+    // CloudFront standard logs (v2): vended through CloudWatch Logs delivery in us-east-1.
+    const accessLogs = new aws.cloudwatch.LogGroup(
+      `${name}-cdn-logs`,
+      {
+        name: `/switchboard/${name}/cloudfront`,
+        retentionInDays: args.logRetentionDays,
+        tags: args.tags,
+      },
+      inUsEast1,
+    );
+    const logSource = new aws.cloudwatch.LogDeliverySource(
+      `${name}-cdn-logs`,
+      {
+        name: `${name}-cdn`,
+        logType: 'ACCESS_LOGS',
+        resourceArn: distribution.arn,
+        tags: args.tags,
+      },
+      inUsEast1,
+    );
+    const logDestination = new aws.cloudwatch.LogDeliveryDestination(
+      `${name}-cdn-logs`,
+      {
+        name: `${name}-cdn`,
+        deliveryDestinationConfiguration: { destinationResourceArn: accessLogs.arn },
+        tags: args.tags,
+      },
+      inUsEast1,
+    );
+    new aws.cloudwatch.LogDelivery(
+      `${name}-cdn-logs`,
+      {
+        deliverySourceName: logSource.name,
+        deliveryDestinationArn: logDestination.arn,
+        tags: args.tags,
+      },
+      inUsEast1,
+    );
+
+    // CloudFront creates CloudFront-VPCOrigins-Service-SG in the VPC with the VPC origin and
+    // sends origin traffic from ENIs carrying it. Looked up only after the origin exists
+    // (during the first preview the lookup is deferred, its result unknown).
+    const originSg = aws.ec2.getSecurityGroupOutput(
+      {
+        filters: [
+          { name: 'group-name', values: [VPC_ORIGIN_SERVICE_SG] },
+          { name: 'vpc-id', values: [args.vpcId] },
+        ],
+      },
+      { parent: this, dependsOn: [vpcOrigin] },
+    );
+    new aws.vpc.SecurityGroupIngressRule(
+      `${name}-alb-from-vpc-origin`,
+      {
+        securityGroupId: args.albSecurityGroupId,
+        description: `CloudFront VPC origin (${VPC_ORIGIN_SERVICE_SG})`,
+        ipProtocol: 'tcp',
+        fromPort: args.albListenerPort,
+        toPort: args.albListenerPort,
+        referencedSecurityGroupId: originSg.id,
+      },
+      parent,
+    );
+
     if (args.domain) {
       for (const type of ['A', 'AAAA']) {
         new aws.route53.Record(
@@ -196,6 +361,8 @@ export class Edge extends pulumi.ComponentResource {
     this.distributionDomainName = distribution.domainName;
     this.webAclArn = webAcl.arn;
     this.webAclName = webAcl.name;
+    this.wafLogGroupName = wafLogs.name;
+    this.accessLogGroupName = accessLogs.name;
     this.url = args.domain
       ? pulumi.output(`https://${args.domain.name}`)
       : pulumi.interpolate`https://${distribution.domainName}`;

@@ -7,7 +7,7 @@ import { albListenerPort, LoadBalancer } from './load-balancer';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
 import { Registry } from './registry';
-import { Service, STOP_TIMEOUT_SECONDS } from './service';
+import { Service } from './service';
 
 const cfg = readStackConfig();
 const name = `switchboard-${cfg.stack}`;
@@ -22,6 +22,8 @@ const network = new Network(name, {
   cidr: cfg.vpcCidr,
   azCount: cfg.azCount,
   natGatewayPerAz: cfg.natGatewayPerAz,
+  taskNetworking: cfg.taskNetworking,
+  interfaceEndpoints: cfg.interfaceEndpoints,
   region: cfg.region,
   containerPort: cfg.containerPort,
   albListenerPort: albListenerPort(domain),
@@ -35,9 +37,11 @@ const data = new Data(name, {
   databaseSecurityGroupId: network.databaseSecurityGroupId,
   cacheSecurityGroupId: network.cacheSecurityGroupId,
   dbMinCapacity: cfg.dbMinCapacity,
+  dbAutoPauseSeconds: cfg.dbAutoPauseSeconds,
   dbMaxCapacity: cfg.dbMaxCapacity,
   dbInstances: cfg.dbInstances,
   dbDeletionProtection: cfg.dbDeletionProtection,
+  cacheEnabled: cfg.cacheEnabled,
   cacheMaxStorageGb: cfg.cacheMaxStorageGb,
   cacheMaxEcpuPerSecond: cfg.cacheMaxEcpuPerSecond,
   tags,
@@ -49,7 +53,7 @@ const loadBalancer = new LoadBalancer(name, {
   securityGroupId: network.albSecurityGroupId,
   containerPort: cfg.containerPort,
   idleTimeoutSeconds: cfg.albIdleTimeoutSeconds,
-  deregistrationDelaySeconds: STOP_TIMEOUT_SECONDS,
+  deregistrationDelaySeconds: cfg.deregistrationDelaySeconds,
   deletionProtection: cfg.dbDeletionProtection,
   domain,
   tags,
@@ -58,13 +62,17 @@ const loadBalancer = new LoadBalancer(name, {
 const metricsService = name;
 const service = new Service(name, {
   region: cfg.region,
-  privateSubnetIds: network.privateSubnetIds,
+  subnetIds: network.taskSubnetIds,
+  assignPublicIp: network.assignPublicIp,
   taskSecurityGroupId: network.taskSecurityGroupId,
   targetGroupArn: loadBalancer.targetGroupArn,
   listener: loadBalancer.listener,
   repositoryUrl: registry.repositoryUrl,
   imageTag: cfg.imageTag,
   containerPort: cfg.containerPort,
+  metricsPort: cfg.metricsPort,
+  cpuArchitecture: cfg.cpuArchitecture,
+  containerInsights: cfg.containerInsights,
   cpu: cfg.taskCpu,
   memory: cfg.taskMemory,
   minTasks: cfg.minTasks,
@@ -89,10 +97,17 @@ const service = new Service(name, {
 
 const edge = new Edge(name, {
   usEast1,
+  vpcId: network.vpcId,
   albArn: loadBalancer.arn,
+  albSecurityGroupId: network.albSecurityGroupId,
+  albListenerPort: loadBalancer.listenerPort,
   originDomainName: loadBalancer.originDomainName,
   originProtocol: loadBalancer.originProtocol,
   wafRateLimit: cfg.wafRateLimit,
+  adminRateLimit: cfg.adminRateLimit,
+  adminAllowedCidrs: cfg.adminAllowedCidrs,
+  adminOpen: cfg.adminOpen,
+  logRetentionDays: cfg.logRetentionDays,
   priceClass: cfg.cloudfrontPriceClass,
   domain,
   tags,
@@ -105,16 +120,26 @@ const monitoring = new Monitoring(name, {
   albArnSuffix: loadBalancer.arnSuffix,
   targetGroupArnSuffix: loadBalancer.targetGroupArnSuffix,
   clusterName: service.clusterName,
+  clusterArn: service.clusterArn,
   serviceName: service.serviceName,
+  serviceArn: service.serviceArn,
   metricsService,
   webAclName: edge.webAclName,
   distributionId: edge.distributionId,
   dbClusterIdentifier: data.clusterIdentifier,
-  cacheName: data.cacheName,
-  ttftP95ThresholdMs: cfg.ttftP95ThresholdMs,
+  dbMaxCapacity: cfg.dbMaxCapacity,
+  cache: data.cacheName
+    ? {
+        name: data.cacheName,
+        maxStorageGb: cfg.cacheMaxStorageGb,
+        maxEcpuPerSecond: cfg.cacheMaxEcpuPerSecond,
+      }
+    : undefined,
+  ttftP99ThresholdMs: cfg.ttftP99ThresholdMs,
   errorRateThresholdPercent: cfg.errorRateThresholdPercent,
   wafBlockedThreshold: cfg.wafBlockedThreshold,
   dbConnectionsThreshold: cfg.dbConnectionsThreshold,
+  monthlyBudgetUsd: cfg.monthlyBudgetUsd,
   tags,
 });
 
@@ -127,5 +152,8 @@ export const clusterName = service.clusterName;
 export const serviceName = service.serviceName;
 export const imageTag = cfg.imageTag;
 export const adminApiKeySecretArn = service.adminKeySecretArn;
+export const apiKeySecretArn = service.apiKeySecretArn;
+export const wafLogGroupName = edge.wafLogGroupName;
+export const cloudfrontLogGroupName = edge.accessLogGroupName;
 export const providerSecretNames = pulumi.all(service.providerSecretNames);
 export const alarmTopicArn = monitoring.alarmTopicArn;

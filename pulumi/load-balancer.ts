@@ -10,7 +10,10 @@ export interface LoadBalancerArgs {
   containerPort: number;
   /** Longer than the SSE heartbeat (15 s) and than a slow model's first token. */
   idleTimeoutSeconds: number;
-  /** Matches the task's stopTimeout so a draining task finishes its open streams. */
+  /**
+   * Below the task's stopTimeout (SIGKILL) and above the gateway's drain: the gateway ends
+   * its streams first, then the ALB drops whatever is left, then ECS kills the task.
+   */
   deregistrationDelaySeconds: number;
   deletionProtection: boolean;
   /** When set, the ALB gets an ACM certificate for `origin.<domainName>` and listens on 443. */
@@ -25,7 +28,9 @@ export function albListenerPort(domain: LoadBalancerArgs['domain']): number {
 
 /**
  * Internal ALB: reachable only through the CloudFront VPC origin, never from the
- * internet. Health checks hit /ready so a draining task leaves rotation at once.
+ * internet. Health checks hit /ready, which answers "this task can take traffic": booted
+ * and not draining. A database or cache blip shows in /ready's details and in alarms, never
+ * as a failing health check (that would make ECS replace every task at once).
  */
 export class LoadBalancer extends pulumi.ComponentResource {
   readonly arn: pulumi.Output<string>;

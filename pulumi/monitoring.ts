@@ -13,14 +13,23 @@ export interface MonitoringArgs {
   metricsService: string;
   webAclName: pulumi.Input<string>;
   distributionId: pulumi.Input<string>;
+  /** ECS cluster ARN: EventBridge rules match task and deployment events on it. */
+  clusterArn: pulumi.Input<string>;
+  serviceArn: pulumi.Input<string>;
   dbClusterIdentifier: pulumi.Input<string>;
-  cacheName: pulumi.Input<string>;
-  ttftP95ThresholdMs: number;
+  dbMaxCapacity: number;
+  /** Absent when the stack runs without a cache cluster. */
+  cache?: { name: pulumi.Input<string>; maxStorageGb: number; maxEcpuPerSecond: number };
+  ttftP99ThresholdMs: number;
   errorRateThresholdPercent: number;
   wafBlockedThreshold: number;
   dbConnectionsThreshold: number;
+  monthlyBudgetUsd: number;
   tags: Record<string, string>;
 }
+
+/** Share of a configured ceiling (ACUs, cache storage, ECPU/s) that raises an alarm. */
+export const CEILING_ALARM_RATIO = 0.9;
 
 type Dimensions = Record<string, pulumi.Input<string>>;
 
@@ -42,6 +51,26 @@ export class Monitoring extends pulumi.ComponentResource {
     // CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key, so the
     // topics use SNS's default (no customer key); alarm payloads carry no secrets.
     const topic = new aws.sns.Topic(`${name}-alarms`, { tags: args.tags }, parent);
+    // EventBridge (deployment failures, Spot interruptions) and AWS Budgets publish here too.
+    new aws.sns.TopicPolicy(
+      `${name}-alarms`,
+      {
+        arn: topic.arn,
+        policy: pulumi.jsonStringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'EventsAndBudgetsPublish',
+              Effect: 'Allow',
+              Principal: { Service: ['events.amazonaws.com', 'budgets.amazonaws.com'] },
+              Action: 'sns:Publish',
+              Resource: topic.arn,
+            },
+          ],
+        }),
+      },
+      parent,
+    );
     const edgeTopic = new aws.sns.Topic(`${name}-edge-alarms`, { tags: args.tags }, inUsEast1);
     if (args.alarmEmail) {
       new aws.sns.TopicSubscription(
@@ -107,6 +136,28 @@ export class Monitoring extends pulumi.ComponentResource {
       threshold: 10,
       comparisonOperator: 'GreaterThanThreshold',
     });
+    alarm('alb-4xx', {
+      alarmDescription: 'ALB itself returns many 4XX (malformed requests, header limits)',
+      namespace: 'AWS/ApplicationELB',
+      metricName: 'HTTPCode_ELB_4XX_Count',
+      dimensions: alb,
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 2,
+      threshold: 100,
+      comparisonOperator: 'GreaterThanThreshold',
+    });
+    alarm('alb-rejected-connections', {
+      alarmDescription: 'ALB rejects connections (its connection limit is reached)',
+      namespace: 'AWS/ApplicationELB',
+      metricName: 'RejectedConnectionCount',
+      dimensions: alb,
+      statistic: 'Sum',
+      period: 60,
+      evaluationPeriods: 3,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+    });
     alarm('unhealthy-hosts', {
       alarmDescription: 'A gateway task fails /ready',
       namespace: 'AWS/ApplicationELB',
@@ -118,17 +169,18 @@ export class Monitoring extends pulumi.ComponentResource {
       threshold: 0,
       comparisonOperator: 'GreaterThanThreshold',
     });
-    alarm('no-running-tasks', {
-      alarmDescription: 'No gateway task is running',
-      namespace: 'ECS/ContainerInsights',
-      metricName: 'RunningTaskCount',
-      dimensions: ecs,
+    // ALB metrics exist with or without Container Insights (off in the lean profile).
+    alarm('no-healthy-tasks', {
+      alarmDescription: 'No gateway task can take traffic',
+      namespace: 'AWS/ApplicationELB',
+      metricName: 'HealthyHostCount',
+      dimensions: targets,
       statistic: 'Minimum',
       period: 60,
       evaluationPeriods: 2,
       threshold: 1,
       comparisonOperator: 'LessThanThreshold',
-      // No data means no task is reporting: that is the outage this alarm exists for.
+      // No data means no target is registered: that is the outage this alarm exists for.
       treatMissingData: 'breaching',
     });
     alarm('cpu-high', {
@@ -153,16 +205,30 @@ export class Monitoring extends pulumi.ComponentResource {
       threshold: 85,
       comparisonOperator: 'GreaterThanThreshold',
     });
-    alarm('ttft-p95', {
-      alarmDescription: `Time to first token p95 above ${args.ttftP95ThresholdMs} ms`,
+    alarm('ttft-p99', {
+      alarmDescription: `Time to first token p99 above ${args.ttftP99ThresholdMs} ms`,
       namespace: METRICS_NAMESPACE,
       metricName: 'TimeToFirstTokenMs',
       dimensions: app,
-      extendedStatistic: 'p95',
+      extendedStatistic: 'p99',
       period: 300,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
-      threshold: args.ttftP95ThresholdMs,
+      threshold: args.ttftP99ThresholdMs,
+      comparisonOperator: 'GreaterThanThreshold',
+    });
+    // /ready stays 200 through a database or cache outage (the ALB must not pull every task
+    // at once); each task publishes how many of its dependencies are down instead.
+    alarm('dependencies-down', {
+      alarmDescription: 'A task reports its database or cache unreachable (see /ready details)',
+      namespace: METRICS_NAMESPACE,
+      metricName: 'DependenciesDown',
+      dimensions: app,
+      statistic: 'Maximum',
+      period: 60,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      threshold: 0,
       comparisonOperator: 'GreaterThanThreshold',
     });
     alarm('error-rate', {
@@ -222,17 +288,106 @@ export class Monitoring extends pulumi.ComponentResource {
       threshold: args.dbConnectionsThreshold,
       comparisonOperator: 'GreaterThanThreshold',
     });
-    alarm('cache-throttled', {
-      alarmDescription: 'ElastiCache throttles commands (rate limits and budget holds degrade)',
-      namespace: 'AWS/ElastiCache',
-      metricName: 'ThrottledCmds',
-      dimensions: { clusterId: args.cacheName },
-      statistic: 'Sum',
-      period: 60,
+    alarm('db-acu-at-max', {
+      alarmDescription: `Aurora runs at ${CEILING_ALARM_RATIO * 100}% of its ${args.dbMaxCapacity} ACU ceiling`,
+      namespace: 'AWS/RDS',
+      metricName: 'ServerlessDatabaseCapacity',
+      dimensions: { DBClusterIdentifier: args.dbClusterIdentifier },
+      statistic: 'Maximum',
+      period: 300,
       evaluationPeriods: 3,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
+      threshold: args.dbMaxCapacity * CEILING_ALARM_RATIO,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+    if (args.cache) {
+      const cache = { clusterId: args.cache.name };
+      alarm('cache-throttled', {
+        alarmDescription: 'ElastiCache throttles commands (rate limits and budget holds degrade)',
+        namespace: 'AWS/ElastiCache',
+        metricName: 'ThrottledCmds',
+        dimensions: cache,
+        statistic: 'Sum',
+        period: 60,
+        evaluationPeriods: 3,
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+      });
+      alarm('cache-storage-at-limit', {
+        alarmDescription: `Valkey data near its ${args.cache.maxStorageGb} GB limit`,
+        namespace: 'AWS/ElastiCache',
+        metricName: 'BytesUsedForCache',
+        dimensions: cache,
+        statistic: 'Maximum',
+        period: 300,
+        evaluationPeriods: 2,
+        threshold: args.cache.maxStorageGb * 1024 ** 3 * CEILING_ALARM_RATIO,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+      alarm('cache-ecpu-at-limit', {
+        alarmDescription: `Valkey ECPUs near the ${args.cache.maxEcpuPerSecond}/s limit`,
+        namespace: 'AWS/ElastiCache',
+        metricName: 'ElastiCacheProcessingUnits',
+        dimensions: cache,
+        statistic: 'Sum',
+        period: 60,
+        evaluationPeriods: 3,
+        threshold: args.cache.maxEcpuPerSecond * 60 * CEILING_ALARM_RATIO,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+
+    // ECS events: failed deployments (circuit breaker) and Spot interruption notices.
+    const eventRule = (part: string, description: string, pattern: Record<string, unknown>) => {
+      const rule = new aws.cloudwatch.EventRule(
+        `${name}-${part}`,
+        { description, eventPattern: pulumi.jsonStringify(pattern), tags: args.tags },
+        parent,
+      );
+      new aws.cloudwatch.EventTarget(
+        `${name}-${part}`,
+        { rule: rule.name, arn: topic.arn },
+        parent,
+      );
+    };
+    eventRule('deployment-failed', 'ECS deployment of the gateway failed (rolled back)', {
+      source: ['aws.ecs'],
+      'detail-type': ['ECS Deployment State Change'],
+      resources: [args.serviceArn],
+      detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] },
+    });
+    eventRule('spot-interruption', 'A Fargate Spot task of the gateway is being reclaimed', {
+      source: ['aws.ecs'],
+      'detail-type': ['ECS Task State Change'],
+      detail: {
+        clusterArn: [args.clusterArn],
+        stopCode: ['SpotInterruption'],
+      },
+    });
+
+    // AWS Budgets: account-wide (cost allocation tags need activating before a filter by
+    // them sees any cost); 80% of actual and 100% of forecast notify the alarm topic.
+    new aws.budgets.Budget(
+      `${name}-monthly`,
+      {
+        name: `${name}-monthly`,
+        budgetType: 'COST',
+        limitAmount: args.monthlyBudgetUsd.toFixed(2),
+        limitUnit: 'USD',
+        timeUnit: 'MONTHLY',
+        notifications: [
+          { threshold: 80, notificationType: 'ACTUAL' },
+          { threshold: 100, notificationType: 'FORECASTED' },
+        ].map((n) => ({
+          ...n,
+          comparisonOperator: 'GREATER_THAN',
+          thresholdType: 'PERCENTAGE',
+          subscriberSnsTopicArns: [topic.arn],
+          subscriberEmailAddresses: args.alarmEmail ? [args.alarmEmail] : undefined,
+        })),
+        tags: args.tags,
+      },
+      parent,
+    );
     alarm(
       'waf-blocked',
       {
@@ -277,7 +432,7 @@ export class Monitoring extends pulumi.ComponentResource {
             args.webAclName,
             args.distributionId,
             args.dbClusterIdentifier,
-            args.cacheName,
+            args.cache?.name ?? '',
           ])
           .apply(([lb, tg, cluster, service, acl, distribution, db, cache]) =>
             JSON.stringify(
@@ -291,7 +446,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 acl,
                 distribution,
                 db,
-                cache,
+                cache: cache === '' ? undefined : cache,
               }),
             ),
           ),
@@ -316,7 +471,7 @@ interface DashboardNames {
   acl: string;
   distribution: string;
   db: string;
-  cache: string;
+  cache?: string;
 }
 
 function dashboardBody(n: DashboardNames) {
@@ -341,6 +496,9 @@ function dashboardBody(n: DashboardNames) {
         [ns, 'TimeToFirstTokenMs', 'Service', n.app, { stat: 'p50' }],
         ['...', { stat: 'p95' }],
         ['...', { stat: 'p99' }],
+      ]),
+      widget('Dependencies down (max over tasks)', [
+        [ns, 'DependenciesDown', 'Service', n.app, { stat: 'Maximum' }],
       ]),
       widget('Requests and errors', [
         [ns, 'Requests', 'Service', n.app, { stat: 'Sum' }],
@@ -396,16 +554,20 @@ function dashboardBody(n: DashboardNames) {
         ['AWS/RDS', 'DatabaseConnections', 'DBClusterIdentifier', n.db, { yAxis: 'right' }],
         ['AWS/RDS', 'ServerlessDatabaseCapacity', 'DBClusterIdentifier', n.db],
       ]),
-      widget('Cache', [
-        ['AWS/ElastiCache', 'ThrottledCmds', 'clusterId', n.cache, { stat: 'Sum' }],
-        [
-          'AWS/ElastiCache',
-          'ElastiCacheProcessingUnits',
-          'clusterId',
-          n.cache,
-          { stat: 'Sum', yAxis: 'right' },
-        ],
-      ]),
+      ...(n.cache
+        ? [
+            widget('Cache', [
+              ['AWS/ElastiCache', 'ThrottledCmds', 'clusterId', n.cache, { stat: 'Sum' }],
+              [
+                'AWS/ElastiCache',
+                'ElastiCacheProcessingUnits',
+                'clusterId',
+                n.cache,
+                { stat: 'Sum', yAxis: 'right' },
+              ],
+            ]),
+          ]
+        : []),
       widget(
         'WAF blocked',
         [['AWS/WAFV2', 'BlockedRequests', 'WebACL', n.acl, 'Rule', 'ALL', { stat: 'Sum' }]],

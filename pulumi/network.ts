@@ -6,6 +6,13 @@ export interface NetworkArgs {
   azCount: number;
   /** One NAT gateway per AZ (zonal resilience) instead of a single shared one (cost). */
   natGatewayPerAz: boolean;
+  /**
+   * private: tasks in private subnets, egress through NAT. public: tasks in public subnets
+   * with a public IP and no NAT at all (the lean dev layout; ingress is still ALB-only).
+   */
+  taskNetworking: 'private' | 'public';
+  /** Interface endpoints for ECR, Logs and Secrets Manager (cost: per endpoint per AZ-hour). */
+  interfaceEndpoints: boolean;
   region: string;
   containerPort: number;
   /** Port the ALB listens on: 443 with a certificate, 80 inside the VPC otherwise. */
@@ -30,14 +37,19 @@ export function subnetCidr(vpcCidr: string, index: number): string {
 }
 
 /**
- * VPC over `azCount` AZs with public subnets (NAT only) and private subnets (ALB, tasks,
- * data). Also owns every security group so the allowed paths are reviewable in one place:
- * CloudFront -> ALB -> task -> {database, cache, VPC endpoints}.
+ * VPC over `azCount` AZs with public subnets (NAT, or tasks in the lean layout) and private
+ * subnets (ALB, data, and tasks in the private layout). Also owns every security group so
+ * the allowed paths are reviewable in one place: CloudFront -> ALB -> task -> {database,
+ * cache, VPC endpoints}. The rule admitting CloudFront's VPC-origin security group lives in
+ * Edge: that group only exists once the VPC origin does.
  */
 export class Network extends pulumi.ComponentResource {
   readonly vpcId: pulumi.Output<string>;
   readonly publicSubnetIds: pulumi.Output<string>[];
   readonly privateSubnetIds: pulumi.Output<string>[];
+  /** Where the gateway tasks run (public or private subnets, per taskNetworking). */
+  readonly taskSubnetIds: pulumi.Output<string>[];
+  readonly assignPublicIp: boolean;
   readonly albSecurityGroupId: pulumi.Output<string>;
   readonly taskSecurityGroupId: pulumi.Output<string>;
   readonly databaseSecurityGroupId: pulumi.Output<string>;
@@ -74,6 +86,7 @@ export class Network extends pulumi.ComponentResource {
     const privateSubnets: aws.ec2.Subnet[] = [];
     const privateRouteTables: aws.ec2.RouteTable[] = [];
     const natGateways: aws.ec2.NatGateway[] = [];
+    const useNat = args.taskNetworking === 'private';
 
     for (let i = 0; i < args.azCount; i++) {
       const az = zones.names.apply((names) => {
@@ -88,7 +101,7 @@ export class Network extends pulumi.ComponentResource {
           vpcId: vpc.id,
           availabilityZone: az,
           cidrBlock: subnetCidr(args.cidr, i),
-          // Nothing of ours runs here except NAT gateways, which get Elastic IPs.
+          // Only NAT gateways (Elastic IPs) or tasks with assignPublicIp run here.
           mapPublicIpOnLaunch: false,
           tags: { ...tag(`public-${i}`), Tier: 'public' },
         },
@@ -101,7 +114,7 @@ export class Network extends pulumi.ComponentResource {
       );
       publicSubnets.push(pub);
 
-      if (i === 0 || args.natGatewayPerAz) {
+      if (useNat && (i === 0 || args.natGatewayPerAz)) {
         const eip = new aws.ec2.Eip(
           `${name}-nat-${i}`,
           { domain: 'vpc', tags: tag(`nat-${i}`) },
@@ -115,7 +128,7 @@ export class Network extends pulumi.ComponentResource {
           ),
         );
       }
-      const nat = natGateways[args.natGatewayPerAz ? i : 0];
+      const nat = useNat ? natGateways[args.natGatewayPerAz ? i : 0] : undefined;
 
       const priv = new aws.ec2.Subnet(
         `${name}-private-${i}`,
@@ -132,7 +145,8 @@ export class Network extends pulumi.ComponentResource {
         `${name}-private-rt-${i}`,
         {
           vpcId: vpc.id,
-          routes: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }],
+          // Without NAT the private tier (ALB, database, cache) has no route out at all.
+          routes: nat ? [{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }] : [],
           tags: tag(`private-rt-${i}`),
         },
         parent,
@@ -158,10 +172,6 @@ export class Network extends pulumi.ComponentResource {
     const taskSg = sg('task', 'Gateway tasks: reachable only from the ALB');
     const dbSg = sg('database', 'Aurora: reachable only from gateway tasks');
     const cacheSg = sg('cache', 'ElastiCache: reachable only from gateway tasks');
-    const endpointSg = sg(
-      'endpoints',
-      'Interface VPC endpoints: reachable only from gateway tasks',
-    );
 
     const cloudFront = aws.ec2.getManagedPrefixListOutput(
       { name: CLOUDFRONT_ORIGIN_PREFIX_LIST },
@@ -201,14 +211,15 @@ export class Network extends pulumi.ComponentResource {
       },
       parent,
     );
-    // Tasks call LLM providers on the internet (through NAT), so egress stays open.
+    // Tasks call LLM providers on the internet (through NAT or their public IP). Ingress
+    // stays ALB-only on the container port: the metrics port admits nobody.
     new aws.vpc.SecurityGroupEgressRule(
       `${name}-task-egress`,
       {
         securityGroupId: taskSg.id,
         ipProtocol: '-1',
         cidrIpv4: '0.0.0.0/0',
-        description: 'providers via NAT',
+        description: useNat ? 'providers via NAT' : 'providers via the task public IP',
       },
       parent,
     );
@@ -226,39 +237,47 @@ export class Network extends pulumi.ComponentResource {
       );
     fromTasks('database', dbSg, POSTGRES_PORT, POSTGRES_PORT);
     fromTasks('cache', cacheSg, CACHE_PORTS.from, CACHE_PORTS.to);
-    fromTasks('endpoints', endpointSg, 443, 443);
-
-    // Image pulls, logs, secrets and S3 stay on the AWS network and off the NAT bill.
+    // S3 (uploads, ECR layers) stays on the AWS network and off the NAT bill; gateway
+    // endpoints are free.
     new aws.ec2.VpcEndpoint(
       `${name}-s3`,
       {
         vpcId: vpc.id,
         serviceName: `com.amazonaws.${args.region}.s3`,
         vpcEndpointType: 'Gateway',
-        routeTableIds: privateRouteTables.map((rt) => rt.id),
+        routeTableIds: [publicRoutes.id, ...privateRouteTables.map((rt) => rt.id)],
         tags: tag('s3'),
       },
       parent,
     );
-    for (const service of INTERFACE_ENDPOINTS) {
-      new aws.ec2.VpcEndpoint(
-        `${name}-${service.replace('.', '-')}`,
-        {
-          vpcId: vpc.id,
-          serviceName: `com.amazonaws.${args.region}.${service}`,
-          vpcEndpointType: 'Interface',
-          privateDnsEnabled: true,
-          subnetIds: privateSubnets.map((s) => s.id),
-          securityGroupIds: [endpointSg.id],
-          tags: tag(service),
-        },
-        parent,
+    if (args.interfaceEndpoints) {
+      const endpointSg = sg(
+        'endpoints',
+        'Interface VPC endpoints: reachable only from gateway tasks',
       );
+      fromTasks('endpoints', endpointSg, 443, 443);
+      for (const service of INTERFACE_ENDPOINTS) {
+        new aws.ec2.VpcEndpoint(
+          `${name}-${service.replace('.', '-')}`,
+          {
+            vpcId: vpc.id,
+            serviceName: `com.amazonaws.${args.region}.${service}`,
+            vpcEndpointType: 'Interface',
+            privateDnsEnabled: true,
+            subnetIds: (useNat ? privateSubnets : publicSubnets).map((s) => s.id),
+            securityGroupIds: [endpointSg.id],
+            tags: tag(service),
+          },
+          parent,
+        );
+      }
     }
 
     this.vpcId = vpc.id;
     this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.taskSubnetIds = (useNat ? privateSubnets : publicSubnets).map((s) => s.id);
+    this.assignPublicIp = !useNat;
     this.albSecurityGroupId = albSg.id;
     this.taskSecurityGroupId = taskSg.id;
     this.databaseSecurityGroupId = dbSg.id;

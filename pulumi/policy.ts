@@ -3,9 +3,18 @@
  * over a list of resources so the same rules run in two places:
  *  - the unit tests, over resources recorded by `pulumi.runtime.setMocks`;
  *  - `pulumi preview --policy-pack pulumi/policy-pack`, over the real preview.
- * A reference that cannot be resolved (e.g. an id unknown during preview) is not reported
- * as a violation; the mock tests resolve every reference and assert that they do.
+ * A value unknown during preview arrives as {@link UNKNOWN} (the policy pack converts the
+ * engine's sentinels, see policy-pack/index.ts): rules never throw on it and never report
+ * it as a violation, so the pack stays mandatory during a real preview. A reference that
+ * cannot be resolved is not reported either; the mock tests resolve every reference and
+ * assert that they do, and a preview-shaped copy of each stack must produce no violation.
  */
+
+/** Stands for a value the engine cannot know yet (preview). */
+export const UNKNOWN: unique symbol = Symbol.for('switchboard.policy.unknown');
+export function isUnknown(value: unknown): value is typeof UNKNOWN {
+  return value === UNKNOWN;
+}
 
 export interface ResourceRecord {
   type: string;
@@ -34,6 +43,8 @@ export interface Invariant {
 export const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 export const ALL_VIEWER_EXCEPT_HOST_HEADER = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 export const REQUIRED_STOP_TIMEOUT = 120;
+/** The gateway's default SSE heartbeat; every idle timeout on the path must exceed it. */
+export const SSE_HEARTBEAT_SECONDS = 15;
 
 export const T = {
   service: 'aws:ecs/service:Service',
@@ -55,6 +66,11 @@ export const T = {
   listenerRule: 'aws:lb/listenerRule:ListenerRule',
   targetGroup: 'aws:lb/targetGroup:TargetGroup',
   alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
+  eventRule: 'aws:cloudwatch/eventRule:EventRule',
+  eventTarget: 'aws:cloudwatch/eventTarget:EventTarget',
+  budget: 'aws:budgets/budget:Budget',
+  rolePolicy: 'aws:iam/rolePolicy:RolePolicy',
+  iamPolicy: 'aws:iam/policy:Policy',
   logGroup: 'aws:cloudwatch/logGroup:LogGroup',
   ecrRepository: 'aws:ecr/repository:Repository',
   ecrLifecycle: 'aws:ecr/lifecyclePolicy:LifecyclePolicy',
@@ -84,6 +100,10 @@ function arr(value: unknown): unknown[] {
 }
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+/** Whether a value, or any element of it, is unknown (preview). */
+function anyUnknown(value: unknown): boolean {
+  return isUnknown(value) || (Array.isArray(value) && value.some(isUnknown));
 }
 function strings(value: unknown): string[] {
   return arr(value).filter((v): v is string => typeof v === 'string');
@@ -118,6 +138,7 @@ function violation(policy: string, r: ResourceRecord, message: string): Violatio
 
 interface ContainerDefinition {
   name?: string;
+  portMappings?: { containerPort?: number }[];
   user?: string;
   readonlyRootFilesystem?: boolean;
   stopTimeout?: number;
@@ -129,10 +150,23 @@ interface ContainerDefinition {
   logConfiguration?: { logDriver?: string };
 }
 
+/** The task's containers; none while the definitions are unknown or unparseable. */
 export function containerDefinitions(task: ResourceRecord): ContainerDefinition[] {
   const raw = task.props.containerDefinitions;
-  if (typeof raw === 'string') return JSON.parse(raw) as ContainerDefinition[];
+  if (typeof raw === 'string') {
+    try {
+      return arr(JSON.parse(raw)) as ContainerDefinition[];
+    } catch {
+      return [];
+    }
+  }
   return arr(raw) as ContainerDefinition[];
+}
+
+function envOf(c: ContainerDefinition): Map<string, string> {
+  return new Map(
+    (c.environment ?? []).map((e) => [e.name ?? '', e.value ?? ''] as [string, string]),
+  );
 }
 
 // --- network helpers ---------------------------------------------------------------------
@@ -293,18 +327,49 @@ const circuitBreaker: Invariant = {
 
 const privateTasks: Invariant = {
   name: 'service-private-networking',
-  description: 'Tasks run in private subnets without public IPs.',
+  description:
+    'Tasks run in private subnets without public IPs, or (lean layout) in public subnets with a public IP behind security groups that admit only other security groups (the ALB), never addresses.',
   check(resources) {
     const out: Violation[] = [];
+    const rules = ingressRules(resources);
     for (const svc of ofType(resources, T.service)) {
       const net = obj(svc.props.networkConfiguration);
+      if (isUnknown(svc.props.networkConfiguration)) continue;
       if (!net) {
         out.push(violation(this.name, svc, 'has no awsvpc network configuration'));
         continue;
       }
-      if (net.assignPublicIp !== false)
-        out.push(violation(this.name, svc, 'assignPublicIp is not explicitly false'));
-      out.push(...publicSubnetViolations(this.name, resources, svc, net.subnets));
+      const publicIp = net.assignPublicIp;
+      if (publicIp !== true && publicIp !== false) {
+        if (!isUnknown(publicIp))
+          out.push(violation(this.name, svc, 'assignPublicIp is not explicit'));
+        continue;
+      }
+      if (!publicIp) {
+        out.push(...publicSubnetViolations(this.name, resources, svc, net.subnets));
+        continue;
+      }
+      // A public IP only in a public subnet (elsewhere it cannot egress), and then the
+      // task's groups must admit nothing but other security groups.
+      for (const subnet of arr(net.subnets)) {
+        if (subnetIsPublic(resources, subnet) === false)
+          out.push(
+            violation(this.name, svc, `has a public IP in private subnet ${String(subnet)}`),
+          );
+      }
+      for (const group of strings(net.securityGroups)) {
+        for (const rule of rules.filter((r) => r.securityGroup === group)) {
+          if (rule.cidrs.length > 0 || rule.prefixLists.length > 0) {
+            out.push(
+              violation(
+                this.name,
+                svc,
+                `has a public IP and security group ${group} admits addresses (${[...rule.cidrs, ...rule.prefixLists].join(', ')})`,
+              ),
+            );
+          }
+        }
+      }
     }
     return out;
   },
@@ -425,6 +490,7 @@ const wafOnCloudFront: Invariant = {
       }
     }
     for (const dist of ofType(resources, T.distribution)) {
+      if (isUnknown(dist.props.webAclId)) continue;
       const ref = str(dist.props.webAclId);
       if (!ref) {
         out.push(violation(this.name, dist, 'has no web ACL'));
@@ -442,16 +508,51 @@ const wafOnCloudFront: Invariant = {
   },
 };
 
+interface WafStatement {
+  managedRuleGroupStatement?: {
+    name?: string;
+    ruleActionOverrides?: { name?: string; actionToUse?: Props }[];
+  };
+  rateBasedStatement?: {
+    limit?: number;
+    aggregateKeyType?: string;
+    scopeDownStatement?: WafStatement;
+  };
+  byteMatchStatement?: {
+    searchString?: string;
+    positionalConstraint?: string;
+    fieldToMatch?: Props;
+  };
+  andStatement?: { statements?: WafStatement[] };
+  notStatement?: { statement?: WafStatement };
+  ipSetReferenceStatement?: { arn?: string };
+}
+
 interface WafRule {
   name?: string;
   action?: Props;
-  statement?: {
-    managedRuleGroupStatement?: {
-      name?: string;
-      ruleActionOverrides?: { name?: string; actionToUse?: Props }[];
-    };
-    rateBasedStatement?: { limit?: number; aggregateKeyType?: string };
-  };
+  overrideAction?: Props;
+  statement?: WafStatement;
+}
+
+/** Whether a statement matches the request path prefix /admin. */
+function matchesAdminPath(statement: WafStatement | undefined): boolean {
+  const m = statement?.byteMatchStatement;
+  return (
+    m?.searchString === '/admin' &&
+    m.positionalConstraint === 'STARTS_WITH' &&
+    obj(m.fieldToMatch)?.uriPath !== undefined
+  );
+}
+
+/** A blocking rule: path is /admin AND the source is NOT in an IP set. */
+function isAdminAllowList(rule: WafRule): boolean {
+  const parts = rule.statement?.andStatement?.statements ?? [];
+  return (
+    obj(rule.action)?.block !== undefined &&
+    parts.some(matchesAdminPath) &&
+    parts.some((p) => p.notStatement?.statement?.ipSetReferenceStatement !== undefined)
+  );
 }
 
 const wafRules: Invariant = {
@@ -491,9 +592,60 @@ const wafRules: Invariant = {
           ),
         );
       }
-      const rate = rules.find((r) => r.statement?.rateBasedStatement?.aggregateKeyType === 'IP');
+      const rate = rules.find(
+        (r) =>
+          r.statement?.rateBasedStatement?.aggregateKeyType === 'IP' &&
+          r.statement.rateBasedStatement.scopeDownStatement === undefined,
+      );
       if (!rate || !obj(rate.action)?.block)
         out.push(violation(this.name, acl, 'missing a blocking per-IP rate-based rule'));
+      const adminRate = rules.find((r) =>
+        matchesAdminPath(r.statement?.rateBasedStatement?.scopeDownStatement),
+      );
+      const adminLimit = adminRate?.statement?.rateBasedStatement?.limit;
+      const globalLimit = rate?.statement?.rateBasedStatement?.limit;
+      if (!adminRate || !obj(adminRate.action)?.block) {
+        out.push(violation(this.name, acl, 'missing a blocking per-IP rate limit on /admin'));
+      } else if (
+        typeof adminLimit === 'number' &&
+        typeof globalLimit === 'number' &&
+        adminLimit >= globalLimit
+      ) {
+        out.push(
+          violation(
+            this.name,
+            acl,
+            `/admin rate limit ${adminLimit} is not tighter than ${globalLimit}`,
+          ),
+        );
+      }
+      if (tagOf(acl, 'Stack') === 'prod' && !rules.some(isAdminAllowList)) {
+        out.push(violation(this.name, acl, 'prod must block /admin outside an IP allow-list'));
+      }
+    }
+    return out;
+  },
+};
+
+function tagOf(r: ResourceRecord, key: string): string | undefined {
+  return str(obj(r.props.tags)?.[key]) ?? str(obj(r.props.tagsAll)?.[key]);
+}
+
+const wafManagedGroupsEnforced: Invariant = {
+  name: 'waf-managed-groups-enforced',
+  description:
+    'Managed rule groups enforce their own actions (override none), never count mode; only named rules may be overridden to count.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const acl of ofType(resources, T.webAcl)) {
+      for (const rule of arr(acl.props.rules) as WafRule[]) {
+        if (!rule.statement?.managedRuleGroupStatement) continue;
+        if (obj(rule.overrideAction)?.none === undefined) {
+          out.push(
+            violation(this.name, acl, `managed group ${String(rule.name)} runs in count mode`),
+          );
+        }
+      }
     }
     return out;
   },
@@ -551,10 +703,17 @@ const albOnlyFromCloudFront: Invariant = {
         continue;
       }
       const albArn = str(alb.props.arn);
-      const origin = origins.find((o) => str(obj(o.props.vpcOriginEndpointConfig)?.arn) === albArn);
+      const origin =
+        albArn === undefined
+          ? undefined
+          : origins.find((o) => str(obj(o.props.vpcOriginEndpointConfig)?.arn) === albArn);
       if (albArn !== undefined && !origin) {
         out.push(violation(this.name, alb, 'is not the target of a CloudFront VPC origin'));
-      } else if (origin && !handles(origin).some((h) => distributionOrigins.includes(h))) {
+      } else if (
+        origin &&
+        !distributionOrigins.includes(undefined) &&
+        !handles(origin).some((h) => distributionOrigins.includes(h))
+      ) {
         out.push(violation(this.name, alb, 'its VPC origin is not used by any distribution'));
       }
       for (const sg of strings(alb.props.securityGroups)) {
@@ -612,6 +771,7 @@ const alarmActions: Invariant = {
   check(resources) {
     const out: Violation[] = [];
     for (const alarm of ofType(resources, T.alarm)) {
+      if (anyUnknown(alarm.props.alarmActions)) continue;
       const actions = strings(alarm.props.alarmActions);
       if (alarm.props.actionsEnabled === false || actions.length === 0) {
         out.push(violation(this.name, alarm, 'has no enabled alarm action'));
@@ -648,12 +808,15 @@ const ecrHardening: Invariant = {
   check(resources) {
     const out: Violation[] = [];
     const lifecycles = ofType(resources, T.ecrLifecycle).map((p) => str(p.props.repository));
+    const lifecycleUnknown = ofType(resources, T.ecrLifecycle).some((p) =>
+      isUnknown(p.props.repository),
+    );
     for (const repo of ofType(resources, T.ecrRepository)) {
       if (obj(repo.props.imageScanningConfiguration)?.scanOnPush !== true)
         out.push(violation(this.name, repo, 'does not scan on push'));
       if (repo.props.imageTagMutability !== 'IMMUTABLE')
         out.push(violation(this.name, repo, 'tags are mutable'));
-      if (!handles(repo).some((h) => lifecycles.includes(h)))
+      if (!lifecycleUnknown && !handles(repo).some((h) => lifecycles.includes(h)))
         out.push(violation(this.name, repo, 'has no lifecycle policy'));
     }
     return out;
@@ -667,8 +830,11 @@ const s3Private: Invariant = {
     const out: Violation[] = [];
     const blocks = ofType(resources, T.publicAccessBlock);
     const encryption = ofType(resources, T.bucketEncryption);
+    // During preview a new bucket's name is unknown and so is every reference to it.
+    const unresolved = [...blocks, ...encryption].some((r) => isUnknown(r.props.bucket));
     for (const bucket of ofType(resources, T.bucket)) {
       const ids = handles(bucket);
+      if (ids.length === 0 || unresolved) continue;
       const block = blocks.find((b) => ids.includes(str(b.props.bucket) ?? ''));
       const allBlocked =
         block &&
@@ -721,6 +887,7 @@ const cachePrivate: Invariant = {
     const out: Violation[] = [];
     // ElastiCache Serverless always encrypts in transit and at rest; placement is what can go wrong.
     for (const cache of ofType(resources, T.serverlessCache)) {
+      if (anyUnknown(cache.props.securityGroupIds) || anyUnknown(cache.props.subnetIds)) continue;
       if (strings(cache.props.securityGroupIds).length === 0)
         out.push(violation(this.name, cache, 'has no security group'));
       if (arr(cache.props.subnetIds).length === 0)
@@ -760,6 +927,346 @@ const albStreaming: Invariant = {
   },
 };
 
+const sharedApiKeySecret: Invariant = {
+  name: 'task-shared-api-key-secret',
+  description:
+    'Every container gets API_KEY_SECRET from Secrets Manager: a per-task secret would make an API key valid only on the task that created it.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const task of ofType(resources, T.taskDefinition)) {
+      for (const c of containerDefinitions(task)) {
+        const ref = (c.secrets ?? []).find((x) => x.name === 'API_KEY_SECRET');
+        if (!ref || !SECRET_REFERENCE.test(ref.valueFrom ?? ''))
+          out.push(
+            violation(this.name, task, `container ${c.name ?? '?'} has no API_KEY_SECRET secret`),
+          );
+      }
+    }
+    return out;
+  },
+};
+
+interface RequiredAlarm {
+  what: string;
+  namespace: string;
+  metricName: string;
+  extendedStatistic?: string;
+  /** Only required when a resource of this type exists. */
+  when?: string;
+}
+
+/** The signals the ECS operations guide asks alarms for. */
+export const REQUIRED_ALARMS: RequiredAlarm[] = [
+  { what: 'ALB 5XX', namespace: 'AWS/ApplicationELB', metricName: 'HTTPCode_ELB_5XX_Count' },
+  { what: 'target 5XX', namespace: 'AWS/ApplicationELB', metricName: 'HTTPCode_Target_5XX_Count' },
+  { what: 'ALB 4XX', namespace: 'AWS/ApplicationELB', metricName: 'HTTPCode_ELB_4XX_Count' },
+  {
+    what: 'rejected connections',
+    namespace: 'AWS/ApplicationELB',
+    metricName: 'RejectedConnectionCount',
+  },
+  { what: 'no healthy task', namespace: 'AWS/ApplicationELB', metricName: 'HealthyHostCount' },
+  {
+    what: 'TTFT p99',
+    namespace: 'Switchboard',
+    metricName: 'TimeToFirstTokenMs',
+    extendedStatistic: 'p99',
+  },
+  { what: 'dependencies down', namespace: 'Switchboard', metricName: 'DependenciesDown' },
+  {
+    what: 'Aurora ACU at max',
+    namespace: 'AWS/RDS',
+    metricName: 'ServerlessDatabaseCapacity',
+    when: T.dbCluster,
+  },
+  {
+    what: 'Valkey throttling',
+    namespace: 'AWS/ElastiCache',
+    metricName: 'ThrottledCmds',
+    when: T.serverlessCache,
+  },
+  {
+    what: 'Valkey storage limit',
+    namespace: 'AWS/ElastiCache',
+    metricName: 'BytesUsedForCache',
+    when: T.serverlessCache,
+  },
+  {
+    what: 'Valkey ECPU limit',
+    namespace: 'AWS/ElastiCache',
+    metricName: 'ElastiCacheProcessingUnits',
+    when: T.serverlessCache,
+  },
+];
+
+function eventPattern(rule: ResourceRecord): Props | undefined {
+  const raw = rule.props.eventPattern;
+  if (typeof raw !== 'string') return undefined;
+  try {
+    return obj(JSON.parse(raw));
+  } catch {
+    return undefined;
+  }
+}
+
+const alarmsPresent: Invariant = {
+  name: 'alarms-present',
+  description:
+    'Alarms exist for every required signal; ECS deployment failures and Spot interruptions reach an SNS topic through EventBridge; a cost budget exists.',
+  check(resources) {
+    const out: Violation[] = [];
+    const services = ofType(resources, T.service);
+    if (services.length === 0) return out;
+    const anchor = services[0];
+    const alarms = ofType(resources, T.alarm);
+    for (const required of REQUIRED_ALARMS) {
+      if (required.when && ofType(resources, required.when).length === 0) continue;
+      const found = alarms.some(
+        (a) =>
+          a.props.namespace === required.namespace &&
+          a.props.metricName === required.metricName &&
+          (required.extendedStatistic === undefined ||
+            a.props.extendedStatistic === required.extendedStatistic),
+      );
+      if (!found) out.push(violation(this.name, anchor, `no alarm on ${required.what}`));
+    }
+    const targets = ofType(resources, T.eventTarget);
+    const routedToSns = (rule: ResourceRecord) =>
+      targets.some(
+        (t) =>
+          handles(rule).includes(str(t.props.rule) ?? '') &&
+          (isUnknown(t.props.arn) || (str(t.props.arn) ?? '').includes(':sns:')),
+      );
+    const rules = ofType(resources, T.eventRule);
+    const matching = (detailType: string, field: string, value: string) =>
+      rules.some((r) => {
+        const pattern = eventPattern(r);
+        if (isUnknown(r.props.eventPattern)) return true;
+        return (
+          strings(pattern?.['detail-type']).includes(detailType) &&
+          strings(obj(pattern?.detail)?.[field]).includes(value) &&
+          routedToSns(r)
+        );
+      });
+    if (!matching('ECS Deployment State Change', 'eventName', 'SERVICE_DEPLOYMENT_FAILED'))
+      out.push(violation(this.name, anchor, 'deployment failures reach no SNS topic'));
+    if (!matching('ECS Task State Change', 'stopCode', 'SpotInterruption'))
+      out.push(violation(this.name, anchor, 'Spot interruptions reach no SNS topic'));
+    if (ofType(resources, T.budget).length === 0)
+      out.push(violation(this.name, anchor, 'no cost budget'));
+    return out;
+  },
+};
+
+const prodDeletionProtection: Invariant = {
+  name: 'prod-deletion-protection',
+  description:
+    'In a stack tagged Stack=prod, databases and load balancers are deletion-protected and databases keep a final snapshot.',
+  check(resources) {
+    const out: Violation[] = [];
+    const prod = (r: ResourceRecord) => tagOf(r, 'Stack') === 'prod';
+    for (const db of ofType(resources, T.dbCluster).filter(prod)) {
+      if (db.props.deletionProtection !== true)
+        out.push(violation(this.name, db, 'has no deletion protection'));
+      if (db.props.skipFinalSnapshot === true)
+        out.push(violation(this.name, db, 'skips the final snapshot'));
+    }
+    for (const lb of ofType(resources, T.loadBalancer).filter(prod)) {
+      if (lb.props.enableDeletionProtection !== true)
+        out.push(violation(this.name, lb, 'has no deletion protection'));
+    }
+    return out;
+  },
+};
+
+/** Glob-ish path pattern (CloudFront, ALB) that could route /metrics. */
+function routesMetrics(pattern: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
+  return re.test('/metrics') && pattern !== '*' && pattern !== '/*';
+}
+
+const metricsNotPublic: Invariant = {
+  name: 'metrics-not-public',
+  description:
+    'Prometheus metrics are served on METRICS_PORT, which no port mapping, target group, health check, listener rule, CloudFront behaviour or task security group rule reaches.',
+  check(resources) {
+    const out: Violation[] = [];
+    const metricsPorts = new Set<number>();
+    for (const task of ofType(resources, T.taskDefinition)) {
+      for (const c of containerDefinitions(task)) {
+        const env = envOf(c);
+        const metrics = Number(env.get('METRICS_PORT'));
+        const port = Number(env.get('PORT'));
+        if (!env.has('METRICS_PORT') || !Number.isInteger(metrics) || metrics === port) {
+          out.push(
+            violation(
+              this.name,
+              task,
+              `container ${c.name ?? '?'} serves metrics on its public port (METRICS_PORT unset or equal to PORT)`,
+            ),
+          );
+          continue;
+        }
+        metricsPorts.add(metrics);
+        if ((c.portMappings ?? []).some((m) => m.containerPort === metrics))
+          out.push(violation(this.name, task, `container ${c.name ?? '?'} maps the metrics port`));
+      }
+    }
+    for (const tg of ofType(resources, T.targetGroup)) {
+      const hc = obj(tg.props.healthCheck);
+      if (typeof tg.props.port === 'number' && metricsPorts.has(tg.props.port))
+        out.push(violation(this.name, tg, 'targets the metrics port'));
+      if (hc && metricsPorts.has(Number(hc.port)))
+        out.push(violation(this.name, tg, 'health-checks the metrics port'));
+      if (hc && str(hc.path)?.toLowerCase().startsWith('/metrics'))
+        out.push(violation(this.name, tg, 'health check path is /metrics'));
+    }
+    for (const rule of ofType(resources, T.listenerRule)) {
+      for (const cond of arr(rule.props.conditions)) {
+        const values = strings(obj(obj(cond)?.pathPattern)?.values);
+        if (values.some(routesMetrics))
+          out.push(violation(this.name, rule, 'routes /metrics to a target group'));
+      }
+    }
+    for (const dist of ofType(resources, T.distribution)) {
+      for (const b of arr(dist.props.orderedCacheBehaviors)) {
+        const pattern = str(obj(b)?.pathPattern);
+        if (pattern && routesMetrics(pattern))
+          out.push(violation(this.name, dist, `behaviour ${pattern} routes /metrics`));
+      }
+    }
+    for (const rule of ingressRules(resources)) {
+      const from = rule.fromPort;
+      const to = rule.toPort;
+      if (typeof from !== 'number' || typeof to !== 'number') continue;
+      for (const port of metricsPorts) {
+        if (from <= port && port <= to)
+          out.push(violation(this.name, rule.source, `admits the metrics port ${port}`));
+      }
+    }
+    return out;
+  },
+};
+
+/** Actions on data (not management): any of them on `*` exposes every object or model. */
+const DATA_PLANE_ACTION =
+  /^(s3:(\*|Get|Put|Delete|Abort|List)|bedrock:(\*|Invoke)|secretsmanager:(\*|GetSecretValue)|kms:(\*|Decrypt|Encrypt|GenerateDataKey)|dynamodb:|sqs:|sns:Publish|\*$)/;
+
+/** Why a Resource entry is too broad for a data-plane action, or undefined when it is scoped. */
+function broadResource(resource: string, condition: unknown): string | undefined {
+  if (resource === '*') return 'Resource "*"';
+  const parts = resource.split(':');
+  if (parts.length < 6 || parts[0] !== 'arn') return undefined;
+  const [, , service, region, account] = parts;
+  const id = parts.slice(5).join(':');
+  if (id === '*' || id === '*/*' || (/^[\w-]+\/\*$/.test(id) && service !== 's3'))
+    return `${resource} names no specific resource`;
+  if (service === 'bedrock') {
+    if (id.includes('*')) return `${resource} names no specific model`;
+    if (account === '*') return `${resource} is not scoped to the account`;
+    // Foundation models behind a cross-region profile live in several regions; allowed
+    // only when the call must go through one of the listed profiles.
+    const viaProfile = obj(obj(condition)?.StringLike)?.['bedrock:InferenceProfileArn'];
+    if (region === '*' && viaProfile === undefined) return `${resource} is not scoped to a region`;
+  }
+  return undefined;
+}
+
+const iamDataPlaneScoped: Invariant = {
+  name: 'iam-data-plane-scoped',
+  description:
+    'IAM policies never allow data-plane actions (S3 objects, Bedrock invocation, secrets, KMS) on "*" or on every resource of a service; Bedrock is scoped to region, account and model.',
+  check(resources) {
+    const out: Violation[] = [];
+    for (const policy of [...ofType(resources, T.rolePolicy), ...ofType(resources, T.iamPolicy)]) {
+      const raw = policy.props.policy;
+      if (typeof raw !== 'string') continue;
+      let doc: Props | undefined;
+      try {
+        doc = obj(JSON.parse(raw));
+      } catch {
+        continue;
+      }
+      const statements = Array.isArray(doc?.Statement) ? doc.Statement : [doc?.Statement];
+      for (const st of statements.map(obj)) {
+        if (!st || st.Effect !== 'Allow') continue;
+        const actions = typeof st.Action === 'string' ? [st.Action] : strings(st.Action);
+        if (!actions.some((a) => DATA_PLANE_ACTION.test(a))) continue;
+        const list = typeof st.Resource === 'string' ? [st.Resource] : strings(st.Resource);
+        for (const resource of list) {
+          const why = broadResource(resource, st.Condition);
+          if (why) out.push(violation(this.name, policy, `${actions.join(',')}: ${why}`));
+        }
+      }
+    }
+    return out;
+  },
+};
+
+const timeoutsOrdered: Invariant = {
+  name: 'timeouts-ordered',
+  description:
+    'A stop unfolds in order: the gateway drain (SHUTDOWN_DRAIN_SECONDS) ends before the ALB deregistration delay, which ends before stopTimeout (SIGKILL); ALB idle and CloudFront read timeouts outlast the SSE heartbeat.',
+  check(resources) {
+    const out: Violation[] = [];
+    const heartbeat = (c: ContainerDefinition) =>
+      Number(envOf(c).get('HEARTBEAT_SECONDS') ?? SSE_HEARTBEAT_SECONDS);
+    for (const svc of ofType(resources, T.service)) {
+      const task = byHandle(resources, T.taskDefinition, svc.props.taskDefinition);
+      if (!task) continue;
+      for (const lb of arr(svc.props.loadBalancers).map(obj)) {
+        const tg = byHandle(resources, T.targetGroup, lb?.targetGroupArn);
+        const container = containerDefinitions(task).find((c) => c.name === lb?.containerName);
+        if (!tg || !container) continue;
+        const delay = Number(tg.props.deregistrationDelay ?? 300);
+        const stop = Number(container.stopTimeout ?? 30);
+        const drain = Number(envOf(container).get('SHUTDOWN_DRAIN_SECONDS'));
+        if (!(delay < stop))
+          out.push(
+            violation(this.name, tg, `deregistration delay ${delay} s >= stopTimeout ${stop} s`),
+          );
+        if (!Number.isFinite(drain) || !(drain < delay))
+          out.push(
+            violation(
+              this.name,
+              task,
+              `drain ${String(drain)} s >= deregistration delay ${delay} s`,
+            ),
+          );
+      }
+    }
+    const beat = Math.max(
+      SSE_HEARTBEAT_SECONDS,
+      ...ofType(resources, T.taskDefinition).flatMap((t) => containerDefinitions(t).map(heartbeat)),
+    );
+    for (const alb of ofType(resources, T.loadBalancer)) {
+      const idle = Number(alb.props.idleTimeout ?? 60);
+      if (!(idle > beat))
+        out.push(violation(this.name, alb, `idle timeout ${idle} s <= SSE heartbeat ${beat} s`));
+    }
+    for (const dist of ofType(resources, T.distribution)) {
+      for (const origin of arr(dist.props.origins).map(obj)) {
+        const read = Number(
+          obj(origin?.vpcOriginConfig)?.originReadTimeout ??
+            obj(origin?.customOriginConfig)?.originReadTimeout ??
+            30,
+        );
+        if (!(read > beat))
+          out.push(
+            violation(this.name, dist, `origin read timeout ${read} s <= SSE heartbeat ${beat} s`),
+          );
+      }
+    }
+    return out;
+  },
+};
+
 export const invariants: Invariant[] = [
   capacityStrategy,
   circuitBreaker,
@@ -778,6 +1285,13 @@ export const invariants: Invariant[] = [
   databasePrivate,
   cachePrivate,
   albStreaming,
+  sharedApiKeySecret,
+  wafManagedGroupsEnforced,
+  alarmsPresent,
+  prodDeletionProtection,
+  metricsNotPublic,
+  iamDataPlaneScoped,
+  timeoutsOrdered,
 ];
 
 export function checkAll(resources: ResourceRecord[]): Violation[] {

@@ -1,10 +1,20 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { CapacityStrategyItem } from './config';
+import * as random from '@pulumi/random';
+import {
+  CapacityStrategyItem,
+  ContainerInsights,
+  CpuArchitecture,
+  STOP_TIMEOUT_SECONDS,
+} from './config';
 
 export interface ServiceArgs {
   region: string;
-  privateSubnetIds: pulumi.Input<string>[];
+  /** Where tasks run; with assignPublicIp these are public subnets (no NAT). */
+  subnetIds: pulumi.Input<string>[];
+  assignPublicIp: boolean;
   taskSecurityGroupId: pulumi.Input<string>;
   targetGroupArn: pulumi.Input<string>;
   /** The service must not start before the target group is attached to a listener. */
@@ -12,6 +22,10 @@ export interface ServiceArgs {
   repositoryUrl: pulumi.Input<string>;
   imageTag: string;
   containerPort: number;
+  /** METRICS_PORT: Prometheus /metrics, not mapped to any load balancer. */
+  metricsPort: number;
+  cpuArchitecture: CpuArchitecture;
+  containerInsights: ContainerInsights;
   cpu: number;
   memory: number;
   minTasks: number;
@@ -26,7 +40,8 @@ export interface ServiceArgs {
   /** Value of the EMF `Service` dimension the gateway publishes. */
   metricsService: string;
   databaseUrlSecretArn: pulumi.Input<string>;
-  redisUrl: pulumi.Input<string>;
+  /** Unset when the stack runs without a cache cluster (single task, in-process limits). */
+  redisUrl?: pulumi.Input<string>;
   bucketName: pulumi.Input<string>;
   bucketArn: pulumi.Input<string>;
   /** Environment variable names whose values live in Secrets Manager (set out of band). */
@@ -38,15 +53,89 @@ export interface ServiceArgs {
 }
 
 export const CONTAINER_NAME = 'gateway';
-/** ECS sends SIGKILL this long after SIGTERM; equals the Fargate Spot reclaim notice. */
-export const STOP_TIMEOUT_SECONDS = 120;
+export { STOP_TIMEOUT_SECONDS };
 /** The `node` user of the official Node image; numeric so ECS needs no passwd lookup. */
 export const CONTAINER_USER = '1000:1000';
 export const METRICS_NAMESPACE = 'Switchboard';
+/** The task's only writable path (a task volume; the image declares it as VOLUME). */
+export const WRITABLE_PATH = '/tmp';
+/** DATA_DIR inside it; the image creates it owned by the runtime user. */
+export const DATA_DIR = `${WRITABLE_PATH}/switchboard`;
 
 interface KeyValue {
   name: string;
   value: pulumi.Input<string>;
+}
+
+/** Geography prefixes of Bedrock cross-region inference profile ids (`us.anthropic...`). */
+const INFERENCE_PROFILE_PREFIX = /^(us|eu|apac|us-gov|global|jp|au|ca)\./;
+const CATALOGUE = path.resolve(
+  __dirname,
+  '..',
+  'libs',
+  'llm',
+  'src',
+  'catalogue',
+  'models.default.json',
+);
+
+/** Upstream model ids of the catalogue's Bedrock entries. */
+export function bedrockModelIds(cataloguePath = CATALOGUE): string[] {
+  const raw = JSON.parse(fs.readFileSync(cataloguePath, 'utf8')) as
+    | { models?: { provider?: string; upstreamModel?: string }[] }
+    | { provider?: string; upstreamModel?: string }[];
+  const models = Array.isArray(raw) ? raw : (raw.models ?? []);
+  return [
+    ...new Set(
+      models
+        .filter((m) => m.provider === 'bedrock' && typeof m.upstreamModel === 'string')
+        .map((m) => m.upstreamModel as string),
+    ),
+  ].sort();
+}
+
+/**
+ * IAM statements allowing exactly the catalogue's Bedrock models: foundation models in the
+ * stack's region, inference profiles in the stack's region and account, and the foundation
+ * models behind those profiles in whichever region the profile routes to, but only when
+ * called through one of these profiles.
+ */
+export function bedrockStatements(region: string, account: string, modelIds: string[]) {
+  const actions = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
+  const direct = modelIds.filter((id) => !INFERENCE_PROFILE_PREFIX.test(id));
+  const profiles = modelIds.filter((id) => INFERENCE_PROFILE_PREFIX.test(id));
+  const statements: Record<string, unknown>[] = [];
+  if (direct.length > 0) {
+    statements.push({
+      Sid: 'BedrockFoundationModels',
+      Effect: 'Allow',
+      Action: actions,
+      Resource: direct.map((id) => `arn:aws:bedrock:${region}::foundation-model/${id}`),
+    });
+  }
+  if (profiles.length > 0) {
+    const profileArns = profiles.map(
+      (id) => `arn:aws:bedrock:${region}:${account}:inference-profile/${id}`,
+    );
+    statements.push(
+      { Sid: 'BedrockInferenceProfiles', Effect: 'Allow', Action: actions, Resource: profileArns },
+      {
+        Sid: 'BedrockModelsBehindProfiles',
+        Effect: 'Allow',
+        Action: actions,
+        Resource: [
+          ...new Set(
+            profiles.map(
+              (id) =>
+                `arn:aws:bedrock:*::foundation-model/${id.replace(INFERENCE_PROFILE_PREFIX, '')}`,
+            ),
+          ),
+        ],
+        Condition: { StringLike: { 'bedrock:InferenceProfileArn': profileArns } },
+      },
+    );
+  }
+  return statements;
 }
 
 /**
@@ -55,9 +144,12 @@ interface KeyValue {
  */
 export class Service extends pulumi.ComponentResource {
   readonly clusterName: pulumi.Output<string>;
+  readonly clusterArn: pulumi.Output<string>;
   readonly serviceName: pulumi.Output<string>;
+  readonly serviceArn: pulumi.Output<string>;
   readonly logGroupName: pulumi.Output<string>;
   readonly adminKeySecretArn: pulumi.Output<string>;
+  readonly apiKeySecretArn: pulumi.Output<string>;
   readonly providerSecretNames: pulumi.Output<string>[];
 
   constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -66,7 +158,7 @@ export class Service extends pulumi.ComponentResource {
 
     const cluster = new aws.ecs.Cluster(
       `${name}-cluster`,
-      { settings: [{ name: 'containerInsights', value: 'enhanced' }], tags: args.tags },
+      { settings: [{ name: 'containerInsights', value: args.containerInsights }], tags: args.tags },
       parent,
     );
     const capacityProviders = new aws.ecs.ClusterCapacityProviders(
@@ -86,30 +178,39 @@ export class Service extends pulumi.ComponentResource {
     );
 
     // --- secrets ---------------------------------------------------------------
-    // The bootstrap admin key is generated once; later previews produce a new random
-    // value that ignoreChanges discards.
-    const adminKey = new aws.secretsmanager.Secret(
-      `${name}-admin-api-key`,
-      {
-        name: `${name}/ADMIN_API_KEY`,
-        description: 'Switchboard bootstrap admin API key',
-        recoveryWindowInDays: args.secretRecoveryDays,
-        tags: args.tags,
-      },
-      parent,
-    );
-    new aws.secretsmanager.SecretVersion(
-      `${name}-admin-api-key`,
-      {
-        secretId: adminKey.id,
-        secretString: pulumi.secret(
-          aws.secretsmanager.getRandomPasswordOutput(
-            { passwordLength: 48, excludePunctuation: true },
-            parent,
-          ).randomPassword,
-        ),
-      },
-      { parent: this, ignoreChanges: ['secretString'] },
+    // Generated once by Pulumi resources (stable across runs, encrypted in state):
+    //  - ADMIN_API_KEY, the bootstrap admin key;
+    //  - API_KEY_SECRET, the HMAC key of API key hashes. Every task must share it, or a key
+    //    created on one task is unknown to the others and to every task after a deploy.
+    const generatedSecret = (envName: string, description: string, length: number) => {
+      const part = envName.toLowerCase().replace(/_/g, '-');
+      const secret = new aws.secretsmanager.Secret(
+        `${name}-${part}`,
+        {
+          name: `${name}/${envName}`,
+          description,
+          recoveryWindowInDays: args.secretRecoveryDays,
+          tags: args.tags,
+        },
+        parent,
+      );
+      const value = new random.RandomPassword(
+        `${name}-${part}`,
+        { length, special: false },
+        parent,
+      );
+      new aws.secretsmanager.SecretVersion(
+        `${name}-${part}`,
+        { secretId: secret.id, secretString: value.result },
+        parent,
+      );
+      return secret;
+    };
+    const adminKey = generatedSecret('ADMIN_API_KEY', 'Switchboard bootstrap admin API key', 48);
+    const apiKeySecret = generatedSecret(
+      'API_KEY_SECRET',
+      'Switchboard HMAC secret for API key hashes (shared by every task)',
+      64,
     );
     // Provider keys never pass through Pulumi state: operators put the value with
     // `aws secretsmanager put-secret-value --secret-id <name>` before the first deploy.
@@ -131,6 +232,7 @@ export class Service extends pulumi.ComponentResource {
     );
     const secretRefs: { name: string; valueFrom: pulumi.Input<string> }[] = [
       { name: 'ADMIN_API_KEY', valueFrom: adminKey.arn },
+      { name: 'API_KEY_SECRET', valueFrom: apiKeySecret.arn },
       { name: 'DATABASE_URL', valueFrom: args.databaseUrlSecretArn },
       ...providerSecrets.map(([envName, secret]) => ({ name: envName, valueFrom: secret.arn })),
     ];
@@ -176,6 +278,8 @@ export class Service extends pulumi.ComponentResource {
       },
       parent,
     );
+    const account = aws.getCallerIdentityOutput({}, parent).accountId;
+    const bedrock = account.apply((id) => bedrockStatements(args.region, id, bedrockModelIds()));
     const taskRole = new aws.iam.Role(
       `${name}-task`,
       { assumeRolePolicy: assumeEcsTasks, tags: args.tags },
@@ -185,30 +289,25 @@ export class Service extends pulumi.ComponentResource {
       `${name}-task`,
       {
         role: taskRole.id,
-        policy: pulumi.jsonStringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: args.bucketArn },
-            {
-              Effect: 'Allow',
-              Action: [
-                's3:GetObject',
-                's3:PutObject',
-                's3:DeleteObject',
-                's3:AbortMultipartUpload',
-              ],
-              Resource: pulumi.interpolate`${args.bucketArn}/*`,
-            },
-            {
-              Effect: 'Allow',
-              Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-              Resource: [
-                'arn:aws:bedrock:*::foundation-model/*',
-                'arn:aws:bedrock:*:*:inference-profile/*',
-              ],
-            },
-          ],
-        }),
+        policy: pulumi.all([args.bucketArn, bedrock]).apply(([bucketArn, bedrockStatements]) =>
+          JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn },
+              {
+                Effect: 'Allow',
+                Action: [
+                  's3:GetObject',
+                  's3:PutObject',
+                  's3:DeleteObject',
+                  's3:AbortMultipartUpload',
+                ],
+                Resource: `${bucketArn}/*`,
+              },
+              ...bedrockStatements,
+            ],
+          }),
+        ),
       },
       parent,
     );
@@ -217,11 +316,12 @@ export class Service extends pulumi.ComponentResource {
     const environment: KeyValue[] = [
       { name: 'NODE_ENV', value: 'production' },
       { name: 'PORT', value: String(args.containerPort) },
+      { name: 'METRICS_PORT', value: String(args.metricsPort) },
       { name: 'HOST', value: '0.0.0.0' },
       // The root filesystem is read-only; /tmp is the task's only writable path.
-      { name: 'DATA_DIR', value: '/tmp/switchboard' },
+      { name: 'DATA_DIR', value: DATA_DIR },
       { name: 'AWS_REGION', value: args.region },
-      { name: 'REDIS_URL', value: args.redisUrl },
+      ...(args.redisUrl ? [{ name: 'REDIS_URL', value: args.redisUrl }] : []),
       { name: 'BLOB_STORE', value: pulumi.interpolate`s3://${args.bucketName}/uploads` },
       { name: 'SHUTDOWN_DRAIN_SECONDS', value: String(args.shutdownDrainSeconds) },
       { name: 'EMF_METRICS', value: 'true' },
@@ -242,7 +342,7 @@ export class Service extends pulumi.ComponentResource {
         portMappings: [{ containerPort: args.containerPort, protocol: 'tcp', name: 'http' }],
         environment,
         secrets: secretRefs,
-        mountPoints: [{ sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false }],
+        mountPoints: [{ sourceVolume: 'tmp', containerPath: WRITABLE_PATH, readOnly: false }],
         // tini-style PID 1: forwards SIGTERM to node and reaps children.
         linuxParameters: { initProcessEnabled: true },
         stopTimeout: STOP_TIMEOUT_SECONDS,
@@ -276,7 +376,7 @@ export class Service extends pulumi.ComponentResource {
         networkMode: 'awsvpc',
         cpu: String(args.cpu),
         memory: String(args.memory),
-        runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
+        runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: args.cpuArchitecture },
         executionRoleArn: executionRole.arn,
         taskRoleArn: taskRole.arn,
         volumes: [{ name: 'tmp' }],
@@ -295,9 +395,9 @@ export class Service extends pulumi.ComponentResource {
         // A strategy, never launchType: the two are mutually exclusive in ECS.
         capacityProviderStrategies: args.capacityStrategy,
         networkConfiguration: {
-          subnets: args.privateSubnetIds,
+          subnets: args.subnetIds,
           securityGroups: [args.taskSecurityGroupId],
-          assignPublicIp: false,
+          assignPublicIp: args.assignPublicIp,
         },
         loadBalancers: [
           {
@@ -380,9 +480,12 @@ export class Service extends pulumi.ComponentResource {
     });
 
     this.clusterName = cluster.name;
+    this.clusterArn = cluster.arn;
     this.serviceName = service.name;
+    this.serviceArn = service.arn;
     this.logGroupName = logGroup.name;
     this.adminKeySecretArn = adminKey.arn;
+    this.apiKeySecretArn = apiKeySecret.arn;
     this.providerSecretNames = providerSecrets.map(([, secret]) => secret.name);
     this.registerOutputs({
       clusterName: this.clusterName,

@@ -1,4 +1,4 @@
 import { describeStack } from './testing/stack-assertions';
 
-// Dev: 2 AZs, a single NAT gateway, all tasks on Fargate Spot.
-describeStack('dev', { azs: 2, natGateways: 1 });
+// Dev: the lean profile, 2 AZs, no NAT gateway, one Spot task in a public subnet.
+describeStack('dev', { azs: 2, natGateways: 0 });

@@ -1,4 +1,4 @@
 import { describeStack } from './testing/stack-assertions';
 
-// Prod: 3 AZs, one NAT gateway per AZ, on-demand base plus Spot by weight.
-describeStack('prod', { azs: 3, natGateways: 3 });
+// Prod: 2 AZs, one NAT gateway per AZ, tasks in private subnets, on-demand base plus Spot.
+describeStack('prod', { azs: 2, natGateways: 2 });

@@ -1,12 +1,16 @@
 import { PolicyPack, PolicyResource } from '@pulumi/policy';
 import { invariants, ResourceRecord } from '../policy';
+import { resolveUnknowns } from './resolve';
 
 // Usage: pulumi preview --stack <dev|prod> --policy-pack pulumi/policy-pack
 
 function toRecord(resource: PolicyResource): ResourceRecord {
-  const props = resource.props as Record<string, unknown>;
-  const providerRegion = (resource.provider?.props as Record<string, unknown> | undefined)?.region;
+  const props = resolveUnknowns(resource.props) as Record<string, unknown>;
+  const provider = resource.provider
+    ? (resolveUnknowns(resource.provider.props) as Record<string, unknown>)
+    : undefined;
   const ownRegion = props.region;
+  const providerRegion = provider?.region;
   return {
     type: resource.type,
     name: resource.name,

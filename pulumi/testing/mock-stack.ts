@@ -57,6 +57,21 @@ export interface MockedStack {
   one(type: string, nameIncludes?: string): RecordedResource;
 }
 
+/** Pulumi's wire marker for a secret value: `{ [SIG]: SECRET_SIG, value }`. */
+const SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+
+/** Inputs as the provider would see them: secrets unwrapped to their values. */
+function unsecret(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unsecret);
+  if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (o[SIG] === SECRET_SIG) return unsecret(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unsecret(v)]));
+  }
+  return value;
+}
+
 function lastSegment(ref: string): string {
   return ref.slice(ref.lastIndexOf('::') + 2);
 }
@@ -72,7 +87,11 @@ function computedState(
   const service = type.split(':')[1]?.split('/')[0] ?? 'unknown';
   const state: Record<string, unknown> = {
     ...inputs,
-    arn: `arn:aws:${service}:${region}:${ACCOUNT}:${name}`,
+    // Resources whose input is called `arn` (event targets, topic policies) reference another.
+    arn:
+      typeof inputs.arn === 'string'
+        ? inputs.arn
+        : `arn:aws:${service}:${region}:${ACCOUNT}:${name}`,
     name: inputs.name ?? name,
   };
   switch (type) {
@@ -118,6 +137,20 @@ function computedState(
         },
       ];
       break;
+    case 'random:index/randomPassword:RandomPassword': {
+      const length = typeof inputs.length === 'number' ? inputs.length : 16;
+      state.result = `Mock0${name}`
+        .replace(/[^A-Za-z0-9]/g, '')
+        .padEnd(length, 'x')
+        .slice(0, length);
+      break;
+    }
+    case 'aws:ecs/service:Service':
+      state.arn = `arn:aws:ecs:${region}:${ACCOUNT}:service/${name}`;
+      break;
+    case 'aws:cloudwatch/logGroup:LogGroup':
+      state.arn = `arn:aws:logs:${region}:${ACCOUNT}:log-group:${typeof inputs.name === 'string' ? inputs.name : name}`;
+      break;
     case 'aws:route53/record:Record':
       state.fqdn = inputs.name;
       break;
@@ -156,7 +189,7 @@ export async function runMockedStack(
   await pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-        const inputs = args.inputs as Record<string, unknown>;
+        const inputs = unsecret(args.inputs) as Record<string, unknown>;
         const id = `${args.name}-id`;
         if (args.type === PROVIDER_TYPE) {
           providerRegions.set(id, typeof inputs.region === 'string' ? inputs.region : stackRegion);
@@ -197,12 +230,17 @@ export async function runMockedStack(
               throw new Error(`unexpected prefix list lookup ${JSON.stringify(inputs)}`);
             }
             return { id: 'pl-4fa04526', name: inputs.name, entries: [] };
+          case 'aws:ec2/getSecurityGroup:getSecurityGroup': {
+            const filters = (inputs.filters ?? []) as { name: string; values: string[] }[];
+            const groupName = filters.find((f) => f.name === 'group-name')?.values[0];
+            const vpcId = filters.find((f) => f.name === 'vpc-id')?.values[0];
+            if (groupName !== 'CloudFront-VPCOrigins-Service-SG' || !vpcId) {
+              throw new Error(`unexpected security group lookup ${JSON.stringify(inputs)}`);
+            }
+            return { id: 'sg-cloudfront-vpc-origins', name: groupName, vpcId };
+          }
           case 'aws:elb/getServiceAccount:getServiceAccount':
             return { id: '156460612806', arn: 'arn:aws:iam::156460612806:root' };
-          case 'aws:secretsmanager/getRandomPassword:getRandomPassword': {
-            const length = typeof inputs.passwordLength === 'number' ? inputs.passwordLength : 32;
-            return { id: 'pw', randomPassword: 'Mock0Password'.repeat(8).slice(0, length) };
-          }
           default:
             // An unanswered lookup would otherwise resolve to undefined and hide a bug.
             throw new Error(`unmocked data source ${args.token}`);

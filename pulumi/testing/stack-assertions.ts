@@ -20,6 +20,9 @@ function num(stack: MockedStack, key: string): number {
 function list(stack: MockedStack, key: string): string[] {
   return JSON.parse(stack.config[`switchboard:${key}`] ?? '[]') as string[];
 }
+function flag(stack: MockedStack, key: string): boolean {
+  return stack.config[`switchboard:${key}`] === 'true';
+}
 
 function expectedStrategy(stack: MockedStack) {
   const base = num(stack, 'onDemandBase');
@@ -69,7 +72,7 @@ export function describeStack(
         expect(subnets.every((s) => s.props.mapPublicIpOnLaunch === false)).toBe(true);
       });
 
-      it(`has ${expectations.natGateways} NAT gateway(s) and every private route table egresses through one`, () => {
+      it(`has ${expectations.natGateways} NAT gateway(s); private route tables egress through one or not at all`, () => {
         expect(stack.ofType('aws:ec2/natGateway:NatGateway')).toHaveLength(
           expectations.natGateways,
         );
@@ -78,36 +81,52 @@ export function describeStack(
           .ofType(T.routeTable)
           .filter((rt) => rt.name.includes('private'));
         expect(privateTables).toHaveLength(expectations.azs);
-        for (const rt of privateTables)
-          expect(natIds.has((rt.props.routes as Props[])[0].natGatewayId)).toBe(true);
+        for (const rt of privateTables) {
+          const routes = rt.props.routes as Props[];
+          if (expectations.natGateways === 0) expect(routes).toEqual([]);
+          else expect(natIds.has(routes[0].natGatewayId)).toBe(true);
+        }
       });
 
-      it('has S3 gateway and ECR, Logs and Secrets Manager interface endpoints', () => {
+      it('has the free S3 gateway endpoint on every route table and interface endpoints only when configured', () => {
         const region = stack.config['aws:region'];
-        const endpoints = stack
-          .ofType('aws:ec2/vpcEndpoint:VpcEndpoint')
-          .map((e) => [e.props.serviceName, e.props.vpcEndpointType]);
-        expect(endpoints).toEqual(
-          expect.arrayContaining([
-            [`com.amazonaws.${region}.s3`, 'Gateway'],
-            [`com.amazonaws.${region}.ecr.api`, 'Interface'],
-            [`com.amazonaws.${region}.ecr.dkr`, 'Interface'],
-            [`com.amazonaws.${region}.logs`, 'Interface'],
-            [`com.amazonaws.${region}.secretsmanager`, 'Interface'],
-          ]),
+        const endpoints = stack.ofType('aws:ec2/vpcEndpoint:VpcEndpoint');
+        const s3 = endpoints.find((e) => e.props.vpcEndpointType === 'Gateway');
+        expect(s3?.props.serviceName).toBe(`com.amazonaws.${region}.s3`);
+        expect((s3?.props.routeTableIds as string[]).sort()).toEqual(
+          stack
+            .ofType(T.routeTable)
+            .map((rt) => rt.id)
+            .sort(),
         );
+        const interfaces = endpoints.filter((e) => e.props.vpcEndpointType === 'Interface');
+        expect(interfaces).toHaveLength(flag(stack, 'interfaceEndpoints') ? 4 : 0);
       });
 
-      it('admits nothing from 0.0.0.0/0: the ALB only from the CloudFront prefix list, the rest only from security groups', () => {
+      it('admits nothing from addresses except CloudFront to the ALB: its prefix list and its VPC-origin service group', () => {
         const rules = ingressRules(stack.resources);
-        expect(rules.length).toBeGreaterThanOrEqual(5);
         expect(rules.flatMap((r) => r.cidrs)).toEqual([]);
         const alb = stack.one(T.loadBalancer);
         const albRules = rules.filter((r) =>
           (alb.props.securityGroups as string[]).includes(r.securityGroup as string),
         );
-        expect(albRules).toHaveLength(1);
-        expect(albRules[0].prefixLists).toEqual(['pl-4fa04526']);
+        expect(albRules.map((r) => [r.prefixLists, r.referencedGroups])).toEqual(
+          expect.arrayContaining([
+            [['pl-4fa04526'], []],
+            [[], ['sg-cloudfront-vpc-origins']],
+          ]),
+        );
+        expect(albRules).toHaveLength(2);
+        const listenerPort = stack.one(T.listener).props.port;
+        for (const r of albRules)
+          expect([r.fromPort, r.toPort]).toEqual([listenerPort, listenerPort]);
+        // Tasks: only the ALB, only on the container port (never the metrics port).
+        const task = rules.filter((r) =>
+          (service.props.networkConfiguration as Props).securityGroups.includes(r.securityGroup),
+        );
+        expect(task.map((r) => [r.referencedGroups, r.fromPort, r.toPort])).toEqual([
+          [alb.props.securityGroups, num(stack, 'containerPort'), num(stack, 'containerPort')],
+        ]);
       });
     });
 
@@ -119,10 +138,22 @@ export function describeStack(
         expect(association.props.capacityProviders).toEqual(['FARGATE', 'FARGATE_SPOT']);
       });
 
-      it('enables Container Insights on the cluster', () => {
+      it('sets Container Insights from config', () => {
         expect(stack.one(T.cluster).props.settings).toEqual([
-          { name: 'containerInsights', value: 'enhanced' },
+          { name: 'containerInsights', value: stack.config['switchboard:containerInsights'] },
         ]);
+      });
+
+      it('runs tasks in private subnets, or in public subnets with a public IP when configured', () => {
+        const net = service.props.networkConfiguration as Props;
+        const publicLayout = stack.config['switchboard:taskNetworking'] === 'public';
+        expect(net.assignPublicIp).toBe(publicLayout);
+        for (const subnet of net.subnets as string[])
+          expect(subnetIsPublic(stack.resources, subnet)).toBe(publicLayout);
+        expect(stack.one(T.taskDefinition).props.runtimePlatform).toEqual({
+          operatingSystemFamily: 'LINUX',
+          cpuArchitecture: stack.config['switchboard:cpuArchitecture'],
+        });
       });
 
       it('rolls back failed deployments and gives new tasks the configured grace period', () => {
@@ -130,7 +161,6 @@ export function describeStack(
         expect(service.props.healthCheckGracePeriodSeconds).toBe(
           num(stack, 'healthCheckGraceSeconds'),
         );
-        expect(service.props.networkConfiguration).toMatchObject({ assignPublicIp: false });
       });
 
       it('sizes the task from config and hardens the container', () => {
@@ -150,10 +180,15 @@ export function describeStack(
         );
       });
 
-      it('injects the admin key, database URL and provider keys only by valueFrom', () => {
+      it('injects the admin key, API key secret, database URL and provider keys only by valueFrom', () => {
         const secrets = container.secrets as { name: string; valueFrom: string }[];
         expect(secrets.map((s) => s.name).sort()).toEqual(
-          ['ADMIN_API_KEY', 'DATABASE_URL', ...list(stack, 'providerSecrets')].sort(),
+          [
+            'ADMIN_API_KEY',
+            'API_KEY_SECRET',
+            'DATABASE_URL',
+            ...list(stack, 'providerSecrets'),
+          ].sort(),
         );
         for (const s of secrets) expect(s.valueFrom).toMatch(/^arn:aws:secretsmanager:/);
         const env = Object.fromEntries(
@@ -162,10 +197,17 @@ export function describeStack(
             e.value,
           ]),
         );
-        for (const name of ['ADMIN_API_KEY', 'DATABASE_URL', 'OPENAI_API_KEY', 'GEMINI_API_KEY'])
+        for (const name of [
+          'ADMIN_API_KEY',
+          'API_KEY_SECRET',
+          'DATABASE_URL',
+          'OPENAI_API_KEY',
+          'GEMINI_API_KEY',
+        ])
           expect(env).not.toHaveProperty(name);
         expect(env).toMatchObject({
           PORT: String(num(stack, 'containerPort')),
+          METRICS_PORT: String(num(stack, 'metricsPort')),
           DATA_DIR: '/tmp/switchboard',
           SHUTDOWN_DRAIN_SECONDS: String(num(stack, 'shutdownDrainSeconds')),
           AWS_REGION: stack.config['aws:region'],
@@ -173,9 +215,16 @@ export function describeStack(
           // Must equal the Service dimension the streams policy and the alarms select on.
           SERVICE_NAME: `switchboard-${stackName}`,
         });
-        expect(env.REDIS_URL).toMatch(/^rediss:\/\//);
+        if (flag(stack, 'cacheEnabled')) expect(env.REDIS_URL).toMatch(/^rediss:\/\//);
+        else expect(env).not.toHaveProperty('REDIS_URL');
+        // Only the container port is mapped: nothing can target the metrics port.
+        expect(container.portMappings.map((m: Props) => m.containerPort)).toEqual([
+          num(stack, 'containerPort'),
+        ]);
         expect(env.BLOB_STORE).toMatch(/^s3:\/\/[a-z0-9.-]+\/uploads$/);
-        expect(Number(env.SHUTDOWN_DRAIN_SECONDS)).toBeLessThan(container.stopTimeout);
+        expect(Number(env.SHUTDOWN_DRAIN_SECONDS)).toBeLessThan(
+          Number(stack.one(T.targetGroup).props.deregistrationDelay),
+        );
       });
 
       it('lets the execution role read exactly the injected secrets', () => {
@@ -188,10 +237,19 @@ export function describeStack(
         );
       });
 
-      it('keeps logs for the configured retention', () => {
-        expect(stack.one(T.logGroup).props.retentionInDays).toBe(num(stack, 'logRetentionDays'));
+      it('keeps gateway, WAF and CloudFront logs for the configured retention', () => {
+        const groups = stack.ofType(T.logGroup);
+        expect(groups.map((g) => g.props.name).sort()).toEqual(
+          [
+            `/switchboard/switchboard-${stackName}`,
+            `/switchboard/switchboard-${stackName}/cloudfront`,
+            `aws-waf-logs-switchboard-${stackName}`,
+          ].sort(),
+        );
+        for (const g of groups)
+          expect(g.props.retentionInDays).toBe(num(stack, 'logRetentionDays'));
         expect(container.logConfiguration.options['awslogs-group']).toBe(
-          stack.one(T.logGroup).props.name,
+          `/switchboard/switchboard-${stackName}`,
         );
       });
 
@@ -239,10 +297,11 @@ export function describeStack(
           expect(subnetIsPublic(stack.resources, subnet)).toBe(false);
       });
 
-      it('checks /ready, drains for 120 s and routes by least outstanding requests', () => {
+      it('checks /ready, deregisters before stopTimeout and routes by least outstanding requests', () => {
         const tg = stack.one(T.targetGroup);
+        expect(num(stack, 'deregistrationDelaySeconds')).toBeLessThan(container.stopTimeout);
         expect(tg.props).toMatchObject({
-          deregistrationDelay: 120,
+          deregistrationDelay: num(stack, 'deregistrationDelaySeconds'),
           loadBalancingAlgorithmType: 'least_outstanding_requests',
           targetType: 'ip',
           port: num(stack, 'containerPort'),
@@ -277,19 +336,108 @@ export function describeStack(
 
       it('runs the managed rule groups, counts large bodies and rate-limits per IP from config', () => {
         const rules = stack.one(T.webAcl).props.rules as Props[];
+        const byName = Object.fromEntries(rules.map((r) => [r.name, r]));
+        const open = flag(stack, 'adminOpen');
         expect(rules.map((r) => r.name)).toEqual([
+          ...(open ? [] : ['admin-allow-list']),
+          'admin-rate-per-ip',
           'AWSManagedRulesAmazonIpReputationList',
           'AWSManagedRulesCommonRuleSet',
           'AWSManagedRulesKnownBadInputsRuleSet',
           'rate-per-ip',
         ]);
-        expect(rules[1].statement.managedRuleGroupStatement.ruleActionOverrides).toEqual([
-          { name: 'SizeRestrictions_BODY', actionToUse: { count: {} } },
-        ]);
-        expect(rules[3].statement.rateBasedStatement).toMatchObject({
+        for (const r of rules.filter((x) => x.statement.managedRuleGroupStatement))
+          expect(r.overrideAction).toEqual({ none: {} });
+        expect(
+          byName.AWSManagedRulesCommonRuleSet.statement.managedRuleGroupStatement
+            .ruleActionOverrides,
+        ).toEqual([{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }]);
+        expect(byName['rate-per-ip'].statement.rateBasedStatement).toMatchObject({
           limit: num(stack, 'wafRateLimit'),
           aggregateKeyType: 'IP',
         });
+        const adminPath = {
+          byteMatchStatement: {
+            searchString: '/admin',
+            positionalConstraint: 'STARTS_WITH',
+            fieldToMatch: { uriPath: {} },
+            textTransformations: [
+              { priority: 0, type: 'URL_DECODE' },
+              { priority: 1, type: 'NORMALIZE_PATH' },
+              { priority: 2, type: 'LOWERCASE' },
+            ],
+          },
+        };
+        expect(byName['admin-rate-per-ip']).toMatchObject({
+          action: { block: {} },
+          statement: {
+            rateBasedStatement: {
+              limit: num(stack, 'adminRateLimit'),
+              aggregateKeyType: 'IP',
+              scopeDownStatement: adminPath,
+            },
+          },
+        });
+        const ipSets = stack.ofType('aws:wafv2/ipSet:IpSet');
+        if (open) {
+          expect(ipSets).toHaveLength(0);
+          return;
+        }
+        expect(ipSets).toHaveLength(1);
+        expect(ipSets[0].region).toBe('us-east-1');
+        expect(ipSets[0].props).toMatchObject({
+          scope: 'CLOUDFRONT',
+          addresses: list(stack, 'adminAllowedCidrs'),
+        });
+        expect(byName['admin-allow-list']).toMatchObject({
+          priority: 0,
+          action: { block: {} },
+          statement: {
+            andStatement: {
+              statements: [
+                adminPath,
+                {
+                  notStatement: {
+                    statement: { ipSetReferenceStatement: { arn: ipSets[0].props.arn } },
+                  },
+                },
+              ],
+            },
+          },
+        });
+      });
+
+      it('logs WAF requests with credentials redacted, and CloudFront requests, in us-east-1', () => {
+        const logging = stack.one(
+          'aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration',
+        );
+        const wafLogs = stack.one(T.logGroup, 'waf-logs');
+        expect(logging.region).toBe('us-east-1');
+        expect(logging.props).toMatchObject({
+          resourceArn: stack.one(T.webAcl).props.arn,
+          logDestinationConfigs: [wafLogs.props.arn],
+        });
+        expect(logging.props.redactedFields).toEqual(
+          expect.arrayContaining([{ singleHeader: { name: 'authorization' } }]),
+        );
+        const source = stack.one('aws:cloudwatch/logDeliverySource:LogDeliverySource');
+        const destination = stack.one(
+          'aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination',
+        );
+        const delivery = stack.one('aws:cloudwatch/logDelivery:LogDelivery');
+        expect(source.props).toMatchObject({
+          logType: 'ACCESS_LOGS',
+          resourceArn: stack.one(T.distribution).props.arn,
+        });
+        expect(destination.props.deliveryDestinationConfiguration).toEqual({
+          destinationResourceArn: stack.one(T.logGroup, 'cdn-logs').props.arn,
+        });
+        expect(delivery.props).toMatchObject({
+          deliverySourceName: source.props.name,
+          deliveryDestinationArn: destination.props.arn,
+        });
+        for (const r of [source, destination, delivery, wafLogs])
+          expect(r.region).toBe('us-east-1');
       });
 
       it('serves the API uncached, uncompressed and HTTPS-only through a VPC origin to the ALB', () => {
@@ -329,7 +477,52 @@ export function describeStack(
           });
       });
 
-      it('runs a Valkey serverless cache in private subnets', () => {
+      it('pins the engine to the major version, pauses at 0 ACU and owns the password as a resource', () => {
+        const db = stack.one(T.dbCluster);
+        expect(db.props.engineVersion).toBe('16');
+        expect(db.props.allowMajorVersionUpgrade).toBe(false);
+        const scaling = db.props.serverlessv2ScalingConfiguration as Props;
+        if (scaling.minCapacity === 0)
+          expect(scaling.secondsUntilAutoPause).toBe(num(stack, 'dbAutoPauseSeconds'));
+        else expect(scaling.secondsUntilAutoPause).toBeUndefined();
+        const password = stack.one('random:index/randomPassword:RandomPassword', 'db-password');
+        expect(password.props).toMatchObject({ length: 40, special: false });
+        expect(db.props.masterPassword).toBe(password.props.result);
+        const url = stack
+          .ofType('aws:secretsmanager/secretVersion:SecretVersion')
+          .find((v) => v.name.endsWith('database-url'));
+        expect(url?.props.secretString).toBe(
+          `postgres://switchboard:${String(password.props.result)}@${String(db.props.endpoint)}:5432/switchboard?sslmode=verify-full`,
+        );
+      });
+
+      it('lets the task invoke only the catalogue Bedrock models, in its region and account', () => {
+        const policy = JSON.parse(
+          stack.one('aws:iam/rolePolicy:RolePolicy', '-task').props.policy as string,
+        );
+        const bedrock = (policy.Statement as Props[]).filter((st) =>
+          String(st.Action).includes('bedrock:'),
+        );
+        const region = stack.config['aws:region'];
+        const resources = bedrock.flatMap((st) => st.Resource as string[]);
+        expect(resources).toContain(
+          `arn:aws:bedrock:${region}::foundation-model/mistral.mistral-large-2407-v1:0`,
+        );
+        expect(resources).toContain(
+          `arn:aws:bedrock:${region}:123456789012:inference-profile/us.amazon.nova-pro-v1:0`,
+        );
+        for (const r of resources) expect(r).not.toMatch(/\/\*$|^\*$/);
+        const behind = bedrock.find((st) => st.Sid === 'BedrockModelsBehindProfiles');
+        expect(behind?.Condition.StringLike['bedrock:InferenceProfileArn']).toContain(
+          `arn:aws:bedrock:${region}:123456789012:inference-profile/us.amazon.nova-pro-v1:0`,
+        );
+      });
+
+      it('runs a Valkey serverless cache in private subnets, or none when disabled', () => {
+        if (!flag(stack, 'cacheEnabled')) {
+          expect(stack.ofType(T.serverlessCache)).toEqual([]);
+          return;
+        }
         const cache = stack.one(T.serverlessCache);
         expect(cache.props.engine).toBe('valkey');
         for (const subnet of cache.props.subnetIds as string[])
@@ -363,25 +556,29 @@ export function describeStack(
     });
 
     describe('monitoring', () => {
-      const regional = [
+      const regional = (cache: boolean) => [
         'alb-5xx',
         'target-5xx',
+        'alb-4xx',
+        'alb-rejected-connections',
         'unhealthy-hosts',
-        'no-running-tasks',
+        'no-healthy-tasks',
         'cpu-high',
         'memory-high',
-        'ttft-p95',
+        'ttft-p99',
+        'dependencies-down',
         'error-rate',
         'db-cpu',
         'db-connections',
-        'cache-throttled',
+        'db-acu-at-max',
+        ...(cache ? ['cache-throttled', 'cache-storage-at-limit', 'cache-ecpu-at-limit'] : []),
       ];
       const edge = ['waf-blocked', 'cloudfront-5xx'];
 
       it('alarms on every required signal, each notifying a topic in its own region', () => {
         const alarms = stack.ofType(T.alarm);
         const names = alarms.map((a) => a.name.replace(`switchboard-${stackName}-`, ''));
-        expect(names.sort()).toEqual([...regional, ...edge].sort());
+        expect(names.sort()).toEqual([...regional(flag(stack, 'cacheEnabled')), ...edge].sort());
         const topics = stack.ofType('aws:sns/topic:Topic');
         for (const alarm of alarms) {
           const topic = topics.find(
@@ -395,12 +592,19 @@ export function describeStack(
       });
 
       it('treats missing task data as breaching and reads the gateway EMF metrics', () => {
-        expect(stack.one(T.alarm, 'no-running-tasks').props.treatMissingData).toBe('breaching');
-        expect(stack.one(T.alarm, 'ttft-p95').props).toMatchObject({
+        expect(stack.one(T.alarm, 'no-healthy-tasks').props).toMatchObject({
+          metricName: 'HealthyHostCount',
+          treatMissingData: 'breaching',
+        });
+        expect(stack.one(T.alarm, 'ttft-p99').props).toMatchObject({
           namespace: 'Switchboard',
           metricName: 'TimeToFirstTokenMs',
-          extendedStatistic: 'p95',
-          threshold: num(stack, 'ttftP95ThresholdMs'),
+          extendedStatistic: 'p99',
+          threshold: num(stack, 'ttftP99ThresholdMs'),
+        });
+        expect(stack.one(T.alarm, 'db-acu-at-max').props).toMatchObject({
+          metricName: 'ServerlessDatabaseCapacity',
+          threshold: Number(stack.config['switchboard:dbMaxCapacity']) * 0.9,
         });
         const errorRate = stack.one(T.alarm, 'error-rate').props.metricQueries as Props[];
         expect(errorRate.map((q) => q.metric?.metricName ?? q.expression)).toEqual([
@@ -408,6 +612,47 @@ export function describeStack(
           'Requests',
           'IF(requests > 0, 100 * errors / requests, 0)',
         ]);
+      });
+
+      it('sends deployment failures and Spot interruptions through EventBridge, and a budget, to the alarm topic', () => {
+        const topic = stack
+          .ofType('aws:sns/topic:Topic')
+          .find((t) => t.region === stack.config['aws:region']);
+        const rules = stack.ofType(T.eventRule);
+        const patterns = Object.fromEntries(
+          rules.map((r) => [
+            r.name.replace(`switchboard-${stackName}-`, ''),
+            JSON.parse(r.props.eventPattern as string),
+          ]),
+        );
+        expect(patterns['deployment-failed']).toEqual({
+          source: ['aws.ecs'],
+          'detail-type': ['ECS Deployment State Change'],
+          resources: [service.props.arn],
+          detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] },
+        });
+        expect(patterns['spot-interruption']).toEqual({
+          source: ['aws.ecs'],
+          'detail-type': ['ECS Task State Change'],
+          detail: { clusterArn: [stack.one(T.cluster).props.arn], stopCode: ['SpotInterruption'] },
+        });
+        for (const target of stack.ofType('aws:cloudwatch/eventTarget:EventTarget'))
+          expect(target.props.arn).toBe(topic?.props.arn);
+        const topicPolicy = JSON.parse(
+          stack.one('aws:sns/topicPolicy:TopicPolicy').props.policy as string,
+        );
+        expect(topicPolicy.Statement[0].Principal.Service).toEqual([
+          'events.amazonaws.com',
+          'budgets.amazonaws.com',
+        ]);
+        const budget = stack.one(T.budget);
+        expect(budget.props).toMatchObject({
+          budgetType: 'COST',
+          limitAmount: Number(stack.config['switchboard:monthlyBudgetUsd']).toFixed(2),
+          timeUnit: 'MONTHLY',
+        });
+        for (const n of budget.props.notifications as Props[])
+          expect(n.subscriberSnsTopicArns).toEqual([topic?.props.arn]);
       });
 
       it('subscribes the alarm email only when configured', () => {
@@ -439,8 +684,12 @@ export function describeStack(
     it('keeps the resource names the ops scripts rely on', () => {
       const base = `switchboard-${stackName}`;
       expect(stack.one(T.ecrRepository).name).toBe(`${base}-ecr`);
-      expect(stack.one(T.logGroup).props.name).toBe(`/switchboard/${base}`);
-      for (const envName of list(stack, 'providerSecrets')) {
+      expect(stack.one(T.logGroup, `${base}-logs`).props.name).toBe(`/switchboard/${base}`);
+      for (const envName of [
+        'ADMIN_API_KEY',
+        'API_KEY_SECRET',
+        ...list(stack, 'providerSecrets'),
+      ]) {
         const secret = stack.one(
           'aws:secretsmanager/secret:Secret',
           `${base}-${envName.toLowerCase().replace(/_/g, '-')}`,

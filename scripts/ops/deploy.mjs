@@ -25,7 +25,7 @@ const USAGE = `usage: npm run deploy -- --stack <dev|prod> [options]
   --stack NAME     stack to deploy (required)
   --tag TAG        image tag (default: the 12-character git sha of HEAD)
   --allow-dirty    deploy uncommitted changes (tag gets a -dirty-<time> suffix)
-  --platform P     docker build platform (default linux/amd64, the task's architecture)
+  --platform P     docker build platform (default: the stack's cpuArchitecture, linux/amd64 or linux/arm64)
   --yes            skip pulumi's confirmation prompt
 
 Needs docker, pulumi and aws CLIs, AWS credentials and \`pulumi login\`.
@@ -36,7 +36,7 @@ const args = cliArgs(USAGE, {
   stack: { type: 'string' },
   tag: { type: 'string' },
   'allow-dirty': { type: 'boolean', default: false },
-  platform: { type: 'string', default: 'linux/amd64' },
+  platform: { type: 'string' },
   yes: { type: 'boolean', default: false },
 });
 
@@ -52,6 +52,9 @@ for (const cli of ['git', 'docker', 'pulumi', 'aws']) requireCli(cli, CLI_HINTS[
 const config = stackConfig(stack);
 const region = config['aws:region'];
 if (!region) fail(`Pulumi.${stack}.yaml has no aws:region`);
+// The image must match the task's runtimePlatform or ECS cannot start it.
+const platform =
+  args.platform ?? (config.cpuArchitecture === 'ARM64' ? 'linux/arm64' : 'linux/amd64');
 const sha = capture('git', ['rev-parse', '--short=12', 'HEAD']);
 const sourcePaths = ['apps', 'libs', 'package.json', 'package-lock.json', 'Dockerfile'];
 const dirty = capture('git', ['status', '--porcelain', '--', ...sourcePaths]) !== '';
@@ -119,7 +122,7 @@ if (imageExists(repoUrl, tag, region)) {
   run('docker', [
     'build',
     '--platform',
-    args.platform,
+    platform,
     '--pull',
     '--label',
     `org.opencontainers.image.revision=${sha}`,

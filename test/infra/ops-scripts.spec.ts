@@ -8,12 +8,14 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import {
   averageTasks,
-  HOURS_PER_MONTH,
+  benchMeasurements,
   peakStreams,
   planStack,
   strategySplit,
+  streamsPerTask,
   taskHourly,
   tasksNeeded,
+  type StackPlan,
 } from '../../scripts/ops/lib/capacity-plan.mjs';
 import { previousImageTag } from '../../scripts/ops/lib/image-history.mjs';
 import { isLoopback, percentile } from '../../scripts/ops/lib/load-test-core.mjs';
@@ -109,42 +111,264 @@ describe('capacity arithmetic', () => {
     expect(averageTasks(10, 2, 24)).toBe(10);
   });
 
-  it('adds fixed costs to every monthly figure', () => {
-    const config = {
-      minTasks: 2,
-      maxTasks: 10,
-      taskCpu: 1024,
-      taskMemory: 2048,
-      onDemandBase: 2,
-      onDemandWeight: 0,
-      spotWeight: 1,
-      priceFargateVcpuHour: '0.04',
-      priceFargateGbHour: '0.005',
-      priceSpotVcpuHour: '0.01',
-      priceSpotGbHour: '0.001',
-      priceFixedMonthly: '100',
-    };
-    const plan = planStack(
-      {
-        usersPerDay: 10_000,
-        peakConcurrencyRatio: 0.1,
-        answerTokens: 500,
-        tokensPerSecond: 50,
-        thinkSeconds: 30,
-        streamsPerTask: 100,
-        utilization: 0.5,
-        peakHours: 24,
+  it('sizes a task by measured CPU per streamed token or memory per stream, whichever binds', () => {
+    const bench = { cpuMsPer1kTokens: 100, rssPerStreamKiB: 100, baseRssMiB: 500 };
+    // CPU: 50 tok/s x 100 ms / 1000 tokens = 0.005 vCPU per stream; 1 vCPU x 0.7 / 0.005 = 140.
+    // Memory: (2048 x 0.7 - 500) MiB / (1.5 x 100 KiB) = 6373.
+    expect(
+      streamsPerTask({ cpu: 1024, memoryMiB: 2048, tokensPerSecond: 50, utilization: 0.7 }, bench),
+    ).toEqual({ byCpu: 140, byMemory: 6373, value: 140, binds: 'cpu' });
+    // A fat idle process in a small task: (716.8 - 700) MiB / 0.1465 MiB = 114, memory binds.
+    expect(
+      streamsPerTask(
+        { cpu: 4096, memoryMiB: 1024, tokensPerSecond: 50, utilization: 0.7 },
+        { ...bench, baseRssMiB: 700 },
+      ),
+    ).toMatchObject({ byMemory: 114, value: 114, binds: 'memory' });
+  });
+
+  it('reads the measurements from the results file the benchmark writes', () => {
+    const results = JSON.parse(
+      fs.readFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), 'utf8'),
+    );
+    const m = benchMeasurements(results);
+    expect(m.cpuMsPer1kTokens).toBe(results.gatewayCpu.msPer1kStreamedTokens);
+    expect(m.rssPerStreamKiB).toBeGreaterThan(0);
+    expect(m.baseRssMiB).toBeGreaterThan(0);
+    expect(() => benchMeasurements({ rows: [] })).toThrow(/no usable cpuMsPer1kTokens/);
+  });
+});
+
+/**
+ * The model pinned against a table computed by hand (round prices and measurements so every
+ * line can be checked on paper). 1 month = 730 h = 30.4167 days; requests/month =
+ * users x 10 x 30.4167; the day has 8 active hours, 4 of them at peak.
+ */
+describe('capacity model against a hand-computed table', () => {
+  const bench = { cpuMsPer1kTokens: 100, rssPerStreamKiB: 100, baseRssMiB: 500 };
+  const prices = {
+    asOf: 'fixture',
+    freeTier: {
+      cloudwatchMetrics: 10,
+      cloudwatchAlarms: 10,
+      cloudwatchDashboards: 3,
+      cloudwatchLogsGb: 5,
+      cloudfrontGb: 1000,
+      cloudfrontRequests: 10_000_000,
+    },
+    global: {
+      wafWebAclMonth: 5,
+      wafRuleMonth: 1,
+      wafPerMillionRequests: 0.6,
+      cloudfrontPerGbOut: 0.08,
+      cloudfrontPer10kHttpsRequests: 0.01,
+      cloudfrontPerGbToOrigin: 0.02,
+    },
+    regions: {
+      'eu-west-1': {
+        fargateVcpuHour: { X86_64: 0.04, ARM64: 0.032 },
+        fargateGbHour: { X86_64: 0.004, ARM64: 0.0032 },
+        spotVcpuHour: { X86_64: 0.01, ARM64: 0.008 },
+        spotGbHour: { X86_64: 0.001, ARM64: 0.0008 },
+        albHour: 0.02,
+        albLcuHour: 0.01,
+        natHour: 0.05,
+        natPerGb: 0.05,
+        publicIpv4Hour: 0.005,
+        interfaceEndpointHour: 0.01,
+        interfaceEndpointPerGb: 0.01,
+        auroraAcuHour: 0.1,
+        auroraStorageGbMonth: 0.1,
+        auroraPerMillionIo: 0.2,
+        valkeyGbHour: 0.1,
+        valkeyPerMillionEcpu: 0.002,
+        valkeyMinGb: 0.1,
+        logsIngestPerGb: 0.5,
+        logsStorePerGbMonth: 0.03,
+        metricMonth: 0.3,
+        alarmMonth: 0.1,
+        dashboardMonth: 3,
+        secretMonth: 0.4,
+        ecrGbMonth: 0.1,
+        s3GbMonth: 0.02,
       },
-      config,
+    },
+  };
+  const workload = (usersPerDay: number) => ({
+    usersPerDay,
+    requestsPerUser: 10,
+    peakConcurrencyRatio: 0.1,
+    answerTokens: 500,
+    tokensPerSecond: 50,
+    thinkSeconds: 30,
+    activeHours: 8,
+    peakHours: 4,
+    requestKb: 8,
+    responseBytesPerToken: 200,
+    dbAcuSecondsPerRequest: 0.02,
+    cacheEcpuPerRequest: 10,
+    dbIoPerRequest: 10,
+    dbKbPerRequest: 2,
+    logKbPerRequest: 1,
+    imageStoreGb: 1,
+    utilization: 0.7,
+  });
+  const dev = {
+    'aws:region': 'eu-west-1',
+    cpuArchitecture: 'X86_64',
+    taskCpu: 512,
+    taskMemory: 1024,
+    minTasks: 1,
+    maxTasks: 1,
+    onDemandBase: 0,
+    onDemandWeight: 0,
+    spotWeight: 1,
+    taskNetworking: 'public',
+    natGatewayPerAz: false,
+    azCount: 2,
+    interfaceEndpoints: false,
+    dbMinCapacity: '0',
+    dbInstances: 1,
+    cacheEnabled: false,
+    adminOpen: true,
+    containerInsights: 'disabled',
+    logRetentionDays: 14,
+    providerSecrets: ['OPENAI_API_KEY'],
+  };
+  const prod = {
+    ...dev,
+    taskCpu: 1024,
+    taskMemory: 2048,
+    minTasks: 2,
+    maxTasks: 30,
+    onDemandBase: 1,
+    onDemandWeight: 1,
+    spotWeight: 3,
+    taskNetworking: 'private',
+    natGatewayPerAz: true,
+    dbMinCapacity: '0.5',
+    dbInstances: 2,
+    cacheEnabled: true,
+    adminOpen: false,
+    containerInsights: 'enhanced',
+    logRetentionDays: 90,
+    providerSecrets: ['OPENAI_API_KEY', 'GEMINI_API_KEY'],
+  };
+
+  // Hand-computed, USD per month (no free tier).
+  const expected = {
+    'dev 1k': {
+      tasks: [70, 1, 1],
+      // 1 Spot task x (0.5 x 0.01 + 1 x 0.001) x 730
+      'Fargate Spot': 4.38,
+      'Fargate on-demand': 0,
+      // one task IP x 0.005 x 730
+      'Public IPv4 (task IPs, NAT EIPs)': 3.65,
+      'NAT gateways': 0,
+      // 0.02 x 730 + (1250 req/h x 108 KB = 0.135 LCU) x 243.33 h x 0.01
+      ALB: 14.9285,
+      // 0.5 ACU x 243.33 awake h x 0.1
+      'Aurora ACUs': 12.1667,
+      // (1 + 0.608 GB) x 0.1 + 3.042 M I/O x 0.2
+      'Aurora storage and I/O': 0.7692,
+      'Valkey serverless': 0,
+      // 30.42 GB x 0.08 + 30.42 x 10k req x 0.01 + 2.433 GB x 0.02
+      CloudFront: 2.7862,
+      // 5 + 5 rules + 0.304 M x 0.6
+      WAF: 10.1825,
+      // 0.9125 GB x 0.5 + 0.426 GB x 0.03 + 7 x 0.3 + 16 x 0.1 + 3
+      CloudWatch: 7.169,
+      'Secrets Manager': 1.6,
+      'ECR and S3': 0.1183,
+      total: 57.7503,
+    },
+    'prod 1k': {
+      tasks: [140, 2, 2],
+      // base 1 on-demand + 1/4 of the rest: 1.25 x (0.04 + 2 x 0.004) x 730; 0.75 x 0.012 x 730
+      'Fargate on-demand': 43.8,
+      'Fargate Spot': 6.57,
+      'Public IPv4 (task IPs, NAT EIPs)': 7.3,
+      // 2 x 0.05 x 730 + (32.85 GB traffic + 0.9125 GB logs) x 0.05
+      'NAT gateways': 74.6881,
+      ALB: 14.9285,
+      // 2 instances x 0.5 ACU x 730 h x 0.1
+      'Aurora ACUs': 73,
+      'Aurora storage and I/O': 0.7692,
+      // 0.1 GB x 0.1 x 730 + 3.042 M ECPU x 0.002
+      'Valkey serverless': 7.3061,
+      CloudFront: 2.7862,
+      WAF: 11.1825,
+      // 0.456 + 0.9125 x 3 x 0.03 + 37 x 0.3 + 19 x 0.1 + 3
+      CloudWatch: 16.5384,
+      'Secrets Manager': 2,
+      'ECR and S3': 0.1183,
+      total: 260.9872,
+    },
+    'dev 50k': {
+      // 1250 streams / 70 = 18 tasks at peak (above maxTasks 1), 1 + 17 x 4/24 on average
+      tasks: [70, 18, 3.8333],
+      'Fargate Spot': 16.79,
+      'Public IPv4 (task IPs, NAT EIPs)': 13.9917,
+      ALB: 31.025,
+      'Aurora ACUs': 12.1667,
+      'Aurora storage and I/O': 33.5583,
+      CloudFront: 139.3083,
+      WAF: 19.125,
+      CloudWatch: 30.1513,
+      total: 298.7288,
+    },
+    'prod 50k': {
+      tasks: [140, 9, 3.1667],
+      'Fargate on-demand': 54.02,
+      'Fargate Spot': 14.235,
+      'NAT gateways': 157.4062,
+      'Aurora ACUs': 73,
+      'Valkey serverless': 7.6042,
+      CloudWatch: 42.9187,
+      total: 583.5133,
+    },
+  };
+
+  it.each([
+    ['dev 1k', dev, 1000],
+    ['prod 1k', prod, 1000],
+    ['dev 50k', dev, 50_000],
+    ['prod 50k', prod, 50_000],
+  ] as const)('%s matches the table', (name, config, users) => {
+    const plan = planStack(workload(users), config, prices, bench, { freeTier: false });
+    const want = expected[name] as Record<string, number | number[]>;
+    const [perTask, peak, avg] = want.tasks as number[];
+    expect(plan.streamsPerTask.value).toBe(perTask);
+    expect(plan.peakTasks).toBe(peak);
+    expect(plan.averageTasks).toBeCloseTo(avg, 4);
+    const byItem = Object.fromEntries(plan.lines.map((l) => [l.item, l.monthly]));
+    for (const [item, value] of Object.entries(want)) {
+      if (item === 'tasks' || item === 'total') continue;
+      expect([item, byItem[item]]).toEqual([item, expect.closeTo(value as number, 3)]);
+    }
+    expect(plan.total).toBeCloseTo(want.total as number, 3);
+  });
+
+  it('subtracts the always-free CloudWatch and CloudFront allowances unless told not to', () => {
+    const withTier = planStack(workload(1000), dev, prices, bench);
+    const byItem = Object.fromEntries(withTier.lines.map((l) => [l.item, l.monthly]));
+    // 7 metrics and 1 dashboard are free, 6 of 16 alarms are paid; logs under 5 GB are free.
+    expect(byItem.CloudWatch).toBeCloseTo(0.012775 + 0.6, 4);
+    // 30 GB and 0.3 M requests are inside the free allowance; only the origin fetch is paid.
+    expect(byItem.CloudFront).toBeCloseTo(0.048667, 4);
+  });
+
+  it('keeps every price the model reads in the committed table, for every region, dated', () => {
+    const table = JSON.parse(
+      fs.readFileSync(path.join(ROOT, 'scripts', 'ops', 'prices.json'), 'utf8'),
     );
-    // 1000 active users x 1/4 = 250 streams; 250 / 50 = 5 tasks all day.
-    expect(plan.peakTasks).toBe(5);
-    expect(plan.monthly.onDemand).toBeCloseTo(5 * 0.05 * HOURS_PER_MONTH + 100, 6);
-    expect(plan.monthly.spot).toBeCloseTo(5 * 0.012 * HOURS_PER_MONTH + 100, 6);
-    expect(plan.monthly.configuredMix).toBeCloseTo(
-      (2 * 0.05 + 3 * 0.012) * HOURS_PER_MONTH + 100,
-      6,
-    );
+    expect(table.asOf).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    for (const [region, p] of Object.entries<Record<string, unknown>>(table.regions))
+      expect([region, Object.keys(p).sort()]).toEqual([
+        region,
+        Object.keys(prices.regions['eu-west-1']).sort(),
+      ]);
+    expect(Object.keys(table.global).sort()).toEqual(Object.keys(prices.global).sort());
   });
 });
 
@@ -153,51 +377,68 @@ describe('npm run capacity', () => {
 
   beforeAll(() => {
     benchFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'capacity-')), 'latest.json');
-    fs.writeFileSync(benchFile, JSON.stringify({ streamsPerTask: 800 }));
-  });
-
-  it('reads streamsPerTask from the bench results and plans both stacks from their YAML', async () => {
-    const result = await runScript('capacity.mjs', [
-      '--users-per-day',
-      '100000',
-      '--bench-file',
+    fs.writeFileSync(
       benchFile,
-      '--json',
-    ]);
-    expect(result.code).toBe(0);
-    const out = JSON.parse(result.stdout);
-    expect(out.streamsPerTaskSource).toBe(benchFile);
-    expect(out.demand.streams).toBe(2500); // 10000 active x 10 / (10 + 30)
-    // ceil(2500 / (800 x 0.7)) = 5 tasks; dev's maxTasks (3) is too low for that.
-    expect(out.plans.dev).toMatchObject({ peakTasks: 5, exceedsMaxTasks: true });
-    expect(out.plans.prod).toMatchObject({
-      peakTasks: 5,
-      exceedsMaxTasks: false,
-      taskCpu: 2048,
-      taskMemory: 4096,
-    });
-    for (const plan of Object.values<{ monthly: { onDemand: number; spot: number } }>(out.plans)) {
-      expect(plan.monthly.spot).toBeLessThan(plan.monthly.onDemand);
-    }
+      JSON.stringify({
+        date: '2026-01-01T00:00:00.000Z',
+        gatewayCpu: { msPer1kStreamedTokens: 100 },
+        rows: [
+          { name: 'RSS per open stream', gateway: 100 },
+          { name: 'gateway RSS before idle streams', gateway: 500 },
+        ],
+      }),
+    );
   });
 
-  it('prefers an explicit --streams-per-task and prints a readable report', async () => {
-    const result = await runScript('capacity.mjs', [
-      '--users-per-day',
-      '1000',
-      '--streams-per-task',
-      '50',
-      '--stack',
-      'prod',
-    ]);
+  it('prices dev at most $60 at 1,000 users/day and prints every line item', async () => {
+    const result = await runScript('capacity.mjs', ['--users-per-day', '1000']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Per-task capacity: 50 streams (--streams-per-task)');
-    expect(result.stdout).toMatch(/\[prod\] .* tasks at peak/);
-    expect(result.stdout).not.toContain('[dev]');
-    expect(result.stdout).toMatch(/on-demand \$\d+ \| Spot \$\d+ \| configured mix \$\d+/);
+    const dev = result.stdout.slice(
+      result.stdout.indexOf('[dev]'),
+      result.stdout.indexOf('[prod]'),
+    );
+    for (const item of [
+      'Fargate Spot',
+      'ALB',
+      'Aurora ACUs',
+      'WAF',
+      'CloudFront',
+      'CloudWatch',
+      'NAT gateways',
+    ])
+      expect(dev).toContain(item);
+    const total = Number(/Total per month\s+\$([\d.]+)/.exec(dev)?.[1]);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(60);
+    expect(result.stdout).toContain('prices.json as of');
   });
 
-  it('explains how to get the per-task capacity when it is unknown', async () => {
+  it('sizes from the bench file and grows with users per day', async () => {
+    const plan = async (users: string) => {
+      const result = await runScript('capacity.mjs', [
+        '--users-per-day',
+        users,
+        '--bench-file',
+        benchFile,
+        '--json',
+      ]);
+      expect(result.code).toBe(0);
+      return JSON.parse(result.stdout) as {
+        bench: Record<string, unknown>;
+        plans: Record<string, StackPlan>;
+      };
+    };
+    const small = await plan('1000');
+    const large = await plan('50000');
+    expect(small.bench).toMatchObject({ file: benchFile, cpuMsPer1kTokens: 100 });
+    expect(small.plans.prod.streamsPerTask).toMatchObject({ byCpu: 140, binds: 'cpu' });
+    expect(large.plans.prod.peakTasks).toBeGreaterThan(small.plans.prod.peakTasks);
+    expect(large.plans.dev.exceedsMaxTasks).toBe(true);
+    for (const stack of ['dev', 'prod'])
+      expect(large.plans[stack].total).toBeGreaterThan(small.plans[stack].total);
+  });
+
+  it('explains how to get the measurements when they are missing', async () => {
     const result = await runScript('capacity.mjs', [
       '--users-per-day',
       '1000',
@@ -208,17 +449,25 @@ describe('npm run capacity', () => {
     expect(result.stderr).toContain('npm run bench');
   });
 
-  it('rejects a peak ratio above 1', async () => {
-    const result = await runScript('capacity.mjs', [
+  it('rejects a peak ratio above 1 and peak hours beyond the active hours', async () => {
+    const ratio = await runScript('capacity.mjs', [
       '--users-per-day',
       '1000',
-      '--streams-per-task',
-      '5',
       '--peak-ratio',
       '1.5',
     ]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--peak-ratio');
+    expect(ratio.code).toBe(2);
+    expect(ratio.stderr).toContain('--peak-ratio');
+    const hours = await runScript('capacity.mjs', [
+      '--users-per-day',
+      '1000',
+      '--active-hours',
+      '6',
+      '--peak-hours',
+      '8',
+    ]);
+    expect(hours.code).toBe(2);
+    expect(hours.stderr).toContain('--peak-hours');
   });
 });
 

@@ -26,7 +26,7 @@ import { FailOpenTally } from './admission/fail-open.tally';
 import { ChatContextService } from './chat/chat-context.service';
 import { KillSwitch } from './streaming/kill-switch.service';
 import type { Infrastructure } from './infra/infrastructure';
-import { HealthController, READINESS_CHECKS } from './health/health.controller';
+import { DEPENDENCIES, HealthController, READINESS_CHECKS } from './health/health.controller';
 import { CompletionsController } from './openai/completions.controller';
 import { EmbeddingsController } from './openai/embeddings.controller';
 import { ResponsesController } from './openai/responses.controller';
@@ -118,6 +118,7 @@ export class AppModule {
       providers: [
         { provide: LlmService, useValue: opts.llm },
         { provide: READINESS_CHECKS, useValue: opts.infra.readinessChecks },
+        { provide: DEPENDENCIES, useValue: () => opts.infra.dependencies() },
         { provide: DATABASE, useValue: opts.infra.db },
         { provide: ApiKeyService, useValue: opts.infra.apiKeys },
         { provide: AccountService, useValue: opts.infra.accounts },

@@ -31,6 +31,7 @@ import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middl
 import { jsonBody } from './http/json-body';
 import type { GatewayRequest } from './http/request.types';
 import { DrainState } from './health/drain-state';
+import { startMetricsServer, type MetricsServer } from './health/metrics-server';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { AppError } from '@switchboard/common';
 import { sendError } from './http/send-error';
@@ -41,6 +42,8 @@ export interface Gateway {
   app: NestExpressApplication;
   url: string;
   port: number;
+  /** where Prometheus /metrics is served: `${url}/metrics`, or its own port (METRICS_PORT) */
+  metricsUrl: string;
   simulator?: RunningSimulator;
   /** SIGTERM semantics: stop admitting, let streams finish (bounded), then close. */
   drainAndClose(): Promise<void>;
@@ -69,14 +72,18 @@ export async function createGateway(
   const authenticator = new Authenticator(adminKey, infra.verifiers);
   const app = await createApp(config, logger, llm, infra, simulator);
   installEdge(app, config, logger, authenticator, webApp);
-  const server = await listen(app, config, infra, simulator);
+  const { server, metricsServer } = await listen(app, config, infra, simulator);
 
   const port = (server.address() as AddressInfo).port;
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
   const url = `http://${host}:${port}`;
+  const metricsUrl = metricsServer
+    ? `http://${host}:${metricsServer.port}/metrics`
+    : `${url}/metrics`;
   logger.info(
     {
       url,
+      metricsUrl,
       simulated: llm.simulated,
       simulatorUrl,
       models: llm.models().map((m) => m.id),
@@ -87,9 +94,9 @@ export async function createGateway(
   );
   setImmediate(warmTokenizer);
 
-  const close = closeOnce(app, server, infra, simulator);
+  const close = closeOnce(app, server, infra, simulator, metricsServer);
   const drainAndClose = () => drainThenClose(app, config, logger, server, close);
-  return { app, url, port, simulator, drainAndClose, close };
+  return { app, url, port, metricsUrl, simulator, drainAndClose, close };
 }
 
 /** ADMIN_API_KEY, or the key generated on first boot (shown once) and its stored hash */
@@ -197,22 +204,31 @@ async function listen(
   config: AppConfig,
   infra: Infrastructure,
   simulator: RunningSimulator | undefined,
-): Promise<Server> {
+): Promise<{ server: Server; metricsServer?: MetricsServer }> {
   await app.listen(config.http.port, config.http.host);
   const server: Server = app.getHttpServer();
   // Streams are long-lived: no request timeout; keep-alive beyond the ALB's idle timeout.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 305_000;
   server.headersTimeout = 310_000;
+  let metricsServer: MetricsServer | undefined;
   try {
+    // Prometheus on its own port (METRICS_PORT), which no load balancer reaches
+    if (config.http.metricsPort !== undefined)
+      metricsServer = await startMetricsServer(
+        app.get(MetricsService).registry,
+        config.http.host,
+        config.http.metricsPort,
+      );
     await infra.startWorker();
   } catch (e) {
+    await metricsServer?.close();
     await app.close();
     await infra.close();
     await simulator?.close();
     throw e;
   }
-  return server;
+  return { server, metricsServer };
 }
 
 /** closes the app, then the infrastructure, then the simulator; later calls share the first */
@@ -221,6 +237,7 @@ function closeOnce(
   server: Server,
   infra: Infrastructure,
   simulator: RunningSimulator | undefined,
+  metricsServer: MetricsServer | undefined,
 ): () => Promise<void> {
   let closing: Promise<void> | undefined;
   return () =>
@@ -232,6 +249,7 @@ function closeOnce(
       force.unref();
       await app.close();
       clearTimeout(force);
+      await metricsServer?.close();
       // after the app: in-flight usage rows reach the ledger before it is flushed
       await infra.close();
       await simulator?.close();

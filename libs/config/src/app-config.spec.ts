@@ -30,6 +30,30 @@ describe('loadConfig', () => {
       expect(msg).toContain(name);
   });
 
+  it('serves metrics on PORT unless METRICS_PORT is set, and never on the same port', () => {
+    const local = loadConfig({});
+    expect(local.http.metricsPort).toBeUndefined();
+    expect(local.storage.databasePoolIdleMs).toBe(30_000);
+    expect(local.rag.jobIdlePollMaxMs).toBe(30_000);
+    const aws = loadConfig({
+      PORT: '8080',
+      METRICS_PORT: '9464',
+      DATABASE_POOL_IDLE_SECONDS: '20',
+      JOB_IDLE_POLL_MAX_SECONDS: '3600',
+    });
+    expect(aws.http.metricsPort).toBe(9464);
+    expect(aws.storage.databasePoolIdleMs).toBe(20_000);
+    expect(aws.rag.jobIdlePollMaxMs).toBe(3_600_000);
+    expect(loadConfig({ METRICS_PORT: '0' }).http.metricsPort).toBe(0);
+    expect(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' })).toThrow(
+      /METRICS_PORT: must differ from PORT/,
+    );
+    expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+    expect(() => loadConfig({ DATABASE_POOL_IDLE_SECONDS: '0' })).toThrow(
+      /DATABASE_POOL_IDLE_SECONDS/,
+    );
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ OPENAI_API_KEY: '', PORT: '' }).llm.openai).toBeUndefined();
   });
@@ -91,6 +115,7 @@ describe('loadConfig', () => {
       embeddingModel: undefined,
       embeddingDimensions: 1536,
       ingestionWorker: true,
+      jobIdlePollMaxMs: 30_000,
       textSearchConfig: 'english',
     });
     expect(loadConfig({ EMBEDDING_MODEL: 'none' }).rag.embeddingModel).toBeNull();

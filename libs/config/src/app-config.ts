@@ -21,6 +21,8 @@ export interface AppConfig {
   env: string;
   http: {
     port: number;
+    /** Prometheus /metrics on its own port; undefined = on `port` */
+    metricsPort?: number;
     host: string;
     bodyLimitBytes: number;
     corsOrigins: string[];
@@ -34,6 +36,8 @@ export interface AppConfig {
   shutdown: { drainSeconds: number };
   storage: {
     databaseUrl?: Secret;
+    /** ms before an idle pooled connection is closed */
+    databasePoolIdleMs: number;
     redisUrl?: Secret;
     blobStore: { kind: 'fs' } | { kind: 's3'; bucket: string; prefix: string };
   };
@@ -114,6 +118,8 @@ export interface AppConfig {
     embeddingModel: string | null | undefined;
     embeddingDimensions: number;
     ingestionWorker: boolean;
+    /** longest idle wait between job-queue polls */
+    jobIdlePollMaxMs: number;
     textSearchConfig: string;
   };
 }
@@ -174,6 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('COGNITO_USER_POOL_ID: required when COGNITO_CLIENT_ID is set');
   if (e.AZURE_OPENAI_API_KEY && !e.AZURE_OPENAI_ENDPOINT)
     problems.push('AZURE_OPENAI_ENDPOINT: required when AZURE_OPENAI_API_KEY is set');
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT)
+    problems.push('METRICS_PORT: must differ from PORT (unset it to serve /metrics on PORT)');
   if (problems.length) throw new ConfigError(problems);
 
   const secret = (v?: string) => (v === undefined ? undefined : new Secret(v));
@@ -183,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     env: e.NODE_ENV ?? 'development',
     http: {
       port: e.PORT,
+      metricsPort: e.METRICS_PORT,
       host: e.HOST,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       corsOrigins: (e.CORS_ORIGINS ?? '')
@@ -196,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS },
     storage: {
       databaseUrl: secret(e.DATABASE_URL),
+      databasePoolIdleMs: e.DATABASE_POOL_IDLE_SECONDS * 1000,
       redisUrl: secret(e.REDIS_URL),
       blobStore: parseBlobStore(e.BLOB_STORE),
     },
@@ -287,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
             : e.EMBEDDING_MODEL,
       embeddingDimensions: e.EMBEDDING_DIMENSIONS,
       ingestionWorker: e.INGESTION_WORKER,
+      jobIdlePollMaxMs: e.JOB_IDLE_POLL_MAX_SECONDS * 1000,
       textSearchConfig: e.TEXT_SEARCH_CONFIG ?? 'english',
     },
   };

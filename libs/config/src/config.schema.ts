@@ -43,12 +43,26 @@ const url = (protocols: string[]) =>
 export const envSchema = z.object({
   NODE_ENV: optionalString,
   PORT: intInRange(8080, 0, 65535),
+  /**
+   * Separate port for Prometheus /metrics (0 = any free port). Unset: /metrics is served on
+   * PORT (local use). Set in AWS, where no load balancer or CDN reaches it.
+   */
+  METRICS_PORT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(65535))
+      .optional(),
+  ),
   HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
   DATA_DIR: optionalString.transform((v) => v ?? './data'),
   LOG_LEVEL: optionalString.pipe(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   ),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
+  /** Seconds an idle pooled PostgreSQL connection stays open; lets Aurora Serverless pause. */
+  DATABASE_POOL_IDLE_SECONDS: intInRange(30, 1, 3600),
   REDIS_URL: url(['redis:', 'rediss:']),
   BLOB_STORE: optionalString.pipe(
     z
@@ -154,6 +168,12 @@ export const envSchema = z.object({
   EXTRACTION_MAX_CHARS: intInRange(20_000_000, 1000, 1_000_000_000),
   /** Run the ingestion worker in this process (false for API-only replicas). */
   INGESTION_WORKER: bool(true),
+  /**
+   * Longest wait between job-queue polls when idle (the wait doubles from 1 s while no
+   * job is found; a job enqueued by this process wakes the worker at once). Long waits let
+   * an idle Aurora Serverless pause.
+   */
+  JOB_IDLE_POLL_MAX_SECONDS: intInRange(30, 1, 86400),
   /** Postgres text search configuration of the chunk index (fixed once migrated). */
   TEXT_SEARCH_CONFIG: optionalString.pipe(
     z

@@ -10,6 +10,8 @@ export interface EmfSample {
   Errors: number;
   TokensOut: number;
   CostMicros: number;
+  /** database / cache unreachable as seen by this task (an alarm fires on the maximum) */
+  DependenciesDown: number;
   /** p95-able raw values: EMF accepts arrays of values */
   TimeToFirstTokenMs: number[];
 }
@@ -20,6 +22,7 @@ const UNITS: Record<keyof EmfSample, string> = {
   Errors: 'Count',
   TokensOut: 'Count',
   CostMicros: 'None',
+  DependenciesDown: 'Count',
   TimeToFirstTokenMs: 'Milliseconds',
 };
 
@@ -68,9 +71,10 @@ export class EmfAccumulator {
     if (this.#ttft.length < 100) this.#ttft.push(Math.round(ms));
   }
 
-  drain(activeStreams: number): EmfSample {
+  drain(activeStreams: number, dependenciesDown = 0): EmfSample {
     const s: EmfSample = {
       ActiveStreams: activeStreams,
+      DependenciesDown: dependenciesDown,
       Requests: this.#requests,
       Errors: this.#errors,
       TokensOut: this.#tokensOut,

@@ -16,6 +16,16 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  #dependencies?: () => { name: string; up: boolean }[];
+
+  /** 1 while the dependency is reachable as last observed by real traffic, else 0 */
+  readonly dependencyUp: Gauge<'dependency'>;
+
+  /** Where dependencyUp reads from at each scrape. */
+  observeDependencies(probe: () => { name: string; up: boolean }[]): void {
+    this.#dependencies = probe;
+  }
+
   readonly httpRequests = new Counter({
     name: 'switchboard_http_requests_total',
     help: 'HTTP requests by route and status',
@@ -76,5 +86,15 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const probe = () => this.#dependencies?.() ?? [];
+    this.dependencyUp = new Gauge({
+      name: 'switchboard_dependency_up',
+      help: 'Database / cache reachable (1) or not (0), as last observed by real traffic',
+      labelNames: ['dependency'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const d of probe()) this.set({ dependency: d.name }, d.up ? 1 : 0);
+      },
+    });
   }
 }

@@ -12,6 +12,8 @@ export interface CreateDatabaseOptions {
   inMemory?: boolean;
   /** PostgreSQL pool size (default 10) */
   poolSize?: number;
+  /** ms before an idle pooled PostgreSQL connection is closed (default 30 s) */
+  idleTimeoutMs?: number;
   logger?: StorageLogger;
 }
 
@@ -21,8 +23,17 @@ export async function createDatabase(opts: CreateDatabaseOptions): Promise<Datab
     return PostgresDatabase.connect({
       url: opts.url,
       poolSize: opts.poolSize,
+      idleTimeoutMs: opts.idleTimeoutMs,
       logger: opts.logger,
     });
+  }
+  // The production image leaves the embedded database out (see Dockerfile).
+  try {
+    require.resolve('@electric-sql/pglite');
+  } catch {
+    throw new Error(
+      'DATABASE_URL is not set and this build has no embedded database (@electric-sql/pglite): set DATABASE_URL',
+    );
   }
   return PgliteDatabase.create({
     dataDir: opts.inMemory ? undefined : `${opts.dataDir.replace(/\/+$/, '')}/pglite`,

@@ -18,7 +18,7 @@ export interface Database extends Queryable {
   readonly hasVector: boolean;
   /** runs fn in one transaction on one connection; rolls back if fn throws */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** cheap liveness probe for /ready */
+  /** cheap liveness probe (runs a query) */
   ping(): Promise<void>;
   /**
    * Calls `onNotify` for every NOTIFY on `channel` (a lower-case SQL
@@ -27,6 +27,11 @@ export interface Database extends Queryable {
    * sent meanwhile was missed). Resolves with the function that stops listening.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * What the last database round trip said, without running a query: health checks read
+   * this, so they never wake a paused Aurora Serverless cluster or add load.
+   */
+  connectionState(): DatabaseConnectionState;
   close(): Promise<void>;
 }
 
@@ -49,4 +54,14 @@ export interface Migration {
   up: string;
   /** set when the statement needs pgvector; skipped (and recorded) when it is absent */
   requiresVector?: boolean;
+}
+
+export interface DatabaseConnectionState {
+  /** false after a connection-level failure, until the next round trip succeeds */
+  up: boolean;
+  /** epoch ms of the last successful round trip */
+  lastOkAt?: number;
+  /** epoch ms and message of the last connection-level failure */
+  lastFailureAt?: number;
+  lastError?: string;
 }

@@ -1,6 +1,7 @@
 export * from './database.port';
 export * from './pglite.database';
 export * from './postgres.database';
+export * from './postgres-tls';
 export * from './create-database';
 export * from './migrator';
 export * from './redis.connection';

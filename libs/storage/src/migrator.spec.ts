@@ -23,6 +23,7 @@ function withoutVector(db: Database): Database {
     transaction: (fn) => db.transaction(fn),
     ping: () => db.ping(),
     listen: (channel, onNotify) => db.listen(channel, onNotify),
+    connectionState: () => db.connectionState(),
     close: () => db.close(),
   };
 }

@@ -1,7 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { nativeRequire } from '@switchboard/common';
-import { assertChannel, type Database, type Queryable, type QueryResult } from './database.port';
+import {
+  assertChannel,
+  type Database,
+  type DatabaseConnectionState,
+  type Queryable,
+  type QueryResult,
+} from './database.port';
 import { INT8_OID, parseInt8 } from './int8';
 
 export interface PgliteDatabaseOptions {
@@ -147,6 +153,11 @@ export class PgliteDatabase implements Database {
     return async () => {
       if (!this.pg.closed) await stop();
     };
+  }
+
+  /** embedded: in this process, up for as long as the process is */
+  connectionState(): DatabaseConnectionState {
+    return { up: true };
   }
 
   /** a tarball of the data directory, loadable through `loadDataDir` */

@@ -1,5 +1,12 @@
 import { Client, Pool, type PoolClient, types as pgTypes } from 'pg';
-import { assertChannel, type Database, type Queryable, type QueryResult } from './database.port';
+import {
+  assertChannel,
+  type Database,
+  type DatabaseConnectionState,
+  type Queryable,
+  type QueryResult,
+} from './database.port';
+import { postgresConnectionOptions } from './postgres-tls';
 import { INT8_OID, parseInt8 } from './int8';
 import type { StorageLogger } from './storage.logger';
 
@@ -11,6 +18,13 @@ export interface PostgresDatabaseOptions {
   connectionTimeoutMs?: number;
   /** ms after which the server cancels a statement (default: none) */
   statementTimeoutMs?: number;
+  /**
+   * ms before an idle pooled connection is closed (default 30 s). With no open connection
+   * an Aurora Serverless v2 cluster at 0 ACU minimum can pause.
+   */
+  idleTimeoutMs?: number;
+  /** clock for the connection state timestamps (tests) */
+  clock?: () => number;
   logger?: StorageLogger;
 }
 
@@ -32,21 +46,37 @@ function toResult<T>(raw: unknown): QueryResult<T> {
   return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length };
 }
 
+/**
+ * Whether an error means the database could not be reached (as opposed to the server
+ * answering with an SQL error). SQLSTATE class 08 is a connection exception, 57P0x an
+ * administrator or crash shutdown, 53 insufficient resources (too many connections).
+ */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P0)/.test(code);
+  return true;
+}
+
 /** PostgreSQL (Aurora, RDS, local) through a `pg` pool. */
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
+  #state: DatabaseConnectionState = { up: true };
 
   private constructor(
     private readonly pool: Pool,
     readonly hasVector: boolean,
     private readonly opts: PostgresDatabaseOptions,
+    private readonly clock: () => number,
   ) {}
 
   static async connect(opts: PostgresDatabaseOptions): Promise<PostgresDatabase> {
+    const { connectionString, ssl } = postgresConnectionOptions(opts.url);
     const pool = new Pool({
-      connectionString: opts.url,
+      connectionString,
+      ssl,
       max: opts.poolSize ?? 10,
       connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+      idleTimeoutMillis: opts.idleTimeoutMs ?? 30_000,
       statement_timeout: opts.statementTimeoutMs,
       types: typeParsers,
     });
@@ -55,7 +85,9 @@ export class PostgresDatabase implements Database {
     pool.on('error', (err) => opts.logger?.error(`postgres idle client error: ${err.message}`));
     try {
       const hasVector = await PostgresDatabase.detectVector(pool);
-      return new PostgresDatabase(pool, hasVector, opts);
+      const db = new PostgresDatabase(pool, hasVector, opts, opts.clock ?? Date.now);
+      db.#state = { up: true, lastOkAt: db.clock() };
+      return db;
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -80,16 +112,41 @@ export class PostgresDatabase implements Database {
     return (r.rows[0]?.n ?? 0) > 0;
   }
 
+  connectionState(): DatabaseConnectionState {
+    return { ...this.#state };
+  }
+
+  /** Records what a round trip said about reachability; rethrows its error. */
+  private async observe<R>(work: () => Promise<R>): Promise<R> {
+    try {
+      const r = await work();
+      this.#state = { ...this.#state, up: true, lastOkAt: this.clock() };
+      return r;
+    } catch (err) {
+      if (isConnectionError(err)) {
+        this.#state = {
+          ...this.#state,
+          up: false,
+          lastFailureAt: this.clock(),
+          lastError: err instanceof Error ? err.message : String(err),
+        };
+      } else {
+        this.#state = { ...this.#state, up: true, lastOkAt: this.clock() };
+      }
+      throw err;
+    }
+  }
+
   async query<T = Record<string, unknown>>(
     sql: string,
     params?: unknown[],
   ): Promise<QueryResult<T>> {
-    const r = await this.pool.query(sql, params);
+    const r = await this.observe(() => this.pool.query(sql, params));
     return toResult<T>(r);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client: PoolClient = await this.pool.connect();
+    const client: PoolClient = await this.observe(() => this.pool.connect());
     const q: Queryable = {
       query: async <R>(sql: string, params?: unknown[]) => {
         const r = await client.query(sql, params);
@@ -116,7 +173,7 @@ export class PostgresDatabase implements Database {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await this.observe(() => this.pool.query('SELECT 1'));
   }
 
   /**

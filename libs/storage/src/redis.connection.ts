@@ -50,6 +50,16 @@ export class RedisConnection {
     });
   }
 
+  /** ioredis connection status (`ready`, `reconnecting`, `end`...), read without a round trip */
+  get status(): string {
+    return this.client.status;
+  }
+
+  /** whether commands can be sent now */
+  get up(): boolean {
+    return this.client.status === 'ready';
+  }
+
   /** resolves once the client is ready, rejects after `timeoutMs` */
   waitUntilReady(timeoutMs = 5_000): Promise<void> {
     if (this.client.status === 'ready') return Promise.resolve();

@@ -1,25 +1,60 @@
 export declare const HOURS_PER_MONTH: number;
+export declare const DAYS_PER_MONTH: number;
 
 export interface Workload {
   usersPerDay: number;
+  requestsPerUser: number;
   peakConcurrencyRatio: number;
   answerTokens: number;
   tokensPerSecond: number;
   thinkSeconds: number;
-  streamsPerTask: number;
-  utilization: number;
+  activeHours: number;
   peakHours: number;
+  requestKb: number;
+  responseBytesPerToken: number;
+  dbAcuSecondsPerRequest: number;
+  cacheEcpuPerRequest: number;
+  dbIoPerRequest: number;
+  dbKbPerRequest: number;
+  logKbPerRequest: number;
+  imageStoreGb: number;
+  utilization: number;
+}
+
+export interface BenchMeasurements {
+  cpuMsPer1kTokens: number;
+  rssPerStreamKiB: number;
+  baseRssMiB: number;
+  measuredAt?: string;
+}
+
+export interface StreamsPerTask {
+  byCpu: number;
+  byMemory: number;
+  value: number;
+  binds: 'cpu' | 'memory';
+}
+
+export interface LineItem {
+  item: string;
+  monthly: number;
+  detail: string;
 }
 
 export interface StackPlan {
+  region: string;
+  pricesAsOf: string;
   peakStreams: number;
+  streamsPerTask: StreamsPerTask;
   peakTasks: number;
   exceedsMaxTasks: boolean;
   maxTasks: number;
   averageTasks: number;
   taskCpu: number;
   taskMemory: number;
-  monthly: { onDemand: number; spot: number; configuredMix: number; fixed: number };
+  requestsPerMonth: number;
+  lines: LineItem[];
+  total: number;
 }
 
 export declare function peakStreams(
@@ -51,4 +86,16 @@ export declare function strategySplit(
   onDemandWeight: number,
   spotWeight: number,
 ): { onDemand: number; spot: number };
-export declare function planStack(workload: Workload, config: Record<string, unknown>): StackPlan;
+export declare function benchMeasurements(results: unknown): BenchMeasurements;
+export declare function streamsPerTask(
+  task: { cpu: number; memoryMiB: number; tokensPerSecond: number; utilization: number },
+  bench: BenchMeasurements,
+): StreamsPerTask;
+export declare function alarmCount(cacheEnabled: boolean): number;
+export declare function planStack(
+  workload: Workload,
+  config: Record<string, unknown>,
+  prices: unknown,
+  bench: BenchMeasurements,
+  opts?: { freeTier?: boolean },
+): StackPlan;

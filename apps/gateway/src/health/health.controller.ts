@@ -1,4 +1,13 @@
-import { Controller, Get, Header, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  Inject,
+  NotFoundException,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import {
   HealthCheck,
   HealthCheckService,
@@ -17,6 +26,10 @@ export type ReadinessCheck = (
   indicator: HealthIndicatorService,
 ) => Promise<Record<string, unknown>>;
 
+/** Passive reachability of the database and cache (see Infrastructure.dependencies). */
+export const DEPENDENCIES = Symbol('DEPENDENCIES');
+export type Dependencies = () => { name: string; up: boolean }[];
+
 @Controller()
 export class HealthController {
   constructor(
@@ -25,6 +38,7 @@ export class HealthController {
     private readonly drain: DrainState,
     private readonly metrics: MetricsService,
     @Inject(READINESS_CHECKS) private readonly checks: ReadinessCheck[],
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** Liveness: the process answers. Never depends on anything else. */
@@ -35,7 +49,12 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Readiness: 503 while draining or while a configured dependency is down. */
+  /**
+   * Readiness = this task can take traffic: 200 once booted, 503 only while draining. A
+   * database or cache outage is reported in the details (and the DependenciesDown metric)
+   * but never fails the check: every task shares the dependency, so failing would make
+   * the load balancer pull and ECS replace every task at once, turning a blip into an outage.
+   */
   @Get('ready')
   @ApiDoc({
     summary: 'Readiness (503 while draining or a dependency is down)',
@@ -53,15 +72,21 @@ export class HealthController {
         () =>
           c(this.indicator) as never,
     );
+    let body: Record<string, unknown>;
     try {
-      res.status(200).json(await this.health.check([drain, ...deps]));
+      body = { ...(await this.health.check([drain, ...deps])) };
     } catch (e) {
       // Terminus reports "down" as a 503 exception whose response is the details.
-      if (e instanceof ServiceUnavailableException) res.status(503).json(e.getResponse());
-      else throw e;
+      if (!(e instanceof ServiceUnavailableException)) throw e;
+      body = { ...(e.getResponse() as Record<string, unknown>) };
     }
+    const draining = this.drain.draining;
+    const degraded = Object.keys((body.error as Record<string, unknown> | undefined) ?? {});
+    body.status = draining ? 'draining' : degraded.length > 0 ? 'degraded' : 'ok';
+    res.status(draining ? 503 : 200).json(body);
   }
 
+  /** Prometheus metrics; only here when METRICS_PORT is unset (else on that port alone). */
   @Get('metrics')
   @ApiDoc({
     summary: 'Prometheus metrics',
@@ -71,6 +96,7 @@ export class HealthController {
   })
   @Header('Cache-Control', 'no-store')
   async prometheus(@Res() res: Response): Promise<void> {
+    if (this.config.http.metricsPort !== undefined) throw new NotFoundException();
     res.setHeader('Content-Type', this.metrics.registry.contentType);
     res.send(await this.metrics.registry.metrics());
   }

@@ -66,7 +66,6 @@ import {
   type Migration,
 } from '@switchboard/storage';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { HealthIndicatorService } from '@nestjs/terminus';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ReadinessCheck } from '../health/health.controller';
@@ -124,6 +123,11 @@ export interface Infrastructure {
   responses: StoredResponses;
   readinessChecks: ReadinessCheck[];
   /**
+   * Reachability of the database and the cache as last observed by real traffic (no
+   * probe query): /ready details, the DependenciesDown metric and its alarm.
+   */
+  dependencies(): DependencyState[];
+  /**
    * Starts the ingestion worker (when INGESTION_WORKER); called once the app
    * listens, so a job never runs against a half-built app.
    */
@@ -135,6 +139,12 @@ export interface Infrastructure {
 export interface InfrastructureOptions {
   /** SSRF guard settings of external sources and fetch_url (tests inject a resolver) */
   ssrf?: SsrfGuardOptions;
+}
+
+export interface DependencyState {
+  name: 'database' | 'redis';
+  up: boolean;
+  details: Record<string, unknown>;
 }
 
 export interface MigrationOptions {
@@ -182,22 +192,6 @@ export function resolveEmbedder(config: AppConfig, llm: LlmService): Embedder | 
   if (!model.capabilities.includes('embeddings'))
     throw new ConfigError([`EMBEDDING_MODEL: "${id}" is not an embeddings model`]);
   return new LlmEmbedder(llm, id, embeddingDimensions);
-}
-
-function check(
-  name: string,
-  probe: () => Promise<unknown>,
-  details: Record<string, unknown> = {},
-): ReadinessCheck {
-  return async (indicator: HealthIndicatorService) => {
-    const i = indicator.check(name);
-    try {
-      await probe();
-      return i.up(details);
-    } catch {
-      return i.down({ ...details, reachable: false });
-    }
-  };
 }
 
 /**
@@ -251,6 +245,7 @@ export async function createInfrastructure(
   const db = await createDatabase({
     url: config.storage.databaseUrl?.reveal(),
     dataDir: config.dataDir,
+    idleTimeoutMs: config.storage.databasePoolIdleMs,
     logger: libLogger('storage'),
   });
   try {
@@ -363,7 +358,10 @@ export async function createInfrastructure(
       blobs = fsStore;
     }
     const jobs = new JobQueue(db);
-    const worker = new JobWorker(jobs, { logger: libLogger('ingestion') });
+    const worker = new JobWorker(jobs, {
+      maxIdlePollMs: config.rag.jobIdlePollMaxMs,
+      logger: libLogger('ingestion'),
+    });
     const files = new FilesService(db, blobs, jobs, {
       maxUploadBytes: config.rag.uploadMaxBytes,
       isMember: (userId, accountId) => accounts.isMember(userId, accountId),
@@ -391,9 +389,26 @@ export async function createInfrastructure(
     });
     responses.startPurging();
 
+    // Passive: no query per health check (the ALB checks every few seconds, which would
+    // keep Aurora Serverless from ever pausing and turn a blip into a failed check).
+    const dependencies = (): DependencyState[] => [
+      {
+        name: 'database',
+        up: db.connectionState().up,
+        details: { kind: db.kind, vector: db.hasVector, ...db.connectionState() },
+      },
+      ...(redis
+        ? [{ name: 'redis' as const, up: redis.up, details: { connection: redis.status } }]
+        : []),
+    ];
     const readinessChecks: ReadinessCheck[] = [
-      check('database', () => db.ping(), { kind: db.kind, vector: db.hasVector }),
-      ...(redis ? [check('redis', () => redis.ping())] : []),
+      ...dependencies().map(({ name }): ReadinessCheck => (indicator) => {
+        const state = dependencies().find((d) => d.name === name);
+        const i = indicator.check(name);
+        return Promise.resolve(
+          state?.up ? i.up(state.details) : i.down({ ...state?.details, reachable: false }),
+        );
+      }),
       (indicator) =>
         Promise.resolve(
           indicator.check('policies').up({
@@ -461,6 +476,7 @@ export async function createInfrastructure(
       ssrfGuard,
       responses,
       readinessChecks,
+      dependencies,
       startWorker,
       close: async () => {
         // before the database closes: in-flight jobs finish or give their lease back

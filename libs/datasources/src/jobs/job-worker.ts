@@ -41,6 +41,12 @@ export interface JobWorkerOptions {
    * enqueued on any replica wakes it at once (LISTEN/NOTIFY), as does `wake()`.
    */
   pollMs?: number;
+  /**
+   * While polls keep finding nothing, the wait doubles from `pollMs` up to this (default:
+   * `pollMs`, no backoff). Long idle waits let a serverless database pause; a job
+   * enqueued in this process still starts at once through `wake()`.
+   */
+  maxIdlePollMs?: number;
   /** lease length; renewed every third of it while the job runs (default 60 s) */
   leaseMs?: number;
   /** an attempt running longer fails (its signal is aborted) (default 15 min) */
@@ -66,6 +72,7 @@ export class JobWorker {
   readonly #inFlight = new Map<string, { done: Promise<void>; abort: AbortController }>();
   readonly #concurrency: number;
   readonly #pollMs: number;
+  readonly #maxIdlePollMs: number;
   readonly #leaseMs: number;
   readonly #jobTimeoutMs: number;
   readonly #log: JobWorkerLogger;
@@ -83,6 +90,7 @@ export class JobWorker {
       options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#concurrency = Math.max(1, options.concurrency ?? 1);
     this.#pollMs = options.pollMs ?? 30_000;
+    this.#maxIdlePollMs = Math.max(this.#pollMs, options.maxIdlePollMs ?? this.#pollMs);
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#jobTimeoutMs = options.jobTimeoutMs ?? 15 * 60_000;
     this.#log = options.logger ?? silent;
@@ -171,6 +179,7 @@ export class JobWorker {
   }
 
   private async loop(): Promise<void> {
+    let idlePolls = 0;
     while (this.#running) {
       let worked = false;
       try {
@@ -178,16 +187,19 @@ export class JobWorker {
       } catch (err) {
         this.#log.error(`job worker ${this.workerId}: ${(err as Error).message}`);
       }
-      if (!worked && this.#running) await this.idle();
+      idlePolls = worked ? 0 : idlePolls + 1;
+      if (!worked && this.#running)
+        await this.idle(idleWait(this.#pollMs, this.#maxIdlePollMs, idlePolls));
     }
   }
 
   /**
    * Waits for a wake-up (enqueue notification, `wake()`), the next due job or
-   * lease expiry, or `pollMs`, whichever comes first. The waker is registered
-   * before the next-due query, so a job committed in between is never missed.
+   * lease expiry, or `capMs` (the idle backoff), whichever comes first. The waker
+   * is registered before the next-due query, so a job committed in between is
+   * never missed.
    */
-  private async idle(): Promise<void> {
+  private async idle(capMs: number): Promise<void> {
     let woken = false;
     let resolveWait: (() => void) | undefined;
     const done = () => {
@@ -196,7 +208,7 @@ export class JobWorker {
     };
     this.#wakers.add(done);
     try {
-      let waitMs = this.#pollMs;
+      let waitMs = capMs;
       try {
         const due = await this.queue.nextDueInMs([...this.#handlers.keys()]);
         if (due !== undefined) waitMs = Math.min(waitMs, due);
@@ -287,4 +299,9 @@ export class JobWorker {
       clearTimeout(timer);
     }
   }
+}
+
+/** Wait after the `idlePolls`-th empty poll in a row: pollMs, doubling, capped at maxMs. */
+export function idleWait(pollMs: number, maxMs: number, idlePolls: number): number {
+  return Math.min(maxMs, pollMs * 2 ** Math.max(0, Math.min(idlePolls - 1, 30)));
 }
