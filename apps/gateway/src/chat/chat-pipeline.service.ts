@@ -26,6 +26,7 @@ import {
   of,
   switchMap,
   takeUntil,
+  mergeMap,
   tap,
   throwError,
   timer,
@@ -410,14 +411,17 @@ export class ChatPipeline {
             return of(ev);
           }),
         ),
-        defer(() => {
+        defer(async () => {
           // a stop or a failure may leave work that only listens to the signal
           ended = !stopCode && !failed;
           const events: PipelineEvent[] = stopCode
             ? [{ type: 'error', error: new AppError(stopCode) }]
             : [];
-          return from([...events, ...endOf()]);
-        }),
+          // The client's request id is free before the end frame leaves, so a
+          // client that saw the end can reuse it at once (the release is bounded).
+          if (admission) await releaseWithin(admission.releaseRequestId(), RELEASE_WAIT_MS);
+          return [...events, ...endOf()];
+        }).pipe(mergeMap((evs) => from(evs))),
       ).pipe(
         // Runs once on complete, error or unsubscribe (client gone): an attempt
         // still open here was cancelled.
@@ -584,4 +588,17 @@ export class ChatPipeline {
       return this.#attempt(chain, modelIdx + 1, 0);
     return throwError(() => err);
   }
+}
+
+/** How long the end frame may wait for the client's request id to be released. */
+const RELEASE_WAIT_MS = 1000;
+
+function releaseWithin(release: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    release,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

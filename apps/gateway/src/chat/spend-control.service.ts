@@ -39,6 +39,11 @@ export interface Admission {
   readonly headers: Record<string, string>;
   readonly accountId?: string;
   finish(actualCostMicros: number, actualTokens: number): void;
+  /**
+   * Frees the client's request id now (also done by `finish`): the stream's end
+   * frame leaves after it, so a client that saw the end may reuse the id at once.
+   */
+  releaseRequestId(): Promise<void>;
 }
 
 /** One billable request as admission sees it. */
@@ -146,14 +151,15 @@ export class SpendControl {
         accountId,
         finish: once(() => {
           clearInterval(renew);
-          releaseClaim();
+          void releaseClaim();
         }),
+        releaseRequestId: releaseClaim,
       };
     }
     try {
       return await this.#admit(args, accountId, releaseClaim);
     } catch (e) {
-      releaseClaim();
+      void releaseClaim();
       throw e;
     }
   }
@@ -161,7 +167,7 @@ export class SpendControl {
   async #admit(
     args: AdmitRequest,
     accountId: string | undefined,
-    releaseClaim: () => void,
+    releaseClaim: () => Promise<void>,
   ): Promise<Admission> {
     const { principal, requestId } = args;
     const version = await this.limitsVersion.current().catch((e: unknown) => {
@@ -245,16 +251,17 @@ export class SpendControl {
       finish: once((actualCostMicros: number, actualTokens: number) => {
         clearInterval(renew);
         releaseLimits(actualTokens);
-        releaseClaim();
+        void releaseClaim();
         if (held) this.#settle(requestId, actualCostMicros);
       }),
+      releaseRequestId: releaseClaim,
     };
   }
 
   /** Claims the client's id for this request; a second request with it in flight is 409. */
-  async #claim(args: AdmitRequest): Promise<() => void> {
+  async #claim(args: AdmitRequest): Promise<() => Promise<void>> {
     const clientId = args.clientRequestId;
-    if (clientId === undefined) return () => undefined;
+    if (clientId === undefined) return () => Promise.resolve();
     const owner = args.principal.userId;
     let claimed: boolean;
     try {
@@ -264,7 +271,7 @@ export class SpendControl {
       // a broken claim store only loses duplicate detection for a while.
       this.log.warn({ err: e, requestId: args.requestId }, 'request-id claim store unavailable');
       this.#failedOpen('request_claims');
-      return () => undefined;
+      return () => Promise.resolve();
     }
     if (!claimed)
       throw new AppError(
@@ -272,7 +279,7 @@ export class SpendControl {
         `A request with requestId "${clientId}" is already in progress.`,
         { param: 'requestId' },
       );
-    return once(() => {
+    return onceShared(() =>
       this.claims
         .release(owner, clientId, args.requestId)
         .catch((e: unknown) =>
@@ -280,8 +287,8 @@ export class SpendControl {
             { err: e, requestId: args.requestId },
             'request-id claim release failed; the lease expires on its own',
           ),
-        );
-    });
+        ),
+    );
   }
 
   #renewClaim(args: AdmitRequest): void {
@@ -431,4 +438,10 @@ function once<A extends unknown[]>(fn: (...a: A) => void): (...a: A) => void {
     done = true;
     fn(...a);
   };
+}
+
+/** `fn` runs on the first call only; every call gets that first call's promise */
+function onceShared(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
 }
