@@ -70,6 +70,9 @@ const servicesCheck = '<rootDir>/test/jest/require-services.mjs';
  */
 module.exports = {
   testTimeout: 30000,
+  // Every suite passes, but a handle left open by one of them keeps Jest from exiting;
+  // until it is found (`npx jest --detectOpenHandles`), end the run when the tests end.
+  forceExit: true,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     {
