@@ -28,12 +28,17 @@ describe('withLagAwareDeadline', () => {
     const now = () => times.shift() ?? 1_000;
     let resolveReply!: (v: string) => void;
     const reply = new Promise<string>((r) => (resolveReply = r));
-    const result = withLagAwareDeadline(reply, 10, () => new Late(), now);
-    // answer only after the first deadline was handled: only the extension can catch it
-    await new Promise((r) => setTimeout(r, 12));
-    await new Promise((r) => setImmediate(r));
-    resolveReply('late but in time');
-    await expect(result).resolves.toBe('late but in time');
+    jest.useFakeTimers();
+    try {
+      const result = withLagAwareDeadline(reply, 10, () => new Late(), now);
+      // answer only after the first deadline was handled: only the extension can catch it
+      await jest.advanceTimersByTimeAsync(10); // the deadline timer
+      await jest.advanceTimersByTimeAsync(1); // its setImmediate decision
+      resolveReply('late but in time');
+      await expect(result).resolves.toBe('late but in time');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('times out when the store really does not answer', async () => {

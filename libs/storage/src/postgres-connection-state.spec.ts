@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import { Client } from 'pg';
 import { PostgresDatabase, isConnectionError } from './postgres.database';
 import {
@@ -6,14 +7,6 @@ import {
   type TestPostgres,
 } from './testing/postgres-test-database';
 
-async function waitFor(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('condition not met in time');
-}
 
 describe('PostgresDatabase connection state and idle pool (real PostgreSQL)', () => {
   let pg: TestPostgres;
@@ -52,7 +45,7 @@ describe('PostgresDatabase connection state and idle pool (real PostgreSQL)', ()
   it('closes idle connections, so a serverless database can pause', async () => {
     await db.query('SELECT 1');
     expect(await backends()).toBeGreaterThan(0);
-    await waitFor(async () => (await backends()) === 0);
+    await waitFor(async () => (await backends()) === 0, { timeoutMs: 10_000 });
     // and reading the state afterwards opens nothing
     expect(db.connectionState().up).toBe(true);
     expect(await backends()).toBe(0);
@@ -62,7 +55,7 @@ describe('PostgresDatabase connection state and idle pool (real PostgreSQL)', ()
     // The server ends the session mid-query (a failover, a restart).
     now = 3_000;
     const failing = db.query('SELECT pg_sleep(5)');
-    await waitFor(async () => (await backends()) > 0);
+    await waitFor(async () => (await backends()) > 0, { timeoutMs: 10_000 });
     await admin.query(
       'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
       [app],
