@@ -30,9 +30,9 @@ const base = {
  * connects to Redis belongs in this list.
  */
 const INTEGRATION_SPECS = [
-  'apps/gateway/src/admission/limits-version.spec.ts',
-  'apps/gateway/src/admission/request-claims.spec.ts',
-  'apps/gateway/src/chat/spend-control.spec.ts',
+  'libs/rate-limit/src/admission/limits-version.spec.ts',
+  'libs/rate-limit/src/admission/request-claims.spec.ts',
+  'libs/billing/src/spend-control.spec.ts',
   'libs/assistants/src/user-defined/user-defined.assistant.spec.ts',
   'libs/auth/src/identity/account.service.spec.ts',
   'libs/auth/src/identity/api-key.service.spec.ts',

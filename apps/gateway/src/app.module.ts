@@ -20,9 +20,8 @@ import {
 } from '@switchboard/billing';
 import { RateLimitService } from '@switchboard/rate-limit';
 import { DATABASE } from '@switchboard/storage';
-import { SpendControl } from './chat/spend-control.service';
-import { LIMITS_VERSION, REQUEST_CLAIMS } from './admission/admission.tokens';
-import { FailOpenTally } from './admission/fail-open.tally';
+import { SpendControl } from '@switchboard/billing';
+import { FailOpenTally, LIMITS_VERSION, REQUEST_CLAIMS } from '@switchboard/rate-limit';
 import { ChatContextService } from './chat/chat-context.service';
 import { KillSwitch } from './streaming/kill-switch.service';
 import type { Infrastructure } from './infra/infrastructure';

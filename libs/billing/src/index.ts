@@ -14,3 +14,4 @@ export * from './budget-hold.journal';
 export * from './budget-seeder';
 export * from './budget.repository';
 export * from './billing.module';
+export * from './spend-control.service';

@@ -6,3 +6,7 @@ export * from './rate-limit.headers';
 export * from './rate-limit.service';
 export * from './rate-limit.module';
 export * from './lag-aware-deadline';
+export * from './admission/admission.tokens';
+export * from './admission/fail-open.tally';
+export * from './admission/limits-version';
+export * from './admission/request-claims';

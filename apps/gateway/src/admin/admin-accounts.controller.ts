@@ -12,8 +12,7 @@ import {
 } from '@nestjs/common';
 import { AccountService, type AccountRecord } from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
-import { LIMITS_VERSION } from '../admission/admission.tokens';
-import { limitsChanged, type LimitsVersion } from '../admission/limits-version';
+import { LIMITS_VERSION, limitsChanged, type LimitsVersion } from '@switchboard/rate-limit';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { createAccountSchema, limitsBodySchema, memberParamsSchema } from './admin.schemas';

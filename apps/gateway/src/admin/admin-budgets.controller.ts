@@ -18,8 +18,7 @@ import {
   type ScopeUsage,
 } from '@switchboard/billing';
 import { AppError } from '@switchboard/common';
-import { LIMITS_VERSION } from '../admission/admission.tokens';
-import { limitsChanged, type LimitsVersion } from '../admission/limits-version';
+import { LIMITS_VERSION, limitsChanged, type LimitsVersion } from '@switchboard/rate-limit';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { budgetBodySchema, budgetFilterSchema, budgetParamsSchema } from './admin.schemas';

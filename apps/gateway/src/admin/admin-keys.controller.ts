@@ -12,8 +12,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiKeyService } from '@switchboard/auth';
-import { LIMITS_VERSION } from '../admission/admission.tokens';
-import { limitsChanged, type LimitsVersion } from '../admission/limits-version';
+import { LIMITS_VERSION, limitsChanged, type LimitsVersion } from '@switchboard/rate-limit';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import { createKeySchema, keyFilterSchema, limitsBodySchema, rotateSchema } from './admin.schemas';

@@ -42,7 +42,7 @@ import type {
   StopCode,
 } from './chat-run.types';
 import { upstreamTimeouts } from './upstream-timeouts';
-import { SpendControl, type Admission } from './spend-control.service';
+import { SpendControl, type Admission } from '@switchboard/billing';
 import { ChatContextService } from './chat-context.service';
 import { AssistantRegistry, type ModelCaller } from '@switchboard/assistants';
 

@@ -12,7 +12,7 @@ import { KillSwitch } from '../streaming/kill-switch.service';
 import { chatBodySchema, killSwitchSchema } from './chat-request.schema';
 import { fromChatBody } from './request-mapping';
 import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
-import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
+import { requestIdentity, setIdentityHeaders } from '../http/request-identity';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { killSwitchResultSchema, switchboardFrameSchema } from '../openapi/response.schemas';
 import type { ChatRunInput } from './chat-run.types';

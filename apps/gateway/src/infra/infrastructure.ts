@@ -69,17 +69,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ReadinessCheck } from '../health/health.controller';
-import { FailOpenTally } from '../admission/fail-open.tally';
 import {
+  FailOpenTally,
   MemoryLimitsVersion,
-  RedisLimitsVersion,
-  type LimitsVersion,
-} from '../admission/limits-version';
-import {
   MemoryRequestClaims,
+  RedisLimitsVersion,
   RedisRequestClaims,
+  type LimitsVersion,
   type RequestClaims,
-} from '../admission/request-claims';
+} from '@switchboard/rate-limit';
 
 const JOURNAL_PRUNE_EVERY_MS = 5 * 60_000;
 /** how soon an eviction of budget keys is noticed (the seed marker is dropped) */

@@ -10,7 +10,7 @@ import { ChatStreamRunner } from '../streaming/chat-stream.runner';
 import type { PipelineEvent, RunSummary } from '../chat/chat-run.types';
 import { fromCompletionsBody } from '../chat/request-mapping';
 import { completionsBodySchema } from './completions-request.schema';
-import { requestIdentity, setIdentityHeaders } from '../admission/request-identity';
+import { requestIdentity, setIdentityHeaders } from '../http/request-identity';
 import { CHAT_COMPLETIONS_UNSUPPORTED, rejectUnsupported } from './unsupported-parameters';
 import { OpenAiChunksEncoder, openAiFinish, openAiUsage } from './openai-chunks.encoder';
 import { ApiDoc } from '../openapi/api-doc.decorator';

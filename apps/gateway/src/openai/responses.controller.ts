@@ -25,7 +25,7 @@ import {
   requestIdentity,
   setIdentityHeaders,
   type RequestIdentity,
-} from '../admission/request-identity';
+} from '../http/request-identity';
 import {
   ResponsesEventsEncoder,
   responsesId,

@@ -1,3 +1,4 @@
+import type { Clock } from '../limit-store.port';
 import type { Redis } from 'ioredis';
 
 /**
@@ -26,7 +27,6 @@ function claimKey(owner: string, clientId: string): string {
   return `${owner.length}:${owner}:${clientId}`;
 }
 
-export type Clock = () => number;
 
 const SWEEP_AT = 10_000;
 

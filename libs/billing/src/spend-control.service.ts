@@ -6,24 +6,25 @@ import {
   type Principal,
   type PrincipalLimits,
 } from '@switchboard/auth';
-import {
-  BudgetHoldJournal,
-  BudgetRepository,
-  BudgetSeeder,
-  BudgetService,
-  BudgetStoreUnseededError,
-  describeRejection,
-  type BudgetScope,
-  type ScopeType,
-} from '@switchboard/billing';
+import { BudgetHoldJournal } from './budget-hold.journal';
+import { BudgetRepository } from './budget.repository';
+import { BudgetSeeder } from './budget-seeder';
+import { BudgetService, describeRejection } from './budget.service';
+import { BudgetStoreUnseededError } from './budget-store.port';
+import type { BudgetScope } from './budget.types';
+import type { ScopeType } from './billing.types';
 import { AppError } from '@switchboard/common';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import { MetricsService } from '@switchboard/observability';
 import { RateLimitService, subjectOf, type SubjectCheck } from '@switchboard/rate-limit';
-import { FailOpenTally, type FailOpenCheck } from '../admission/fail-open.tally';
-import { LIMITS_VERSION, REQUEST_CLAIMS } from '../admission/admission.tokens';
-import type { LimitsVersion } from '../admission/limits-version';
-import type { RequestClaims } from '../admission/request-claims';
+import {
+  FailOpenTally,
+  LIMITS_VERSION,
+  REQUEST_CLAIMS,
+  type FailOpenCheck,
+  type LimitsVersion,
+  type RequestClaims,
+} from '@switchboard/rate-limit';
 
 /**
  * Concurrency slots and client-id claims are leases this short, renewed while

@@ -1,6 +1,6 @@
 import { newRequestId } from '@switchboard/common';
 import type { Response } from 'express';
-import type { GatewayRequest } from '../http/request.types';
+import type { GatewayRequest } from './request.types';
 
 /**
  * Who a billable request is, as the gateway sees it.

@@ -7,24 +7,20 @@ import {
   identityMigrations,
   type Principal,
 } from '@switchboard/auth';
-import {
-  BudgetHoldJournal,
-  BudgetRepository,
-  BudgetSeeder,
-  BudgetService,
-  InProcessBudgetStore,
-  UsageLedger,
-  billingMigrations,
-} from '@switchboard/billing';
+import { BudgetHoldJournal } from './budget-hold.journal';
+import { BudgetRepository } from './budget.repository';
+import { BudgetSeeder } from './budget-seeder';
+import { BudgetService } from './budget.service';
+import { InProcessBudgetStore } from './in-process-budget.store';
+import { UsageLedger } from './usage-ledger.service';
+import { billingMigrations } from './billing.migrations';
 import { AppError } from '@switchboard/common';
 import { loadConfig } from '@switchboard/config';
 import { MetricsService } from '@switchboard/observability';
 import { MemoryLimitStore, RateLimitService } from '@switchboard/rate-limit';
 import { Migrator, type Database } from '@switchboard/storage';
 import { createTestPglite } from '@switchboard/storage/testing';
-import { FailOpenTally } from '../admission/fail-open.tally';
-import { MemoryLimitsVersion } from '../admission/limits-version';
-import { MemoryRequestClaims } from '../admission/request-claims';
+import { FailOpenTally, MemoryLimitsVersion, MemoryRequestClaims } from '@switchboard/rate-limit';
 import { LEASE_MS, SpendControl } from './spend-control.service';
 
 /** a limit store whose slot releases fail, as a Redis timeout would make them */
