@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import { DATABASE, type Database } from '@switchboard/storage';
 import { auth, chatBody, postJson, readSse, startHarness, type Harness } from './gateway.harness';
 
@@ -9,7 +10,6 @@ import { auth, chatBody, postJson, readSse, startHarness, type Harness } from '.
  */
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const QUICK = 'hi\n#sim tokens=3';
 
 interface ChatResult {
@@ -117,8 +117,13 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
         scopes: ['chat'],
         expiresAt,
       });
-      // the gateway reads the same wall clock: wait until the expiry is behind it
-      await sleep(Date.parse(expiresAt) - Date.now() + 50);
+      // the gateway reads the same wall clock: wait until it refuses the key
+      await waitFor(async () => (await chat(issued.key)).status === 401, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        what: 'the key refused after its expiry',
+      });
+      expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt));
       const r = await chat(issued.key);
       expect(r.status).toBe(401);
       expect(r.error?.code).toBe('api_key_expired');
@@ -261,7 +266,12 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
       expect((await chat(old.key)).status).toBe(200);
       expect((await chat(r.json.key)).status).toBe(200);
 
-      await sleep(Math.max(0, graceEnds - Date.now() + 50));
+      await waitFor(async () => (await chat(old.key)).status === 401, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        what: 'the old key refused after its grace',
+      });
+      expect(Date.now()).toBeGreaterThanOrEqual(graceEnds);
       const after = await chat(old.key);
       expect(after.status).toBe(401);
       expect(after.error?.code).toBe('api_key_revoked');

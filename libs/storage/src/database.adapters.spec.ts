@@ -1,15 +1,8 @@
+import { waitFor } from '@switchboard/common/testing';
 import type { Database } from './database.port';
 import { createTestPglite } from './testing/pglite-template';
 import { createTestPostgres, type TestPostgres } from './testing/postgres-test-database';
 
-/** Waits for a condition another connection brings about (notifications are asynchronous). */
-async function waitUntil(done: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 type Adapter = { name: string; open: () => Promise<{ db: Database; done: () => Promise<void> }> };
 
@@ -179,13 +172,14 @@ describe('pglite specifics', () => {
         }),
       ).rejects.toThrow('roll back');
       await db.query("SELECT pg_notify('test_jobs', 'b')");
-      await waitUntil(() => first.includes('b'));
+      // notifications arrive on another connection, asynchronously
+      await waitFor(() => first.includes('b'), { timeoutMs: 10_000, what: 'notification b' });
       // notifications arrive in commit order, so 'rolled-back' would have come first
       expect(first).toEqual(['a', 'b']);
 
       await stopFirst();
       await db.query("SELECT pg_notify('test_jobs', 'c')");
-      await waitUntil(() => second.includes('c'));
+      await waitFor(() => second.includes('c'), { timeoutMs: 10_000, what: 'notification c' });
       expect(first).toEqual(['a', 'b']);
     } finally {
       await stopSecond();

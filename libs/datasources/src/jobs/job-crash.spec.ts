@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { waitFor } from '@switchboard/common/testing';
 import { Migrator } from '@switchboard/storage';
 import { type TestPostgres, createTestPostgres } from '@switchboard/storage/testing';
 import { datasourceMigrations } from '../datasources.migrations';
@@ -66,11 +67,11 @@ describe('a worker process killed mid-job', () => {
       },
     );
     survivor.start();
-    const deadline = Date.now() + 10_000;
-    while ((await queue.get(id))?.status !== 'done') {
-      if (Date.now() > deadline) throw new Error('job was not reclaimed');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await waitFor(async () => (await queue.get(id))?.status === 'done', {
+      timeoutMs: 10_000,
+      intervalMs: 25,
+      what: 'the crashed job reclaimed and done',
+    });
     await survivor.stop();
     expect(done).toEqual([id]);
     expect((await queue.get(id))!.attempts).toBe(2);

@@ -39,15 +39,20 @@ describe('mapBounded', () => {
 
   it('starts no new call after a failure and rethrows it', async () => {
     const started: number[] = [];
+    const calls: Array<Promise<unknown>> = [];
     await expect(
-      mapBounded([0, 1, 2, 3, 4, 5], 2, async (i) => {
+      mapBounded([0, 1, 2, 3, 4, 5], 2, (i) => {
         started.push(i);
-        await new Promise((r) => setTimeout(r, 1));
-        if (i === 1) throw new Error('boom');
-        return i;
+        const call = Promise.resolve().then(() => {
+          if (i === 1) throw new Error('boom');
+          return i;
+        });
+        calls.push(call);
+        return call;
       }),
     ).rejects.toThrow('boom');
-    await new Promise((r) => setTimeout(r, 10));
+    // every call that was started has settled: nothing is left to start another
+    await Promise.allSettled(calls);
     expect(started).toEqual([0, 1, 2]);
   });
 });
