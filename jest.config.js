@@ -72,7 +72,7 @@ module.exports = {
   testTimeout: 30000,
   // Every suite passes, but a handle left open by one of them keeps Jest from exiting;
   // until it is found (`npx jest --detectOpenHandles`), end the run when the tests end.
-  forceExit: true,
+  forceExit: process.env.JEST_NO_FORCE_EXIT ? false : true,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [
     {
