@@ -227,7 +227,7 @@ export class SpendControl {
         for (const s of subjects) void this.rateLimits.adjustTokens(s.subject, delta, requestId);
     };
     const renew = this.#renewEvery(() => {
-      void this.rateLimits.renew(requestId, LEASE_MS);
+      void this.rateLimits.renew(requestId, LEASE_MS, subjects);
       this.#renewClaim(args);
     });
 

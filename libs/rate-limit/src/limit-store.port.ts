@@ -23,6 +23,13 @@ export interface LimitStore {
 
   /** extends a live slot's lease; false when the slot is unknown or already expired */
   renew(slotId: string, leaseMs: number): Promise<boolean>;
+
+  /**
+   * Puts a running stream's slot back on `holders` with a fresh lease, without a
+   * limit check: for a renewal that came after the lease lapsed (a stalled event
+   * loop, a Redis blip), so the stream is counted again for the rest of its life.
+   */
+  retake(slotId: string, leaseMs: number, holders: readonly Subject[]): Promise<void>;
 }
 
 export const LIMIT_STORE = Symbol('LIMIT_STORE');

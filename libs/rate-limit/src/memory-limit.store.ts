@@ -171,6 +171,19 @@ export class MemoryLimitStore implements LimitStore {
     return Promise.resolve(live);
   }
 
+  retake(slotId: string, leaseMs: number, holders: readonly Subject[]): Promise<void> {
+    if (holders.length === 0) return Promise.resolve();
+    const now = this.clock();
+    for (const subject of holders) {
+      const s = this.state(subject, now);
+      s.streams.set(slotId, now + leaseMs);
+      s.streamsExpireFrom = Math.min(s.streamsExpireFrom, now + leaseMs);
+      s.touched = now;
+    }
+    this.slots.set(slotId, [...new Set(holders)]);
+    return Promise.resolve();
+  }
+
   private checkSync(input: StoreCheckInput): StoreCheckResult {
     const now = this.clock();
     const { windowMs, slotId, leaseMs } = input;

@@ -15,7 +15,14 @@ function service(now: { t: number }, failOpen?: boolean) {
 
 function brokenStore(): LimitStore {
   const fail = () => Promise.reject(new Error('ECONNREFUSED'));
-  return { backend: 'redis', check: fail, adjustTokens: fail, release: fail, renew: fail };
+  return {
+    backend: 'redis',
+    check: fail,
+    adjustTokens: fail,
+    release: fail,
+    renew: fail,
+    retake: fail,
+  };
 }
 
 describe('RateLimitService', () => {
@@ -146,6 +153,25 @@ describe('RateLimitService', () => {
     });
     expect(r).toEqual({ allowed: false, reason: 'unavailable', headers: {} });
     expect(svc.describe()).toEqual({ backend: 'redis', failOpen: false });
+  });
+
+  it('takes back a slot whose lease lapsed before its renewal, on the subjects with a concurrency limit', async () => {
+    const now = { t: 1_000_000 };
+    const svc = service(now);
+    const subjects = [
+      { subject: 'user:u' as const, limits: { concurrentStreams: 1 } },
+      { subject: 'key:k' as const, limits: { requestsPerMinute: 100 } },
+    ];
+    const admit = (slotId: string) =>
+      svc.check({ subjects, estimatedTokens: 0, slotId, leaseMs: 1_000 });
+    expect((await admit('long')).allowed).toBe(true);
+    now.t += 1_500; // the renewal comes half a second after the lease lapsed
+    await expect(svc.renew('long', 1_000, subjects)).resolves.toBe(false);
+    // the stream still runs: it holds the user's only slot again
+    expect((await admit('next')).allowed).toBe(false);
+    await expect(svc.renew('long', 1_000, subjects)).resolves.toBe(true);
+    await svc.release('long');
+    expect((await admit('next')).allowed).toBe(true);
   });
 
   it('never throws from release, renew or adjustTokens when the store is down', async () => {

@@ -139,10 +139,28 @@ export class RateLimitService {
     }
   }
 
-  /** keeps a long stream's slot alive; false if the lease was already gone */
-  async renew(slotId: string, leaseMs: number): Promise<boolean> {
+  /**
+   * Keeps a long stream's slot alive. A lease that lapsed before this renewal
+   * (an event loop stalled past it) is taken back on the subjects that hold
+   * concurrency limits, so the stream counts again from now on. Returns false
+   * when the lease had lapsed or the store failed. Never throws.
+   */
+  async renew(
+    slotId: string,
+    leaseMs: number,
+    subjects: readonly SubjectCheck[] = [],
+  ): Promise<boolean> {
+    const lease = Math.max(1, Math.ceil(leaseMs));
     try {
-      return await this.store.renew(slotId, Math.max(1, Math.ceil(leaseMs)));
+      if (await this.store.renew(slotId, lease)) return true;
+      const holders = normalise(subjects)
+        .filter((s) => s.limits.concurrentStreams !== undefined)
+        .map((s) => s.subject);
+      if (holders.length > 0) {
+        await this.store.retake(slotId, lease, holders);
+        this.logger.warn(`rate-limit slot ${slotId} lapsed before its renewal and was taken back`);
+      }
+      return false;
     } catch (err) {
       this.logger.warn(`rate-limit lease renewal failed: ${message(err)}`);
       return false;

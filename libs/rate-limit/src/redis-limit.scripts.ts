@@ -241,3 +241,18 @@ end
 if live == 1 then keep(KEYS[1], lease) else redis.call('DEL', KEYS[1]) end
 return live
 `;
+
+/**
+ * KEYS: the slot set, then the str key of every holder. ARGV: slotId, leaseMs.
+ * Puts the slot back on every holder with a fresh lease (no limit check).
+ */
+export const RETAKE_LUA = `${COMMON}
+local lease = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], now + lease, ARGV[1])
+  keep(KEYS[i], lease)
+  redis.call('SADD', KEYS[1], KEYS[i])
+end
+keep(KEYS[1], lease)
+return 1
+`;

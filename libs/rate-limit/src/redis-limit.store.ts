@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { withLagAwareDeadline } from './lag-aware-deadline';
 import type { LimitStore } from './limit-store.port';
-import { ADJUST_LUA, CHECK_LUA, RELEASE_LUA, RENEW_LUA } from './redis-limit.scripts';
+import { ADJUST_LUA, CHECK_LUA, RELEASE_LUA, RENEW_LUA, RETAKE_LUA } from './redis-limit.scripts';
 import {
   LIMIT_NAMES,
   type LimitName,
@@ -30,6 +30,7 @@ interface ScriptCommands {
   sbRateLimitAdjust(numKeys: number, ...args: Array<string | number>): Promise<number>;
   sbRateLimitRelease(numKeys: number, ...args: Array<string | number>): Promise<number>;
   sbRateLimitRenew(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  sbRateLimitRetake(numKeys: number, ...args: Array<string | number>): Promise<number>;
 }
 
 export class RateLimitTimeoutError extends Error {
@@ -63,6 +64,7 @@ export class RedisLimitStore implements LimitStore {
     redis.defineCommand('sbRateLimitAdjust', { lua: ADJUST_LUA });
     redis.defineCommand('sbRateLimitRelease', { lua: RELEASE_LUA });
     redis.defineCommand('sbRateLimitRenew', { lua: RENEW_LUA });
+    redis.defineCommand('sbRateLimitRetake', { lua: RETAKE_LUA });
     this.cmd = redis as unknown as ScriptCommands;
   }
 
@@ -135,6 +137,12 @@ export class RedisLimitStore implements LimitStore {
       this.cmd.sbRateLimitRenew(1, this.slotKey(slotId), slotId, leaseMs),
     );
     return Number(live) === 1;
+  }
+
+  async retake(slotId: string, leaseMs: number, holders: readonly Subject[]): Promise<void> {
+    if (holders.length === 0) return;
+    const keys = [this.slotKey(slotId), ...new Set(holders.map((s) => this.subjectKeys(s)[3]))];
+    await this.withTimeout(this.cmd.sbRateLimitRetake(keys.length, ...keys, slotId, leaseMs));
   }
 
   private subjectKeys(subject: Subject): [string, string, string, string] {

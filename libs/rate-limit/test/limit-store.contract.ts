@@ -203,6 +203,30 @@ export const limitStoreContract: Array<[string, (h: StoreHarness) => Promise<voi
     },
   ],
   [
+    'retake puts a lapsed slot back on its holders without a limit check; release frees it',
+    async (h) => {
+      const key = { subject: `key:${randomUUID()}` as const, limits: { concurrentStreams: 1 } };
+      const user = { subject: `user:${randomUUID()}` as const, limits: { concurrentStreams: 1 } };
+      const slot = randomUUID();
+      expect(
+        (await h.store.check(input(h, [key, user], { slotId: slot, leaseMs: 150 }))).allowed,
+      ).toBe(true);
+      await h.sleep(200);
+      expect(await h.store.renew(slot, 10_000)).toBe(false);
+      const other = randomUUID();
+      expect((await h.store.check(input(h, [user], { slotId: other }))).allowed).toBe(true);
+      // the lapsed stream is still running: it is counted again even though the user is full
+      await h.store.retake(slot, 10_000, [key.subject, user.subject]);
+      expect((await h.store.check(input(h, [key]))).allowed).toBe(false);
+      expect(await h.store.renew(slot, 10_000)).toBe(true);
+      await h.store.release(other);
+      expect((await h.store.check(input(h, [user]))).allowed).toBe(false);
+      await h.store.release(slot);
+      expect((await h.store.check(input(h, [key]))).allowed).toBe(true);
+      expect((await h.store.check(input(h, [user]))).allowed).toBe(true);
+    },
+  ],
+  [
     'releases a slot on every subject that holds it',
     async (h) => {
       const key = { subject: `key:${randomUUID()}` as const, limits: { concurrentStreams: 1 } };

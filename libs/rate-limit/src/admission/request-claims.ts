@@ -27,7 +27,6 @@ function claimKey(owner: string, clientId: string): string {
   return `${owner.length}:${owner}:${clientId}`;
 }
 
-
 const SWEEP_AT = 10_000;
 
 /** Claims of one process (no REDIS_URL). */
