@@ -144,25 +144,42 @@ export class SpendControl {
     const { principal } = args;
     const accountId = this.chargedAccount(principal, args.accountId);
     const releaseClaim = await this.#claim(args);
-    // The bootstrap admin is the operator's key: no limits, no budgets.
-    if (principal.kind === 'bootstrap-admin') {
-      const renew = this.#renewEvery(() => this.#renewClaim(args));
-      return {
-        headers: {},
-        accountId,
-        finish: once(() => {
-          clearInterval(renew);
-          void releaseClaim();
-        }),
-        releaseRequestId: releaseClaim,
-      };
-    }
     try {
+      if (principal.kind === 'bootstrap-admin')
+        return await this.#admitOperator(args, accountId, releaseClaim);
       return await this.#admit(args, accountId, releaseClaim);
     } catch (e) {
       void releaseClaim();
       throw e;
     }
+  }
+
+  /**
+   * The bootstrap admin is the operator's key: no limits and no budget of its
+   * own. An account it charges keeps its budget: the request holds against it
+   * like any other, so the operator cannot overspend an account by accident.
+   */
+  async #admitOperator(
+    args: AdmitRequest,
+    accountId: string | undefined,
+    releaseClaim: () => Promise<void>,
+  ): Promise<Admission> {
+    let held = false;
+    if (accountId) {
+      const version = await this.limitsVersion.current().catch(() => undefined);
+      held = await this.#hold(version, args.requestId, [{ type: 'account', id: accountId }], args);
+    }
+    const renew = this.#renewEvery(() => this.#renewClaim(args));
+    return {
+      headers: {},
+      accountId,
+      finish: once((actualCostMicros: number) => {
+        clearInterval(renew);
+        void releaseClaim();
+        if (held) this.#settle(args.requestId, actualCostMicros);
+      }),
+      releaseRequestId: releaseClaim,
+    };
   }
 
   async #admit(
@@ -233,14 +250,12 @@ export class SpendControl {
 
     let held = false;
     try {
-      held = await this.#hold(
-        version,
-        requestId,
-        principal,
-        accountId,
-        keyChain.map((k) => k.id),
-        args,
-      );
+      const wanted: Array<{ type: ScopeType; id: string }> = [
+        { type: 'user', id: principal.userId },
+      ];
+      if (accountId) wanted.push({ type: 'account', id: accountId });
+      for (const k of keyChain) wanted.push({ type: 'key', id: k.id });
+      held = await this.#hold(version, requestId, wanted, args);
     } catch (e) {
       clearInterval(renew);
       releaseLimits(0);
@@ -356,14 +371,9 @@ export class SpendControl {
   async #hold(
     version: string | undefined,
     requestId: string,
-    principal: Principal,
-    accountId: string | undefined,
-    keyIds: string[],
+    wanted: Array<{ type: ScopeType; id: string }>,
     args: { holdMicros: number },
   ): Promise<boolean> {
-    const wanted: Array<{ type: ScopeType; id: string }> = [{ type: 'user', id: principal.userId }];
-    if (accountId) wanted.push({ type: 'account', id: accountId });
-    for (const id of keyIds) wanted.push({ type: 'key', id });
     const cacheKey = wanted.map((w) => `${w.type}:${w.id}`).join('|');
     const scopes = await this.#budgetScopes.get(version, cacheKey, () =>
       this.budgetRepo.scopesFor(wanted),

@@ -1,3 +1,4 @@
+import { waitFor } from '@switchboard/common/testing';
 import {
   AccountService,
   ApiKeyService,
@@ -37,6 +38,7 @@ describe('SpendControl: concurrency leases and request-id claims', () => {
   let now = 1_700_000_000_000;
   let store: FailingReleaseStore;
   let spend: SpendControl;
+  let budgetRepo: BudgetRepository;
   const claims = new MemoryRequestClaims(() => now);
   const principal: Principal = {
     kind: 'user',
@@ -53,7 +55,7 @@ describe('SpendControl: concurrency leases and request-id claims', () => {
     await new Migrator(db).migrate([...identityMigrations, ...billingMigrations]);
     store = new FailingReleaseStore(() => now);
     const budgetStore = new InProcessBudgetStore();
-    const budgetRepo = new BudgetRepository(db);
+    budgetRepo = new BudgetRepository(db);
     const journal = new BudgetHoldJournal(db, { enabled: false });
     const apiKeys = new ApiKeyService(new SqlApiKeyRepository(db), {
       secret: 'spend-control-spec-secret-0123456789abcdef',
@@ -111,6 +113,54 @@ describe('SpendControl: concurrency leases and request-id claims', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it("holds the bootstrap admin's requests against the budget of the account it charges", async () => {
+    now += LEASE_MS + 1;
+    const operator: Principal = {
+      kind: 'bootstrap-admin',
+      userId: 'bootstrap-admin',
+      accountIds: [],
+      scopes: ['admin', 'chat'],
+      limits: {},
+    };
+    await budgetRepo.set({
+      scopeType: 'account',
+      scopeId: 'acct-operated',
+      period: 'day',
+      limitMicros: 10,
+    });
+    const charge = (requestId: string) =>
+      spend.admit({
+        requestId,
+        principal: operator,
+        accountId: 'acct-operated',
+        holdMicros: 6,
+        estimatedTokens: 1,
+      });
+    const first = await charge('op-1');
+    // two holds of 6 do not fit a budget of 10, even for the operator
+    const second = await charge('op-2').catch((e: unknown) => e);
+    expect((second as AppError).code).toBe('budget_exceeded');
+    first.finish(2, 1);
+    await waitFor(
+      async () =>
+        await charge('op-3').then(
+          (a) => (a.finish(0, 0), true),
+          () => false,
+        ),
+      {
+        what: 'the settled hold frees room on the account',
+      },
+    );
+    // no account named: nothing to hold, the operator is not limited
+    const free = await spend.admit({
+      requestId: 'op-4',
+      principal: operator,
+      holdMicros: 1_000_000,
+      estimatedTokens: 1,
+    });
+    free.finish(0, 0);
   });
 
   it('refuses a client id already in flight for the same user, frees it on finish, and never across users', async () => {
