@@ -417,6 +417,20 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
     expect(viaChild.code).toBe('budget_exceeded');
   }, 60_000);
 
+  it('a budget on the replacement of a rotated key binds the keys the old key minted, on every replica', async () => {
+    const parent = await newKey();
+    const child = await mint(parent.headers, parent.keyId);
+    // a cached chain on another replica must not outlive the rotation
+    expect((await chat(2, child, 'hi\n#sim tokens=3')).status).toBe(200);
+    const rotated = await admin('POST', `/admin/keys/${parent.keyId}/rotate`, { graceSeconds: 60 });
+    expect(rotated.status).toBe(201);
+    const { record } = (await rotated.json()) as { record: { id: string } };
+    await setBudget('key', record.id, 0);
+    const viaChild = await chat(2, child, 'hi\n#sim tokens=3');
+    expect(viaChild.status).toBe(402);
+    expect(viaChild.code).toBe('budget_exceeded');
+  }, 60_000);
+
   it('minting a chain of keys deeper than admission follows is refused; every key in it stays under the top key’s budget', async () => {
     const root = await newKey();
     await setBudget('key', root.keyId, 0);

@@ -91,6 +91,8 @@ export class AdminKeysController {
   async rotate(@Param('id') id: string, @Body() body: unknown) {
     const { graceSeconds } = parseBody(rotateSchema, body);
     const out = await this.keys.rotate(id, graceSeconds);
+    // keys minted from the old key moved under the new one: every replica reloads chains
+    await limitsChanged(this.limitsVersion);
     const now = Date.now();
     return {
       key: out.key,

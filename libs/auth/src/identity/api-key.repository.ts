@@ -159,6 +159,12 @@ export class SqlApiKeyRepository implements ApiKeyRepository {
       if (!cur.rows[0]) return undefined;
       const next = build(toRecord(cur.rows[0]));
       await insertRow(tx, next);
+      // keys minted from the old key now stand under its replacement, so the
+      // replacement's limits and budgets bound them as the old key's did
+      await tx.query('UPDATE api_keys SET parent_key_id = $2 WHERE parent_key_id = $1', [
+        oldId,
+        next.id,
+      ]);
       const prev = await tx.query<DbRow>(
         `UPDATE api_keys SET grace_until = LEAST(COALESCE(grace_until, $2::timestamptz), $2::timestamptz)
          WHERE id = $1 RETURNING ${PUBLIC_COLUMNS}`,

@@ -73,6 +73,10 @@ describe.each(DATABASES)('ApiKeyService on %s', (_name, open) => {
     expect((await s.get(grandchild.record.id)).parentKeyId).toBe(child.record.id);
     const rotated = await s.rotate(child.record.id, 0);
     expect(rotated.record.parentKeyId).toBe(parent.record.id);
+    // what the old key minted now stands under its replacement
+    expect((await s.get(grandchild.record.id)).parentKeyId).toBe(rotated.record.id);
+    expect(await s.descendants(rotated.record.id)).toEqual([grandchild.record.id]);
+    expect(await s.descendants(child.record.id)).toEqual([]);
     expect(new Set(await s.descendants(parent.record.id))).toEqual(
       new Set([child.record.id, grandchild.record.id, rotated.record.id]),
     );
