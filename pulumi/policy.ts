@@ -946,6 +946,57 @@ const sharedApiKeySecret: Invariant = {
   },
 };
 
+/** The gateway's defaults when the variables are unset (libs/config). */
+const DEFAULT_POOL_IDLE_SECONDS = 30;
+const DEFAULT_JOB_IDLE_POLL_SECONDS = 30;
+
+const pausableDatabaseIdle: Invariant = {
+  name: 'pausable-database-left-idle',
+  description:
+    'When the database may pause at 0 ACU, the gateway lets it: no LISTEN session (JOB_WAKE=poll), idle pool connections closed and job polls spaced further apart than the auto-pause delay.',
+  check(resources) {
+    const out: Violation[] = [];
+    const pauses = ofType(resources, T.dbCluster)
+      .map((c) => obj(c.props.serverlessv2ScalingConfiguration))
+      .filter((s) => s?.minCapacity === 0);
+    if (pauses.length === 0) return out;
+    const delays = pauses.map((s) => s?.secondsUntilAutoPause);
+    if (delays.some(isUnknown)) return out;
+    const pauseAfter = Math.min(...delays.map((d) => (typeof d === 'number' ? d : 300)));
+    for (const task of ofType(resources, T.taskDefinition)) {
+      for (const c of containerDefinitions(task)) {
+        const env = envOf(c);
+        const seconds = (name: string, fallback: number) => Number(env.get(name) ?? fallback);
+        if (env.get('JOB_WAKE') !== 'poll')
+          out.push(
+            violation(
+              this.name,
+              task,
+              `container ${c.name ?? '?'} keeps a LISTEN session (JOB_WAKE is not poll)`,
+            ),
+          );
+        if (!(seconds('DATABASE_POOL_IDLE_SECONDS', DEFAULT_POOL_IDLE_SECONDS) < pauseAfter))
+          out.push(
+            violation(
+              this.name,
+              task,
+              `idle pool connections outlive the ${pauseAfter} s auto-pause delay`,
+            ),
+          );
+        if (!(seconds('JOB_IDLE_POLL_MAX_SECONDS', DEFAULT_JOB_IDLE_POLL_SECONDS) > pauseAfter))
+          out.push(
+            violation(
+              this.name,
+              task,
+              `idle job polls come sooner than the ${pauseAfter} s auto-pause delay`,
+            ),
+          );
+      }
+    }
+    return out;
+  },
+};
+
 interface RequiredAlarm {
   what: string;
   namespace: string;
@@ -1292,6 +1343,7 @@ export const invariants: Invariant[] = [
   metricsNotPublic,
   iamDataPlaneScoped,
   timeoutsOrdered,
+  pausableDatabaseIdle,
 ];
 
 export function checkAll(resources: ResourceRecord[]): Violation[] {

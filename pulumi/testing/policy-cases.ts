@@ -277,6 +277,41 @@ export const policyCases: [string, string, Mutation][] = [
   ],
   ['alarms-present', 'no cost budget', (rs) => void rs.splice(rs.indexOf(find(rs, T.budget)), 1)],
   [
+    'pausable-database-left-idle',
+    'a database that may pause while every task holds a LISTEN session',
+    (rs) => {
+      const db = find(rs, T.dbCluster);
+      db.props.serverlessv2ScalingConfiguration = {
+        minCapacity: 0,
+        maxCapacity: 2,
+        secondsUntilAutoPause: 300,
+      };
+      editContainer(rs, (c) => {
+        c.environment = (c.environment as { name: string }[]).filter((e) => e.name !== 'JOB_WAKE');
+      });
+    },
+  ],
+  [
+    'pausable-database-left-idle',
+    'a database that may pause while idle job polls come every 30 s',
+    (rs) => {
+      const db = find(rs, T.dbCluster);
+      db.props.serverlessv2ScalingConfiguration = {
+        minCapacity: 0,
+        maxCapacity: 2,
+        secondsUntilAutoPause: 300,
+      };
+      editContainer(rs, (c) => {
+        c.environment = [
+          ...(c.environment as { name: string }[]).filter(
+            (e) => !['JOB_IDLE_POLL_MAX_SECONDS', 'JOB_WAKE'].includes(e.name),
+          ),
+          { name: 'JOB_WAKE', value: 'poll' },
+        ];
+      });
+    },
+  ],
+  [
     'prod-deletion-protection',
     'a prod database without deletion protection',
     (rs) => {

@@ -35,15 +35,19 @@ describe('loadConfig', () => {
     expect(local.http.metricsPort).toBeUndefined();
     expect(local.storage.databasePoolIdleMs).toBe(30_000);
     expect(local.rag.jobIdlePollMaxMs).toBe(30_000);
+    expect(local.rag.jobWake).toBe('listen');
     const aws = loadConfig({
       PORT: '8080',
       METRICS_PORT: '9464',
       DATABASE_POOL_IDLE_SECONDS: '20',
       JOB_IDLE_POLL_MAX_SECONDS: '3600',
+      JOB_WAKE: 'poll',
     });
     expect(aws.http.metricsPort).toBe(9464);
     expect(aws.storage.databasePoolIdleMs).toBe(20_000);
     expect(aws.rag.jobIdlePollMaxMs).toBe(3_600_000);
+    expect(aws.rag.jobWake).toBe('poll');
+    expect(() => loadConfig({ JOB_WAKE: 'sometimes' })).toThrow(/JOB_WAKE/);
     expect(loadConfig({ METRICS_PORT: '0' }).http.metricsPort).toBe(0);
     expect(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' })).toThrow(
       /METRICS_PORT: must differ from PORT/,
@@ -116,6 +120,7 @@ describe('loadConfig', () => {
       embeddingDimensions: 1536,
       ingestionWorker: true,
       jobIdlePollMaxMs: 30_000,
+      jobWake: 'listen',
       textSearchConfig: 'english',
     });
     expect(loadConfig({ EMBEDDING_MODEL: 'none' }).rag.embeddingModel).toBeNull();

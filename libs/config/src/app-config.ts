@@ -120,6 +120,8 @@ export interface AppConfig {
     ingestionWorker: boolean;
     /** longest idle wait between job-queue polls */
     jobIdlePollMaxMs: number;
+    /** `listen`: LISTEN/NOTIFY wakes the worker; `poll`: no session held between polls */
+    jobWake: 'listen' | 'poll';
     textSearchConfig: string;
   };
 }
@@ -298,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       embeddingDimensions: e.EMBEDDING_DIMENSIONS,
       ingestionWorker: e.INGESTION_WORKER,
       jobIdlePollMaxMs: e.JOB_IDLE_POLL_MAX_SECONDS * 1000,
+      jobWake: e.JOB_WAKE ?? 'listen',
       textSearchConfig: e.TEXT_SEARCH_CONFIG ?? 'english',
     },
   };

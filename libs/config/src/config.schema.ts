@@ -174,6 +174,12 @@ export const envSchema = z.object({
    * an idle Aurora Serverless pause.
    */
   JOB_IDLE_POLL_MAX_SECONDS: intInRange(30, 1, 86400),
+  /**
+   * How the ingestion worker learns of jobs enqueued by other replicas: `listen` keeps a
+   * PostgreSQL LISTEN session open (instant), `poll` holds no connection between polls
+   * (jobs of this process still start at once), so an idle Aurora Serverless can pause.
+   */
+  JOB_WAKE: optionalString.pipe(z.enum(['listen', 'poll']).optional()),
   /** Postgres text search configuration of the chunk index (fixed once migrated). */
   TEXT_SEARCH_CONFIG: optionalString.pipe(
     z

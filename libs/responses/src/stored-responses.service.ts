@@ -25,6 +25,8 @@ export class StoredResponses {
   readonly #pending = new Map<string, Promise<void>>();
   readonly #now: () => Date;
   #timer: NodeJS.Timeout | undefined;
+  /** a response was stored since the last purge (true at boot: earlier runs may have left some) */
+  #written = true;
 
   constructor(
     private readonly repo: StoredResponseRepository,
@@ -44,6 +46,7 @@ export class StoredResponses {
 
   /** Stores the response; a failure is logged (the client already has its answer). */
   save(r: StoredResponse): Promise<void> {
+    this.#written = true;
     const p = this.repo
       .insert(r)
       .catch((e: unknown) => this.opts.logger?.error('storing a response failed', e))
@@ -92,6 +95,11 @@ export class StoredResponses {
   startPurging(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
+      // Expired rows are invisible to readers already; the purge only reclaims space. A
+      // replica that stored nothing since its last purge leaves the database alone, so an
+      // idle serverless database can pause.
+      if (!this.#written) return;
+      this.#written = false;
       this.purgeExpired().catch((e: unknown) =>
         this.opts.logger?.error('purging expired responses failed', e),
       );

@@ -117,6 +117,27 @@ describe.each([
     expect(p3).toEqual({ data: input.slice(2), hasMore: false });
   });
 
+  it('purges on schedule only after something was stored, so an idle replica leaves the database alone', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const purge = jest.spyOn(store, 'purgeExpired');
+    try {
+      store.startPurging();
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(purge).toHaveBeenCalledTimes(1); // the first tick after boot
+      await jest.advanceTimersByTimeAsync(3 * 60_000);
+      expect(purge).toHaveBeenCalledTimes(1); // idle: no query at all
+      await store.save(response('r1', 'alice', now));
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(purge).toHaveBeenCalledTimes(2);
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(purge).toHaveBeenCalledTimes(2);
+    } finally {
+      await store.close();
+      purge.mockRestore();
+      jest.useRealTimers();
+    }
+  });
+
   it('expired responses are gone for readers at once and purged from the table', async () => {
     await store.save(response('old', 'alice', new Date(now.getTime() - 31 * DAY)));
     await store.save(response('fresh', 'alice', new Date(now.getTime() - 29 * DAY)));

@@ -358,6 +358,7 @@ export async function createInfrastructure(
     const jobs = new JobQueue(db);
     const worker = new JobWorker(jobs, {
       maxIdlePollMs: config.rag.jobIdlePollMaxMs,
+      listen: config.rag.jobWake === 'listen',
       logger: libLogger('ingestion'),
     });
     const files = new FilesService(db, blobs, jobs, {

@@ -2,6 +2,7 @@
 import { Migrator, PostgresDatabase, type Database } from '@switchboard/storage';
 import {
   type TestPostgres,
+  TEST_POSTGRES_URL,
   createTestPglite,
   createTestPostgres,
 } from '@switchboard/storage/testing';
@@ -288,6 +289,46 @@ describe('JobWorker wakes on enqueue instead of polling', () => {
     } finally {
       await worker.stop();
       await other.close();
+      await pg.drop();
+    }
+  });
+
+  it('PostgreSQL, poll mode: no session is held between polls, and a wake-up still starts a job at once', async () => {
+    const pg = await createTestPostgres({ poolSize: 2, idleTimeoutMs: 50 });
+    const queue = new JobQueue(pg.db);
+    const ran: string[] = [];
+    const worker = new JobWorker(queue, { workerId: 'poller', listen: false, ...NEVER_POLLS });
+    worker.register<{ tag: string }>('wake', {
+      run: async ({ tag }) => {
+        ran.push(tag);
+      },
+    });
+    const sessions = async () => {
+      const admin = await PostgresDatabase.connect({ url: TEST_POSTGRES_URL, poolSize: 1 });
+      try {
+        const r = await admin.query<{ listening: string; open: string }>(
+          `SELECT count(*) FILTER (WHERE query ILIKE 'LISTEN%') AS listening, count(*) AS open
+             FROM pg_stat_activity WHERE datname = $1`,
+          [pg.database],
+        );
+        return { listening: Number(r.rows[0].listening), open: Number(r.rows[0].open) };
+      } finally {
+        await admin.close();
+      }
+    };
+    try {
+      await new Migrator(pg.db).migrate(datasourceMigrations);
+      worker.start();
+      await until(async () => worker.waiting === 1);
+      // idle: the pool let its connections go and nothing listens, so the database may pause
+      await until(async () => (await sessions()).open === 0);
+      expect((await sessions()).listening).toBe(0);
+      await queue.enqueue('wake', { tag: 'enqueued here' });
+      worker.wake();
+      await until(async () => ran.length === 1);
+      expect(ran).toEqual(['enqueued here']);
+    } finally {
+      await worker.stop();
       await pg.drop();
     }
   });

@@ -47,6 +47,12 @@ export interface JobWorkerOptions {
    * enqueued in this process still starts at once through `wake()`.
    */
   maxIdlePollMs?: number;
+  /**
+   * Wake on jobs enqueued anywhere through the queue's notifications (default true). With
+   * false the worker holds no database session between polls: only `wake()`, due jobs and
+   * the poll interval start work (a serverless database can pause meanwhile).
+   */
+  listen?: boolean;
   /** lease length; renewed every third of it while the job runs (default 60 s) */
   leaseMs?: number;
   /** an attempt running longer fails (its signal is aborted) (default 15 min) */
@@ -73,6 +79,7 @@ export class JobWorker {
   readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #maxIdlePollMs: number;
+  readonly #listen: boolean;
   readonly #leaseMs: number;
   readonly #jobTimeoutMs: number;
   readonly #log: JobWorkerLogger;
@@ -91,6 +98,7 @@ export class JobWorker {
     this.#concurrency = Math.max(1, options.concurrency ?? 1);
     this.#pollMs = options.pollMs ?? 30_000;
     this.#maxIdlePollMs = Math.max(this.#pollMs, options.maxIdlePollMs ?? this.#pollMs);
+    this.#listen = options.listen ?? true;
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#jobTimeoutMs = options.jobTimeoutMs ?? 15 * 60_000;
     this.#log = options.logger ?? silent;
@@ -117,15 +125,16 @@ export class JobWorker {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#unlisten = this.queue
-      .onQueued(() => this.wake())
-      .catch((e: unknown) => {
-        // still correct without it: idle waits end at the next due job or pollMs
-        this.#log.warn(
-          `job worker ${this.workerId}: no enqueue notifications (${(e as Error).message})`,
-        );
-        return undefined;
-      });
+    if (this.#listen)
+      this.#unlisten = this.queue
+        .onQueued(() => this.wake())
+        .catch((e: unknown) => {
+          // still correct without it: idle waits end at the next due job or pollMs
+          this.#log.warn(
+            `job worker ${this.workerId}: no enqueue notifications (${(e as Error).message})`,
+          );
+          return undefined;
+        });
     this.#loops = Array.from({ length: this.#concurrency }, () => this.loop());
   }
 

@@ -7,6 +7,8 @@ export const TEST_POSTGRES_URL =
 
 export interface TestPostgres {
   url: string;
+  /** the database's name (e.g. to find its sessions in pg_stat_activity) */
+  database: string;
   db: PostgresDatabase;
   /** closes `db` and drops the database (other pools on `url` must be closed first or get cut) */
   drop(): Promise<void>;
@@ -16,7 +18,9 @@ export interface TestPostgres {
  * A throwaway database `sb_<random>` on the shared test server, so concurrent
  * test files never see each other's tables.
  */
-export async function createTestPostgres(opts: { poolSize?: number } = {}): Promise<TestPostgres> {
+export async function createTestPostgres(
+  opts: { poolSize?: number; idleTimeoutMs?: number } = {},
+): Promise<TestPostgres> {
   const name = `sb_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: TEST_POSTGRES_URL });
   await admin.connect();
@@ -27,9 +31,14 @@ export async function createTestPostgres(opts: { poolSize?: number } = {}): Prom
   }
   const url = new URL(TEST_POSTGRES_URL);
   url.pathname = `/${name}`;
-  const db = await PostgresDatabase.connect({ url: url.toString(), poolSize: opts.poolSize ?? 4 });
+  const db = await PostgresDatabase.connect({
+    url: url.toString(),
+    poolSize: opts.poolSize ?? 4,
+    idleTimeoutMs: opts.idleTimeoutMs,
+  });
   return {
     url: url.toString(),
+    database: name,
     db,
     drop: async () => {
       await db.close();
