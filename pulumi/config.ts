@@ -30,6 +30,8 @@ export interface StackConfig {
   natGatewayPerAz: boolean;
   taskNetworking: TaskNetworking;
   interfaceEndpoints: boolean;
+  /** OpenTelemetry traces through an ADOT collector sidecar to X-Ray */
+  tracesEnabled: boolean;
   containerPort: number;
   metricsPort: number;
   cpuArchitecture: CpuArchitecture;
@@ -225,6 +227,7 @@ export function readStackConfig(): StackConfig {
     natGatewayPerAz: config.requireBoolean('natGatewayPerAz'),
     taskNetworking: oneOf(config, 'taskNetworking', ['private', 'public'] as const),
     interfaceEndpoints: config.requireBoolean('interfaceEndpoints'),
+    tracesEnabled: config.requireBoolean('tracesEnabled'),
     containerPort,
     metricsPort,
     cpuArchitecture: oneOf(config, 'cpuArchitecture', ['X86_64', 'ARM64'] as const),

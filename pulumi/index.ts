@@ -73,6 +73,7 @@ const service = new Service(name, {
   metricsPort: cfg.metricsPort,
   cpuArchitecture: cfg.cpuArchitecture,
   containerInsights: cfg.containerInsights,
+  tracesEnabled: cfg.tracesEnabled,
   cpu: cfg.taskCpu,
   memory: cfg.taskMemory,
   minTasks: cfg.minTasks,

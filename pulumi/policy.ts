@@ -138,6 +138,8 @@ function violation(policy: string, r: ResourceRecord, message: string): Violatio
 
 interface ContainerDefinition {
   name?: string;
+  /** ECS default true; a sidecar (the trace collector) is not essential */
+  essential?: boolean;
   portMappings?: { containerPort?: number }[];
   user?: string;
   readonlyRootFilesystem?: boolean;
@@ -161,6 +163,14 @@ export function containerDefinitions(task: ResourceRecord): ContainerDefinition[
     }
   }
   return arr(raw) as ContainerDefinition[];
+}
+
+/**
+ * The gateway's containers: every essential one. Sidecars are not essential, may not map
+ * ports (task-hardening checks both), and get only the generic hardening.
+ */
+function gatewayContainers(task: ResourceRecord): ContainerDefinition[] {
+  return containerDefinitions(task).filter((c) => c.essential !== false);
 }
 
 function envOf(c: ContainerDefinition): Map<string, string> {
@@ -393,6 +403,16 @@ const taskHardening: Invariant = {
         if (isRootUser(c.user)) out.push(violation(this.name, task, `${where} runs as root`));
         if (c.readonlyRootFilesystem !== true)
           out.push(violation(this.name, task, `${where} has a writable root filesystem`));
+        if (c.logConfiguration?.logDriver !== 'awslogs')
+          out.push(violation(this.name, task, `${where} does not log to CloudWatch`));
+        if (c.essential === false && (c.portMappings ?? []).length > 0)
+          out.push(violation(this.name, task, `${where} is a sidecar that maps ports`));
+      }
+      // (definitions unknown during preview parse to no containers: nothing to report)
+      if (containerDefinitions(task).length > 0 && gatewayContainers(task).length === 0)
+        out.push(violation(this.name, task, 'has no essential (gateway) container'));
+      for (const c of gatewayContainers(task)) {
+        const where = `container ${c.name ?? '?'}`;
         if (c.stopTimeout !== REQUIRED_STOP_TIMEOUT) {
           out.push(
             violation(
@@ -411,8 +431,6 @@ const taskHardening: Invariant = {
         if (!(c.healthCheck?.command ?? []).some((part) => part.includes('/health'))) {
           out.push(violation(this.name, task, `${where} health check does not probe /health`));
         }
-        if (c.logConfiguration?.logDriver !== 'awslogs')
-          out.push(violation(this.name, task, `${where} does not log to CloudWatch`));
       }
     }
     return out;
@@ -934,7 +952,7 @@ const sharedApiKeySecret: Invariant = {
   check(resources) {
     const out: Violation[] = [];
     for (const task of ofType(resources, T.taskDefinition)) {
-      for (const c of containerDefinitions(task)) {
+      for (const c of gatewayContainers(task)) {
         const ref = (c.secrets ?? []).find((x) => x.name === 'API_KEY_SECRET');
         if (!ref || !SECRET_REFERENCE.test(ref.valueFrom ?? ''))
           out.push(
@@ -964,7 +982,7 @@ const pausableDatabaseIdle: Invariant = {
     if (delays.some(isUnknown)) return out;
     const pauseAfter = Math.min(...delays.map((d) => (typeof d === 'number' ? d : 300)));
     for (const task of ofType(resources, T.taskDefinition)) {
-      for (const c of containerDefinitions(task)) {
+      for (const c of gatewayContainers(task)) {
         const env = envOf(c);
         const seconds = (name: string, fallback: number) => Number(env.get(name) ?? fallback);
         if (env.get('JOB_WAKE') !== 'poll')
@@ -1150,7 +1168,7 @@ const metricsNotPublic: Invariant = {
     const out: Violation[] = [];
     const metricsPorts = new Set<number>();
     for (const task of ofType(resources, T.taskDefinition)) {
-      for (const c of containerDefinitions(task)) {
+      for (const c of gatewayContainers(task)) {
         const env = envOf(c);
         const metrics = Number(env.get('METRICS_PORT'));
         const port = Number(env.get('PORT'));

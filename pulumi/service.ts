@@ -26,6 +26,8 @@ export interface ServiceArgs {
   metricsPort: number;
   cpuArchitecture: CpuArchitecture;
   containerInsights: ContainerInsights;
+  /** an ADOT collector sidecar receives the gateway's OTLP traces and exports them to X-Ray */
+  tracesEnabled: boolean;
   cpu: number;
   memory: number;
   minTasks: number;
@@ -61,6 +63,48 @@ export const METRICS_NAMESPACE = 'Switchboard';
 export const WRITABLE_PATH = '/tmp';
 /** DATA_DIR inside it; the image creates it owned by the runtime user. */
 export const DATA_DIR = `${WRITABLE_PATH}/switchboard`;
+
+/** AWS Distro for OpenTelemetry collector, pinned; its bundled config receives OTLP, exports to X-Ray. */
+export const OTEL_COLLECTOR_IMAGE = 'public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3';
+export const OTEL_COLLECTOR_NAME = 'otel-collector';
+/** OTLP/HTTP on the task's loopback (containers of a task share its network namespace) */
+const OTLP_HTTP_ENDPOINT = 'http://127.0.0.1:4318';
+
+/** The collector sidecar: not essential (losing traces must not stop the gateway), hardened like it. */
+function collectorContainer(logGroup: pulumi.Input<string>, region: string) {
+  return {
+    name: OTEL_COLLECTOR_NAME,
+    image: OTEL_COLLECTOR_IMAGE,
+    essential: false,
+    command: ['--config=/etc/ecs/ecs-xray.yaml'],
+    // the image's own non-root user (aoc, 10001)
+    user: '10001',
+    readonlyRootFilesystem: true,
+    cpu: 64,
+    memoryReservation: 64,
+    logConfiguration: {
+      logDriver: 'awslogs',
+      options: {
+        'awslogs-group': logGroup,
+        'awslogs-region': region,
+        'awslogs-stream-prefix': OTEL_COLLECTOR_NAME,
+        mode: 'non-blocking',
+      },
+    },
+  };
+}
+
+/** X-Ray write actions: X-Ray has no resource-level permissions, so "*" is the only resource. */
+const XRAY_STATEMENT = {
+  Effect: 'Allow',
+  Action: [
+    'xray:PutTraceSegments',
+    'xray:PutTelemetryRecords',
+    'xray:GetSamplingRules',
+    'xray:GetSamplingTargets',
+  ],
+  Resource: '*',
+};
 
 interface KeyValue {
   name: string;
@@ -305,6 +349,7 @@ export class Service extends pulumi.ComponentResource {
                 Resource: `${bucketArn}/*`,
               },
               ...bedrockStatements,
+              ...(args.tracesEnabled ? [XRAY_STATEMENT] : []),
             ],
           }),
         ),
@@ -327,6 +372,13 @@ export class Service extends pulumi.ComponentResource {
       { name: 'EMF_METRICS', value: 'true' },
       // The gateway's EMF `Service` dimension: autoscaling and alarms select on it.
       { name: 'SERVICE_NAME', value: args.metricsService },
+      ...(args.tracesEnabled
+        ? [
+            { name: 'OTEL_TRACES_ENABLED', value: 'true' },
+            { name: 'OTEL_SERVICE_NAME', value: args.metricsService },
+            { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: OTLP_HTTP_ENDPOINT },
+          ]
+        : []),
       ...Object.entries(args.appEnvironment).map(([key, value]) => ({ name: key, value })),
     ];
     const healthProbe =
@@ -367,6 +419,7 @@ export class Service extends pulumi.ComponentResource {
           },
         },
       },
+      ...(args.tracesEnabled ? [collectorContainer(logGroup.name, args.region)] : []),
     ]);
     const taskDefinition = new aws.ecs.TaskDefinition(
       `${name}-task`,

@@ -221,6 +221,28 @@ export const policyCases: [string, string, Mutation][] = [
         '/health'),
   ],
   [
+    'task-hardening',
+    'the gateway marked non-essential to pass as a sidecar',
+    (rs) => editContainer(rs, (c) => void (c.essential = false)),
+  ],
+  [
+    'task-hardening',
+    'a sidecar that maps ports',
+    (rs) => {
+      const task = find(rs, T.taskDefinition);
+      const containers = containerDefinitions(task) as unknown as Record<string, unknown>[];
+      containers.push({
+        name: 'sidecar',
+        essential: false,
+        user: '10001',
+        readonlyRootFilesystem: true,
+        logConfiguration: { logDriver: 'awslogs' },
+        portMappings: [{ containerPort: 9000 }],
+      });
+      task.props.containerDefinitions = JSON.stringify(containers);
+    },
+  ],
+  [
     'task-shared-api-key-secret',
     'a task without API_KEY_SECRET (each task would invent its own)',
     (rs) =>

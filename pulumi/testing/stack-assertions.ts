@@ -57,6 +57,18 @@ export function describeStack(
       expect(checkAll(stack.resources)).toEqual([]);
     });
 
+    it('runs no trace collector and grants no X-Ray access unless tracesEnabled', () => {
+      const containers = containerDefinitions(stack.one(T.taskDefinition));
+      expect(containers).toHaveLength(1);
+      expect((containers[0].environment ?? []).map((e) => e.name)).not.toContain(
+        'OTEL_TRACES_ENABLED',
+      );
+      const taskPolicy = stack
+        .ofType('aws:iam/rolePolicy:RolePolicy')
+        .find((p) => p.name.endsWith('-task'));
+      expect(String(taskPolicy?.props.policy)).not.toContain('xray:');
+    });
+
     describe('network', () => {
       it(`spreads public and private subnets over ${expectations.azs} AZs`, () => {
         const subnets = stack.ofType(T.subnet);

@@ -1,8 +1,15 @@
-import { Module, RequestMethod, type DynamicModule, type Provider, type Type } from '@nestjs/common';
+import {
+  Module,
+  RequestMethod,
+  type DynamicModule,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { ConfigModule, type AppConfig } from '@switchboard/config';
+import { APP_CONFIG, ConfigModule, type AppConfig } from '@switchboard/config';
 import { LlmService } from '@switchboard/llm';
-import { MetricsService } from '@switchboard/observability';
+import { ChatTraces, MetricsService, TRACE_EXPORTER } from '@switchboard/observability';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { ChatController } from './chat/chat.controller';
@@ -152,6 +159,12 @@ export class AppModule {
             new KillSwitch(registry, opts.infra.redis?.client ?? null),
         },
         MetricsService,
+        {
+          provide: ChatTraces,
+          inject: [APP_CONFIG, { token: TRACE_EXPORTER, optional: true }],
+          useFactory: (config: AppConfig, exporter?: SpanExporter) =>
+            new ChatTraces({ ...config.tracing, exporter }),
+        },
         DrainState,
         StreamRegistry,
         EmfService,

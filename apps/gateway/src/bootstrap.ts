@@ -10,7 +10,8 @@ import {
   loadCatalogue,
   warmTokenizer,
 } from '@switchboard/llm';
-import { MetricsService } from '@switchboard/observability';
+import { MetricsService, TRACE_EXPORTER } from '@switchboard/observability';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
 import express, { type NextFunction, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   logger?: pino.Logger;
   /** infrastructure settings that are not environment variables (tests: the SSRF guard's resolver) */
   infrastructure?: InfrastructureOptions;
+  /** receives the spans when OTEL_TRACES_ENABLED is set, instead of OTLP (tests) */
+  traceExporter?: SpanExporter;
 }
 
 /** Builds and starts the gateway on config.http.port; used by main.ts and by tests. */
@@ -70,7 +73,7 @@ export async function createGateway(
   const { llm, simulator, simulatorUrl } = await startModels(config);
   const infra = await createInfrastructure(config, logger, llm, [], opts.infrastructure);
   const authenticator = new Authenticator(adminKey, infra.verifiers);
-  const app = await createApp(config, logger, llm, infra, simulator);
+  const app = await createApp(config, logger, llm, infra, simulator, opts.traceExporter);
   installEdge(app, config, logger, authenticator, webApp);
   const { server, metricsServer } = await listen(app, config, infra, simulator);
 
@@ -139,10 +142,12 @@ async function createApp(
   llm: LlmService,
   infra: Infrastructure,
   simulator: RunningSimulator | undefined,
+  traceExporter: SpanExporter | undefined,
 ): Promise<NestExpressApplication> {
+  const providers = traceExporter ? [{ provide: TRACE_EXPORTER, useValue: traceExporter }] : [];
   try {
     return await NestFactory.create<NestExpressApplication>(
-      AppModule.forRoot({ config, logger, llm, infra }),
+      AppModule.forRoot({ config, logger, llm, infra, providers }),
       // a provider failing at boot (a bad setting) is thrown to the caller, not process.exit
       { bodyParser: false, bufferLogs: true, abortOnError: false },
     );

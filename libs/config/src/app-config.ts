@@ -78,6 +78,8 @@ export interface AppConfig {
     gemini?: { apiKey: Secret; baseUrl?: string };
   };
   metrics: { emf: boolean; emfIntervalMs: number };
+  /** OpenTelemetry traces (OTLP/HTTP; the exporter reads OTEL_EXPORTER_OTLP_* itself) */
+  tracing: { enabled: boolean; serviceName: string };
   web: {
     /** directory of the built web app; unset = the build next to the gateway */
     dir?: string;
@@ -267,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         : undefined,
     },
     metrics: { emf: e.EMF_METRICS, emfIntervalMs: e.EMF_INTERVAL_SECONDS * 1000 },
+    tracing: { enabled: e.OTEL_TRACES_ENABLED, serviceName: e.OTEL_SERVICE_NAME ?? 'switchboard' },
     web: { dir: e.WEB_DIR, oidc: webOidc(e) },
     assistants: {
       mapModelId: e.ASSISTANT_MAP_MODEL,

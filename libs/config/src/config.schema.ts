@@ -131,6 +131,12 @@ export const envSchema = z.object({
   /** Publish CloudWatch EMF metric lines to stdout (on in ECS). */
   EMF_METRICS: bool(false),
   EMF_INTERVAL_SECONDS: intInRange(60, 1, 3600),
+  /**
+   * OpenTelemetry traces of chat runs (GenAI semantic conventions) over OTLP/HTTP to
+   * OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318, e.g. an ADOT collector).
+   */
+  OTEL_TRACES_ENABLED: bool(false),
+  OTEL_SERVICE_NAME: optionalString,
   /** Catalogue id of map-reduce's map calls (default: the request's model); usually a cheaper one. */
   ASSISTANT_MAP_MODEL: optionalString,
   /** Catalogue id that summarises dropped turns (default: the map model, else the request's). */

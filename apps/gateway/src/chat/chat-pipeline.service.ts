@@ -13,7 +13,9 @@ import {
   type ChatEvent,
   type ServedModel,
   type TokenUsage,
+  type FinishReason,
 } from '@switchboard/llm';
+import { ChatTraces } from '@switchboard/observability';
 import {
   Observable,
   filter,
@@ -55,6 +57,7 @@ class Attempt {
   upstreamTtftMs?: number;
   status: RunStatus = 'cancelled';
   errorCode?: AppError['code'];
+  finishReason?: FinishReason;
   recorded = false;
   readonly startedAt = performance.now();
 
@@ -159,6 +162,7 @@ export class ChatPipeline {
     private readonly spend: SpendControl,
     private readonly context: ChatContextService,
     private readonly assistants: AssistantRegistry,
+    private readonly traces: ChatTraces,
   ) {
     const r = config.llm.resilience;
     this.breaker = new CircuitBreaker(r.breakerThreshold, r.breakerCooldownMs);
@@ -431,12 +435,55 @@ export class ChatPipeline {
           if (!ended) abort.abort();
           attempts.forEach(record);
           const total = totalOf(attempts, input.requestId);
+          if (this.traces.enabled) this.#trace(input, attempts, total, failed ?? stopCode);
           admission?.finish(
             total?.costMicros ?? 0,
             total ? total.usage.inputTokens + total.usage.outputTokens : 0,
           );
         }),
       );
+    });
+  }
+
+  /** Traces the run once it ended (OTEL_TRACES_ENABLED): real start and end times. */
+  #trace(
+    input: ChatRunInput,
+    attempts: Attempt[],
+    total: RunSummary | undefined,
+    stopped: AppError | StopCode | undefined,
+  ): void {
+    const epoch = (at: number) => performance.timeOrigin + at;
+    this.traces.record({
+      requestId: input.requestId,
+      modelId: input.modelId,
+      assistantId: input.assistantId,
+      startedAt: epoch(input.receivedAt),
+      endedAt: epoch(performance.now()),
+      status:
+        stopped instanceof AppError
+          ? 'error'
+          : stopped
+            ? 'cancelled'
+            : (total?.status ?? 'complete'),
+      errorCode: stopped instanceof AppError ? stopped.code : stopped,
+      calls: attempts.map((a) => {
+        const s = a.summary(input.requestId);
+        return {
+          providerKind: a.model.provider,
+          modelId: a.model.id,
+          upstreamModel: a.model.upstreamModel,
+          attempt: a.number,
+          startedAt: epoch(a.startedAt),
+          durationMs: s.durationMs,
+          status: s.status,
+          errorCode: s.errorCode,
+          finishReason: a.finishReason,
+          usage: s.usage,
+          usageReported: s.usageReported,
+          costMicros: s.costMicros,
+          upstreamTtftMs: s.upstreamTtftMs,
+        };
+      }),
     });
   }
 
@@ -534,7 +581,7 @@ export class ChatPipeline {
                     attempt.usage = ev.usage;
                     attempt.reported = true;
                     return;
-                  }
+                  } else if (ev.type === 'finish') attempt.finishReason = ev.reason;
                   sub.next(ev);
                 },
                 error: (e: unknown) => sub.error(e),
