@@ -61,7 +61,7 @@ export interface StackConfig {
   dbMinCapacity: number;
   dbAutoPauseSeconds: number;
   dbMaxCapacity: number;
-  dbDeletionProtection: boolean;
+  deletionProtection: boolean;
   dbInstances: number;
   dbConnectionsThreshold: number;
   cloudfrontPriceClass: string;
@@ -265,7 +265,7 @@ export function readStackConfig(): StackConfig {
     dbMinCapacity,
     dbAutoPauseSeconds,
     dbMaxCapacity: positiveNumber('dbMaxCapacity', config.require('dbMaxCapacity')),
-    dbDeletionProtection: config.requireBoolean('dbDeletionProtection'),
+    deletionProtection: config.requireBoolean('deletionProtection'),
     dbInstances: config.requireNumber('dbInstances'),
     dbConnectionsThreshold: config.requireNumber('dbConnectionsThreshold'),
     cloudfrontPriceClass: config.require('cloudfrontPriceClass'),

@@ -11,7 +11,7 @@ export interface DataArgs {
   dbAutoPauseSeconds: number;
   dbMaxCapacity: number;
   dbInstances: number;
-  dbDeletionProtection: boolean;
+  deletionProtection: boolean;
   /** false: no cache cluster (one task keeps its limits in process). */
   cacheEnabled: boolean;
   cacheMaxStorageGb: number;
@@ -80,10 +80,10 @@ export class Data extends pulumi.ComponentResource {
           // connections (the gateway closes idle pool connections so it can).
           secondsUntilAutoPause: args.dbMinCapacity === 0 ? args.dbAutoPauseSeconds : undefined,
         },
-        backupRetentionPeriod: args.dbDeletionProtection ? 14 : 1,
-        deletionProtection: args.dbDeletionProtection,
-        skipFinalSnapshot: !args.dbDeletionProtection,
-        finalSnapshotIdentifier: args.dbDeletionProtection ? `${name}-db-final` : undefined,
+        backupRetentionPeriod: args.deletionProtection ? 14 : 1,
+        deletionProtection: args.deletionProtection,
+        skipFinalSnapshot: !args.deletionProtection,
+        finalSnapshotIdentifier: args.deletionProtection ? `${name}-db-final` : undefined,
         copyTagsToSnapshot: true,
         enabledCloudwatchLogsExports: ['postgresql'],
         tags: args.tags,
@@ -110,7 +110,7 @@ export class Data extends pulumi.ComponentResource {
       `${name}-database-url`,
       {
         description: 'DATABASE_URL for the Switchboard gateway',
-        recoveryWindowInDays: args.dbDeletionProtection ? 30 : 0,
+        recoveryWindowInDays: args.deletionProtection ? 30 : 0,
         tags: args.tags,
       },
       parent,
@@ -157,7 +157,7 @@ export class Data extends pulumi.ComponentResource {
     // --- Uploads bucket --------------------------------------------------------
     const bucket = new aws.s3.Bucket(
       `${name}-uploads`,
-      { forceDestroy: !args.dbDeletionProtection, tags: args.tags },
+      { forceDestroy: !args.deletionProtection, tags: args.tags },
       parent,
     );
     new aws.s3.BucketPublicAccessBlock(

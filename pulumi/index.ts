@@ -40,7 +40,7 @@ const data = new Data(name, {
   dbAutoPauseSeconds: cfg.dbAutoPauseSeconds,
   dbMaxCapacity: cfg.dbMaxCapacity,
   dbInstances: cfg.dbInstances,
-  dbDeletionProtection: cfg.dbDeletionProtection,
+  deletionProtection: cfg.deletionProtection,
   cacheEnabled: cfg.cacheEnabled,
   cacheMaxStorageGb: cfg.cacheMaxStorageGb,
   cacheMaxEcpuPerSecond: cfg.cacheMaxEcpuPerSecond,
@@ -54,7 +54,7 @@ const loadBalancer = new LoadBalancer(name, {
   containerPort: cfg.containerPort,
   idleTimeoutSeconds: cfg.albIdleTimeoutSeconds,
   deregistrationDelaySeconds: cfg.deregistrationDelaySeconds,
-  deletionProtection: cfg.dbDeletionProtection,
+  deletionProtection: cfg.deletionProtection,
   domain,
   tags,
 });
@@ -92,7 +92,7 @@ const service = new Service(name, {
   bucketArn: data.bucketArn,
   providerSecrets: cfg.providerSecrets,
   appEnvironment: cfg.appEnvironment,
-  secretRecoveryDays: cfg.dbDeletionProtection ? 30 : 0,
+  secretRecoveryDays: cfg.deletionProtection ? 30 : 0,
   tags,
 });
 

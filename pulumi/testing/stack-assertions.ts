@@ -474,7 +474,7 @@ export function describeStack(
         expect(db.props).toMatchObject({
           engine: 'aurora-postgresql',
           storageEncrypted: true,
-          deletionProtection: stack.config['switchboard:dbDeletionProtection'] === 'true',
+          deletionProtection: stack.config['switchboard:deletionProtection'] === 'true',
           serverlessv2ScalingConfiguration: {
             minCapacity: Number(stack.config['switchboard:dbMinCapacity']),
             maxCapacity: Number(stack.config['switchboard:dbMaxCapacity']),
