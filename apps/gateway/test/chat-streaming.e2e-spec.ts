@@ -227,4 +227,40 @@ describe('streaming endpoints (gateway -> openai SDK -> simulator over HTTP)', (
     });
     await waitFor(() => h.sim.stats().aborted === 1);
   });
+
+  it('POST /chat/cancel cancels the running request like the killSwitch body; bad input is a 400', async () => {
+    const aborted = h.sim.stats().aborted;
+    const res = await postJson(
+      `${h.url}/chat`,
+      chatBody('long\n#sim tokens=1000 tps=50', {
+        options: { model: { id: 'sim-gpt' }, requestId: 'cancel-me-1' },
+      }),
+    );
+    const framesP = collect(res);
+    await waitFor(() => h.sim.stats().open === 1);
+    const c = await postJson(`${h.url}/chat/cancel`, { requestId: 'cancel-me-1' });
+    expect(c.status).toBe(200);
+    expect(await c.json()).toEqual({ requestId: 'cancel-me-1', killed: true });
+    const frames = parsed(await framesP);
+    expect(frames[frames.length - 2]).toMatchObject({ s: 'error', error: { code: 'cancelled' } });
+    expect(frames[frames.length - 1]).toMatchObject({ s: 'result', status: 'cancelled' });
+    await waitFor(() => h.sim.stats().aborted === aborted + 1);
+    // the request has ended: cancelling it again finds nothing
+    const again = await postJson(`${h.url}/chat/cancel`, { requestId: 'cancel-me-1' });
+    expect(await again.json()).toEqual({ requestId: 'cancel-me-1', killed: false });
+    for (const body of [
+      {},
+      { requestId: '' },
+      { requestId: 'x'.repeat(129) },
+      { requestId: 'a', extra: 1 },
+    ]) {
+      const bad = await postJson(`${h.url}/chat/cancel`, body);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).toBe(
+        'invalid_request',
+      );
+    }
+    const get = await fetch(`${h.url}/chat/cancel`, { headers: auth });
+    expect(get.status).toBe(405);
+  });
 });

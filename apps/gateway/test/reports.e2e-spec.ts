@@ -174,7 +174,7 @@ describe.each([
     ]);
   });
 
-  it('clientRequestId keeps the calls of the request the caller named so, never another user\'s', async () => {
+  it("clientRequestId keeps the calls of the request the caller named so, never another user's", async () => {
     const mine = await get(
       `/usage/report?${range}&groupBy=user&clientRequestId=order-17`,
       bearer(rita),

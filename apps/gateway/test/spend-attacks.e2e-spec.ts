@@ -335,19 +335,34 @@ describe('spend under attack: three replicas, PostgreSQL and a private Redis', (
     const rb = await chat(1, b.headers, 'hi\n#sim tokens=3', 'shared-id');
     expect(rb.status).toBe(402);
     expect(rb.code).toBe('budget_exceeded');
-    // B's kill switch on A's id does not reach A's stream
+    // B cancelling A's id does not reach A's stream, by either route: the answer is the
+    // one an unknown id gets
     const kb = await postJson(
       `${replicas[2].url}/chat`,
       { killSwitch: { requestId: 'shared-id', value: true } },
       b.headers,
     );
     expect(await kb.json()).toEqual({ requestId: 'shared-id', killed: false });
-    // A's own kill switch does
+    const cb = await postJson(
+      `${replicas[1].url}/chat/cancel`,
+      { requestId: 'shared-id' },
+      b.headers,
+    );
+    expect(cb.status).toBe(200);
+    expect(await cb.json()).toEqual({ requestId: 'shared-id', killed: false });
+    const unknown = await postJson(
+      `${replicas[1].url}/chat/cancel`,
+      { requestId: 'no-such-request' },
+      b.headers,
+    );
+    expect(await unknown.json()).toEqual({ requestId: 'no-such-request', killed: false });
+    // A's own cancel does, from another replica than the one streaming
     const ka = await postJson(
-      `${replicas[2].url}/chat`,
-      { killSwitch: { requestId: 'shared-id', value: true } },
+      `${replicas[2].url}/chat/cancel`,
+      { requestId: 'shared-id' },
       a.headers,
     );
+    expect(ka.status).toBe(200);
     expect(await ka.json()).toEqual({ requestId: 'shared-id', killed: true });
     await doneA;
     expect(framesA[framesA.length - 1]).toMatchObject({ s: 'result', status: 'cancelled' });

@@ -123,10 +123,10 @@ export class SwitchboardClient {
     return new ChatStream(res, requestId, controller, (id) => this.kill(id));
   }
 
-  /** The kill switch: stops a request of yours wherever it runs. */
+  /** The kill switch (POST /chat/cancel): stops a request of yours wherever it runs. */
   async kill(requestId: string): Promise<boolean> {
-    const r = await this.request<{ killed: boolean }>('POST', '/chat', {
-      body: { killSwitch: { requestId, value: true } },
+    const r = await this.request<{ killed: boolean }>('POST', '/chat/cancel', {
+      body: { requestId },
     });
     return r.killed;
   }

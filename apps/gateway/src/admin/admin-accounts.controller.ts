@@ -14,11 +14,11 @@ import { AccountService, type AccountRecord } from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
 import { LIMITS_VERSION, limitsChanged, type LimitsVersion } from '@switchboard/rate-limit';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
-import { parseBody } from '../http/parse-body';
 import { createAccountSchema, limitsBodySchema, memberParamsSchema } from './admin.schemas';
-import { parseInput } from './request-input';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { accountListSchema, accountSchema, membersSchema } from '../openapi/response.schemas';
+import { ZodBody, ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
 
 /** Admin API for accounts (cost centres) and their members. */
 @Controller('admin/accounts')
@@ -38,8 +38,9 @@ export class AdminAccountsController {
     response: accountSchema,
   })
   @HttpCode(201)
-  create(@Body() body: unknown): Promise<AccountRecord> {
-    const b = parseBody(createAccountSchema, body);
+  create(
+    @Body(new ZodBody(createAccountSchema)) b: z.infer<typeof createAccountSchema>,
+  ): Promise<AccountRecord> {
     return this.accounts.create({ id: b.id, name: b.name, limits: b.limits ?? null });
   }
 
@@ -63,8 +64,10 @@ export class AdminAccountsController {
     body: limitsBodySchema,
     response: accountSchema,
   })
-  async setLimits(@Param('id') id: string, @Body() body: unknown): Promise<AccountRecord> {
-    const limits = parseBody(limitsBodySchema, body);
+  async setLimits(
+    @Param('id') id: string,
+    @Body(new ZodBody(limitsBodySchema)) limits: z.infer<typeof limitsBodySchema>,
+  ): Promise<AccountRecord> {
     const r = await this.accounts.setLimits(id, Object.keys(limits).length ? limits : null);
     await limitsChanged(this.limitsVersion);
     return r;
@@ -81,16 +84,18 @@ export class AdminAccountsController {
   @Put(':id/members/:userId')
   @ApiDoc({ summary: 'Add a member (idempotent)', tag: 'admin' })
   @HttpCode(204)
-  async addMember(@Param() params: unknown): Promise<void> {
-    const { id, userId } = parseInput(memberParamsSchema, params);
+  async addMember(
+    @Param(new ZodInput(memberParamsSchema)) { id, userId }: z.infer<typeof memberParamsSchema>,
+  ): Promise<void> {
     await this.accounts.addMember(id, userId);
   }
 
   @Delete(':id/members/:userId')
   @ApiDoc({ summary: 'Remove a member', tag: 'admin' })
   @HttpCode(204)
-  async removeMember(@Param() params: unknown): Promise<void> {
-    const { id, userId } = parseInput(memberParamsSchema, params);
+  async removeMember(
+    @Param(new ZodInput(memberParamsSchema)) { id, userId }: z.infer<typeof memberParamsSchema>,
+  ): Promise<void> {
     if (!(await this.accounts.removeMember(id, userId)))
       throw new AppError('not_found', 'No such member of this account.');
   }

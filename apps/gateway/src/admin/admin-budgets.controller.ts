@@ -20,11 +20,11 @@ import {
 import { AppError } from '@switchboard/common';
 import { LIMITS_VERSION, limitsChanged, type LimitsVersion } from '@switchboard/rate-limit';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
-import { parseBody } from '../http/parse-body';
 import { budgetBodySchema, budgetFilterSchema, budgetParamsSchema } from './admin.schemas';
-import { parseInput } from './request-input';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { budgetListSchema, budgetSchema } from '../openapi/response.schemas';
+import { ZodBody, ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
 
 const usd = (micros: number) => micros / 1_000_000;
 
@@ -67,8 +67,7 @@ export class AdminBudgetsController {
     query: budgetFilterSchema,
     response: budgetListSchema,
   })
-  async list(@Query() query: unknown) {
-    const f = parseInput(budgetFilterSchema, query);
+  async list(@Query(new ZodInput(budgetFilterSchema)) f: z.infer<typeof budgetFilterSchema>) {
     const records = await this.repo.list(f.scopeType, f.scopeId);
     let usage: ScopeUsage[];
     try {
@@ -91,9 +90,10 @@ export class AdminBudgetsController {
     body: budgetBodySchema,
     response: budgetSchema,
   })
-  async set(@Param() params: unknown, @Body() body: unknown) {
-    const p = parseInput(budgetParamsSchema, params);
-    const { limitMicros } = parseBody(budgetBodySchema, body);
+  async set(
+    @Param(new ZodInput(budgetParamsSchema)) p: z.infer<typeof budgetParamsSchema>,
+    @Body(new ZodBody(budgetBodySchema)) { limitMicros }: z.infer<typeof budgetBodySchema>,
+  ) {
     if (p.scopeType === 'account' && !(await this.accounts.get(p.scopeId)))
       throw new AppError('not_found', 'Account not found.');
     if (p.scopeType === 'key') await this.keys.get(p.scopeId);
@@ -106,8 +106,9 @@ export class AdminBudgetsController {
   @Delete(':scopeType/:scopeId/:period')
   @ApiDoc({ summary: 'Remove a budget', tag: 'admin' })
   @HttpCode(204)
-  async remove(@Param() params: unknown): Promise<void> {
-    const p = parseInput(budgetParamsSchema, params);
+  async remove(
+    @Param(new ZodInput(budgetParamsSchema)) p: z.infer<typeof budgetParamsSchema>,
+  ): Promise<void> {
     if (!(await this.repo.remove(p.scopeType, p.scopeId, p.period)))
       throw new AppError('not_found', 'No such budget.');
     await limitsChanged(this.limitsVersion);

@@ -14,10 +14,8 @@ import {
 import { ApiKeyService } from '@switchboard/auth';
 import { LIMITS_VERSION, limitsChanged, type LimitsVersion } from '@switchboard/rate-limit';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
-import { parseBody } from '../http/parse-body';
 import { createKeySchema, keyFilterSchema, limitsBodySchema, rotateSchema } from './admin.schemas';
 import { apiKeyView } from './api-key.view';
-import { parseInput } from './request-input';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import {
   apiKeyListSchema,
@@ -25,6 +23,8 @@ import {
   issuedKeySchema,
   rotatedKeySchema,
 } from '../openapi/response.schemas';
+import { ZodBody, ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
 
 /**
  * Admin API for API keys. The plaintext key appears in the create and rotate
@@ -47,8 +47,7 @@ export class AdminKeysController {
     response: issuedKeySchema,
   })
   @HttpCode(201)
-  async create(@Body() body: unknown) {
-    const b = parseBody(createKeySchema, body);
+  async create(@Body(new ZodBody(createKeySchema)) b: z.infer<typeof createKeySchema>) {
     const issued = await this.keys.create({
       ownerUserId: b.ownerUserId,
       accountId: b.accountId,
@@ -67,8 +66,7 @@ export class AdminKeysController {
     query: keyFilterSchema,
     response: apiKeyListSchema,
   })
-  async list(@Query() query: unknown) {
-    const filter = parseInput(keyFilterSchema, query);
+  async list(@Query(new ZodInput(keyFilterSchema)) filter: z.infer<typeof keyFilterSchema>) {
     const now = Date.now();
     return { data: (await this.keys.list(filter)).map((k) => apiKeyView(k, now)) };
   }
@@ -88,8 +86,10 @@ export class AdminKeysController {
     response: rotatedKeySchema,
   })
   @HttpCode(201)
-  async rotate(@Param('id') id: string, @Body() body: unknown) {
-    const { graceSeconds } = parseBody(rotateSchema, body);
+  async rotate(
+    @Param('id') id: string,
+    @Body(new ZodBody(rotateSchema)) { graceSeconds }: z.infer<typeof rotateSchema>,
+  ) {
     const out = await this.keys.rotate(id, graceSeconds);
     // keys minted from the old key moved under the new one: every replica reloads chains
     await limitsChanged(this.limitsVersion);
@@ -116,8 +116,10 @@ export class AdminKeysController {
     body: limitsBodySchema,
     response: apiKeySchema,
   })
-  async setLimits(@Param('id') id: string, @Body() body: unknown) {
-    const limits = parseBody(limitsBodySchema, body);
+  async setLimits(
+    @Param('id') id: string,
+    @Body(new ZodBody(limitsBodySchema)) limits: z.infer<typeof limitsBodySchema>,
+  ) {
     const r = await this.keys.setLimits(id, Object.keys(limits).length ? limits : null);
     await limitsChanged(this.limitsVersion);
     return apiKeyView(r);

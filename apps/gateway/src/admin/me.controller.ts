@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import {
   AccountService,
   ApiKeyService,
@@ -7,13 +7,13 @@ import {
   type Principal,
 } from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
-import { parseBody } from '../http/parse-body';
-import type { GatewayRequest } from '../http/request.types';
 import { createOwnKeySchema } from './admin.schemas';
 import { apiKeyView } from './api-key.view';
-import { principalOf } from './request-input';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { apiKeyListSchema, issuedKeySchema, meSchema } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodBody } from '../http/zod.pipe';
+import type { z } from 'zod';
 
 /**
  * Self-service for any authenticated caller: who am I, and my own API keys.
@@ -30,8 +30,7 @@ export class MeController {
   /** The principal as resolved for this request; it holds no secret. */
   @Get()
   @ApiDoc({ summary: 'The caller as authenticated', tag: 'me', response: meSchema })
-  me(@Req() req: GatewayRequest) {
-    const p = principalOf(req);
+  me(@CurrentPrincipal() p: Principal) {
     return {
       kind: p.kind,
       userId: p.userId,
@@ -45,8 +44,7 @@ export class MeController {
 
   @Get('keys')
   @ApiDoc({ summary: "The caller's API keys", tag: 'me', response: apiKeyListSchema })
-  async list(@Req() req: GatewayRequest) {
-    const p = principalOf(req);
+  async list(@CurrentPrincipal() p: Principal) {
     const now = Date.now();
     return {
       data: (await this.keys.list({ ownerUserId: p.userId })).map((k) => apiKeyView(k, now)),
@@ -67,9 +65,10 @@ export class MeController {
     response: issuedKeySchema,
   })
   @HttpCode(201)
-  async create(@Req() req: GatewayRequest, @Body() body: unknown) {
-    const p = principalOf(req);
-    const b = parseBody(createOwnKeySchema, body);
+  async create(
+    @CurrentPrincipal() p: Principal,
+    @Body(new ZodBody(createOwnKeySchema)) b: z.infer<typeof createOwnKeySchema>,
+  ) {
     for (const scope of b.scopes) {
       if (scope === 'admin' || !hasScope(p, scope))
         throw new AppError('forbidden', `You cannot grant the "${scope}" scope.`, {
@@ -104,8 +103,8 @@ export class MeController {
   @Delete('keys/:id')
   @ApiDoc({ summary: 'Revoke one of own keys', tag: 'me' })
   @HttpCode(204)
-  async revoke(@Req() req: GatewayRequest, @Param('id') id: string): Promise<void> {
-    await this.keys.revoke(id, { ownerUserId: principalOf(req).userId });
+  async revoke(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
+    await this.keys.revoke(id, { ownerUserId: principal.userId });
   }
 
   /** An API key's principal carries only its bound account; memberships are the full list. */

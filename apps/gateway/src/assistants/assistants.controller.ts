@@ -7,18 +7,18 @@ import {
   Param,
   Post,
   Put,
-  Req,
   UseGuards,
 } from '@nestjs/common';
 import { AssistantService } from '@switchboard/assistants';
-import { principalOf, parseInput } from '../admin/request-input';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
-import { parseBody } from '../http/parse-body';
-import type { GatewayRequest } from '../http/request.types';
 import { assistantView } from './assistant.view';
 import { assistantBodySchema, assistantIdSchema } from './assistants.schemas';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { assistantListSchema, assistantSchema } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodBody, ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
+import type { Principal } from '@switchboard/auth';
 
 /**
  * User-defined assistants. Anyone who may chat can define one; only its owner
@@ -39,9 +39,11 @@ export class AssistantsController {
     response: assistantSchema,
   })
   @HttpCode(201)
-  async create(@Req() req: GatewayRequest, @Body() body: unknown) {
-    const input = parseBody(assistantBodySchema, body);
-    return assistantView(await this.assistants.create(principalOf(req), input));
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body(new ZodBody(assistantBodySchema)) input: z.infer<typeof assistantBodySchema>,
+  ) {
+    return assistantView(await this.assistants.create(principal, input));
   }
 
   @Get()
@@ -50,15 +52,17 @@ export class AssistantsController {
     tag: 'assistants',
     response: assistantListSchema,
   })
-  async list(@Req() req: GatewayRequest) {
-    return { data: (await this.assistants.list(principalOf(req))).map(assistantView) };
+  async list(@CurrentPrincipal() principal: Principal) {
+    return { data: (await this.assistants.list(principal)).map(assistantView) };
   }
 
   @Get(':id')
   @ApiDoc({ summary: 'One assistant', tag: 'assistants', response: assistantSchema })
-  async get(@Req() req: GatewayRequest, @Param() params: unknown) {
-    const { id } = parseInput(assistantIdSchema, params);
-    return assistantView(await this.assistants.get(principalOf(req), id));
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(assistantIdSchema)) { id }: z.infer<typeof assistantIdSchema>,
+  ) {
+    return assistantView(await this.assistants.get(principal, id));
   }
 
   @Put(':id')
@@ -68,17 +72,21 @@ export class AssistantsController {
     body: assistantBodySchema,
     response: assistantSchema,
   })
-  async update(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
-    const { id } = parseInput(assistantIdSchema, params);
-    const input = parseBody(assistantBodySchema, body);
-    return assistantView(await this.assistants.update(principalOf(req), id, input));
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(assistantIdSchema)) { id }: z.infer<typeof assistantIdSchema>,
+    @Body(new ZodBody(assistantBodySchema)) input: z.infer<typeof assistantBodySchema>,
+  ) {
+    return assistantView(await this.assistants.update(principal, id, input));
   }
 
   @Delete(':id')
   @ApiDoc({ summary: 'Delete an assistant', tag: 'assistants' })
   @HttpCode(204)
-  async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
-    const { id } = parseInput(assistantIdSchema, params);
-    await this.assistants.delete(principalOf(req), id);
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(assistantIdSchema)) { id }: z.infer<typeof assistantIdSchema>,
+  ): Promise<void> {
+    await this.assistants.delete(principal, id);
   }
 }

@@ -98,9 +98,14 @@ export function chatBodySchema(maxMessages: number) {
 
 export type ChatBody = z.infer<ReturnType<typeof chatBodySchema>>;
 
+const cancelledRequestId = z.string().min(1).max(128);
+
 export const killSwitchSchema = z.object({
   killSwitch: z.object({
-    requestId: z.string().min(1).max(128),
+    requestId: cancelledRequestId,
     value: z.boolean(),
   }),
 });
+
+/** POST /chat/cancel: the request id the client knows (its own, or x-request-id) */
+export const cancelSchema = z.strictObject({ requestId: cancelledRequestId });

@@ -9,7 +9,7 @@ import { classify } from '../http/all-exceptions.filter';
 import type { GatewayRequest } from '../http/request.types';
 import { ChatStreamRunner } from '../streaming/chat-stream.runner';
 import { KillSwitch } from '../streaming/kill-switch.service';
-import { chatBodySchema, killSwitchSchema } from './chat-request.schema';
+import { cancelSchema, chatBodySchema, killSwitchSchema } from './chat-request.schema';
 import { fromChatBody } from './request-mapping';
 import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
 import { requestIdentity, setIdentityHeaders } from '../http/request-identity';
@@ -17,6 +17,10 @@ import { ApiDoc } from '../openapi/api-doc.decorator';
 import { killSwitchResultSchema, switchboardFrameSchema } from '../openapi/response.schemas';
 import type { ChatRunInput } from './chat-run.types';
 import { ConversationChatRecorder } from '../conversations/conversation-chat.recorder';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodBody } from '../http/zod.pipe';
+import type { z } from 'zod';
+import type { Principal } from '@switchboard/auth';
 
 /** POST /chat: Switchboard frames over SSE, and the kill switch. */
 @Controller()
@@ -33,9 +37,30 @@ export class ChatController {
     this.schema = chatBodySchema(config.chat.maxMessages);
   }
 
+  /**
+   * Cancels a request in flight, on whichever replica runs it. A caller without the admin
+   * scope reaches only its own requests: another user's id answers like an unknown one.
+   */
+  @Post('chat/cancel')
+  @ApiDoc({
+    summary: 'Cancel a request in flight (the kill switch)',
+    tag: 'chat',
+    body: cancelSchema,
+    response: killSwitchResultSchema,
+  })
+  @HttpCode(200)
+  @RequireScope('chat')
+  async cancel(
+    @CurrentPrincipal() principal: Principal,
+    @Body(new ZodBody(cancelSchema)) { requestId }: z.infer<typeof cancelSchema>,
+  ): Promise<{ requestId: string; killed: boolean }> {
+    return { requestId, killed: await this.#kill(principal, requestId) };
+  }
+
   @Post('chat')
   @ApiDoc({
-    summary: 'Chat with Switchboard frames over SSE, or cancel a request (kill switch)',
+    summary:
+      'Chat with Switchboard frames over SSE (a `killSwitch` body cancels a request, as POST /chat/cancel does)',
     tag: 'chat',
     body: (c) => chatBodySchema(c.chat.maxMessages).or(killSwitchSchema),
     events: switchboardFrameSchema,
@@ -43,16 +68,20 @@ export class ChatController {
   })
   @HttpCode(200)
   @RequireScope('chat')
-  chat(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
-    const principal = req.principal!;
+  chat(
+    @Req() req: GatewayRequest,
+    @CurrentPrincipal() principal: Principal,
+    @Res() res: Response,
+    @Body() body: unknown,
+  ): void {
+    // The body's shape picks the operation, so it is parsed here rather than by a pipe.
     if (body && typeof body === 'object' && 'killSwitch' in body) {
       const { killSwitch } = parseBody(killSwitchSchema, body);
       if (!killSwitch.value) {
         res.status(200).json({ requestId: killSwitch.requestId, killed: false });
         return;
       }
-      const owner = hasScope(principal, 'admin') ? undefined : principal.userId;
-      this.killSwitch.kill(killSwitch.requestId, owner).then(
+      this.#kill(principal, killSwitch.requestId).then(
         (killed) => res.status(200).json({ requestId: killSwitch.requestId, killed }),
         (e: unknown) => sendError(res, classify(e), req.requestId),
       );
@@ -84,6 +113,11 @@ export class ChatController {
       },
       new SwitchboardFramesEncoder(),
     );
+  }
+
+  #kill(principal: Principal, requestId: string): Promise<boolean> {
+    const owner = hasScope(principal, 'admin') ? undefined : principal.userId;
+    return this.killSwitch.kill(requestId, owner);
   }
 
   /** Streams the run; a request naming a conversation also appends its turn there. */

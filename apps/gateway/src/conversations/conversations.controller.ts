@@ -8,14 +8,10 @@ import {
   Patch,
   Post,
   Query,
-  Req,
   UseGuards,
 } from '@nestjs/common';
 import { ConversationService } from '@switchboard/conversations';
-import { parseInput, principalOf } from '../admin/request-input';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
-import { parseBody } from '../http/parse-body';
-import type { GatewayRequest } from '../http/request.types';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import {
   conversationListSchema,
@@ -29,6 +25,10 @@ import {
   listConversationsQuerySchema,
   renameConversationSchema,
 } from './conversations.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodBody, ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
+import type { Principal } from '@switchboard/auth';
 
 /**
  * Conversations of the caller. A `/chat` request with `options.conversationId`
@@ -48,9 +48,12 @@ export class ConversationsController {
     response: conversationSchema,
   })
   @HttpCode(201)
-  async create(@Req() req: GatewayRequest, @Body() body: unknown) {
-    const { title } = parseBody(createConversationSchema, body ?? {});
-    return conversationView(await this.conversations.create(principalOf(req), title));
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body(new ZodBody(createConversationSchema, { optional: true }))
+    { title }: z.infer<typeof createConversationSchema>,
+  ) {
+    return conversationView(await this.conversations.create(principal, title));
   }
 
   @Get()
@@ -60,9 +63,12 @@ export class ConversationsController {
     query: listConversationsQuerySchema,
     response: conversationListSchema,
   })
-  async list(@Req() req: GatewayRequest, @Query() query: unknown) {
-    const q = parseInput(listConversationsQuerySchema, query);
-    const page = await this.conversations.list(principalOf(req), {
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Query(new ZodInput(listConversationsQuerySchema))
+    q: z.infer<typeof listConversationsQuerySchema>,
+  ) {
+    const page = await this.conversations.list(principal, {
       limit: q.limit,
       cursor: q.cursor,
       search: q.q,
@@ -71,10 +77,16 @@ export class ConversationsController {
   }
 
   @Get(':id')
-  @ApiDoc({ summary: 'One conversation of the caller', tag: 'conversations', response: conversationSchema })
-  async get(@Req() req: GatewayRequest, @Param() params: unknown) {
-    const { id } = parseInput(conversationIdSchema, params);
-    return conversationView(await this.conversations.get(principalOf(req), id));
+  @ApiDoc({
+    summary: 'One conversation of the caller',
+    tag: 'conversations',
+    response: conversationSchema,
+  })
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(conversationIdSchema)) { id }: z.infer<typeof conversationIdSchema>,
+  ) {
+    return conversationView(await this.conversations.get(principal, id));
   }
 
   @Patch(':id')
@@ -84,18 +96,23 @@ export class ConversationsController {
     body: renameConversationSchema,
     response: conversationSchema,
   })
-  async rename(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
-    const { id } = parseInput(conversationIdSchema, params);
-    const { title } = parseBody(renameConversationSchema, body);
-    return conversationView(await this.conversations.rename(principalOf(req), id, title));
+  async rename(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(conversationIdSchema)) { id }: z.infer<typeof conversationIdSchema>,
+    @Body(new ZodBody(renameConversationSchema))
+    { title }: z.infer<typeof renameConversationSchema>,
+  ) {
+    return conversationView(await this.conversations.rename(principal, id, title));
   }
 
   @Delete(':id')
   @ApiDoc({ summary: 'Delete a conversation and its messages', tag: 'conversations' })
   @HttpCode(204)
-  async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
-    const { id } = parseInput(conversationIdSchema, params);
-    await this.conversations.delete(principalOf(req), id);
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(conversationIdSchema)) { id }: z.infer<typeof conversationIdSchema>,
+  ): Promise<void> {
+    await this.conversations.delete(principal, id);
   }
 
   @Get(':id/messages')
@@ -104,8 +121,10 @@ export class ConversationsController {
     tag: 'conversations',
     response: conversationMessageListSchema,
   })
-  async messages(@Req() req: GatewayRequest, @Param() params: unknown) {
-    const { id } = parseInput(conversationIdSchema, params);
-    return { data: (await this.conversations.messages(principalOf(req), id)).map(messageView) };
+  async messages(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(conversationIdSchema)) { id }: z.infer<typeof conversationIdSchema>,
+  ) {
+    return { data: (await this.conversations.messages(principal, id)).map(messageView) };
   }
 }

@@ -7,12 +7,13 @@ import {
   JobQueue,
   JobWorker,
 } from '@switchboard/datasources';
-import { parseInput } from '../admin/request-input';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { jobView } from './file.view';
 import { deadJobsQuerySchema, jobIdSchema } from './files.schemas';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { jobListSchema, jobSchema } from '../openapi/response.schemas';
+import { ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
 
 /** Dead-lettered background jobs (ingestion) and putting them back in the queue. */
 @Controller('admin/jobs')
@@ -32,8 +33,9 @@ export class AdminJobsController {
     query: deadJobsQuerySchema,
     response: jobListSchema,
   })
-  async dead(@Query() query: unknown) {
-    const { limit } = parseInput(deadJobsQuerySchema, query);
+  async dead(
+    @Query(new ZodInput(deadJobsQuerySchema)) { limit }: z.infer<typeof deadJobsQuerySchema>,
+  ) {
     return { data: (await this.jobs.listDead(limit)).map(jobView) };
   }
 
@@ -41,8 +43,7 @@ export class AdminJobsController {
   @Post(':id/retry')
   @ApiDoc({ summary: 'Run a dead job again', tag: 'admin', response: jobSchema })
   @HttpCode(200)
-  async retry(@Param() params: unknown) {
-    const { id } = parseInput(jobIdSchema, params);
+  async retry(@Param(new ZodInput(jobIdSchema)) { id }: z.infer<typeof jobIdSchema>) {
     if (!(await this.jobs.retryDead(id)))
       throw new AppError('not_found', 'No dead-lettered job has this id.');
     const job = await this.jobs.get(id);

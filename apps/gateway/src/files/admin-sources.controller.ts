@@ -1,23 +1,14 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Req,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ExternalSourceService } from '@switchboard/datasources';
-import { parseInput, principalOf } from '../admin/request-input';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
-import { parseBody } from '../http/parse-body';
-import type { GatewayRequest } from '../http/request.types';
 import { sourceView } from './file.view';
 import { sourceBodySchema, sourceNameSchema } from './files.schemas';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { sourceListSchema, sourceSchema } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodBody, ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
+import type { Principal } from '@switchboard/auth';
 
 /**
  * External HTTP data sources, fetched at chat time through the SSRF guard.
@@ -38,9 +29,11 @@ export class AdminSourcesController {
     response: sourceSchema,
   })
   @HttpCode(201)
-  async register(@Req() req: GatewayRequest, @Body() body: unknown) {
-    const input = parseBody(sourceBodySchema, body);
-    return sourceView(await this.sources.register(principalOf(req), input));
+  async register(
+    @CurrentPrincipal() principal: Principal,
+    @Body(new ZodBody(sourceBodySchema)) input: z.infer<typeof sourceBodySchema>,
+  ) {
+    return sourceView(await this.sources.register(principal, input));
   }
 
   @Get()
@@ -52,8 +45,10 @@ export class AdminSourcesController {
   @Delete(':name')
   @ApiDoc({ summary: 'Remove an external source', tag: 'admin' })
   @HttpCode(204)
-  async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
-    const { name } = parseInput(sourceNameSchema, params);
-    await this.sources.remove(principalOf(req), name);
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(sourceNameSchema)) { name }: z.infer<typeof sourceNameSchema>,
+  ): Promise<void> {
+    await this.sources.remove(principal, name);
   }
 }

@@ -15,9 +15,7 @@ import {
 } from '@nestjs/common';
 import { FilesService } from '@switchboard/datasources';
 import type { Response } from 'express';
-import { parseInput, principalOf } from '../admin/request-input';
 import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
-import { parseBody } from '../http/parse-body';
 import type { GatewayRequest } from '../http/request.types';
 import { sendFileContent, sendFileHeaders } from './file-download';
 import { fileView } from './file.view';
@@ -30,6 +28,10 @@ import {
 import { receiveUpload } from './multipart-upload';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { fileListSchema, fileSchema, tagListSchema } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodBody, ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
+import type { Principal } from '@switchboard/auth';
 
 /**
  * The caller's documents. A file is private to its owner unless shared with
@@ -51,8 +53,11 @@ export class FilesController {
     response: fileSchema,
   })
   @HttpCode(201)
-  async upload(@Req() req: GatewayRequest, @Res({ passthrough: true }) res: Response) {
-    const principal = principalOf(req);
+  async upload(
+    @Req() req: GatewayRequest,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const file = await receiveUpload(req, res, {
       maxBytes: this.files.maxUploadBytes,
       store: (stream, part) => this.files.upload(principal, stream, part),
@@ -68,10 +73,12 @@ export class FilesController {
     query: listFilesQuerySchema,
     response: fileListSchema,
   })
-  async list(@Req() req: GatewayRequest, @Query() query: unknown) {
-    const q = parseInput(listFilesQuerySchema, query);
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Query(new ZodInput(listFilesQuerySchema)) q: z.infer<typeof listFilesQuerySchema>,
+  ) {
     // one more than asked tells whether there is a next page
-    const rows = await this.files.list(principalOf(req), { ...q, limit: q.limit + 1 });
+    const rows = await this.files.list(principal, { ...q, limit: q.limit + 1 });
     const data = rows.slice(0, q.limit).map(fileView);
     return {
       data,
@@ -83,9 +90,11 @@ export class FilesController {
 
   @Get(':id')
   @ApiDoc({ summary: 'One file and its ingestion status', tag: 'files', response: fileSchema })
-  async get(@Req() req: GatewayRequest, @Param() params: unknown) {
-    const { id } = parseInput(fileIdSchema, params);
-    return fileView(await this.files.get(principalOf(req), id));
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(fileIdSchema)) { id }: z.infer<typeof fileIdSchema>,
+  ) {
+    return fileView(await this.files.get(principal, id));
   }
 
   // declared before GET: Express would otherwise answer HEAD with the GET route,
@@ -94,12 +103,11 @@ export class FilesController {
   @Head(':id/content')
   @ApiDoc({ summary: 'Headers of the file content', tag: 'files' })
   async contentHeaders(
-    @Req() req: GatewayRequest,
-    @Param() params: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(fileIdSchema)) { id }: z.infer<typeof fileIdSchema>,
     @Res() res: Response,
   ): Promise<void> {
-    const { id } = parseInput(fileIdSchema, params);
-    const { file, body } = await this.files.openContent(principalOf(req), id);
+    const { file, body } = await this.files.openContent(principal, id);
     sendFileHeaders(res, file, body);
   }
 
@@ -111,12 +119,11 @@ export class FilesController {
     responseContentType: 'application/octet-stream',
   })
   async content(
-    @Req() req: GatewayRequest,
-    @Param() params: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(fileIdSchema)) { id }: z.infer<typeof fileIdSchema>,
     @Res() res: Response,
   ): Promise<void> {
-    const { id } = parseInput(fileIdSchema, params);
-    const { file, body } = await this.files.openContent(principalOf(req), id);
+    const { file, body } = await this.files.openContent(principal, id);
     await sendFileContent(res, file, body);
   }
 
@@ -124,9 +131,11 @@ export class FilesController {
   @Delete(':id')
   @ApiDoc({ summary: 'Delete a file', tag: 'files' })
   @HttpCode(204)
-  async remove(@Req() req: GatewayRequest, @Param() params: unknown): Promise<void> {
-    const { id } = parseInput(fileIdSchema, params);
-    await this.files.delete(principalOf(req), id);
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(fileIdSchema)) { id }: z.infer<typeof fileIdSchema>,
+  ): Promise<void> {
+    await this.files.delete(principal, id);
   }
 
   /** replaces the file's tags */
@@ -137,10 +146,12 @@ export class FilesController {
     body: tagsBodySchema,
     response: fileSchema,
   })
-  async setTags(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
-    const { id } = parseInput(fileIdSchema, params);
-    const { tags } = parseBody(tagsBodySchema, body);
-    return fileView(await this.files.setTags(principalOf(req), id, tags));
+  async setTags(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(fileIdSchema)) { id }: z.infer<typeof fileIdSchema>,
+    @Body(new ZodBody(tagsBodySchema)) { tags }: z.infer<typeof tagsBodySchema>,
+  ) {
+    return fileView(await this.files.setTags(principal, id, tags));
   }
 
   /** replaces the accounts the file is shared with (`[]` = private) */
@@ -151,10 +162,12 @@ export class FilesController {
     body: sharingBodySchema,
     response: fileSchema,
   })
-  async share(@Req() req: GatewayRequest, @Param() params: unknown, @Body() body: unknown) {
-    const { id } = parseInput(fileIdSchema, params);
-    const { accountIds } = parseBody(sharingBodySchema, body);
-    return fileView(await this.files.share(principalOf(req), id, accountIds));
+  async share(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(fileIdSchema)) { id }: z.infer<typeof fileIdSchema>,
+    @Body(new ZodBody(sharingBodySchema)) { accountIds }: z.infer<typeof sharingBodySchema>,
+  ) {
+    return fileView(await this.files.share(principal, id, accountIds));
   }
 }
 
@@ -171,7 +184,7 @@ export class TagsController {
     tag: 'files',
     response: tagListSchema,
   })
-  async list(@Req() req: GatewayRequest) {
-    return { data: await this.files.listTags(principalOf(req)) };
+  async list(@CurrentPrincipal() principal: Principal) {
+    return { data: await this.files.listTags(principal) };
   }
 }

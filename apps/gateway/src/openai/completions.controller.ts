@@ -1,4 +1,15 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Post,
+  Req,
+  Res,
+  UseGuards,
+  Param,
+} from '@nestjs/common';
 import { hasScope } from '@switchboard/auth';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import { LlmService, type ServedModel } from '@switchboard/llm';
@@ -20,6 +31,8 @@ import {
   modelListSchema,
   modelSchema,
 } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import type { Principal } from '@switchboard/auth';
 
 function toOpenAiModel(m: ServedModel, admin: boolean) {
   return {
@@ -52,16 +65,15 @@ export class CompletionsController {
 
   @Get('models')
   @ApiDoc({ summary: 'List the served models', tag: 'openai', response: modelListSchema })
-  models(@Req() req: GatewayRequest) {
-    const admin = hasScope(req.principal!, 'admin');
+  models(@CurrentPrincipal() principal: Principal) {
+    const admin = hasScope(principal, 'admin');
     return { object: 'list', data: this.llm.models().map((m) => toOpenAiModel(m, admin)) };
   }
 
   @Get('models/:id')
   @ApiDoc({ summary: 'One served model', tag: 'openai', response: modelSchema })
-  model(@Req() req: GatewayRequest) {
-    const id = String(req.params.id);
-    return toOpenAiModel(this.llm.resolve(id), hasScope(req.principal!, 'admin'));
+  model(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return toOpenAiModel(this.llm.resolve(id), hasScope(principal, 'admin'));
   }
 
   @Post('chat/completions')
@@ -74,7 +86,12 @@ export class CompletionsController {
   })
   @HttpCode(200)
   @RequireScope('chat')
-  completions(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
+  completions(
+    @Req() req: GatewayRequest,
+    @CurrentPrincipal() principal: Principal,
+    @Res() res: Response,
+    @Body() body: unknown,
+  ): void {
     this.runner.admit();
     rejectUnsupported(body, CHAT_COMPLETIONS_UNSUPPORTED);
     const parsed = parseBody(this.schema, body);
@@ -83,7 +100,7 @@ export class CompletionsController {
     setIdentityHeaders(res, identity);
     const input = {
       ...identity,
-      principal: req.principal!,
+      principal,
       modelId: parsed.model,
       messages,
       params,

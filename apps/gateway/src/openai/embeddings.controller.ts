@@ -22,6 +22,7 @@ import { UsageRecorder } from '../usage/usage-recorder.service';
 import { embeddingInputs, embeddingsBodySchema } from './embeddings-request.schema';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { embeddingsSchema } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
 
 /** An embedding is one upstream call; the ledger numbers a request's calls from 1. */
 const ATTEMPT = 1;
@@ -75,9 +76,11 @@ export class EmbeddingsController {
   @RequireScope('embeddings')
   async create(
     @Req() req: GatewayRequest,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) res: Response,
     @Body() body: unknown,
   ) {
+    // a draining replica answers 503 before it looks at the body
     if (this.drain.draining) throw new AppError('draining', undefined, { retryAfterSeconds: 1 });
     const parsed = parseBody(embeddingsBodySchema, body);
     const model = this.llm.resolve(parsed.model);
@@ -91,7 +94,6 @@ export class EmbeddingsController {
     const inputs = embeddingInputs(parsed);
     const identity = requestIdentity(req);
     setIdentityHeaders(res, identity);
-    const principal = req.principal!;
 
     // 'close' fires when the response is done or the client is gone; only the latter aborts.
     const upstream = new AbortController();

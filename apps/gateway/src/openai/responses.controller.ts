@@ -5,6 +5,7 @@ import {
   Get,
   HttpCode,
   Inject,
+  Param,
   Post,
   Query,
   Req,
@@ -56,6 +57,10 @@ import {
   responseEventSchema,
   responseObjectSchema,
 } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodInput } from '../http/zod.pipe';
+import type { z } from 'zod';
+import type { Principal } from '@switchboard/auth';
 
 /**
  * The OpenAI Responses API (`/v1/responses`) on the same pipeline as chat:
@@ -85,25 +90,30 @@ export class ResponsesController {
     events: responseEventSchema,
   })
   @HttpCode(200)
-  create(@Req() req: GatewayRequest, @Res() res: Response, @Body() body: unknown): void {
+  create(
+    @Req() req: GatewayRequest,
+    @CurrentPrincipal() principal: Principal,
+    @Res() res: Response,
+    @Body() body: unknown,
+  ): void {
     this.runner.admit();
     rejectUnsupported(body, RESPONSES_UNSUPPORTED);
     rejectHostedResponsesTools(body);
     const parsed = parseBody(this.schema, body);
     const identity = requestIdentity(req);
     setIdentityHeaders(res, identity);
-    this.#start(req, res, parsed, identity).catch((e: unknown) =>
+    this.#start(req, principal, res, parsed, identity).catch((e: unknown) =>
       sendError(res, classify(e), identity.correlationId),
     );
   }
 
   async #start(
     req: GatewayRequest,
+    principal: Principal,
     res: Response,
     body: ResponsesBody,
     identity: RequestIdentity,
   ): Promise<void> {
-    const principal = req.principal!;
     const owner = principal.userId;
     let history: ResponseItem[] = [];
     if (body.previous_response_id) {
@@ -165,9 +175,11 @@ export class ResponsesController {
     tag: 'openai',
     response: responseObjectSchema,
   })
-  async get(@Req() req: GatewayRequest): Promise<Record<string, unknown>> {
-    const id = parseBody(responseIdSchema, req.params).id;
-    const found = await this.store.get(id, req.principal!.userId);
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(responseIdSchema)) { id }: z.infer<typeof responseIdSchema>,
+  ): Promise<Record<string, unknown>> {
+    const found = await this.store.get(id, principal.userId);
     if (!found) throw notFound(id);
     return found;
   }
@@ -178,9 +190,11 @@ export class ResponsesController {
     tag: 'openai',
     response: responseDeletedSchema,
   })
-  async delete(@Req() req: GatewayRequest) {
-    const id = parseBody(responseIdSchema, req.params).id;
-    if (!(await this.store.delete(id, req.principal!.userId))) throw notFound(id);
+  async delete(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(responseIdSchema)) { id }: z.infer<typeof responseIdSchema>,
+  ) {
+    if (!(await this.store.delete(id, principal.userId))) throw notFound(id);
     return { id, object: 'response', deleted: true };
   }
 
@@ -191,10 +205,12 @@ export class ResponsesController {
     query: inputItemsQuerySchema,
     response: inputItemListSchema,
   })
-  async inputItems(@Req() req: GatewayRequest, @Query() query: unknown) {
-    const id = parseBody(responseIdSchema, req.params).id;
-    const q = parseBody(inputItemsQuerySchema, query ?? {});
-    const page = await this.store.inputItems(id, req.principal!.userId, q);
+  async inputItems(
+    @CurrentPrincipal() principal: Principal,
+    @Param(new ZodInput(responseIdSchema)) { id }: z.infer<typeof responseIdSchema>,
+    @Query(new ZodInput(inputItemsQuerySchema)) q: z.infer<typeof inputItemsQuerySchema>,
+  ) {
+    const page = await this.store.inputItems(id, principal.userId, q);
     if (!page) throw notFound(id);
     return {
       object: 'list',

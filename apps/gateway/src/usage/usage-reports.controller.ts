@@ -1,4 +1,4 @@
-import { Controller, Get, Logger, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Logger, Query, Res } from '@nestjs/common';
 import { accountIdSchema, hasScope } from '@switchboard/auth';
 import {
   REPORT_GROUPS,
@@ -10,10 +10,11 @@ import {
 } from '@switchboard/billing';
 import type { Response } from 'express';
 import { z } from 'zod';
-import { parseInput, principalOf } from '../admin/request-input';
-import type { GatewayRequest } from '../http/request.types';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { usageReportSchema } from '../openapi/response.schemas';
+import { CurrentPrincipal } from '../http/principal.decorator';
+import { ZodInput } from '../http/zod.pipe';
+import type { Principal } from '@switchboard/auth';
 
 const DAY_MS = 86_400_000;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -100,12 +101,11 @@ export class UsageReportsController {
     responseContentType: 'text/csv',
   })
   async report(
-    @Req() req: GatewayRequest,
+    @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
-    @Query() query: unknown,
+    @Query(new ZodInput(reportQuerySchema)) query: z.infer<typeof reportQuerySchema>,
   ) {
-    const p = principalOf(req);
-    const q = parseInput(reportQuerySchema, query);
+    const q = query;
     const userId = hasScope(p, 'admin') ? q.userId : p.userId;
     // rows are written in batches off the hot path; a report right after a request must include it
     await this.ledger.flush({ timeoutMs: FLUSH_TIMEOUT_MS }).catch((e: unknown) => {
