@@ -193,30 +193,8 @@ export class SpendControl {
       this.log.warn({ err: e }, 'limits version unavailable; loading limits uncached');
       return undefined;
     });
-    const d = this.config.limits;
-    const defaults = {
-      requestsPerMinute: d.requestsPerMinute,
-      tokensPerMinute: d.tokensPerMinute,
-      concurrentStreams: d.concurrentStreams,
-    };
-    const subjects: SubjectCheck[] = [
-      { subject: subjectOf('user', principal.userId), limits: defaults },
-    ];
     const keyChain = principal.keyId ? await this.#keyChain(version, principal) : [];
-    // the key itself, then every key above it: a minted key never escapes its minter
-    for (const k of keyChain)
-      subjects.push({ subject: subjectOf('key', k.id), limits: { ...defaults, ...k.limits } });
-    if (accountId) {
-      const overrides = await this.#accountLimits.get(
-        version,
-        accountId,
-        async () => (await this.accounts.get(accountId))?.limits ?? null,
-      );
-      subjects.push({
-        subject: subjectOf('account', accountId),
-        limits: { ...defaults, ...(overrides ?? {}) },
-      });
-    }
+    const subjects = await this.#subjects(version, principal, keyChain, accountId);
     const estimatedTokens = args.estimatedTokens;
     const decision = await this.rateLimits.check({
       subjects,
@@ -272,6 +250,39 @@ export class SpendControl {
       }),
       releaseRequestId: releaseClaim,
     };
+  }
+
+  /** The user, the key and every key above it, and the account: each with its limits. */
+  async #subjects(
+    version: string | undefined,
+    principal: Principal,
+    keyChain: Array<{ id: string; limits: PrincipalLimits }>,
+    accountId: string | undefined,
+  ): Promise<SubjectCheck[]> {
+    const d = this.config.limits;
+    const defaults = {
+      requestsPerMinute: d.requestsPerMinute,
+      tokensPerMinute: d.tokensPerMinute,
+      concurrentStreams: d.concurrentStreams,
+    };
+    const subjects: SubjectCheck[] = [
+      { subject: subjectOf('user', principal.userId), limits: defaults },
+    ];
+    // the key itself, then every key above it: a minted key never escapes its minter
+    for (const k of keyChain)
+      subjects.push({ subject: subjectOf('key', k.id), limits: { ...defaults, ...k.limits } });
+    if (accountId) {
+      const overrides = await this.#accountLimits.get(
+        version,
+        accountId,
+        async () => (await this.accounts.get(accountId))?.limits ?? null,
+      );
+      subjects.push({
+        subject: subjectOf('account', accountId),
+        limits: { ...defaults, ...(overrides ?? {}) },
+      });
+    }
+    return subjects;
   }
 
   /** Claims the client's id for this request; a second request with it in flight is 409. */

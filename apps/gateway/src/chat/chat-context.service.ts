@@ -11,6 +11,7 @@ import {
   FilesService,
   visibilityParams,
   visibleFilePredicate,
+  type ExternalDocument,
   type FileRecord,
 } from '@switchboard/datasources';
 import {
@@ -125,14 +126,7 @@ export class ChatContextService {
       assistantTakesWhole ||
       (!req.ragOnly && !req.assistantId && WHOLE_DOCUMENT_TASK.test(question));
     if (wantsWhole && !req.skipRag) {
-      const texts = [
-        ...(await this.texts(req.principal, files)),
-        ...external.map((d) => ({
-          fileId: `source://${d.sourceName}`,
-          name: d.sourceName,
-          text: d.segments.map((x) => x.text).join('\n\n'),
-        })),
-      ];
+      const texts = await this.#wholeTexts(req.principal, files, external);
       const total = texts.reduce((n, d) => n + estimateTextTokens(d.text), 0);
       if (total > budget || assistantTakesWhole) {
         events.push({
@@ -144,7 +138,35 @@ export class ChatContextService {
         return { messages: req.messages, documents: texts, events };
       }
     }
+    return this.#retrieved(req, question, files, external, budget, events);
+  }
 
+  /** The files' extracted texts and the external sources' segments, whole. */
+  async #wholeTexts(
+    principal: Principal,
+    files: Array<Pick<FileRecord, 'id' | 'name'>>,
+    external: ExternalDocument[],
+  ): Promise<Array<{ fileId: string; name: string; text: string }>> {
+    return [
+      ...(await this.texts(principal, files)),
+      ...external.map((d) => ({
+        fileId: `source://${d.sourceName}`,
+        name: d.sourceName,
+        text: d.segments.map((x) => x.text).join('\n\n'),
+      })),
+    ];
+  }
+
+  /** Retrieval (or the documents cut to fit) as a system message before the conversation. */
+  async #retrieved(
+    req: ContextRequest,
+    question: string,
+    files: FileRecord[],
+    external: ExternalDocument[],
+    budget: number,
+    events: ChatEvent[],
+  ): Promise<PreparedContext> {
+    const none: PreparedContext = { messages: req.messages, documents: [], events };
     const built = await this.builder!.build({
       principal: req.principal,
       files,
@@ -154,7 +176,7 @@ export class ChatContextService {
       skipRag: req.skipRag,
       external,
     });
-    if (built.mode === 'none') return { ...none, events };
+    if (built.mode === 'none') return none;
     events.push({
       type: 'status',
       id: 'datasources',
