@@ -88,6 +88,10 @@ export const WEATHER_TOOL = {
   parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
 };
 
+/**
+ * The provider contract as Jest cases for one adapter. Longer than 80 lines on purpose:
+ * it is the list of cases every adapter must pass, kept in one place.
+ */
 export function describeProviderContract(
   title: string,
   make: (simUrl: string) => ContractTarget,

@@ -93,36 +93,8 @@ export function createProviders(
   endpoints: ProviderEndpoints = {},
 ): LlmProvider[] {
   const sim = endpoints.simulatorUrl;
+  if (sim) return simulatedProviders(config, sim);
   const providers: LlmProvider[] = [];
-
-  if (sim) {
-    providers.push(
-      new OpenAiChatProvider({
-        kind: 'openai',
-        simulated: true,
-        client: openAiClient('simulated', `${sim}/v1`),
-      }),
-      createAzureOpenAiProvider({
-        endpoint: sim,
-        apiVersion: config.llm.azure?.apiVersion ?? DEFAULT_AZURE_API_VERSION,
-        apiKey: 'simulated',
-        simulated: true,
-      }),
-      new BedrockProvider({
-        simulated: true,
-        client: bedrockClient({
-          region: 'us-east-1',
-          endpoint: sim,
-          credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
-        }),
-      }),
-      new GeminiProvider({
-        simulated: true,
-        client: geminiClient('simulated', sim),
-      }),
-    );
-    return providers;
-  }
 
   const openai = config.llm.openai;
   if (openai)
@@ -199,4 +171,33 @@ export function createProviders(
     );
   }
   return providers;
+}
+
+/** Every adapter, each through its real SDK, against the simulator at `sim`. */
+function simulatedProviders(config: AppConfig, sim: string): LlmProvider[] {
+  return [
+    new OpenAiChatProvider({
+      kind: 'openai',
+      simulated: true,
+      client: openAiClient('simulated', `${sim}/v1`),
+    }),
+    createAzureOpenAiProvider({
+      endpoint: sim,
+      apiVersion: config.llm.azure?.apiVersion ?? DEFAULT_AZURE_API_VERSION,
+      apiKey: 'simulated',
+      simulated: true,
+    }),
+    new BedrockProvider({
+      simulated: true,
+      client: bedrockClient({
+        region: 'us-east-1',
+        endpoint: sim,
+        credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
+      }),
+    }),
+    new GeminiProvider({
+      simulated: true,
+      client: geminiClient('simulated', sim),
+    }),
+  ];
 }
