@@ -21,6 +21,15 @@ function editContainer(
   task.props.containerDefinitions = JSON.stringify(containers);
 }
 
+/** Lets the stack's cluster pause at 0 ACU after 5 idle minutes (as the dev stack does). */
+function letDatabasePause(resources: ResourceRecord[]): void {
+  find(resources, T.dbCluster).props.serverlessv2ScalingConfiguration = {
+    minCapacity: 0,
+    maxCapacity: 2,
+    secondsUntilAutoPause: 300,
+  };
+}
+
 /** Each case breaks one thing in an otherwise compliant stack and names the rule that must catch it. */
 export const policyCases: [string, string, Mutation][] = [
   [
@@ -302,12 +311,7 @@ export const policyCases: [string, string, Mutation][] = [
     'pausable-database-left-idle',
     'a database that may pause while every task holds a LISTEN session',
     (rs) => {
-      const db = find(rs, T.dbCluster);
-      db.props.serverlessv2ScalingConfiguration = {
-        minCapacity: 0,
-        maxCapacity: 2,
-        secondsUntilAutoPause: 300,
-      };
+      letDatabasePause(rs);
       editContainer(rs, (c) => {
         c.environment = (c.environment as { name: string }[]).filter((e) => e.name !== 'JOB_WAKE');
       });
@@ -317,12 +321,7 @@ export const policyCases: [string, string, Mutation][] = [
     'pausable-database-left-idle',
     'a database that may pause while idle job polls come every 30 s',
     (rs) => {
-      const db = find(rs, T.dbCluster);
-      db.props.serverlessv2ScalingConfiguration = {
-        minCapacity: 0,
-        maxCapacity: 2,
-        secondsUntilAutoPause: 300,
-      };
+      letDatabasePause(rs);
       editContainer(rs, (c) => {
         c.environment = [
           ...(c.environment as { name: string }[]).filter(
