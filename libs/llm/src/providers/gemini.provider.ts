@@ -1,9 +1,10 @@
 import {
   Outcome,
   type GenerateContentResponseUsageMetadata,
+  type Part,
   type GoogleGenAI,
 } from '@google/genai';
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { ChatEvent, EmbeddingResult, FinishReason, ProviderChatRequest } from '../chat.types';
 import type { LlmProvider, StreamOptions } from '../provider.port';
 import { estimateTextTokens } from '../token-estimator';
@@ -73,61 +74,15 @@ export class GeminiProvider implements LlmProvider {
           contents,
           config: { ...config, abortSignal: abort.signal, httpOptions: { fetch: capture.fetch } },
         });
-        let tools = 0;
-        let codeRuns = 0;
-        let figures = 0;
+        const counts: PartCounts = { tools: 0, codeRuns: 0, figures: 0 };
         let reason: string | undefined;
         let blocked = false;
         let usage: GenerateContentResponseUsageMetadata | undefined;
         for await (const chunk of stream) {
           if (abort.signal.aborted) return;
           const candidate = chunk.candidates?.[0];
-          for (const part of candidate?.content?.parts ?? []) {
-            // Thought summaries (includeThoughts) are not part of the answer.
-            if (part.thought) continue;
-            if (part.text) {
-              started = true;
-              subscriber.next({ type: 'text', text: part.text });
-            }
-            if (part.executableCode) {
-              started = true;
-              subscriber.next(codeRunStarted(String(++codeRuns), part.executableCode.code ?? ''));
-            }
-            if (part.codeExecutionResult) {
-              started = true;
-              const outcome = part.codeExecutionResult.outcome;
-              subscriber.next(
-                codeRunFinished(String(Math.max(codeRuns, 1)), {
-                  ok: outcome === Outcome.OUTCOME_OK,
-                  message: `code run ${outcome === Outcome.OUTCOME_DEADLINE_EXCEEDED ? 'timed out' : 'failed'}`,
-                  logs: part.codeExecutionResult.output ?? '',
-                }),
-              );
-            }
-            // figures the code drew (matplotlib) come back inline
-            if (part.inlineData?.data && request.hostedTools?.length) {
-              started = true;
-              subscriber.next({
-                type: 'artifact',
-                artifact: {
-                  name: figureName(++figures, part.inlineData.mimeType),
-                  data: Buffer.from(part.inlineData.data, 'base64'),
-                },
-              });
-            }
-            if (part.functionCall) {
-              // Gemini sends each call whole, in one part; ids are optional upstream.
-              started = true;
-              const index = tools++;
-              subscriber.next({
-                type: 'tool_call',
-                index,
-                id: part.functionCall.id ?? `call_${index}`,
-                name: part.functionCall.name,
-                argumentsDelta: JSON.stringify(part.functionCall.args ?? {}),
-              });
-            }
-          }
+          for (const part of candidate?.content?.parts ?? [])
+            if (emitPart(part, counts, request, subscriber)) started = true;
           if (candidate?.finishReason) reason = candidate.finishReason;
           if (chunk.promptFeedback?.blockReason) blocked = true;
           // Every chunk carries the running totals; the last one is final.
@@ -144,7 +99,9 @@ export class GeminiProvider implements LlmProvider {
           );
         if (usage) subscriber.next({ type: 'usage', usage: usageFromGemini(usage) });
         const finish: FinishReason =
-          blocked && reason === undefined ? 'content_filter' : finishFromGemini(reason, tools > 0);
+          blocked && reason === undefined
+            ? 'content_filter'
+            : finishFromGemini(reason, counts.tools > 0);
         subscriber.next({ type: 'finish', reason: finish });
         subscriber.complete();
       };
@@ -202,4 +159,65 @@ export class GeminiProvider implements LlmProvider {
     }
     return { vectors, inputTokens };
   }
+}
+
+interface PartCounts {
+  tools: number;
+  codeRuns: number;
+  figures: number;
+}
+
+/** Emits what one response part carries; true when it emitted output (thoughts are not). */
+function emitPart(
+  part: Part,
+  counts: PartCounts,
+  request: ProviderChatRequest,
+  subscriber: Subscriber<ChatEvent>,
+): boolean {
+  // Thought summaries (includeThoughts) are not part of the answer.
+  if (part.thought) return false;
+  let emitted = false;
+  if (part.text) {
+    emitted = true;
+    subscriber.next({ type: 'text', text: part.text });
+  }
+  if (part.executableCode) {
+    emitted = true;
+    subscriber.next(codeRunStarted(String(++counts.codeRuns), part.executableCode.code ?? ''));
+  }
+  if (part.codeExecutionResult) {
+    emitted = true;
+    const outcome = part.codeExecutionResult.outcome;
+    subscriber.next(
+      codeRunFinished(String(Math.max(counts.codeRuns, 1)), {
+        ok: outcome === Outcome.OUTCOME_OK,
+        message: `code run ${outcome === Outcome.OUTCOME_DEADLINE_EXCEEDED ? 'timed out' : 'failed'}`,
+        logs: part.codeExecutionResult.output ?? '',
+      }),
+    );
+  }
+  // figures the code drew (matplotlib) come back inline
+  if (part.inlineData?.data && request.hostedTools?.length) {
+    emitted = true;
+    subscriber.next({
+      type: 'artifact',
+      artifact: {
+        name: figureName(++counts.figures, part.inlineData.mimeType),
+        data: Buffer.from(part.inlineData.data, 'base64'),
+      },
+    });
+  }
+  if (part.functionCall) {
+    // Gemini sends each call whole, in one part; ids are optional upstream.
+    emitted = true;
+    const index = counts.tools++;
+    subscriber.next({
+      type: 'tool_call',
+      index,
+      id: part.functionCall.id ?? `call_${index}`,
+      name: part.functionCall.name,
+      argumentsDelta: JSON.stringify(part.functionCall.args ?? {}),
+    });
+  }
+  return emitted;
 }
