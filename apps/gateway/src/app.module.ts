@@ -13,7 +13,6 @@ import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { ChatController } from './chat/chat.controller';
-import { ChatPipeline } from './chat/chat-pipeline.service';
 import { DrainState } from './health/drain-state';
 import { EmfService } from './health/emf.service';
 import { AccountService, ApiKeyService } from '@switchboard/auth';
@@ -29,7 +28,6 @@ import { RateLimitService } from '@switchboard/rate-limit';
 import { DATABASE } from '@switchboard/storage';
 import { SpendControl } from '@switchboard/billing';
 import { FailOpenTally, LIMITS_VERSION, REQUEST_CLAIMS } from '@switchboard/rate-limit';
-import { ChatContextService } from './chat/chat-context.service';
 import { KillSwitch } from './streaming/kill-switch.service';
 import type { Infrastructure } from './infra/infrastructure';
 import { DEPENDENCIES, HealthController, READINESS_CHECKS } from './health/health.controller';
@@ -40,7 +38,8 @@ import { StoredResponses } from '@switchboard/responses';
 import { DocsController, ROUTE_CONTROLLERS } from './openapi/docs.controller';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';
-import { UsageRecorder } from './usage/usage-recorder.service';
+import { RunChatUseCase, UsageRecorder } from '@switchboard/chat';
+import { ChatContextService } from '@switchboard/assistants';
 import { UsageReportsController } from './usage/usage-reports.controller';
 import { AdminAccountsController } from './admin/admin-accounts.controller';
 import { AdminBudgetsController } from './admin/admin-budgets.controller';
@@ -169,7 +168,7 @@ export class AppModule {
         StreamRegistry,
         EmfService,
         UsageRecorder,
-        ChatPipeline,
+        RunChatUseCase,
         ChatStreamRunner,
         ...assistantProviders,
         ...conversationProviders,

@@ -4,6 +4,7 @@ export * from './assistant-registry';
 export * from './assistants.config';
 export * from './prompt';
 export * from './context/context-fit';
+export * from './context/chat-context.service';
 export * from './default.assistant';
 export * from './map-reduce/document-buckets';
 export * from './map-reduce/map-reduce.assistant';

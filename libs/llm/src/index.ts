@@ -16,3 +16,7 @@ export * from './providers/bedrock.provider';
 export * from './providers/bedrock-converse.mapper';
 export * from './providers/gemini.provider';
 export * from './providers/gemini.mapper';
+export * from './resilience/call-attempt';
+export * from './resilience/call-policy';
+export * from './resilience/resilient-caller';
+export * from './resilience/upstream-timeouts';

@@ -15,7 +15,7 @@ import { SwitchboardFramesEncoder } from './switchboard-frames.encoder';
 import { requestIdentity, setIdentityHeaders } from '../http/request-identity';
 import { ApiDoc } from '../openapi/api-doc.decorator';
 import { killSwitchResultSchema, switchboardFrameSchema } from '../openapi/response.schemas';
-import type { ChatRunInput } from './chat-run.types';
+import type { ChatRunInput } from '@switchboard/chat';
 import { ConversationChatRecorder } from '../conversations/conversation-chat.recorder';
 import { CurrentPrincipal } from '../http/principal.decorator';
 import { ZodBody } from '../http/zod.pipe';

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { ChatBody } from './chat-request.schema';
 import type { toolChoiceSchema, toolDefinitionSchema } from './chat-request.schema';
 import type { CompletionsBody } from '../openai/completions-request.schema';
-import type { ChatParams } from './chat-run.types';
+import type { ChatParams } from '@switchboard/chat';
 
 type WireContent =
   | string

@@ -1,4 +1,4 @@
-import type { PipelineEvent } from './chat-run.types';
+import type { PipelineEvent } from '@switchboard/chat';
 import type { WireEncoder } from '../streaming/wire-encoder';
 
 /** The `/chat` frames of the wire contract (README, "`POST /chat` (Switchboard frames)"). */

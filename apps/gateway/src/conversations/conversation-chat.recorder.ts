@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { lastUserText } from '@switchboard/assistants';
 import { ConversationService } from '@switchboard/conversations';
 import type { Response } from 'express';
-import type { ChatRunInput } from '../chat/chat-run.types';
+import type { ChatRunInput } from '@switchboard/chat';
 import type { WireEncoder } from '../streaming/wire-encoder';
 import { ConversationTurnEncoder } from './conversation-turn.encoder';
 

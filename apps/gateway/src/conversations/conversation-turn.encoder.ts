@@ -1,6 +1,6 @@
 import type { AppError } from '@switchboard/common';
 import type { ConversationTurn, MessageFile, MessageSource } from '@switchboard/conversations';
-import type { PipelineEvent } from '../chat/chat-run.types';
+import type { PipelineEvent } from '@switchboard/chat';
 import type { NamedFrame, WireEncoder } from '../streaming/wire-encoder';
 
 interface SourcesState {

@@ -18,7 +18,7 @@ import { RequireScope, ScopesGuard } from '../auth/scopes.guard';
 import { parseBody } from '../http/parse-body';
 import type { GatewayRequest } from '../http/request.types';
 import { ChatStreamRunner } from '../streaming/chat-stream.runner';
-import type { PipelineEvent, RunSummary } from '../chat/chat-run.types';
+import type { PipelineEvent, RunSummary } from '@switchboard/chat';
 import { fromCompletionsBody } from '../chat/request-mapping';
 import { completionsBodySchema } from './completions-request.schema';
 import { requestIdentity, setIdentityHeaders } from '../http/request-identity';

@@ -1,6 +1,6 @@
 import { errorType } from '@switchboard/common';
 import type { FinishReason, TokenUsage } from '@switchboard/llm';
-import type { PipelineEvent } from '../chat/chat-run.types';
+import type { PipelineEvent } from '@switchboard/chat';
 import type { WireEncoder } from '../streaming/wire-encoder';
 
 export function openAiUsage(u: TokenUsage) {

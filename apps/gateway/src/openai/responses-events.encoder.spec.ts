@@ -1,5 +1,5 @@
 import { AppError } from '@switchboard/common';
-import type { PipelineEvent, RunSummary } from '../chat/chat-run.types';
+import type { PipelineEvent, RunSummary } from '@switchboard/chat';
 import type { NamedFrame } from '../streaming/wire-encoder';
 import { ResponsesEventsEncoder, type ResponseObject } from './responses-events.encoder';
 

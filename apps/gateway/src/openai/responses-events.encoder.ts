@@ -2,7 +2,7 @@ import type { AppError } from '@switchboard/common';
 import type { FinishReason, TokenUsage } from '@switchboard/llm';
 import type { ResponseItem } from '@switchboard/responses';
 import { randomBytes } from 'node:crypto';
-import type { PipelineEvent, RunSummary } from '../chat/chat-run.types';
+import type { PipelineEvent, RunSummary } from '@switchboard/chat';
 import type { NamedFrame, WireEncoder } from '../streaming/wire-encoder';
 
 /** An id shaped like OpenAI's (`resp_…`, `msg_…`, `fc_…`): prefix and 48 hex digits. */

@@ -1,7 +1,7 @@
 import { AppError } from '@switchboard/common';
 import type { ChatMessage, ContentPart, ResponseFormat, ToolChoice } from '@switchboard/llm';
 import type { ResponseItem } from '@switchboard/responses';
-import type { ChatParams } from '../chat/chat-run.types';
+import type { ChatParams } from '@switchboard/chat';
 import type { InputItem, ResponsesBody } from './responses-request.schema';
 import { responsesId, type ResponseObject } from './responses-events.encoder';
 

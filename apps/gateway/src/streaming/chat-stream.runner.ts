@@ -4,8 +4,8 @@ import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import { MetricsService } from '@switchboard/observability';
 import type { Response } from 'express';
 import { Subject, type Subscription } from 'rxjs';
-import { ChatPipeline } from '../chat/chat-pipeline.service';
-import type { ChatRunInput, PipelineEvent, RunSummary, StopCode } from '../chat/chat-run.types';
+import { RunChatUseCase } from '@switchboard/chat';
+import type { ChatRunInput, PipelineEvent, RunSummary, StopCode } from '@switchboard/chat';
 import { sendError } from '../http/send-error';
 import { DrainState } from '../health/drain-state';
 import { EmfService } from '../health/emf.service';
@@ -22,7 +22,7 @@ import type { WireEncoder } from './wire-encoder';
 export class ChatStreamRunner {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly pipeline: ChatPipeline,
+    private readonly runChat: RunChatUseCase,
     private readonly registry: StreamRegistry,
     private readonly metrics: MetricsService,
     private readonly drain: DrainState,
@@ -98,7 +98,7 @@ export class ChatStreamRunner {
     };
     // 'close' fires when the response finished OR the client went away.
     res.on('close', teardown);
-    sub = this.pipeline.run(input, { flow: sse.flow, stop$ }).subscribe({
+    sub = this.runChat.execute(input, { flow: sse.flow, stop$ }).subscribe({
       next: onEvent,
       error: (e: unknown) => {
         // The pipeline maps its errors to events; reaching here is a bug.
@@ -134,7 +134,7 @@ export class ChatStreamRunner {
     const events: PipelineEvent[] = [];
     let error: AppError | undefined;
     let summary: RunSummary | undefined;
-    const sub = this.pipeline.run(input, { stop$ }).subscribe({
+    const sub = this.runChat.execute(input, { stop$ }).subscribe({
       next: (ev) => {
         if (ev.type === 'admitted') {
           for (const [k, v] of Object.entries(ev.headers)) res.setHeader(k, v);

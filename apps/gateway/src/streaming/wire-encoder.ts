@@ -1,5 +1,5 @@
 import type { AppError } from '@switchboard/common';
-import type { PipelineEvent } from '../chat/chat-run.types';
+import type { PipelineEvent } from '@switchboard/chat';
 
 /** An SSE frame with an `event:` line (the Responses API names every event). */
 export interface NamedFrame {

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@switchboard/auth';
 import { UsageLedger } from '@switchboard/billing';
 import { MetricsService } from '@switchboard/observability';
-import type { RunSummary } from '../chat/chat-run.types';
+import type { RunSummary } from './chat-run.types';
 
 /**
  * Where every upstream call's usage goes, exactly once per (request, attempt):

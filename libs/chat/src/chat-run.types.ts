@@ -1,11 +1,13 @@
 import type { Principal } from '@switchboard/auth';
 import type { AppError, ErrorCode } from '@switchboard/common';
 import type {
+  AttemptStatus,
   ChatEvent,
   ChatMessage,
   FlowControl,
   ProviderChatRequest,
   TokenUsage,
+  UpstreamFirstToken,
 } from '@switchboard/llm';
 import type { Observable } from 'rxjs';
 
@@ -41,7 +43,7 @@ export interface RunControl {
   stop$: Observable<StopCode>;
 }
 
-export type RunStatus = 'complete' | 'cancelled' | 'error';
+export type RunStatus = AttemptStatus;
 
 export interface RunSummary {
   requestId: string;
@@ -68,11 +70,5 @@ export type PipelineEvent =
   | { type: 'end'; summary: RunSummary }
   /** admission passed; rate-limit headers for the response */
   | { type: 'admitted'; headers: Record<string, string> }
-  /** the first token reached the pipeline from upstream at this time (performance.now()) */
-  | {
-      type: 'upstream_first_token';
-      at: number;
-      upstreamTtftMs: number;
-      model: string;
-      attempt: number;
-    };
+  /** the first token reached the gateway from upstream at this time (performance.now()) */
+  | UpstreamFirstToken;

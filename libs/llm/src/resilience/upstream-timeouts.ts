@@ -1,4 +1,5 @@
-import { UpstreamError, type FlowControl } from '@switchboard/llm';
+import type { FlowControl } from '../flow-control';
+import { UpstreamError } from '../upstream-error';
 import { Observable } from 'rxjs';
 
 /**

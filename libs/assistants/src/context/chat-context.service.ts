@@ -1,10 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import {
-  CODE_INTERPRETER_ID,
-  lastUserText,
-  type ArtifactStore,
-  type DocumentAccess,
-} from '@switchboard/assistants';
+import type { ArtifactStore, DocumentAccess } from '../assistant.port';
+import { CODE_INTERPRETER_ID } from '../code-interpreter/code-interpreter.assistant';
+import { lastUserText } from '../prompt';
 import { AppError } from '@switchboard/common';
 import type { Principal } from '@switchboard/auth';
 import {
@@ -58,6 +55,9 @@ export interface ContextRequest {
   signal?: AbortSignal;
 }
 
+/** Tag of files produced on the user's behalf (code interpreter output). */
+export const GENERATED_FILE_TAG = 'generated';
+
 /**
  * Turns a request's datasources into model context: the documents whole when they
  * fit the budget (window - prompt - max output - margin), otherwise the top chunks
@@ -66,9 +66,6 @@ export interface ContextRequest {
  * caller's visibility; inaccessible references become a warning that reveals
  * nothing about them.
  */
-/** Tag of files produced on the user's behalf (code interpreter output). */
-export const GENERATED_FILE_TAG = 'generated';
-
 @Injectable()
 export class ChatContextService {
   constructor(

@@ -1,0 +1,4 @@
+export * from './chat-run.types';
+export * from './run-accounting';
+export * from './usage-recorder.service';
+export * from './run-chat.usecase';
