@@ -9,7 +9,7 @@ function model(id: string, output: number, maxOutputTokens = 1000): ServedModel 
     upstreamModel: id,
     contextWindow: 8000,
     maxOutputTokens,
-    pricing: { input: 1, cachedInput: 0.5, output },
+    pricing: { input: 1, cachedInput: 0.5, output, checked: '2026-01-01' },
     capabilities: ['chat'],
     simulated: true,
   };

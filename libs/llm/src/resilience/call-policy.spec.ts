@@ -19,7 +19,7 @@ function model(id: string, over: Partial<ServedModel> = {}): ServedModel {
     upstreamModel: id,
     contextWindow: 8000,
     maxOutputTokens: 1000,
-    pricing: { input: 1, cachedInput: 0.5, output: 2 },
+    pricing: { input: 1, cachedInput: 0.5, output: 2, checked: '2026-01-01' },
     capabilities: ['chat'],
     simulated: true,
     ...over,
