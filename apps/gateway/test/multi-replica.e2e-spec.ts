@@ -121,6 +121,12 @@ describe('three replicas sharing PostgreSQL and Redis', () => {
     );
     const ok = results.filter((r) => r.status === 200).length;
     const limited = results.filter((r) => r.status === 429);
+    // anything else is named, so a failure says what the replicas answered
+    expect(
+      results
+        .filter((r) => r.status !== 200 && r.status !== 429)
+        .map((r) => `${r.status} ${r.body.error?.code ?? ''}`),
+    ).toEqual([]);
     expect(ok).toBe(50);
     expect(limited).toHaveLength(150);
     expect(limited.every((r) => r.body.error?.code === 'rate_limited')).toBe(true);
