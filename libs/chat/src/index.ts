@@ -1,4 +1,10 @@
-export * from './chat-run.types';
-export * from './run-accounting';
-export * from './usage-recorder.service';
-export * from './run-chat.usecase';
+export type {
+  ChatParams,
+  ChatRunInput,
+  PipelineEvent,
+  RunStatus,
+  RunSummary,
+  StopCode,
+} from './chat-run.types';
+export { UsageRecorder } from './usage-recorder.service';
+export { RunChatUseCase } from './run-chat.usecase';

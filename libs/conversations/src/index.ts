@@ -1,5 +1,10 @@
-export * from './conversation.types';
-export * from './conversation.migrations';
-export * from './conversation.repository';
-export * from './conversation.service';
-export * from './conversation-turn';
+export type {
+  ConversationRecord,
+  MessageFile,
+  MessageRecord,
+  MessageSource,
+} from './conversation.types';
+export { conversationMigrations } from './conversation.migrations';
+export { SqlConversationRepository } from './conversation.repository';
+export { ConversationService, MAX_TITLE_LENGTH } from './conversation.service';
+export { ConversationTurn } from './conversation-turn';

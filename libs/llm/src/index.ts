@@ -1,22 +1,29 @@
-export * from './chat.types';
-export * from './catalogue.types';
-export * from './flow-control';
-export * from './upstream-error';
-export * from './provider.port';
-export * from './llm.service';
-export * from './catalogue/model-catalogue';
-export * from './providers/openai-chat.provider';
-export * from './providers/openai-responses.mapper';
-export * from './providers/provider-factory';
-export * from './token-estimator';
-export * from './message-text';
-export * from './circuit-breaker';
-export * from './providers/azure-openai.provider';
-export * from './providers/bedrock.provider';
-export * from './providers/bedrock-converse.mapper';
-export * from './providers/gemini.provider';
-export * from './providers/gemini.mapper';
-export * from './resilience/call-attempt';
-export * from './resilience/call-policy';
-export * from './resilience/resilient-caller';
-export * from './resilience/upstream-timeouts';
+export { ZERO_USAGE } from './chat.types';
+export type {
+  Artifact,
+  ChatEvent,
+  ChatMessage,
+  ContentPart,
+  EmbeddingResult,
+  FinishReason,
+  HostedTool,
+  ProviderChatRequest,
+  ResponseFormat,
+  TokenUsage,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
+} from './chat.types';
+export type { CatalogueModel, ModelPricing } from './catalogue.types';
+export { FlowControl } from './flow-control';
+export { UpstreamError } from './upstream-error';
+export { LlmService } from './llm.service';
+export type { ServedModel } from './llm.service';
+export { loadCatalogue, parseCatalogue } from './catalogue/model-catalogue';
+export { OpenAiChatProvider } from './providers/openai-chat.provider';
+export { createProviders, hasProviderCredentials } from './providers/provider-factory';
+export { estimatePromptTokens, estimateTextTokens, warmTokenizer } from './token-estimator';
+export { CallAttempt } from './resilience/call-attempt';
+export type { AttemptStatus } from './resilience/call-attempt';
+export { ResilientCaller } from './resilience/resilient-caller';
+export type { CallEvent, UpstreamFirstToken } from './resilience/resilient-caller';

@@ -1,5 +1,5 @@
-export * from './metrics.service';
-export * from './emf-publisher';
+export { MetricsService } from './metrics.service';
+export { EmfAccumulator, emfLine } from './emf-publisher';
 export {
   ChatTraces,
   TRACE_EXPORTER,

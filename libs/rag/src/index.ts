@@ -1,9 +1,8 @@
-export * from './chunking/chunker';
-export * from './index/rag.migrations';
-export * from './index/chunk-index.repository';
-export * from './embedding/embedder.port';
-export * from './retrieval/retrieval.service';
-export * from './ingestion/ingestion.pipeline';
-export * from './context/datasource-resolver';
-export * from './context/context-builder';
-export * from './rag.module';
+export { createRagMigrations } from './index/rag.migrations';
+export { ChunkIndexRepository } from './index/chunk-index.repository';
+export { EMBEDDER, LlmEmbedder } from './embedding/embedder.port';
+export type { Embedder } from './embedding/embedder.port';
+export { RetrievalService } from './retrieval/retrieval.service';
+export { IngestionPipeline } from './ingestion/ingestion.pipeline';
+export { DataSourceResolver } from './context/datasource-resolver';
+export { ContextBuilder, toSourcesState } from './context/context-builder';

@@ -1,4 +1,4 @@
-export * from './responses.migrations';
-export * from './stored-response.types';
-export * from './stored-response.repository';
-export * from './stored-responses.service';
+export { responseMigrations } from './responses.migrations';
+export type { ResponseItem } from './stored-response.types';
+export { StoredResponseRepository } from './stored-response.repository';
+export { StoredResponses } from './stored-responses.service';

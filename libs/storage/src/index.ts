@@ -1,10 +1,10 @@
-export * from './database.port';
-export * from './pglite.database';
-export * from './postgres.database';
-export * from './postgres-tls';
-export * from './create-database';
-export * from './migrator';
-export * from './redis.connection';
-export * from './storage.module';
+export { DATABASE } from './database.port';
+export type { Database, Migration, Queryable } from './database.port';
+export { PgliteDatabase } from './pglite.database';
+export { PostgresDatabase } from './postgres.database';
+export { createDatabase } from './create-database';
+export { Migrator } from './migrator';
+export { REDIS, RedisConnection } from './redis.connection';
+export { StorageModule } from './storage.module';
 export type { StorageLogger } from './storage.logger';
 export { parseInt8 } from './int8';
