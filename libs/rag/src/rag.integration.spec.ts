@@ -64,7 +64,7 @@ describe('ingestion, retrieval and context (PGlite + pgvector)', () => {
     );
     worker = new JobWorker(queue, { pollMs: 5 }).register(INGEST_FILE_JOB, pipeline);
     retrieval = new RetrievalService(db, index, embedder);
-    builder = new ContextBuilder(db, retrieval);
+    builder = new ContextBuilder(files, retrieval);
     resolver = new DataSourceResolver(files);
   });
   afterAll(async () => {

@@ -119,8 +119,8 @@ const providers: Provider[] = [
   },
   {
     provide: ContextBuilder,
-    inject: [DATABASE, RetrievalService],
-    useFactory: (db: Database, r: RetrievalService) => new ContextBuilder(db, r),
+    inject: [FilesService, RetrievalService],
+    useFactory: (f: FilesService, r: RetrievalService) => new ContextBuilder(f, r),
   },
   RagRegistration,
 ];

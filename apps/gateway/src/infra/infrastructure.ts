@@ -379,7 +379,7 @@ export async function createInfrastructure(
     const ssrfGuard = new SsrfGuard(options.ssrf);
     const externalSources = new ExternalSourceService(db, { guard: ssrfGuard });
     const dataSources = new DataSourceResolver(files, externalSources);
-    const contextBuilder = new ContextBuilder(db, retrieval);
+    const contextBuilder = new ContextBuilder(files, retrieval);
     const responsesLog = logger.child({ component: 'responses' });
     const responses = new StoredResponses(new StoredResponseRepository(db), {
       retentionMs: config.responses.retentionMs,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { ArtifactStore, DocumentAccess } from '../assistant.port';
 import { CODE_INTERPRETER_ID } from '../code-interpreter/code-interpreter.assistant';
 import { lastUserText } from '../prompt';
@@ -6,8 +6,7 @@ import { AppError } from '@switchboard/common';
 import type { Principal } from '@switchboard/auth';
 import {
   FilesService,
-  visibilityParams,
-  visibleFilePredicate,
+  formatLocation,
   type ExternalDocument,
   type FileRecord,
 } from '@switchboard/datasources';
@@ -24,8 +23,6 @@ import {
   RetrievalService,
   toSourcesState,
 } from '@switchboard/rag';
-import { DATABASE, type Database } from '@switchboard/storage';
-import { formatLocation } from '@switchboard/datasources';
 
 /** tokens kept free besides prompt and answer (tokenizer differences, delimiters) */
 const MARGIN_TOKENS = 512;
@@ -73,11 +70,10 @@ export class ChatContextService {
     @Optional() private readonly builder?: ContextBuilder,
     @Optional() private readonly retrieval?: RetrievalService,
     @Optional() private readonly files?: FilesService,
-    @Optional() @Inject(DATABASE) private readonly db?: Database,
   ) {}
 
   get enabled(): boolean {
-    return Boolean(this.resolver && this.builder && this.db);
+    return Boolean(this.resolver && this.builder && this.files);
   }
 
   async prepare(req: ContextRequest): Promise<PreparedContext> {
@@ -199,30 +195,17 @@ export class ChatContextService {
 
   /** full extracted texts of visible, ingested files */
   async texts(principal: Principal, files: Array<Pick<FileRecord, 'id' | 'name'>>) {
-    if (!this.db || files.length === 0) return [];
-    const r = await this.db.query<{
-      file_id: string;
-      segments: Array<{ text: string; location: Record<string, unknown> }> | string;
-    }>(
-      `SELECT t.file_id, t.segments FROM file_texts t JOIN files f ON f.id = t.file_id
-        WHERE t.file_id = ANY($3::text[]) AND f.status = 'ready' AND ${visibleFilePredicate('f', 1, 2)}`,
-      [...visibilityParams(principal), files.map((f) => f.id)],
+    if (!this.files || files.length === 0) return [];
+    const byId = await this.files.readableTexts(
+      principal,
+      files.map((f) => f.id),
     );
-    const byId = new Map(
-      r.rows.map((row) => {
-        const segs =
-          typeof row.segments === 'string'
-            ? (JSON.parse(row.segments) as Array<{
-                text: string;
-                location: Record<string, unknown>;
-              }>)
-            : row.segments;
-        return [row.file_id, segs.map((s) => s.text).join('\n\n')];
-      }),
-    );
-    return files
-      .filter((f) => byId.has(f.id))
-      .map((f) => ({ fileId: f.id, name: f.name, text: byId.get(f.id)! }));
+    return files.flatMap((f) => {
+      const segments = byId.get(f.id);
+      return segments
+        ? [{ fileId: f.id, name: f.name, text: segments.map((s) => s.text).join('\n\n') }]
+        : [];
+    });
   }
 
   /** what assistants (agent tools, user-defined assistants) may read: the caller's files only */

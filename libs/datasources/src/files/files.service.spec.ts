@@ -353,6 +353,40 @@ describe('FilesService', () => {
     expect([...page1, ...page2].map((f) => f.id).sort()).toEqual([a.id, b.id].sort());
   });
 
+  it('stores extracted text and reads it back only for ready files the caller may see', async () => {
+    const mine = await upload(alice, 'a', 'mine.txt');
+    const shared = await upload(alice, 'b', 'shared.txt');
+    const pending = await upload(alice, 'c', 'pending.txt');
+    await files.share(alice, shared.id, ['acme']);
+    const seg = (text: string) => [{ text, location: { heading: 'H' } }];
+    for (const [f, text] of [
+      [mine, 'mine'],
+      [shared, 'shared'],
+      [pending, 'pending'],
+    ] as const) {
+      await files.saveText(f.id, {
+        segments: seg(text),
+        chars: text.length,
+        tokens: 1,
+        pages: null,
+      });
+    }
+    // a second save replaces the text instead of failing on the primary key
+    await files.saveText(mine.id, { segments: seg('mine v2'), chars: 7, tokens: 2, pages: 3 });
+    for (const f of [mine, shared]) await files.setStatus(f.id, 'ready');
+    const ids = [mine.id, shared.id, pending.id, 'file_forged'];
+
+    expect(await files.readableTexts(alice, ids)).toEqual(
+      new Map([
+        [mine.id, seg('mine v2')],
+        [shared.id, seg('shared')],
+      ]),
+    );
+    expect(await files.readableTexts(bob, ids)).toEqual(new Map([[shared.id, seg('shared')]]));
+    expect(await files.readableTexts(carol, ids)).toEqual(new Map());
+    expect(await files.readableTexts(alice, [])).toEqual(new Map());
+  });
+
   it('delete removes the row, its extracted text and its blob', async () => {
     const f = await upload(alice);
     await db.query(

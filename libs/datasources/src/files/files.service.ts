@@ -6,6 +6,7 @@ import type { Database, Queryable } from '@switchboard/storage';
 import type { BlobStore } from '../blob/blob-store.port';
 import type { JobQueue } from '../jobs/job-queue';
 import { type FileMime, SNIFF_BYTES, isImageMime, sniffContentType } from './content-sniffer';
+import { type FileText, FileTextRepository } from './file-text.repository';
 import { visibilityParams, visibleFilePredicate } from './file-visibility';
 import {
   type FileRecord,
@@ -17,6 +18,7 @@ import {
   toStoredFile,
 } from './files.types';
 import { peekStream } from './peek-stream';
+import type { TextSegment } from '../extraction/extraction.types';
 
 export interface FilesServiceOptions {
   /** upload size limit (default 25 MiB) */
@@ -77,6 +79,7 @@ export function sanitiseFilename(name: string | undefined): string {
  */
 export class FilesService {
   readonly maxUploadBytes: number;
+  private readonly texts: FileTextRepository;
 
   constructor(
     private readonly db: Database,
@@ -85,6 +88,7 @@ export class FilesService {
     private readonly options: FilesServiceOptions,
   ) {
     this.maxUploadBytes = options.maxUploadBytes ?? 25 * 1024 * 1024;
+    this.texts = new FileTextRepository(db);
   }
 
   /**
@@ -350,6 +354,16 @@ export class FilesService {
       status,
       error,
     ]);
+  }
+
+  /** stores a file's extracted text (ingestion, inside its transaction) */
+  async saveText(id: string, text: FileText, tx: Queryable = this.db): Promise<void> {
+    await this.texts.save(id, text, tx);
+  }
+
+  /** extracted text segments of the ready files among `ids` that the principal may read */
+  async readableTexts(principal: Principal, ids: string[]): Promise<Map<string, TextSegment[]>> {
+    return this.texts.visibleSegments(principal, ids);
   }
 
   private async visibleRow(principal: Principal, id: string): Promise<FileRow> {

@@ -2,14 +2,12 @@ import type { Principal } from '@switchboard/auth';
 import {
   type ExternalDocument,
   type FileRecord,
+  type FilesService,
   type SegmentLocation,
   type TextSegment,
   formatLocation,
-  visibilityParams,
-  visibleFilePredicate,
 } from '@switchboard/datasources';
 import { estimateTextTokens } from '@switchboard/llm';
-import type { Database } from '@switchboard/storage';
 import { chunkSegments } from '../chunking/chunker';
 import { RRF_K, type RetrievalService } from '../retrieval/retrieval.service';
 
@@ -75,7 +73,7 @@ interface Section {
  */
 export class ContextBuilder {
   constructor(
-    private readonly db: Database,
+    private readonly files: FilesService,
     private readonly retrieval: RetrievalService,
   ) {}
 
@@ -176,18 +174,9 @@ export class ContextBuilder {
 
   /** extracted text of the files, read under the visibility predicate, as citeable sections */
   private async sections(principal: Principal, files: FileRecord[]): Promise<Section[]> {
-    const r = await this.db.query<{ file_id: string; segments: TextSegment[] | string }>(
-      `SELECT t.file_id, t.segments FROM file_texts t JOIN files f ON f.id = t.file_id
-        WHERE t.file_id = ANY($3::text[]) AND f.status = 'ready' AND ${visibleFilePredicate('f', 1, 2)}`,
-      [...visibilityParams(principal), files.map((f) => f.id)],
-    );
-    const byId = new Map(
-      r.rows.map((row) => [
-        row.file_id,
-        typeof row.segments === 'string'
-          ? (JSON.parse(row.segments) as TextSegment[])
-          : row.segments,
-      ]),
+    const byId = await this.files.readableTexts(
+      principal,
+      files.map((f) => f.id),
     );
     const out: Section[] = [];
     for (const f of files) {

@@ -88,19 +88,15 @@ export class IngestionPipeline implements JobHandler<IngestFilePayload> {
       // lock the row: a concurrent delete either happens before (we skip) or waits
       const alive = await tx.query('SELECT 1 FROM files WHERE id = $1 FOR UPDATE', [fileId]);
       if (alive.rowCount === 0) return;
-      await tx.query(
-        `INSERT INTO file_texts (file_id, segments, chars, tokens, pages)
-         VALUES ($1, $2::jsonb, $3, $4, $5)
-         ON CONFLICT (file_id) DO UPDATE
-           SET segments = excluded.segments, chars = excluded.chars, tokens = excluded.tokens,
-               pages = excluded.pages, created_at = now()`,
-        [
-          fileId,
-          JSON.stringify(doc.segments),
-          text.length,
-          estimateTextTokens(text),
-          doc.pages ?? null,
-        ],
+      await this.files.saveText(
+        fileId,
+        {
+          segments: doc.segments,
+          chars: text.length,
+          tokens: estimateTextTokens(text),
+          pages: doc.pages ?? null,
+        },
+        tx,
       );
       await this.index.replaceFileChunks(tx, fileId, chunks, embedding);
       await this.files.setStatus(fileId, 'ready', null, tx);
