@@ -7,7 +7,7 @@ import type { BlobStore } from '../blob/blob-store.port';
 import type { JobQueue } from '../jobs/job-queue';
 import { type FileMime, SNIFF_BYTES, isImageMime, sniffContentType } from './content-sniffer';
 import { type FileText, FileTextRepository } from './file-text.repository';
-import { visibilityParams, visibleFilePredicate } from './file-visibility';
+import { FileRepository } from './file.repository';
 import {
   type FileRecord,
   type FileRow,
@@ -80,6 +80,7 @@ export function sanitiseFilename(name: string | undefined): string {
 export class FilesService {
   readonly maxUploadBytes: number;
   private readonly texts: FileTextRepository;
+  private readonly rows: FileRepository;
 
   constructor(
     private readonly db: Database,
@@ -89,6 +90,7 @@ export class FilesService {
   ) {
     this.maxUploadBytes = options.maxUploadBytes ?? 25 * 1024 * 1024;
     this.texts = new FileTextRepository(db);
+    this.rows = new FileRepository(db);
   }
 
   /**
@@ -194,20 +196,19 @@ export class FilesService {
     const status: FileStatus = file.ingest ? 'queued' : 'stored';
     try {
       const row = await this.db.transaction(async (tx) => {
-        const r = await tx.query<FileRow>(
-          `INSERT INTO files (id, owner_user_id, name, mime, size, sha256, blob_key, status, tags)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[]) RETURNING *`,
-          [
+        const row = await this.rows.insert(
+          {
             id,
-            principal.userId,
-            file.name,
-            file.mime,
-            blob.size,
-            blob.sha256,
-            blob.key,
+            ownerUserId: principal.userId,
+            name: file.name,
+            mime: file.mime,
+            size: blob.size,
+            sha256: blob.sha256,
+            blobKey: blob.key,
             status,
-            file.tags,
-          ],
+            tags: file.tags,
+          },
+          tx,
         );
         if (file.ingest)
           await this.jobs.enqueue(
@@ -216,7 +217,7 @@ export class FilesService {
             { maxAttempts: this.options.ingestMaxAttempts ?? 5 },
             tx,
           );
-        return r.rows[0];
+        return row;
       });
       if (file.ingest) this.options.onQueued?.(id);
       return toFileRecord(row, principal.userId);
@@ -231,22 +232,13 @@ export class FilesService {
     principal: Principal,
     filter: { tag?: string; status?: FileStatus; limit?: number; offset?: number } = {},
   ): Promise<FileRecord[]> {
-    const r = await this.db.query<FileRow>(
-      `SELECT f.* FROM files f
-        WHERE ${visibleFilePredicate('f', 1, 2)}
-          AND ($3::text IS NULL OR $3 = ANY(f.tags))
-          AND ($4::text IS NULL OR f.status = $4)
-        ORDER BY f.created_at DESC, f.id
-        LIMIT $5 OFFSET $6`,
-      [
-        ...visibilityParams(principal),
-        filter.tag ?? null,
-        filter.status ?? null,
-        Math.min(Math.max(1, Math.floor(filter.limit ?? 100)), 1000),
-        Math.max(0, Math.floor(filter.offset ?? 0)),
-      ],
-    );
-    return r.rows.map((row) => toFileRecord(row, principal.userId));
+    const rows = await this.rows.listVisible(principal, {
+      tag: filter.tag ?? null,
+      status: filter.status ?? null,
+      limit: Math.min(Math.max(1, Math.floor(filter.limit ?? 100)), 1000),
+      offset: Math.max(0, Math.floor(filter.offset ?? 0)),
+    });
+    return rows.map((row) => toFileRecord(row, principal.userId));
   }
 
   /** @throws AppError not_found */
@@ -261,22 +253,15 @@ export class FilesService {
     tx: Queryable = this.db,
   ): Promise<FileRecord[]> {
     if (ids.length === 0) return [];
-    const r = await tx.query<FileRow>(
-      `SELECT f.* FROM files f WHERE f.id = ANY($3::text[]) AND ${visibleFilePredicate('f', 1, 2)}`,
-      [...visibilityParams(principal), ids],
-    );
-    return r.rows.map((row) => toFileRecord(row, principal.userId));
+    const rows = await this.rows.findVisibleMany(principal, ids, tx);
+    return rows.map((row) => toFileRecord(row, principal.userId));
   }
 
   /** visible files carrying any of `tags` */
   async listByTags(principal: Principal, tags: string[]): Promise<FileRecord[]> {
     if (tags.length === 0) return [];
-    const r = await this.db.query<FileRow>(
-      `SELECT f.* FROM files f WHERE f.tags && $3::text[] AND ${visibleFilePredicate('f', 1, 2)}
-        ORDER BY f.created_at DESC, f.id`,
-      [...visibilityParams(principal), tags],
-    );
-    return r.rows.map((row) => toFileRecord(row, principal.userId));
+    const rows = await this.rows.findVisibleByTags(principal, tags);
+    return rows.map((row) => toFileRecord(row, principal.userId));
   }
 
   /**
@@ -285,7 +270,7 @@ export class FilesService {
    */
   async delete(principal: Principal, id: string): Promise<void> {
     const row = await this.ownedRow(principal, id);
-    await this.db.query('DELETE FROM files WHERE id = $1', [row.id]);
+    await this.rows.delete(row.id);
     await this.blobs.delete(row.blob_key);
   }
 
@@ -293,21 +278,12 @@ export class FilesService {
   async setTags(principal: Principal, id: string, tags: string[]): Promise<FileRecord> {
     const clean = normaliseTags(tags);
     await this.ownedRow(principal, id);
-    const r = await this.db.query<FileRow>(
-      'UPDATE files SET tags = $2::text[], updated_at = now() WHERE id = $1 RETURNING *',
-      [id, clean],
-    );
-    return toFileRecord(r.rows[0], principal.userId);
+    return toFileRecord(await this.rows.setTags(id, clean), principal.userId);
   }
 
   /** tags on the files the caller can see, with how many files carry each */
   async listTags(principal: Principal): Promise<Array<{ tag: string; files: number }>> {
-    const r = await this.db.query<{ tag: string; files: string | number }>(
-      `SELECT t AS tag, count(*) AS files FROM files f, unnest(f.tags) AS t
-        WHERE ${visibleFilePredicate('f', 1, 2)} GROUP BY t ORDER BY t`,
-      visibilityParams(principal),
-    );
-    return r.rows.map((row) => ({ tag: row.tag, files: Number(row.files) }));
+    return this.rows.visibleTagCounts(principal);
   }
 
   /**
@@ -329,18 +305,23 @@ export class FilesService {
           'A file can only be shared with accounts its owner belongs to.',
         );
     }
-    const r = await this.db.query<FileRow>(
-      'UPDATE files SET shared_account_ids = $2::text[], updated_at = now() WHERE id = $1 RETURNING *',
-      [id, accounts],
-    );
-    return toFileRecord(r.rows[0], principal.userId);
+    return toFileRecord(await this.rows.setSharedAccounts(id, accounts), principal.userId);
   }
 
   // ---- internal (ingestion), no principal ----
 
   async findStored(id: string, tx: Queryable = this.db): Promise<StoredFile | null> {
-    const r = await tx.query<FileRow>('SELECT * FROM files WHERE id = $1', [id]);
-    return r.rows[0] ? toStoredFile(r.rows[0]) : null;
+    const row = await this.rows.find(id, tx);
+    return row ? toStoredFile(row) : null;
+  }
+
+  /**
+   * Locks the file's row until `tx` ends; false when it is gone. Ingestion
+   * writes its results under this lock, so a concurrent delete either happened
+   * before or waits for them (and removes them with the file).
+   */
+  async lockForIngestion(id: string, tx: Queryable): Promise<boolean> {
+    return this.rows.lock(id, tx);
   }
 
   async setStatus(
@@ -349,11 +330,7 @@ export class FilesService {
     error: string | null = null,
     tx: Queryable = this.db,
   ): Promise<void> {
-    await tx.query('UPDATE files SET status = $2, error = $3, updated_at = now() WHERE id = $1', [
-      id,
-      status,
-      error,
-    ]);
+    await this.rows.setStatus(id, status, error, tx);
   }
 
   /** stores a file's extracted text (ingestion, inside its transaction) */
@@ -367,12 +344,9 @@ export class FilesService {
   }
 
   private async visibleRow(principal: Principal, id: string): Promise<FileRow> {
-    const r = await this.db.query<FileRow>(
-      `SELECT f.* FROM files f WHERE f.id = $3 AND ${visibleFilePredicate('f', 1, 2)}`,
-      [...visibilityParams(principal), id],
-    );
-    if (!r.rows[0]) throw new AppError('not_found', 'File not found.');
-    return r.rows[0];
+    const row = await this.rows.findVisible(principal, id);
+    if (!row) throw new AppError('not_found', 'File not found.');
+    return row;
   }
 
   private async ownedRow(principal: Principal, id: string): Promise<FileRow> {

@@ -85,9 +85,8 @@ export class IngestionPipeline implements JobHandler<IngestFilePayload> {
 
     const text = documentText(doc.segments);
     await this.db.transaction(async (tx) => {
-      // lock the row: a concurrent delete either happens before (we skip) or waits
-      const alive = await tx.query('SELECT 1 FROM files WHERE id = $1 FOR UPDATE', [fileId]);
-      if (alive.rowCount === 0) return;
+      // a concurrent delete either happened before (skip) or waits for this transaction
+      if (!(await this.files.lockForIngestion(fileId, tx))) return;
       await this.files.saveText(
         fileId,
         {
