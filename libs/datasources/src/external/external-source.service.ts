@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Principal, hasScope } from '@switchboard/auth';
 import { AppError } from '@switchboard/common';
 import type { Database } from '@switchboard/storage';
+import { ExternalSourceRepository } from './external-source.repository';
 import { decodeText } from '../files/content-sniffer';
 import { htmlToSegments } from '../extraction/html.extractor';
 import type { TextSegment } from '../extraction/extraction.types';
@@ -107,33 +108,6 @@ export function fillUrlTemplate(template: string, query: string): string {
   return url;
 }
 
-interface Row {
-  id: string;
-  name: string;
-  url_template: string;
-  method: 'GET' | 'POST';
-  headers: Record<string, string> | string;
-  body_template: string | null;
-  enabled: boolean;
-  created_by: string;
-  created_at: Date | string;
-}
-
-function toSource(r: Row): ExternalSource {
-  return {
-    id: r.id,
-    name: r.name,
-    urlTemplate: r.url_template,
-    method: r.method,
-    headers:
-      typeof r.headers === 'string' ? (JSON.parse(r.headers) as Record<string, string>) : r.headers,
-    bodyTemplate: r.body_template,
-    enabled: r.enabled,
-    createdBy: r.created_by,
-    createdAt: new Date(r.created_at),
-  };
-}
-
 /**
  * HTTP data sources registered by admins and fetched at chat time through the
  * SSRF guard. Secrets stay in the environment: a source stores only references
@@ -142,54 +116,45 @@ function toSource(r: Row): ExternalSource {
 export class ExternalSourceService {
   readonly #secrets: (name: string) => string | undefined;
   readonly #prefix: string;
+  readonly #rows: ExternalSourceRepository;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly options: ExternalSourceServiceOptions,
   ) {
     this.#secrets = options.secrets ?? ((n) => process.env[n]);
     this.#prefix = options.secretPrefix ?? 'SOURCE_SECRET_';
+    this.#rows = new ExternalSourceRepository(db);
   }
 
   /** @throws AppError forbidden (not admin), invalid_request */
   async register(admin: Principal, input: ExternalSourceInput): Promise<ExternalSource> {
     if (!hasScope(admin, 'admin')) throw new AppError('forbidden');
     const src = this.validate(input);
-    const id = randomUUID();
-    try {
-      const r = await this.db.query<Row>(
-        `INSERT INTO external_sources (id, name, url_template, method, headers, body_template, created_by)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING *`,
-        [
-          id,
-          src.name,
-          src.urlTemplate,
-          src.method,
-          JSON.stringify(src.headers),
-          src.bodyTemplate ?? null,
-          admin.userId,
-        ],
-      );
-      return toSource(r.rows[0]);
-    } catch (err) {
-      if ((err as { code?: string }).code === '23505')
-        throw new AppError('invalid_request', `A source named "${src.name}" exists.`, {
-          param: 'name',
-        });
-      throw err;
-    }
+    const created = await this.#rows.insert({
+      id: randomUUID(),
+      name: src.name,
+      urlTemplate: src.urlTemplate,
+      method: src.method,
+      headers: src.headers,
+      bodyTemplate: src.bodyTemplate ?? null,
+      createdBy: admin.userId,
+    });
+    if (!created)
+      throw new AppError('invalid_request', `A source named "${src.name}" exists.`, {
+        param: 'name',
+      });
+    return created;
   }
 
   async list(): Promise<ExternalSource[]> {
-    const r = await this.db.query<Row>('SELECT * FROM external_sources ORDER BY name');
-    return r.rows.map(toSource);
+    return this.#rows.list();
   }
 
   /** @throws AppError forbidden, not_found */
   async remove(admin: Principal, name: string): Promise<void> {
     if (!hasScope(admin, 'admin')) throw new AppError('forbidden');
-    const r = await this.db.query('DELETE FROM external_sources WHERE name = $1', [name]);
-    if (r.rowCount === 0) throw new AppError('not_found');
+    if (!(await this.#rows.deleteByName(name))) throw new AppError('not_found');
   }
 
   /**
@@ -197,12 +162,8 @@ export class ExternalSourceService {
    * @throws AppError not_found (unknown or disabled source); ExternalFetchError
    */
   async fetch(name: string, query: string, signal?: AbortSignal): Promise<ExternalDocument> {
-    const r = await this.db.query<Row>(
-      'SELECT * FROM external_sources WHERE name = $1 AND enabled',
-      [name],
-    );
-    if (!r.rows[0]) throw new AppError('not_found', 'The data source was not found.');
-    const src = toSource(r.rows[0]);
+    const src = await this.#rows.findEnabled(name);
+    if (!src) throw new AppError('not_found', 'The data source was not found.');
     // checked again here: a row written before the check existed, or by hand, must not
     // let a chat user's text choose where the request goes
     const url = fillUrlTemplate(src.urlTemplate, query);
