@@ -63,7 +63,7 @@ describe('ingestion, retrieval and context (PGlite + pgvector)', () => {
       },
     );
     worker = new JobWorker(queue, { pollMs: 5 }).register(INGEST_FILE_JOB, pipeline);
-    retrieval = new RetrievalService(db, index, embedder);
+    retrieval = new RetrievalService(index, embedder);
     builder = new ContextBuilder(files, retrieval);
     resolver = new DataSourceResolver(files);
   });
@@ -153,7 +153,7 @@ describe('ingestion, retrieval and context (PGlite + pgvector)', () => {
 
   it('describes itself as hybrid with an embedder on pgvector, full-text without one', async () => {
     expect((await retrieval.describe()).mode).toBe('hybrid');
-    expect(await new RetrievalService(db, index, null).describe()).toEqual({
+    expect(await new RetrievalService(index, null).describe()).toEqual({
       mode: 'fulltext',
       reason: 'no embedding model configured',
     });

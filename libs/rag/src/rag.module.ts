@@ -78,14 +78,9 @@ const providers: Provider[] = [
   },
   {
     provide: RetrievalService,
-    inject: [DATABASE, ChunkIndexRepository, EMBEDDER, RAG_OPTIONS],
-    useFactory: (
-      db: Database,
-      index: ChunkIndexRepository,
-      embedder: Embedder | null,
-      o: RagModuleOptions,
-    ) =>
-      new RetrievalService(db, index, embedder, { textSearchConfig: o.textSearchConfig, logger }),
+    inject: [ChunkIndexRepository, EMBEDDER, RAG_OPTIONS],
+    useFactory: (index: ChunkIndexRepository, embedder: Embedder | null, o: RagModuleOptions) =>
+      new RetrievalService(index, embedder, { textSearchConfig: o.textSearchConfig, logger }),
   },
   {
     provide: IngestionPipeline,

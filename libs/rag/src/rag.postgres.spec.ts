@@ -78,7 +78,7 @@ describe('on PostgreSQL without pgvector', () => {
     expect(jobs.rows.every((j) => j.status === 'done' && j.attempts === 1)).toBe(true);
     expect(embedder.calls).toBe(0); // no vector column: nothing to embed into
 
-    const retrieval = new RetrievalService(pg.db, index, embedder);
+    const retrieval = new RetrievalService(index, embedder);
     expect(await retrieval.describe()).toEqual({
       mode: 'fulltext',
       reason: 'the database has no pgvector extension',

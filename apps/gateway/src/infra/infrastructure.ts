@@ -372,7 +372,7 @@ export async function createInfrastructure(
     const extraction = new ExtractionService(config.extraction);
     const ingestion = new IngestionPipeline(db, files, blobs, extraction, index, embedder);
     worker.register(INGEST_FILE_JOB, ingestion);
-    const retrieval = new RetrievalService(db, index, embedder, {
+    const retrieval = new RetrievalService(index, embedder, {
       textSearchConfig: config.rag.textSearchConfig,
       logger: libLogger('retrieval'),
     });

@@ -1,13 +1,7 @@
 import type { Principal } from '@switchboard/auth';
-import {
-  type SegmentLocation,
-  visibilityParams,
-  visibleFilePredicate,
-} from '@switchboard/datasources';
-import type { Database, Queryable } from '@switchboard/storage';
+import type { SegmentLocation } from '@switchboard/datasources';
 import type { Embedder } from '../embedding/embedder.port';
-import { toVectorLiteral } from '../embedding/embedder.port';
-import type { ChunkIndexRepository } from '../index/chunk-index.repository';
+import type { ChunkHitRow, ChunkIndexRepository } from '../index/chunk-index.repository';
 import { DEFAULT_TEXT_SEARCH_CONFIG, assertTextSearchConfig } from '../index/rag.migrations';
 
 export interface SearchOptions {
@@ -48,15 +42,6 @@ export interface RetrievalLogger {
 /** Cormack, Clarke & Büttcher (2009): k = 60 */
 export const RRF_K = 60;
 
-interface Row {
-  id: string;
-  file_id: string;
-  name: string;
-  ord: number;
-  text: string;
-  location: SegmentLocation | string;
-}
-
 /**
  * Hybrid retrieval over the chunk index: a full-text ranking (websearch syntax;
  * all terms > any term) and a vector ranking (cosine, HNSW) fused by reciprocal
@@ -68,7 +53,6 @@ export class RetrievalService {
   #vectorReady?: Promise<RetrievalDescription>;
 
   constructor(
-    private readonly db: Database,
     private readonly index: ChunkIndexRepository,
     private readonly embedder: Embedder | null,
     options: { textSearchConfig?: string; logger?: RetrievalLogger } = {},
@@ -83,7 +67,7 @@ export class RetrievalService {
   describe(): Promise<RetrievalDescription> {
     this.#vectorReady ??= (async (): Promise<RetrievalDescription> => {
       if (!this.embedder) return { mode: 'fulltext', reason: 'no embedding model configured' };
-      if (!this.db.hasVector)
+      if (!this.index.hasVectorExtension)
         return { mode: 'fulltext', reason: 'the database has no pgvector extension' };
       if (!(await this.index.vectorColumn()))
         return { mode: 'fulltext', reason: 'the embedding migration has not been applied' };
@@ -115,40 +99,13 @@ export class RetrievalService {
     return fuse(text, vector, k);
   }
 
-  private filters(first: number): string {
-    return `f.status = 'ready'
-      AND ($${first}::text[] IS NULL OR f.id = ANY($${first}::text[]))
-      AND ($${first + 1}::text[] IS NULL OR f.tags && $${first + 1}::text[])`;
-  }
-
-  private async fulltext(
+  private fulltext(
     principal: Principal,
     q: string,
     o: SearchOptions,
     limit: number,
-  ): Promise<Row[]> {
-    const cfg = this.#cfg;
-    // Candidates match all terms (websearch syntax: quotes, OR, -exclusions) or
-    // any term, so a natural-language question still finds text; all-terms
-    // matches rank first, then cover density (how many terms, how close).
-    // (A per-query IDF weighting was measured too: no better on eval/rag, slower.)
-    const r = await this.db.query<Row>(
-      `WITH q AS (
-         SELECT websearch_to_tsquery('${cfg}', $3) AS allq,
-                (SELECT string_agg('''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''', ' | ')
-                   FROM unnest(tsvector_to_array(to_tsvector('${cfg}', $3))) AS l)::tsquery AS anyq)
-       SELECT c.id::text AS id, c.file_id, f.name, c.ord, c.text, c.location
-         FROM chunks c
-         JOIN files f ON f.id = c.file_id
-         CROSS JOIN q
-        WHERE ${visibleFilePredicate('f', 1, 2)}
-          AND ${this.filters(4)}
-          AND (c.tsv @@ q.allq OR c.tsv @@ q.anyq)
-        ORDER BY (CASE WHEN c.tsv @@ q.allq THEN 1 ELSE 0 END) + ts_rank_cd(c.tsv, coalesce(q.anyq, q.allq)) DESC, c.id
-        LIMIT $6`,
-      [...visibilityParams(principal), q, o.fileIds ?? null, o.tags ?? null, limit],
-    );
-    return r.rows;
+  ): Promise<ChunkHitRow[]> {
+    return this.index.searchText(principal, q, this.#cfg, filterOf(o), limit);
   }
 
   private async vectorSearch(
@@ -156,7 +113,7 @@ export class RetrievalService {
     q: string,
     o: SearchOptions,
     limit: number,
-  ): Promise<Row[]> {
+  ): Promise<ChunkHitRow[]> {
     const embedder = this.embedder!;
     let vector: number[];
     try {
@@ -166,36 +123,18 @@ export class RetrievalService {
       this.logger?.warn(`query embedding failed, full-text only: ${(err as Error).message}`);
       return [];
     }
-    return this.db.transaction(async (tx: Queryable) => {
-      // a filtered HNSW scan returns at most ef_search rows: widen it to the candidates wanted
-      await tx.query(`SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(40, limit * 2))}`);
-      const r = await tx.query<Row>(
-        `SELECT c.id::text AS id, c.file_id, f.name, c.ord, c.text, c.location
-           FROM chunks c
-           JOIN files f ON f.id = c.file_id
-          WHERE ${visibleFilePredicate('f', 1, 2)}
-            AND ${this.filters(4)}
-            AND c.embedding IS NOT NULL AND c.embedding_model = $6
-          ORDER BY c.embedding <=> $3::vector, c.id
-          LIMIT $7`,
-        [
-          ...visibilityParams(principal),
-          toVectorLiteral(vector),
-          o.fileIds ?? null,
-          o.tags ?? null,
-          embedder.modelId,
-          limit,
-        ],
-      );
-      return r.rows;
-    });
+    return this.index.searchVector(principal, vector, embedder.modelId, filterOf(o), limit);
   }
 }
 
+function filterOf(o: SearchOptions) {
+  return { fileIds: o.fileIds ?? null, tags: o.tags ?? null };
+}
+
 /** reciprocal rank fusion of two ranked lists */
-export function fuse(text: Row[], vector: Row[], k: number): SearchHit[] {
+export function fuse(text: ChunkHitRow[], vector: ChunkHitRow[], k: number): SearchHit[] {
   const hits = new Map<string, SearchHit>();
-  const add = (rows: Row[], key: 'fulltextRank' | 'vectorRank') =>
+  const add = (rows: ChunkHitRow[], key: 'fulltextRank' | 'vectorRank') =>
     rows.forEach((row, i) => {
       let h = hits.get(row.id);
       if (!h) {
