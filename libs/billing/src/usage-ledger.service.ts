@@ -1,4 +1,5 @@
 import type { Queryable } from '@switchboard/storage';
+import { MAX_ROWS_PER_INSERT, UsageLedgerRepository, usageValues } from './usage-ledger.repository';
 import type { BillingLogger } from './billing.logger';
 import type { ScopeType, UsageRow } from './billing.types';
 
@@ -14,65 +15,6 @@ export interface UsageLedgerOptions {
   maxRetryDelayMs?: number;
   logger?: BillingLogger;
   now?: () => number;
-}
-
-const COLUMNS = [
-  'request_id',
-  'attempt',
-  'parent_request_id',
-  'user_id',
-  'account_id',
-  'key_id',
-  'model',
-  'provider',
-  'input_tokens',
-  'cached_input_tokens',
-  'output_tokens',
-  'reasoning_tokens',
-  'cost_micros',
-  'status',
-  'error_code',
-  'ttft_ms',
-  'duration_ms',
-  'created_at',
-  'client_request_id',
-] as const;
-
-// Postgres accepts at most 65535 bind parameters per statement.
-const MAX_BATCH = Math.floor(65_535 / COLUMNS.length);
-
-const SCOPE_COLUMN: Record<ScopeType, string> = {
-  user: 'user_id',
-  account: 'account_id',
-  key: 'key_id',
-};
-
-function count(n: number): number {
-  return Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
-}
-
-function values(r: UsageRow, createdAt: Date): unknown[] {
-  return [
-    r.requestId,
-    r.attempt,
-    r.parentRequestId ?? null,
-    r.userId,
-    r.accountId ?? null,
-    r.keyId ?? null,
-    r.model,
-    r.provider,
-    count(r.inputTokens),
-    count(r.cachedInputTokens),
-    count(r.outputTokens),
-    count(r.reasoningTokens),
-    count(r.costMicros),
-    r.status,
-    r.errorCode ?? null,
-    r.ttftMs == null ? null : count(r.ttftMs),
-    count(r.durationMs),
-    createdAt,
-    r.clientRequestId ?? null,
-  ];
 }
 
 interface Pending {
@@ -136,11 +78,11 @@ export class UsageLedger {
   private retryAt = 0;
   private dropped = 0;
 
-  constructor(
-    private readonly db: Queryable,
-    opts: UsageLedgerOptions = {},
-  ) {
-    this.batchSize = Math.max(1, Math.min(opts.batchSize ?? 200, MAX_BATCH));
+  private readonly rows: UsageLedgerRepository;
+
+  constructor(db: Queryable, opts: UsageLedgerOptions = {}) {
+    this.rows = new UsageLedgerRepository(db);
+    this.batchSize = Math.max(1, Math.min(opts.batchSize ?? 200, MAX_ROWS_PER_INSERT));
     this.flushIntervalMs = opts.flushIntervalMs ?? 500;
     this.maxBufferedRows = opts.maxBufferedRows ?? 100_000;
     this.retryDelayMs = opts.retryDelayMs ?? 200;
@@ -170,7 +112,7 @@ export class UsageLedger {
       const key = `${row.requestId}\u0000${row.attempt}`;
       if (this.known.has(key)) return;
       this.known.add(key);
-      this.queue.push({ key, params: values(row, row.createdAt ?? new Date(this.now())) });
+      this.queue.push({ key, params: usageValues(row, row.createdAt ?? new Date(this.now())) });
       if (this.queue.length > this.maxBufferedRows) {
         const drop = this.queue.splice(0, this.queue.length - this.maxBufferedRows);
         for (const d of drop) this.known.delete(d.key);
@@ -243,12 +185,7 @@ export class UsageLedger {
 
   /** Total cost recorded for a scope since `since` (inclusive); rebuilds budget spend at boot. */
   async spentSince(scopeType: ScopeType, scopeId: string, since: Date): Promise<number> {
-    const column = SCOPE_COLUMN[scopeType];
-    const r = await this.db.query<{ micros: number | string }>(
-      `SELECT COALESCE(SUM(cost_micros), 0)::bigint AS micros FROM usage_ledger WHERE ${column} = $1 AND created_at >= $2`,
-      [scopeId, since],
-    );
-    return Number(r.rows[0]?.micros ?? 0);
+    return this.rows.spentSince(scopeType, scopeId, since);
   }
 
   private backoff(): number {
@@ -341,16 +278,6 @@ export class UsageLedger {
   }
 
   private async insert(batch: Pending[]): Promise<void> {
-    const params: unknown[] = [];
-    const tuples = batch.map((p) => {
-      const base = params.length;
-      params.push(...p.params);
-      return `(${p.params.map((_, i) => `$${base + i + 1}`).join(', ')})`;
-    });
-    await this.db.query(
-      `INSERT INTO usage_ledger (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
-       ON CONFLICT (request_id, attempt) DO NOTHING`,
-      params,
-    );
+    await this.rows.insertMany(batch.map((p) => p.params));
   }
 }

@@ -1,4 +1,5 @@
 import type { Queryable } from '@switchboard/storage';
+import { UsageLedgerRepository } from './usage-ledger.repository';
 
 export type ReportGroup = 'user' | 'account' | 'key' | 'model' | 'day';
 export const REPORT_GROUPS: readonly ReportGroup[] = ['user', 'account', 'key', 'model', 'day'];
@@ -33,13 +34,13 @@ export interface UsageReportRow {
   costMicros: number;
 }
 
-// Allowlist: group names map to fixed SQL, never to caller-supplied text.
-const GROUP_SQL: Record<ReportGroup, { expr: string; alias: string; key: keyof UsageReportRow }> = {
-  user: { expr: 'user_id', alias: 'user_id', key: 'userId' },
-  account: { expr: 'account_id', alias: 'account_id', key: 'accountId' },
-  key: { expr: 'key_id', alias: 'key_id', key: 'keyId' },
-  model: { expr: 'model', alias: 'model', key: 'model' },
-  day: { expr: `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`, alias: 'day', key: 'day' },
+/** the row field each group fills */
+const GROUP_KEY: Record<ReportGroup, keyof UsageReportRow> = {
+  user: 'userId',
+  account: 'accountId',
+  key: 'keyId',
+  model: 'model',
+  day: 'day',
 };
 
 export class InvalidReportQueryError extends Error {
@@ -49,11 +50,13 @@ export class InvalidReportQueryError extends Error {
   }
 }
 
-type RawRow = Record<string, unknown>;
-
 /** Totals from the usage ledger over a time range, grouped as asked. */
 export class UsageReports {
-  constructor(private readonly db: Queryable) {}
+  readonly #rows: UsageLedgerRepository;
+
+  constructor(db: Queryable) {
+    this.#rows = new UsageLedgerRepository(db);
+  }
 
   async query(q: UsageReportQuery): Promise<UsageReportRow[]> {
     if (!(q.from instanceof Date) || Number.isNaN(q.from.getTime()))
@@ -66,47 +69,7 @@ export class UsageReports {
       if (!REPORT_GROUPS.includes(g))
         throw new InvalidReportQueryError(`cannot group by ${String(g)}`);
     }
-    const cols = groups.map((g) => GROUP_SQL[g]);
-    const params: unknown[] = [q.from, q.to];
-    let where = 'created_at >= $1 AND created_at < $2';
-    if (q.userId !== undefined) {
-      params.push(q.userId);
-      where += ` AND user_id = $${params.length}`;
-    }
-    if (q.clientRequestId !== undefined) {
-      params.push(q.clientRequestId);
-      where += ` AND client_request_id = $${params.length}`;
-    }
-    const select = cols.map((c) => `${c.expr} AS ${c.alias}`);
-    const groupBy = cols.length > 0 ? `GROUP BY ${cols.map((c) => c.expr).join(', ')}` : '';
-    const orderBy =
-      cols.length > 0 ? `ORDER BY ${cols.map((c) => `${c.alias} NULLS FIRST`).join(', ')}` : '';
-    const sql = `
-      SELECT ${[...select, ''].join(', ')}
-             count(*)::bigint AS requests,
-             COALESCE(SUM(input_tokens), 0)::bigint AS input_tokens,
-             COALESCE(SUM(cached_input_tokens), 0)::bigint AS cached_input_tokens,
-             COALESCE(SUM(output_tokens), 0)::bigint AS output_tokens,
-             COALESCE(SUM(reasoning_tokens), 0)::bigint AS reasoning_tokens,
-             COALESCE(SUM(cost_micros), 0)::bigint AS cost_micros
-        FROM usage_ledger
-       WHERE ${where}
-       ${groupBy}
-       ${orderBy}`;
-    const r = await this.db.query<RawRow>(sql, params);
-    return r.rows.map((raw) => {
-      const row: UsageReportRow = {
-        requests: Number(raw.requests),
-        inputTokens: Number(raw.input_tokens),
-        cachedInputTokens: Number(raw.cached_input_tokens),
-        outputTokens: Number(raw.output_tokens),
-        reasoningTokens: Number(raw.reasoning_tokens),
-        costMicros: Number(raw.cost_micros),
-      };
-      for (const c of cols)
-        (row as unknown as Record<string, unknown>)[c.key] = raw[c.alias] ?? null;
-      return row;
-    });
+    return this.#rows.totals(q, q, groups);
   }
 }
 
@@ -137,7 +100,7 @@ function csvField(v: string | number | null | undefined): string {
  */
 export function toCsv(rows: UsageReportRow[], groupBy?: ReportGroup[]): string {
   const groupKeys = groupBy
-    ? new Set(groupBy.map((g) => GROUP_SQL[g].key))
+    ? new Set(groupBy.map((g) => GROUP_KEY[g]))
     : new Set(rows.flatMap((r) => Object.keys(r) as Array<keyof UsageReportRow>));
   const cols = CSV_COLUMNS.filter(
     (c) =>
