@@ -3,30 +3,19 @@ import {
   AssistantRegistry,
   AssistantService,
   SqlAssistantRepository,
-  assistantMigrations,
 } from '@switchboard/assistants';
 import { AccountService } from '@switchboard/auth';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import { FilesService, SsrfGuard } from '@switchboard/datasources';
 import { LlmService } from '@switchboard/llm';
-import { DATABASE, Migrator, type Database } from '@switchboard/storage';
+import { DATABASE, type Database } from '@switchboard/storage';
 
-/**
- * The assistants domain for the app. Its tables are created here when the boot
- * migration run did not include `assistantMigrations` yet; the migrator records
- * them by id, so a later run that does include them finds them applied.
- */
+/** The assistants domain for the app; its tables come from `assistantMigrations` in the boot migration run. */
 export const assistantProviders: Provider[] = [
   {
     provide: AssistantService,
     inject: [DATABASE, AccountService, LlmService, FilesService],
-    useFactory: async (
-      db: Database,
-      accounts: AccountService,
-      llm: LlmService,
-      files: FilesService,
-    ) => {
-      await new Migrator(db).migrate(assistantMigrations);
+    useFactory: (db: Database, accounts: AccountService, llm: LlmService, files: FilesService) => {
       return new AssistantService(new SqlAssistantRepository(db), accounts, llm, {
         readableFileIds: async (p, ids) => (await files.getMany(p, ids)).map((f) => f.id),
         readableTags: async (p, tags) => {
