@@ -196,7 +196,7 @@ export class FilesService {
     const status: FileStatus = file.ingest ? 'queued' : 'stored';
     try {
       const row = await this.db.transaction(async (tx) => {
-        const row = await this.rows.insert(
+        const inserted = await this.rows.insert(
           {
             id,
             ownerUserId: principal.userId,
@@ -217,7 +217,7 @@ export class FilesService {
             { maxAttempts: this.options.ingestMaxAttempts ?? 5 },
             tx,
           );
-        return row;
+        return inserted;
       });
       if (file.ingest) this.options.onQueued?.(id);
       return toFileRecord(row, principal.userId);
