@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { APP_CONFIG, ConfigModule, type AppConfig } from '@switchboard/config';
-import { LlmService } from '@switchboard/llm';
+import { LlmModule, type LlmService } from '@switchboard/llm';
 import { ChatTraces, MetricsService, TRACE_EXPORTER } from '@switchboard/observability';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { LoggerModule } from 'nestjs-pino';
@@ -15,53 +15,48 @@ import type { Logger as PinoLogger } from 'pino';
 import { ChatController } from './chat/chat.controller';
 import { DrainState } from './health/drain-state';
 import { EmfService } from './health/emf.service';
-import { AccountService, ApiKeyService } from '@switchboard/auth';
 import {
-  BudgetHoldJournal,
-  BudgetRepository,
-  BudgetSeeder,
-  BudgetService,
-  UsageLedger,
-  UsageReports,
-} from '@switchboard/billing';
-import { RateLimitService } from '@switchboard/rate-limit';
-import { DATABASE } from '@switchboard/storage';
-import { SpendControl } from '@switchboard/billing';
-import { FailOpenTally, LIMITS_VERSION, REQUEST_CLAIMS } from '@switchboard/rate-limit';
+  AccountService,
+  ApiKeyService,
+  IdentityModule,
+  identityMigrations,
+  loadOrCreateApiKeySecret,
+  type BootstrapAdminKey,
+} from '@switchboard/auth';
+import { BillingModule, SpendControl, billingMigrations } from '@switchboard/billing';
+import { RateLimitModule } from '@switchboard/rate-limit';
+import { REDIS, StorageModule, type Migration, type StorageLogger } from '@switchboard/storage';
 import { KillSwitch } from './streaming/kill-switch.service';
-import type { Infrastructure } from './infra/infrastructure';
-import { DEPENDENCIES, HealthController, READINESS_CHECKS } from './health/health.controller';
+import { HealthController } from './health/health.controller';
+import { healthProviders } from './health/health.providers';
 import { CompletionsController } from './openai/completions.controller';
 import { EmbeddingsController } from './openai/embeddings.controller';
 import { ResponsesController } from './openai/responses.controller';
-import { StoredResponses } from '@switchboard/responses';
+import { ResponsesModule, responseMigrations } from '@switchboard/responses';
 import { DocsController, ROUTE_CONTROLLERS } from './openapi/docs.controller';
 import { ChatStreamRunner } from './streaming/chat-stream.runner';
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { RunChatUseCase, UsageRecorder } from '@switchboard/chat';
-import { ChatContextService } from '@switchboard/assistants';
+import { AssistantsModule, assistantMigrations } from '@switchboard/assistants';
 import { UsageReportsController } from './usage/usage-reports.controller';
 import { AdminAccountsController } from './admin/admin-accounts.controller';
 import { AdminBudgetsController } from './admin/admin-budgets.controller';
 import { AdminKeysController } from './admin/admin-keys.controller';
 import { MeController } from './admin/me.controller';
 import { AssistantsController } from './assistants/assistants.controller';
-import { assistantProviders } from './assistants/assistants.providers';
 import {
-  BLOB_STORE,
-  ExternalSourceService,
-  FilesService,
-  JobQueue,
-  JobWorker,
-  SsrfGuard,
+  DatasourcesModule,
+  datasourceMigrations,
+  type SsrfGuardOptions,
 } from '@switchboard/datasources';
-import { ContextBuilder, DataSourceResolver, EMBEDDER, RetrievalService } from '@switchboard/rag';
+import { RagModule, createRagMigrations, type Embedder } from '@switchboard/rag';
 import { FilesController, TagsController } from './files/files.controller';
 import { AdminJobsController } from './files/admin-jobs.controller';
 import { AdminSourcesController } from './files/admin-sources.controller';
 import { ConversationsController } from './conversations/conversations.controller';
-import { conversationProviders } from './conversations/conversations.providers';
+import { ConversationsModule, conversationMigrations } from '@switchboard/conversations';
 import { ConversationChatRecorder } from './conversations/conversation-chat.recorder';
+import type { Redis } from 'ioredis';
 
 /** Every controller with routes; /openapi.json documents exactly these. */
 export const ROUTED_CONTROLLERS: Type[] = [
@@ -88,8 +83,32 @@ export interface GatewayModuleOptions {
   config: AppConfig;
   logger: PinoLogger;
   llm: LlmService;
-  infra: Infrastructure;
+  /** the embeddings model of RAG (checked against the catalogue before the app is built); null = full text only */
+  embedder: Embedder | null;
+  /** ADMIN_API_KEY, or the key generated on first boot */
+  adminKey: BootstrapAdminKey;
+  /** SSRF guard settings of external sources and fetch_url (tests inject a resolver) */
+  ssrf?: SsrfGuardOptions;
+  /** told of each database or Redis connection as it opens (closed by the caller if the build fails) */
+  track?: (connection: { close(): Promise<void> }) => void;
   providers?: Provider[];
+}
+
+/** Every table of every module, in id order: one migration run at boot. */
+export function allMigrations(
+  rag: { dimensions: number; textSearchConfig: string },
+  extra: Migration[] = [],
+): Migration[] {
+  return [
+    ...identityMigrations,
+    ...billingMigrations,
+    ...datasourceMigrations,
+    ...createRagMigrations(rag),
+    ...assistantMigrations,
+    ...responseMigrations,
+    ...conversationMigrations,
+    ...extra,
+  ].sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** Routes every chat request takes, kept to the shortest per-request chain. */
@@ -98,13 +117,53 @@ export const HOT_ROUTES = [
   { path: 'v1/chat/completions', method: RequestMethod.POST },
 ];
 
+/**
+ * The whole app. Each domain lib contributes one module that owns its resources
+ * and their lifecycle; Nest builds them in dependency order and runs their hooks:
+ * - boot: storage connects and migrates (first: it is global), billing re-seeds
+ *   budgets, rag checks the vector size and registers the ingestion handler, the
+ *   stored-responses purge starts, and once every module is initialised the
+ *   ingestion worker starts (datasources, on bootstrap);
+ * - shutdown: the ingestion worker stops and gives its leases back, the HTTP
+ *   server closes (in-flight requests finish), then the ledger, the last-used
+ *   times and the pending stored responses are flushed, and storage closes
+ *   Redis and the database last.
+ */
 @Module({})
 export class AppModule {
   static forRoot(opts: GatewayModuleOptions): DynamicModule {
+    const { config } = opts;
+    const logAs = (component: string): StorageLogger => {
+      const l = opts.logger.child({ component });
+      return {
+        log: (m: string) => l.info(m),
+        warn: (m: string) => l.warn(m),
+        error: (m: string) => l.error(m),
+      };
+    };
+    const identity = IdentityModule.forRootAsync({
+      useFactory: async () => ({
+        oidcIssuer: config.auth.oidc?.issuer,
+        oidcAudience: config.auth.oidc?.audience,
+        oidcJwksUri: config.auth.oidc?.jwksUri,
+        oidcUserIdClaim: config.auth.oidc?.userIdClaim,
+        cognitoUserPoolId: config.auth.cognito?.userPoolId,
+        cognitoClientId: config.auth.cognito?.clientId,
+        apiKeySecret:
+          config.auth.apiKeySecret?.reveal() ?? (await loadOrCreateApiKeySecret(config.dataDir)),
+        bootstrapAdminKey: opts.adminKey,
+      }),
+    });
+    const rag = RagModule.forRoot({
+      embedder: opts.embedder,
+      textSearchConfig: config.rag.textSearchConfig,
+      logger: logAs('retrieval'),
+    });
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(opts.config),
+        ConfigModule.forRoot(config),
+        LlmModule.forRoot(opts.llm),
         TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }),
         LoggerModule.forRoot({
           pinoHttp: {
@@ -118,51 +177,82 @@ export class AppModule {
           // themselves, and the access log covers every request.
           exclude: HOT_ROUTES,
         }),
+        StorageModule.forRoot({
+          database: {
+            url: config.storage.databaseUrl?.reveal(),
+            dataDir: config.dataDir,
+            idleTimeoutMs: config.storage.databasePoolIdleMs,
+          },
+          redisUrl: config.storage.redisUrl?.reveal(),
+          migrations: allMigrations({
+            dimensions: config.rag.embeddingDimensions,
+            textSearchConfig: config.rag.textSearchConfig,
+          }),
+          logger: logAs('storage'),
+          track: opts.track,
+        }),
+        identity,
+        RateLimitModule.forRoot({
+          failOpen: config.limits.failOpen,
+          timeoutMs: config.limits.redisTimeoutMs,
+        }),
+        BillingModule.forRootAsync({
+          imports: [identity],
+          inject: [ApiKeyService],
+          useFactory: (apiKeys: ApiKeyService) => ({
+            // a minted key's spend counts against the key that minted it
+            keysUnder: (keyId: string) => apiKeys.descendants(keyId),
+            logger: logAs,
+          }),
+        }),
+        DatasourcesModule.forRootAsync({
+          imports: [identity],
+          inject: [AccountService],
+          useFactory: (accounts: AccountService) => ({
+            dataDir: config.dataDir,
+            blobStore: config.storage.blobStore,
+            files: {
+              maxUploadBytes: config.rag.uploadMaxBytes,
+              isMember: (userId: string, accountId: string) => accounts.isMember(userId, accountId),
+            },
+            worker: {
+              enabled: config.rag.ingestionWorker,
+              maxIdlePollMs: config.rag.jobIdlePollMaxMs,
+              listen: config.rag.jobWake === 'listen',
+            },
+            extraction: config.extraction,
+            ssrf: opts.ssrf,
+            logger: logAs('ingestion'),
+          }),
+        }),
+        rag,
+        AssistantsModule.forRoot({ imports: [identity, rag] }),
+        ResponsesModule.forRoot({
+          retentionMs: config.responses.retentionMs,
+          purgeIntervalMs: config.responses.purgeIntervalMs,
+          logger: {
+            error: (msg, err) => opts.logger.child({ component: 'responses' }).error({ err }, msg),
+          },
+        }),
+        ConversationsModule,
       ],
       controllers: ROUTED_CONTROLLERS,
       providers: [
-        { provide: LlmService, useValue: opts.llm },
-        { provide: READINESS_CHECKS, useValue: opts.infra.readinessChecks },
-        { provide: DEPENDENCIES, useValue: () => opts.infra.dependencies() },
-        { provide: DATABASE, useValue: opts.infra.db },
-        { provide: ApiKeyService, useValue: opts.infra.apiKeys },
-        { provide: AccountService, useValue: opts.infra.accounts },
-        { provide: RateLimitService, useValue: opts.infra.rateLimits },
-        { provide: BudgetService, useValue: opts.infra.budgets },
-        { provide: BudgetRepository, useValue: opts.infra.budgetRepo },
-        { provide: BudgetHoldJournal, useValue: opts.infra.holdJournal },
-        { provide: BudgetSeeder, useValue: opts.infra.budgetSeeder },
-        { provide: REQUEST_CLAIMS, useValue: opts.infra.requestClaims },
-        { provide: LIMITS_VERSION, useValue: opts.infra.limitsVersion },
-        { provide: FailOpenTally, useValue: opts.infra.failOpen },
-        { provide: UsageLedger, useValue: opts.infra.ledger },
-        { provide: UsageReports, useValue: opts.infra.reports },
-        { provide: BLOB_STORE, useValue: opts.infra.blobs },
-        { provide: FilesService, useValue: opts.infra.files },
-        { provide: JobQueue, useValue: opts.infra.jobs },
-        { provide: JobWorker, useValue: opts.infra.worker },
-        { provide: EMBEDDER, useValue: opts.infra.embedder },
-        { provide: RetrievalService, useValue: opts.infra.retrieval },
-        { provide: DataSourceResolver, useValue: opts.infra.dataSources },
-        { provide: ContextBuilder, useValue: opts.infra.contextBuilder },
-        { provide: ExternalSourceService, useValue: opts.infra.externalSources },
-        { provide: SsrfGuard, useValue: opts.infra.ssrfGuard },
-        { provide: StoredResponses, useValue: opts.infra.responses },
+        ...healthProviders,
         { provide: ROUTE_CONTROLLERS, useValue: ROUTED_CONTROLLERS },
         SpendControl,
-        ChatContextService,
         {
           provide: KillSwitch,
-          inject: [StreamRegistry],
-          useFactory: (registry: StreamRegistry) =>
-            new KillSwitch(registry, opts.infra.redis?.client ?? null),
+          inject: [StreamRegistry, REDIS],
+          useFactory: (registry: StreamRegistry, redis: Redis | null) =>
+            new KillSwitch(registry, redis),
         },
         MetricsService,
         {
           provide: ChatTraces,
           inject: [APP_CONFIG, { token: TRACE_EXPORTER, optional: true }],
-          useFactory: (config: AppConfig, exporter?: SpanExporter) =>
-            new ChatTraces({ ...config.tracing, exporter }),
+          useFactory: (c: AppConfig, exporter?: SpanExporter) =>
+            new ChatTraces({ ...c.tracing, exporter }),
         },
         DrainState,
         StreamRegistry,
@@ -170,8 +260,6 @@ export class AppModule {
         UsageRecorder,
         RunChatUseCase,
         ChatStreamRunner,
-        ...assistantProviders,
-        ...conversationProviders,
         ConversationChatRecorder,
         ...(opts.providers ?? []),
       ],

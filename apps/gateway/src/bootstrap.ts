@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Authenticator, BootstrapAdminKey } from '@switchboard/auth';
-import type { AppConfig } from '@switchboard/config';
+import { ConfigError, type AppConfig } from '@switchboard/config';
+import type { SsrfGuardOptions } from '@switchboard/datasources';
+import { LlmEmbedder, type Embedder } from '@switchboard/rag';
 import {
   LlmService,
   createProviders,
@@ -19,14 +21,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
-import { AppModule, ROUTED_CONTROLLERS } from './app.module';
+import { AppModule, ROUTED_CONTROLLERS, type GatewayModuleOptions } from './app.module';
 import { methodNotAllowedMiddleware } from './http/method-not-allowed.middleware';
 import { routesOf } from './openapi/openapi.document';
-import {
-  createInfrastructure,
-  type Infrastructure,
-  type InfrastructureOptions,
-} from './infra/infrastructure';
 import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import { jsonBody } from './http/json-body';
@@ -55,8 +52,8 @@ export interface GatewayOptions {
   /** called with the generated bootstrap admin key on first boot */
   onAdminKeyGenerated?: (key: string) => void;
   logger?: pino.Logger;
-  /** infrastructure settings that are not environment variables (tests: the SSRF guard's resolver) */
-  infrastructure?: InfrastructureOptions;
+  /** settings that are not environment variables (tests: the SSRF guard's resolver) */
+  infrastructure?: { ssrf?: SsrfGuardOptions };
   /** receives the spans when OTEL_TRACES_ENABLED is set, instead of OTLP (tests) */
   traceExporter?: SpanExporter;
 }
@@ -71,11 +68,21 @@ export async function createGateway(
   const webApp = webAppMiddleware(config, logger);
   const adminKey = await loadAdminKey(config, opts.onAdminKeyGenerated);
   const { llm, simulator, simulatorUrl } = await startModels(config);
-  const infra = await createInfrastructure(config, logger, llm, [], opts.infrastructure);
-  const authenticator = new Authenticator(adminKey, infra.verifiers);
-  const app = await createApp(config, logger, llm, infra, simulator, opts.traceExporter);
-  installEdge(app, config, logger, authenticator, webApp);
-  const { server, metricsServer } = await listen(app, config, infra, simulator);
+  // before any I/O: a bad EMBEDDING_MODEL stops the boot with its name
+  let embedder: Embedder | null;
+  try {
+    embedder = resolveEmbedder(config, llm);
+  } catch (e) {
+    await simulator?.close().catch(() => undefined);
+    throw e;
+  }
+  const app = await createApp(
+    { config, logger, llm, embedder, adminKey, ssrf: opts.infrastructure?.ssrf },
+    simulator,
+    opts.traceExporter,
+    (built) => installEdge(built, config, logger, built.get(Authenticator), webApp),
+  );
+  const { server, metricsServer } = await listen(app, config, simulator);
 
   const port = (server.address() as AddressInfo).port;
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
@@ -97,7 +104,7 @@ export async function createGateway(
   );
   setImmediate(warmTokenizer);
 
-  const close = closeOnce(app, server, infra, simulator, metricsServer);
+  const close = closeOnce(app, server, simulator, metricsServer);
   const drainAndClose = () => drainThenClose(app, config, logger, server, close);
   return { app, url, port, metricsUrl, simulator, drainAndClose, close };
 }
@@ -136,26 +143,69 @@ async function startModels(
   return { llm, simulator, simulatorUrl };
 }
 
+/**
+ * Builds the app from its modules, installs the HTTP edge, then runs every
+ * module's init hooks (storage has connected and migrated while the providers
+ * were built). A provider failing while the app is built gets no shutdown hook,
+ * so the connections opened by then are closed here; a failing init hook closes
+ * the app.
+ */
 async function createApp(
-  config: AppConfig,
-  logger: pino.Logger,
-  llm: LlmService,
-  infra: Infrastructure,
+  module: Omit<GatewayModuleOptions, 'track' | 'providers'>,
   simulator: RunningSimulator | undefined,
   traceExporter: SpanExporter | undefined,
+  /** middleware and filters: Express runs them in order, so they go in before the routes */
+  installEdge: (app: NestExpressApplication) => void,
 ): Promise<NestExpressApplication> {
   const providers = traceExporter ? [{ provide: TRACE_EXPORTER, useValue: traceExporter }] : [];
+  const opened: Array<{ close(): Promise<void> }> = [];
+  let app: NestExpressApplication;
   try {
-    return await NestFactory.create<NestExpressApplication>(
-      AppModule.forRoot({ config, logger, llm, infra, providers }),
+    app = await NestFactory.create<NestExpressApplication>(
+      AppModule.forRoot({ ...module, providers, track: (c) => opened.push(c) }),
       // a provider failing at boot (a bad setting) is thrown to the caller, not process.exit
       { bodyParser: false, bufferLogs: true, abortOnError: false },
     );
   } catch (e) {
-    await infra.close().catch(() => undefined);
+    // Nest runs no shutdown hook when a provider fails while the app is built
+    for (const c of opened.reverse()) await c.close().catch(() => undefined);
     await simulator?.close().catch(() => undefined);
     throw e;
   }
+  try {
+    installEdge(app);
+    // every module's init hooks (budgets re-seed...), the routes, then the ingestion worker
+    await app.init();
+    return app;
+  } catch (e) {
+    await app.close().catch(() => undefined);
+    await simulator?.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * The embeddings model of RAG: EMBEDDING_MODEL when set (it must be a served
+ * embeddings model), else `text-embedding-3-small` when the simulator serves it.
+ * Real providers get no default: embedding every upload costs money.
+ */
+export function resolveEmbedder(config: AppConfig, llm: LlmService): Embedder | null {
+  const { embeddingModel, embeddingDimensions } = config.rag;
+  if (embeddingModel === null) return null;
+  let id = embeddingModel;
+  if (id === undefined) {
+    const sim = llm.models().find((m) => m.id === 'text-embedding-3-small' && m.simulated);
+    if (!sim) return null;
+    id = sim.id;
+  }
+  const model = llm.models().find((m) => m.id === id);
+  if (!model)
+    throw new ConfigError([
+      `EMBEDDING_MODEL: "${id}" is not a served model of the catalogue (or its provider is not configured)`,
+    ]);
+  if (!model.capabilities.includes('embeddings'))
+    throw new ConfigError([`EMBEDDING_MODEL: "${id}" is not an embeddings model`]);
+  return new LlmEmbedder(llm, id, embeddingDimensions);
 }
 
 /** logger, security headers, CORS, request id, access log, authentication, JSON bodies */
@@ -203,21 +253,15 @@ function installEdge(
   app.useGlobalFilters(new AllExceptionsFilter());
 }
 
-/** listens, then starts the ingestion worker; a worker that cannot start stops everything */
+/** listens (and serves Prometheus on its own port when asked); a failure closes everything */
 async function listen(
   app: NestExpressApplication,
   config: AppConfig,
-  infra: Infrastructure,
   simulator: RunningSimulator | undefined,
 ): Promise<{ server: Server; metricsServer?: MetricsServer }> {
-  await app.listen(config.http.port, config.http.host);
-  const server: Server = app.getHttpServer();
-  // Streams are long-lived: no request timeout; keep-alive beyond the ALB's idle timeout.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 305_000;
-  server.headersTimeout = 310_000;
   let metricsServer: MetricsServer | undefined;
   try {
+    await app.listen(config.http.port, config.http.host);
     // Prometheus on its own port (METRICS_PORT), which no load balancer reaches
     if (config.http.metricsPort !== undefined)
       metricsServer = await startMetricsServer(
@@ -225,22 +269,27 @@ async function listen(
         config.http.host,
         config.http.metricsPort,
       );
-    await infra.startWorker();
   } catch (e) {
     await metricsServer?.close();
     await app.close();
-    await infra.close();
     await simulator?.close();
     throw e;
   }
+  const server: Server = app.getHttpServer();
+  // Streams are long-lived: no request timeout; keep-alive beyond the ALB's idle timeout.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 305_000;
+  server.headersTimeout = 310_000;
   return { server, metricsServer };
 }
 
-/** closes the app, then the infrastructure, then the simulator; later calls share the first */
+/**
+ * Closes the app (its modules' shutdown hooks flush the ledger and close the
+ * connections), then the simulator; later calls share the first.
+ */
 function closeOnce(
   app: NestExpressApplication,
   server: Server,
-  infra: Infrastructure,
   simulator: RunningSimulator | undefined,
   metricsServer: MetricsServer | undefined,
 ): () => Promise<void> {
@@ -255,8 +304,6 @@ function closeOnce(
       await app.close();
       clearTimeout(force);
       await metricsServer?.close();
-      // after the app: in-flight usage rows reach the ledger before it is flushed
-      await infra.close();
       await simulator?.close();
     })());
 }

@@ -7,7 +7,7 @@ import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
 import { DATABASE, type Database } from '@switchboard/storage';
 import pino from 'pino';
 import { createGateway, type Gateway } from '../src/bootstrap';
-import { resolveEmbedder } from '../src/infra/infrastructure';
+import { resolveEmbedder } from '../src/bootstrap';
 import { ADMIN_KEY, TEST_MODELS, auth, waitFor } from './gateway.harness';
 
 /**

@@ -1,5 +1,6 @@
 export type { Assistant, AssistantRunContext, ModelCaller } from './assistant.port';
 export { AssistantRegistry } from './assistant-registry';
+export { AssistantsModule } from './assistants.module';
 export { lastUserText } from './prompt';
 export { ChatContextService } from './context/chat-context.service';
 export type { PreparedContext } from './context/chat-context.service';

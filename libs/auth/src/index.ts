@@ -8,6 +8,7 @@ export {
   ApiKeyCredentialVerifier,
   ApiKeyService,
   JwtCredentialVerifier,
+  IdentityModule,
   JwtVerifierSet,
   MAX_MINTING_ANCESTORS,
   SqlAccountRepository,

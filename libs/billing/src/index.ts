@@ -16,3 +16,4 @@ export { BudgetRepository } from './budget.repository';
 export type { BudgetRecord } from './budget.repository';
 export { SpendControl } from './spend-control.service';
 export type { Admission } from './spend-control.service';
+export { BillingModule } from './billing.module';

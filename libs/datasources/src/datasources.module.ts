@@ -22,7 +22,7 @@ import {
 import { SsrfGuard, type SsrfGuardOptions } from './external/ssrf-guard';
 import { FilesService, type FilesServiceOptions } from './files/files.service';
 import { JobQueue, type JobQueueOptions } from './jobs/job-queue';
-import { JobWorker, type JobWorkerOptions } from './jobs/job-worker';
+import { JobWorker, type JobWorkerLogger, type JobWorkerOptions } from './jobs/job-worker';
 
 export const DATASOURCES_OPTIONS = Symbol('DATASOURCES_OPTIONS');
 
@@ -39,6 +39,8 @@ export interface DatasourcesModuleOptions {
   extraction?: Partial<ExtractionLimits>;
   ssrf?: SsrfGuardOptions;
   external?: Omit<ExternalSourceServiceOptions, 'guard'>;
+  /** where the worker logs (default: Nest's logger) */
+  logger?: JobWorkerLogger;
 }
 
 export interface DatasourcesModuleAsyncOptions {
@@ -47,14 +49,17 @@ export interface DatasourcesModuleAsyncOptions {
   useFactory: (...args: never[]) => DatasourcesModuleOptions | Promise<DatasourcesModuleOptions>;
 }
 
-const logger = new Logger('Datasources');
+const nestLogger = new Logger('Datasources');
 
-/** Starts the ingestion worker once every module registered its handlers; stops it before storage closes. */
+/**
+ * Starts the ingestion worker once every module has registered its handlers
+ * (all `onModuleInit` hooks have run); stops it, and the extraction pool, before
+ * storage closes the database.
+ */
 @Injectable()
 export class DatasourcesLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     private readonly worker: JobWorker,
-    private readonly queue: JobQueue,
     private readonly extraction: ExtractionService,
     @Inject(DATABASE) private readonly db: Database,
     @Inject(DATASOURCES_OPTIONS) private readonly opts: DatasourcesModuleOptions,
@@ -62,19 +67,24 @@ export class DatasourcesLifecycle implements OnApplicationBootstrap, BeforeAppli
 
   async onApplicationBootstrap(): Promise<void> {
     if (!(this.opts.worker?.enabled ?? true)) return;
-    // embedded PGlite has exactly one process: what is `running` now was cut off
+    // embedded PGlite has exactly one process: a job still `running` was cut off by the last stop
     if (this.db.kind === 'pglite') {
-      const r = await this.queue.recoverOrphans();
+      const r = await this.worker.recoverOrphans();
       if (r.requeued + r.dead > 0)
-        logger.log(
-          `recovered jobs interrupted by the last stop: ${r.requeued} requeued, ${r.dead} dead-lettered`,
+        (this.opts.logger ?? nestLogger).log(
+          `recovered ingestion jobs interrupted by the last stop: ${r.requeued} requeued, ${r.dead} dead-lettered`,
         );
     }
     this.worker.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.worker.stop(this.opts.worker?.stopGraceMs ?? 10_000);
+    // in-flight jobs finish or give their lease back
+    await this.worker
+      .stop(this.opts.worker?.stopGraceMs ?? 10_000)
+      .catch((e: unknown) =>
+        (this.opts.logger ?? nestLogger).error(`ingestion worker stop failed: ${String(e)}`),
+      );
     await this.extraction.close();
   }
 }
@@ -102,7 +112,7 @@ const providers: Provider[] = [
     provide: JobWorker,
     inject: [JobQueue, DATASOURCES_OPTIONS],
     useFactory: (q: JobQueue, o: DatasourcesModuleOptions) =>
-      new JobWorker(q, { ...o.worker, logger }),
+      new JobWorker(q, { ...o.worker, logger: o.logger ?? nestLogger }),
   },
   {
     provide: ExtractionService,

@@ -18,6 +18,7 @@ export type { CatalogueModel, ModelPricing } from './catalogue.types';
 export { FlowControl } from './flow-control';
 export { UpstreamError } from './upstream-error';
 export { LlmService } from './llm.service';
+export { LlmModule } from './llm.module';
 export type { ServedModel } from './llm.service';
 export { loadCatalogue, parseCatalogue } from './catalogue/model-catalogue';
 export { OpenAiChatProvider } from './providers/openai-chat.provider';

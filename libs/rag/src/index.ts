@@ -6,3 +6,4 @@ export { RetrievalService } from './retrieval/retrieval.service';
 export { IngestionPipeline } from './ingestion/ingestion.pipeline';
 export { DataSourceResolver } from './context/datasource-resolver';
 export { ContextBuilder, toSourcesState } from './context/context-builder';
+export { RagModule } from './rag.module';

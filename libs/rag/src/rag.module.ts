@@ -1,5 +1,6 @@
 import {
   type DynamicModule,
+  Inject,
   Injectable,
   Logger,
   Module,
@@ -16,6 +17,7 @@ import {
   JobWorker,
 } from '@switchboard/datasources';
 import type { LlmService } from '@switchboard/llm';
+import { ConfigError } from '@switchboard/config';
 import { DATABASE, type Database } from '@switchboard/storage';
 import type { ChunkerOptions } from './chunking/chunker';
 import { ContextBuilder } from './context/context-builder';
@@ -23,7 +25,7 @@ import { DataSourceResolver } from './context/datasource-resolver';
 import { EMBEDDER, type Embedder, LlmEmbedder } from './embedding/embedder.port';
 import { ChunkIndexRepository } from './index/chunk-index.repository';
 import { IngestionPipeline } from './ingestion/ingestion.pipeline';
-import { RetrievalService } from './retrieval/retrieval.service';
+import { RetrievalService, type RetrievalLogger } from './retrieval/retrieval.service';
 
 export const RAG_OPTIONS = Symbol('RAG_OPTIONS');
 
@@ -37,6 +39,8 @@ export interface RagModuleOptions {
   /** must match the `textSearchConfig` given to `createRagMigrations` */
   textSearchConfig?: string;
   chunking?: ChunkerOptions;
+  /** where retrieval logs (default: Nest's logger) */
+  logger?: RetrievalLogger;
 }
 
 export interface RagModuleAsyncOptions {
@@ -45,17 +49,31 @@ export interface RagModuleAsyncOptions {
   useFactory: (...args: never[]) => RagModuleOptions | Promise<RagModuleOptions>;
 }
 
-const logger = new Logger('Rag');
+const nestLogger = new Logger('Rag');
 
-/** Registers the ingestion handler with the datasources job worker (which starts on bootstrap). */
+/**
+ * Registers the ingestion handler with the datasources job worker (which
+ * starts on bootstrap, after every module's init) and refuses to boot when the
+ * index holds vectors of another size than the embedder makes: each ingestion
+ * would fail.
+ */
 @Injectable()
-export class RagRegistration implements OnModuleInit {
+export class RagLifecycle implements OnModuleInit {
   constructor(
     private readonly worker: JobWorker,
     private readonly pipeline: IngestionPipeline,
+    private readonly index: ChunkIndexRepository,
+    @Inject(EMBEDDER) private readonly embedder: Embedder | null,
   ) {}
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
+    if (this.embedder) {
+      const stored = await this.index.vectorDimensions();
+      if (stored !== null && stored !== this.embedder.dimensions)
+        throw new ConfigError([
+          `EMBEDDING_DIMENSIONS: the chunk index holds vectors of ${stored} dimensions, not ${this.embedder.dimensions}; changing it needs a new migration and re-embedding`,
+        ]);
+    }
     this.worker.register(INGEST_FILE_JOB, this.pipeline);
   }
 }
@@ -80,7 +98,10 @@ const providers: Provider[] = [
     provide: RetrievalService,
     inject: [ChunkIndexRepository, EMBEDDER, RAG_OPTIONS],
     useFactory: (index: ChunkIndexRepository, embedder: Embedder | null, o: RagModuleOptions) =>
-      new RetrievalService(index, embedder, { textSearchConfig: o.textSearchConfig, logger }),
+      new RetrievalService(index, embedder, {
+        textSearchConfig: o.textSearchConfig,
+        logger: o.logger ?? nestLogger,
+      }),
   },
   {
     provide: IngestionPipeline,
@@ -117,7 +138,7 @@ const providers: Provider[] = [
     inject: [FilesService, RetrievalService],
     useFactory: (f: FilesService, r: RetrievalService) => new ContextBuilder(f, r),
   },
-  RagRegistration,
+  RagLifecycle,
 ];
 
 const exported = [

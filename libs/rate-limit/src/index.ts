@@ -10,3 +10,4 @@ export { MemoryLimitsVersion, RedisLimitsVersion, limitsChanged } from './admiss
 export type { LimitsVersion } from './admission/limits-version';
 export { MemoryRequestClaims, RedisRequestClaims } from './admission/request-claims';
 export type { RequestClaims } from './admission/request-claims';
+export { RateLimitModule } from './rate-limit.module';

@@ -1,5 +1,10 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { REDIS } from '@switchboard/storage';
+import { LIMITS_VERSION, REQUEST_CLAIMS } from './admission/admission.tokens';
+import { FailOpenTally } from './admission/fail-open.tally';
+import { MemoryLimitsVersion, RedisLimitsVersion } from './admission/limits-version';
+import { MemoryRequestClaims, RedisRequestClaims } from './admission/request-claims';
 import { LIMIT_STORE, type Clock, type LimitStore } from './limit-store.port';
 import { MemoryLimitStore } from './memory-limit.store';
 import { RedisLimitStore } from './redis-limit.store';
@@ -8,7 +13,10 @@ import { RateLimitService } from './rate-limit.service';
 export const RATE_LIMIT_OPTIONS = Symbol('RATE_LIMIT_OPTIONS');
 
 export interface RateLimitModuleOptions {
-  /** a connected client (REDIS_URL); absent or null = in-process limits */
+  /**
+   * a connected client; absent = the REDIS client of StorageModule when there is
+   * one; null (or no client at all) = in-process limits, claims and versions
+   */
   redis?: Redis | null;
   /** see RateLimitServiceOptions.failOpen (default true) */
   failOpen?: boolean;
@@ -35,23 +43,51 @@ export function createLimitStore(opts: RateLimitModuleOptions): LimitStore {
     : new MemoryLimitStore(opts.clock);
 }
 
+/** the options with `redis` resolved: given explicitly, else StorageModule's client */
+const RESOLVED = Symbol('RATE_LIMIT_RESOLVED');
+
 const providers: Provider[] = [
   {
+    provide: RESOLVED,
+    inject: [RATE_LIMIT_OPTIONS, { token: REDIS, optional: true }],
+    useFactory: (opts: RateLimitModuleOptions, shared?: Redis | null): RateLimitModuleOptions => ({
+      ...opts,
+      redis: opts.redis === undefined ? (shared ?? null) : opts.redis,
+    }),
+  },
+  {
     provide: LIMIT_STORE,
-    inject: [RATE_LIMIT_OPTIONS],
+    inject: [RESOLVED],
     useFactory: (opts: RateLimitModuleOptions) => createLimitStore(opts),
   },
   {
     provide: RateLimitService,
-    inject: [LIMIT_STORE, RATE_LIMIT_OPTIONS],
+    inject: [LIMIT_STORE, RESOLVED],
     useFactory: (store: LimitStore, opts: RateLimitModuleOptions) =>
       new RateLimitService(store, { failOpen: opts.failOpen, windowMs: opts.windowMs }),
   },
+  {
+    provide: REQUEST_CLAIMS,
+    inject: [RESOLVED],
+    useFactory: (opts: RateLimitModuleOptions) =>
+      opts.redis ? new RedisRequestClaims(opts.redis) : new MemoryRequestClaims(),
+  },
+  {
+    provide: LIMITS_VERSION,
+    inject: [RESOLVED],
+    useFactory: (opts: RateLimitModuleOptions) =>
+      opts.redis ? new RedisLimitsVersion(opts.redis) : new MemoryLimitsVersion(),
+  },
+  { provide: FailOpenTally, useFactory: () => new FailOpenTally() },
 ];
 
+const exported = [RateLimitService, LIMIT_STORE, REQUEST_CLAIMS, LIMITS_VERSION, FailOpenTally];
+
 /**
- * Provides `RateLimitService` (and the `LIMIT_STORE` port). The Redis client is
- * owned by the caller (storage module) and not closed here.
+ * Admission state shared by all replicas: `RateLimitService` (and the
+ * `LIMIT_STORE` port), the client request ids in flight (REQUEST_CLAIMS), the
+ * limits version (LIMITS_VERSION) and the fail-open tally. The Redis client is
+ * owned by StorageModule and not closed here.
  */
 @Module({})
 export class RateLimitModule {
@@ -59,7 +95,7 @@ export class RateLimitModule {
     return {
       module: RateLimitModule,
       providers: [{ provide: RATE_LIMIT_OPTIONS, useValue: opts }, ...providers],
-      exports: [RateLimitService, LIMIT_STORE],
+      exports: exported,
     };
   }
 
@@ -71,7 +107,7 @@ export class RateLimitModule {
         { provide: RATE_LIMIT_OPTIONS, inject: opts.inject ?? [], useFactory: opts.useFactory },
         ...providers,
       ],
-      exports: [RateLimitService, LIMIT_STORE],
+      exports: exported,
     };
   }
 }

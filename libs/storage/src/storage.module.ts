@@ -12,6 +12,7 @@ import { createDatabase, type CreateDatabaseOptions } from './create-database';
 import { DATABASE, type Database, type Migration } from './database.port';
 import { Migrator } from './migrator';
 import { REDIS, RedisConnection, type RedisConnectionOptions } from './redis.connection';
+import type { StorageLogger } from './storage.logger';
 
 export const STORAGE_OPTIONS = Symbol('STORAGE_OPTIONS');
 
@@ -26,6 +27,13 @@ export interface StorageModuleOptions {
   migrations?: Migration[];
   /** ms to wait for Redis at boot before failing (default 5 s) */
   redisReadyTimeoutMs?: number;
+  /** where the database, the migrator and Redis log (default: Nest's logger) */
+  logger?: StorageLogger;
+  /**
+   * Told of each connection as it opens. Nest runs no shutdown hook when a later
+   * provider fails while the app is being built, so the caller closes these then.
+   */
+  track?: (connection: { close(): Promise<void> }) => void;
 }
 
 export interface StorageModuleAsyncOptions {
@@ -47,13 +55,15 @@ export class StorageLifecycle implements OnApplicationShutdown {
   }
 }
 
-const logger = new Logger('Storage');
+const nestLogger = new Logger('Storage');
 
 const databaseProvider: Provider = {
   provide: DATABASE,
   inject: [STORAGE_OPTIONS],
   useFactory: async (opts: StorageModuleOptions): Promise<Database> => {
+    const logger = opts.logger ?? nestLogger;
     const db = opts.useDatabase ?? (await createDatabase({ logger, ...opts.database }));
+    opts.track?.(db);
     logger.log(`database: ${db.kind}${db.hasVector ? ' with pgvector' : ' without pgvector'}`);
     if (opts.migrations && opts.migrations.length > 0) {
       try {
@@ -72,7 +82,11 @@ const redisConnectionProvider: Provider = {
   inject: [STORAGE_OPTIONS],
   useFactory: async (opts: StorageModuleOptions): Promise<RedisConnection | null> => {
     if (!opts.redisUrl) return null;
-    const conn = new RedisConnection(opts.redisUrl, { logger, ...opts.redis });
+    const conn = new RedisConnection(opts.redisUrl, {
+      logger: opts.logger ?? nestLogger,
+      ...opts.redis,
+    });
+    opts.track?.(conn);
     try {
       await conn.waitUntilReady(opts.redisReadyTimeoutMs ?? 5_000);
     } catch (err) {

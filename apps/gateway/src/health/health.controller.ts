@@ -26,7 +26,7 @@ export type ReadinessCheck = (
   indicator: HealthIndicatorService,
 ) => Promise<Record<string, unknown>>;
 
-/** Passive reachability of the database and cache (see Infrastructure.dependencies). */
+/** Passive reachability of the database and cache (see health.providers.ts). */
 export const DEPENDENCIES = Symbol('DEPENDENCIES');
 export type Dependencies = () => { name: string; up: boolean }[];
 

@@ -1,17 +1,20 @@
 import {
-  type BeforeApplicationShutdown,
   type DynamicModule,
   Inject,
   Injectable,
   Module,
+  type OnApplicationShutdown,
   type Provider,
 } from '@nestjs/common';
 import { DATABASE, type Database } from '@switchboard/storage';
+import { Authenticator } from '../authenticator';
+import type { BootstrapAdminKey } from '../bootstrap-admin-key';
 import { SqlAccountRepository } from './account.repository';
 import { AccountService } from './account.service';
 import { SqlApiKeyRepository } from './api-key.repository';
 import { ApiKeyService } from './api-key.service';
 import { CognitoJwtVerifierAdapter } from './cognito-jwt.verifier';
+import { ApiKeyCredentialVerifier, JwtCredentialVerifier } from './credential.verifiers';
 import { JWT_VERIFIERS, type JwtVerifier } from './jwt-verifier.port';
 import { JwtVerifierSet } from './jwt-verifier-set';
 import { OidcJwtVerifier } from './oidc-jwt.verifier';
@@ -39,6 +42,8 @@ export interface IdentityModuleOptions {
   apiKeyLastUsedFlushMs?: number;
   /** membership staleness window across replicas (default 5 s) */
   membershipCacheTtlMs?: number;
+  /** ADMIN_API_KEY or the key generated on first boot; with it the module provides `Authenticator` */
+  bootstrapAdminKey?: BootstrapAdminKey;
 }
 
 export interface IdentityModuleAsyncOptions {
@@ -84,12 +89,15 @@ export function createJwtVerifiers(opts: IdentityModuleOptions): JwtVerifier[] {
   return out;
 }
 
-/** writes pending last-used times before storage closes the database */
+/**
+ * Writes pending last-used times once the HTTP server has closed (the last
+ * requests have touched their keys), before storage closes the database.
+ */
 @Injectable()
-export class IdentityLifecycle implements BeforeApplicationShutdown {
+export class IdentityLifecycle implements OnApplicationShutdown {
   constructor(@Inject(ApiKeyService) private readonly apiKeys: ApiKeyService) {}
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async onApplicationShutdown(): Promise<void> {
     await this.apiKeys.close();
   }
 }
@@ -119,15 +127,32 @@ const providers: Provider[] = [
         membershipCacheTtlMs: o.membershipCacheTtlMs,
       }),
   },
+  {
+    // tried in order: API keys, then JWTs
+    provide: Authenticator,
+    inject: [IDENTITY_OPTIONS, ApiKeyService, JwtVerifierSet, AccountService],
+    useFactory: (
+      o: IdentityModuleOptions,
+      apiKeys: ApiKeyService,
+      jwts: JwtVerifierSet,
+      accounts: AccountService,
+    ): Authenticator | null =>
+      o.bootstrapAdminKey
+        ? new Authenticator(o.bootstrapAdminKey, [
+            new ApiKeyCredentialVerifier(apiKeys),
+            new JwtCredentialVerifier(jwts, accounts),
+          ])
+        : null,
+  },
   IdentityLifecycle,
 ];
 
-const exported = [JWT_VERIFIERS, JwtVerifierSet, ApiKeyService, AccountService];
+const exported = [JWT_VERIFIERS, JwtVerifierSet, ApiKeyService, AccountService, Authenticator];
 
 /**
- * JWT verification, API keys and accounts. Needs DATABASE (the global
- * StorageModule provides it); the app adds `identityMigrations` to the
- * storage migrations.
+ * JWT verification, API keys, accounts and (given the bootstrap admin key) the
+ * request `Authenticator`. Needs DATABASE (the global StorageModule provides
+ * it); the app adds `identityMigrations` to the storage migrations.
  */
 @Module({})
 export class IdentityModule {

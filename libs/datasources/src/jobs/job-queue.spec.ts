@@ -252,9 +252,36 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
     const b = await queue.enqueue('orphan', {}, { maxAttempts: 1 });
     await queue.claim(['orphan'], 'crashed', 60_000);
     await queue.claim(['orphan'], 'crashed', 60_000);
-    expect(await queue.recoverOrphans()).toEqual({ requeued: 1, dead: 1 });
+    const r = await queue.recoverOrphans();
+    expect(r.requeued).toBe(1);
+    expect(r.dead.map((j) => j.id)).toEqual([b]);
     expect(await queue.get(a)).toMatchObject({ status: 'queued', attempts: 1, lockedBy: null });
     expect(await queue.get(b)).toMatchObject({ status: 'dead' });
+  });
+
+  it('a worker recovering orphans tells the handler of each job it dead-letters, and only those', async () => {
+    const kind = 'orphan-told';
+    const earlier = await queue.enqueue(kind, { n: 0 }, { maxAttempts: 1 });
+    await queue.claim([kind], 'before', 60_000);
+    await queue.fail(earlier, 'before', 'failed long ago');
+    const cut = await queue.enqueue(kind, { n: 1 }, { maxAttempts: 1 });
+    const retried = await queue.enqueue(kind, { n: 2 }, { maxAttempts: 2 });
+    await queue.claim([kind], 'crashed', 60_000);
+    await queue.claim([kind], 'crashed', 60_000);
+    const told: Array<{ payload: unknown; error: string; id: string }> = [];
+    const worker = new JobWorker(queue, NEVER_POLLS).register(kind, {
+      run: () => Promise.resolve(),
+      onDead: (payload, error, job) => {
+        told.push({ payload, error, id: job.id });
+        return Promise.resolve();
+      },
+    });
+    expect(await worker.recoverOrphans()).toEqual({ requeued: 1, dead: 1 });
+    expect(told).toEqual([
+      { payload: { n: 1 }, error: expect.stringContaining('the process stopped') as string, id: cut },
+    ]);
+    expect(await queue.get(retried)).toMatchObject({ status: 'queued' });
+    expect(await queue.get(earlier)).toMatchObject({ status: 'dead' });
   });
 });
 

@@ -158,17 +158,18 @@ export class JobQueue {
    * after their lease (those out of attempts are dead-lettered). Never call this
    * on a database other live processes share.
    */
-  async recoverOrphans(): Promise<{ requeued: number; dead: number }> {
-    const dead = await this.db.query(
+  async recoverOrphans(): Promise<{ requeued: number; dead: Job[] }> {
+    const dead = await this.db.query<JobRow>(
       `UPDATE jobs SET status = 'dead', dead_at = now(), updated_at = now(), lease_until = NULL, locked_by = NULL,
               last_error = coalesce(last_error || '; ', '') || 'the process stopped during the last attempt'
-        WHERE status = 'running' AND attempts >= max_attempts`,
+        WHERE status = 'running' AND attempts >= max_attempts
+      RETURNING *`,
     );
     const requeued = await this.db.query(
       `UPDATE jobs SET status = 'queued', run_at = now(), lease_until = NULL, locked_by = NULL, updated_at = now()
         WHERE status = 'running'`,
     );
-    return { requeued: requeued.rowCount, dead: dead.rowCount };
+    return { requeued: requeued.rowCount, dead: dead.rows.map((r): Job => toJob(r)) };
   }
 
   /** Claims the next due job of one of `kinds` for `workerId`, or null. */

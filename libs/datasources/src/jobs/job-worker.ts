@@ -138,6 +138,19 @@ export class JobWorker {
     this.#loops = Array.from({ length: this.#concurrency }, () => this.loop());
   }
 
+  /**
+   * For a single-process database (embedded PGlite), before `start()`: jobs
+   * still `running` were cut off by the last stop. They are queued again, and
+   * those that had used their last attempt are dead-lettered and their handlers
+   * told (`onDead`), as if they had failed here: a file must not stay
+   * `processing` forever.
+   */
+  async recoverOrphans(): Promise<{ requeued: number; dead: number }> {
+    const r = await this.queue.recoverOrphans();
+    for (const job of r.dead) await this.deadLettered(job);
+    return { requeued: r.requeued, dead: r.dead.length };
+  }
+
   /** skip the idle wait (call after enqueueing in this process) */
   wake(): void {
     for (const w of this.#wakers) w();

@@ -47,6 +47,17 @@ export class ChunkIndexRepository {
     return this.db.hasVector;
   }
 
+  /** the size of the stored vectors (`chunks.embedding`), null without a vector column */
+  async vectorDimensions(): Promise<number | null> {
+    if (!this.db.hasVector) return null;
+    const r = await this.db.query<{ type: string }>(
+      `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
+        WHERE attrelid = to_regclass('chunks') AND attname = 'embedding' AND NOT attisdropped`,
+    );
+    const m = /^vector\((\d+)\)$/.exec(r.rows[0]?.type ?? '');
+    return m ? Number(m[1]) : null;
+  }
+
   /** true when `chunks.embedding` exists (pgvector and migration 0301 applied) */
   vectorColumn(): Promise<boolean> {
     this.#vector ??= (async () => {
