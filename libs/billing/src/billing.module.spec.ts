@@ -8,7 +8,9 @@ import {
   type TestPostgres,
 } from '@switchboard/storage/testing';
 import { billingMigrations } from './billing.migrations';
-import { BUDGET_STORE } from './budget-store.port';
+import { bucketsAt } from './budget-periods';
+import { BudgetRepository } from './budget.repository';
+import { BUDGET_STORE, type BudgetStore } from './budget-store.port';
 import { BudgetService } from './budget.service';
 import { InProcessBudgetStore } from './in-process-budget.store';
 import { RedisBudgetStore } from './redis-budget.store';
@@ -71,6 +73,43 @@ describe('BillingModule', () => {
       expect(r.rows).toEqual([{ status: 'cancelled' }]);
     } finally {
       await c.end();
+    }
+  });
+
+  it('re-seeds spend from the ledger at boot, before the app serves, when Redis has nothing', async () => {
+    const userId = `seeded-${Date.now()}`;
+    const first = await boot(TEST_REDIS_URL);
+    await first.get(BudgetRepository).set({
+      scopeType: 'user',
+      scopeId: userId,
+      period: 'month',
+      limitMicros: 1_000_000,
+    });
+    first.get(UsageLedger).record({
+      requestId: `${userId}-row`,
+      attempt: 0,
+      userId,
+      model: 'm',
+      provider: 'p',
+      inputTokens: 1,
+      cachedInputTokens: 0,
+      outputTokens: 2,
+      reasoningTokens: 0,
+      costMicros: 7_000,
+      status: 'complete',
+      durationMs: 4,
+    });
+    await first.close();
+    // a new key prefix: the store of the second boot starts empty, as after a flush
+    const second = await boot(TEST_REDIS_URL);
+    try {
+      const store = second.get<BudgetStore>(BUDGET_STORE);
+      expect(await store.isSeeded()).toBe(true);
+      const now = Date.now();
+      const usage = await store.usage('user', userId, bucketsAt(now).month, now);
+      expect(usage.spentMicros).toBe(7_000);
+    } finally {
+      await second.close();
     }
   });
 

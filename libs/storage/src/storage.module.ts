@@ -49,7 +49,8 @@ export class StorageLifecycle implements OnApplicationShutdown {
     @Optional() @Inject(RedisConnection) private readonly redis?: RedisConnection | null,
   ) {}
 
-  // Runs after every beforeApplicationShutdown hook, so ledgers have flushed.
+  // Nest runs shutdown hooks from the root module towards the global ones, so this
+  // (global) runs after every other module's, once ledgers have flushed.
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([this.db.close(), this.redis?.close()]);
   }
