@@ -18,6 +18,26 @@ import { BillingModule } from './billing.module';
 import { UsageLedger } from './usage-ledger.service';
 import { UsageReports } from './usage-reports.service';
 
+const usageRow = (
+  requestId: string,
+  userId: string,
+  costMicros: number,
+  status: 'complete' | 'cancelled',
+) => ({
+  requestId,
+  attempt: 0,
+  userId,
+  model: 'm',
+  provider: 'p',
+  inputTokens: 1,
+  cachedInputTokens: 0,
+  outputTokens: 2,
+  reasoningTokens: 0,
+  costMicros,
+  status,
+  durationMs: 4,
+});
+
 describe('BillingModule', () => {
   let pg: TestPostgres;
   beforeAll(async () => {
@@ -49,20 +69,7 @@ describe('BillingModule', () => {
     expect(app.get(BUDGET_STORE)).toBeInstanceOf(RedisBudgetStore);
     expect(app.get(BudgetService)).toBeInstanceOf(BudgetService);
     expect(app.get(UsageReports)).toBeInstanceOf(UsageReports);
-    app.get(UsageLedger).record({
-      requestId: 'shutdown-row',
-      attempt: 0,
-      userId: 'u',
-      model: 'm',
-      provider: 'p',
-      inputTokens: 1,
-      cachedInputTokens: 0,
-      outputTokens: 2,
-      reasoningTokens: 0,
-      costMicros: 3,
-      status: 'cancelled',
-      durationMs: 4,
-    });
+    app.get(UsageLedger).record(usageRow('shutdown-row', 'u', 3, 'cancelled'));
     await app.close();
     const c = new Client({ connectionString: pg.url });
     await c.connect();
@@ -85,20 +92,7 @@ describe('BillingModule', () => {
       period: 'month',
       limitMicros: 1_000_000,
     });
-    first.get(UsageLedger).record({
-      requestId: `${userId}-row`,
-      attempt: 0,
-      userId,
-      model: 'm',
-      provider: 'p',
-      inputTokens: 1,
-      cachedInputTokens: 0,
-      outputTokens: 2,
-      reasoningTokens: 0,
-      costMicros: 7_000,
-      status: 'complete',
-      durationMs: 4,
-    });
+    first.get(UsageLedger).record(usageRow(`${userId}-row`, userId, 7_000, 'complete'));
     await first.close();
     // a new key prefix: the store of the second boot starts empty, as after a flush
     const second = await boot(TEST_REDIS_URL);
