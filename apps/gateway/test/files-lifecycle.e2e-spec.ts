@@ -6,8 +6,7 @@ import { LlmService, createProviders, loadCatalogue } from '@switchboard/llm';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
 import { DATABASE, type Database } from '@switchboard/storage';
 import pino from 'pino';
-import { createGateway, type Gateway } from '../src/bootstrap';
-import { resolveEmbedder } from '../src/bootstrap';
+import { createGateway, resolveEmbedder, type Gateway } from '../src/bootstrap';
 import { ADMIN_KEY, TEST_MODELS, auth, waitFor } from './gateway.harness';
 
 /**
