@@ -475,8 +475,16 @@ async function main() {
     }
 
     if (want('idle')) {
-      log(`idle streams: ${p.idle.count} silent streams through a fresh gateway`);
-      const idleGw = await startGateway(dist, sim.url);
+      log(`idle streams: ${p.idle.count} silent streams through a fresh gateway on PostgreSQL`);
+      // as a production task runs: on PostgreSQL. The embedded database's worker
+      // thread grows and shrinks its own memory, which RSS per stream would count.
+      const idleDb = await createBenchDatabase();
+      const idleGw = await startGateway(dist, sim.url, {
+        env: {
+          DATABASE_URL: idleDb.url,
+          API_KEY_SECRET: `bench-api-key-secret-${process.pid}-0123456789abcdef`,
+        },
+      });
       try {
         const ictx = { ...ctx, gateway: idleGw };
         // A few real requests first, so the baseline includes the code paths a stream touches.
@@ -507,6 +515,7 @@ async function main() {
         });
       } finally {
         await stop(idleGw.child);
+        await idleDb.drop();
       }
     }
 

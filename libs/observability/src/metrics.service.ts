@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** resolution of the event-loop delay histogram (prom-client's default) */
+const EVENT_LOOP_SAMPLE_MS = 10;
+
 const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30,
 ];
@@ -85,7 +88,12 @@ export class MetricsService {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    // nodejs_eventloop_lag_*: samples of the interval between timer ticks of this
+    // resolution, so an idle loop reads about 10 ms; the delay is the excess over it
+    collectDefaultMetrics({
+      register: this.registry,
+      eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+    });
     const probe = () => this.#dependencies?.() ?? [];
     this.dependencyUp = new Gauge({
       name: 'switchboard_dependency_up',
