@@ -33,7 +33,7 @@ import { startMetricsServer, type MetricsServer } from './health/metrics-server'
 import { StreamRegistry } from './streaming/stream-registry.service';
 import { AppError } from '@switchboard/common';
 import { sendError } from './http/send-error';
-import { FrameworkChatterAtDebug } from './logging/gateway-logger';
+import { FrameworkChatterAtDebug, nestLoggerOver } from './logging/gateway-logger';
 import { webAppMiddleware } from './web/web-app';
 
 export interface Gateway {
@@ -163,8 +163,14 @@ async function createApp(
   try {
     app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot({ ...module, providers, track: (c) => opened.push(c) }),
-      // a provider failing at boot (a bad setting) is thrown to the caller, not process.exit
-      { bodyParser: false, bufferLogs: true, abortOnError: false },
+      {
+        bodyParser: false,
+        // a provider failing at boot (a bad setting) is thrown to the caller, not process.exit
+        abortOnError: false,
+        // held until the app's logger is installed; flushed here if the build fails
+        bufferLogs: true,
+        logger: new FrameworkChatterAtDebug(nestLoggerOver(module.logger)),
+      },
     );
   } catch (e) {
     // Nest runs no shutdown hook when a provider fails while the app is built

@@ -1,8 +1,22 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { ModulesContainer } from '@nestjs/core';
 import { ApiKeyService } from '@switchboard/auth';
 import { UsageLedger } from '@switchboard/billing';
+import { loadConfig } from '@switchboard/config';
 import { DATABASE, type Database } from '@switchboard/storage';
-import { auth, chatBody, postJson, startHarness, type Harness } from './gateway.harness';
+import pino from 'pino';
+import { createGateway } from '../src/bootstrap';
+import {
+  ADMIN_KEY,
+  auth,
+  chatBody,
+  postJson,
+  startHarness,
+  type Harness,
+} from './gateway.harness';
 
 /**
  * The app is wired one way: AppModule imports one module per domain lib. A
@@ -58,4 +72,46 @@ describe('app wiring', () => {
     const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_ledger');
     expect(rows.rows[0].n).toBeGreaterThanOrEqual(1);
   });
+});
+
+describe('a boot that fails while the app is built', () => {
+  it('has migrated and closed the database it opened: the next boot finds it ready', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sb-wiring-'));
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+    const config = (extra: Record<string, string>) =>
+      loadConfig({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        ADMIN_API_KEY: ADMIN_KEY,
+        LOG_LEVEL: 'silent',
+        ...extra,
+      });
+    try {
+      // nothing listens there: Redis is never ready
+      await expect(
+        createGateway(config({ REDIS_URL: 'redis://127.0.0.1:1' }), { logger }),
+      ).rejects.toThrow(/redis not ready/);
+      expect(lines.some((l) => l.includes('applied migrations'))).toBe(true);
+      lines.length = 0;
+      const gw = await createGateway(config({}), { logger });
+      try {
+        expect((await fetch(`${gw.url}/ready`)).status).toBe(200);
+        expect(lines.some((l) => l.includes('applied migrations'))).toBe(false);
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -80,7 +80,9 @@ const databaseProvider: Provider = {
 
 const redisConnectionProvider: Provider = {
   provide: RedisConnection,
-  inject: [STORAGE_OPTIONS],
+  // after the database: Nest builds independent providers concurrently, and a Redis
+  // failure must not leave a database half-opened (or half-migrated) behind
+  inject: [STORAGE_OPTIONS, DATABASE],
   useFactory: async (opts: StorageModuleOptions): Promise<RedisConnection | null> => {
     if (!opts.redisUrl) return null;
     const conn = new RedisConnection(opts.redisUrl, {

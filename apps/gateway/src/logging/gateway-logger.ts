@@ -68,3 +68,27 @@ export class FrameworkChatterAtDebug implements LoggerService {
     this.inner.fatal?.(message, ...optionalParams);
   }
 }
+
+/**
+ * Nest's logger interface over the process logger, for what Nest logs while the
+ * app is being built (before nestjs-pino's logger exists): a boot that fails
+ * there logs in the same format as everything else.
+ */
+export function nestLoggerOver(logger: pino.Logger): LoggerService {
+  const at =
+    (level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal') =>
+    (message: unknown, ...params: unknown[]): void => {
+      const last = params[params.length - 1];
+      const context = typeof last === 'string' ? last : undefined;
+      if (message instanceof Error) logger[level]({ err: message, context }, message.message);
+      else logger[level]({ context }, typeof message === 'string' ? message : String(message));
+    };
+  return {
+    log: at('info'),
+    error: at('error'),
+    warn: at('warn'),
+    debug: at('debug'),
+    verbose: at('trace'),
+    fatal: at('fatal'),
+  };
+}
