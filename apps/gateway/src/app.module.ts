@@ -117,6 +117,129 @@ export const HOT_ROUTES = [
   { path: 'v1/chat/completions', method: RequestMethod.POST },
 ];
 
+/** The process logger under a component name, in the shape the domain libs log to. */
+function logAs(logger: PinoLogger, component: string): StorageLogger {
+  const l = logger.child({ component });
+  return {
+    log: (m: string) => l.info(m),
+    warn: (m: string) => l.warn(m),
+    error: (m: string) => l.error(m),
+  };
+}
+
+/**
+ * One module per domain lib. Identity and rag are imported by other domain
+ * modules too: the same instances, so each exists once.
+ */
+function domainModules(opts: GatewayModuleOptions): DynamicModule[] {
+  const { config } = opts;
+  const identity = IdentityModule.forRootAsync({
+    useFactory: async () => ({
+      oidcIssuer: config.auth.oidc?.issuer,
+      oidcAudience: config.auth.oidc?.audience,
+      oidcJwksUri: config.auth.oidc?.jwksUri,
+      oidcUserIdClaim: config.auth.oidc?.userIdClaim,
+      cognitoUserPoolId: config.auth.cognito?.userPoolId,
+      cognitoClientId: config.auth.cognito?.clientId,
+      apiKeySecret:
+        config.auth.apiKeySecret?.reveal() ?? (await loadOrCreateApiKeySecret(config.dataDir)),
+      bootstrapAdminKey: opts.adminKey,
+    }),
+  });
+  const rag = RagModule.forRoot({
+    embedder: opts.embedder,
+    textSearchConfig: config.rag.textSearchConfig,
+    logger: logAs(opts.logger, 'retrieval'),
+  });
+  return [
+    LlmModule.forRoot(opts.llm),
+    StorageModule.forRoot({
+      database: {
+        url: config.storage.databaseUrl?.reveal(),
+        dataDir: config.dataDir,
+        idleTimeoutMs: config.storage.databasePoolIdleMs,
+      },
+      redisUrl: config.storage.redisUrl?.reveal(),
+      migrations: allMigrations({
+        dimensions: config.rag.embeddingDimensions,
+        textSearchConfig: config.rag.textSearchConfig,
+      }),
+      logger: logAs(opts.logger, 'storage'),
+      track: opts.track,
+    }),
+    identity,
+    RateLimitModule.forRoot({
+      failOpen: config.limits.failOpen,
+      timeoutMs: config.limits.redisTimeoutMs,
+    }),
+    BillingModule.forRootAsync({
+      imports: [identity],
+      inject: [ApiKeyService],
+      useFactory: (apiKeys: ApiKeyService) => ({
+        // a minted key's spend counts against the key that minted it
+        keysUnder: (keyId: string) => apiKeys.descendants(keyId),
+        logger: (component: string) => logAs(opts.logger, component),
+      }),
+    }),
+    DatasourcesModule.forRootAsync({
+      imports: [identity],
+      inject: [AccountService],
+      useFactory: (accounts: AccountService) => ({
+        dataDir: config.dataDir,
+        blobStore: config.storage.blobStore,
+        files: {
+          maxUploadBytes: config.rag.uploadMaxBytes,
+          isMember: (userId: string, accountId: string) => accounts.isMember(userId, accountId),
+        },
+        worker: {
+          enabled: config.rag.ingestionWorker,
+          maxIdlePollMs: config.rag.jobIdlePollMaxMs,
+          listen: config.rag.jobWake === 'listen',
+        },
+        extraction: config.extraction,
+        ssrf: opts.ssrf,
+        logger: logAs(opts.logger, 'ingestion'),
+      }),
+    }),
+    rag,
+    AssistantsModule.forRoot({ imports: [identity, rag] }),
+    ResponsesModule.forRoot({
+      retentionMs: config.responses.retentionMs,
+      purgeIntervalMs: config.responses.purgeIntervalMs,
+      logger: {
+        error: (msg, err) => opts.logger.child({ component: 'responses' }).error({ err }, msg),
+      },
+    }),
+    { module: ConversationsModule },
+  ];
+}
+
+/** The app's own providers: the HTTP edge's services, the chat run, streaming. */
+const appProviders: Provider[] = [
+  ...healthProviders,
+  { provide: ROUTE_CONTROLLERS, useValue: ROUTED_CONTROLLERS },
+  SpendControl,
+  {
+    provide: KillSwitch,
+    inject: [StreamRegistry, REDIS],
+    useFactory: (registry: StreamRegistry, redis: Redis | null) => new KillSwitch(registry, redis),
+  },
+  MetricsService,
+  {
+    provide: ChatTraces,
+    inject: [APP_CONFIG, { token: TRACE_EXPORTER, optional: true }],
+    useFactory: (c: AppConfig, exporter?: SpanExporter) =>
+      new ChatTraces({ ...c.tracing, exporter }),
+  },
+  DrainState,
+  StreamRegistry,
+  EmfService,
+  UsageRecorder,
+  RunChatUseCase,
+  ChatStreamRunner,
+  ConversationChatRecorder,
+];
+
 /**
  * The whole app. Each domain lib contributes one module that owns its resources
  * and their lifecycle; Nest builds them in dependency order and runs their hooks:
@@ -132,38 +255,10 @@ export const HOT_ROUTES = [
 @Module({})
 export class AppModule {
   static forRoot(opts: GatewayModuleOptions): DynamicModule {
-    const { config } = opts;
-    const logAs = (component: string): StorageLogger => {
-      const l = opts.logger.child({ component });
-      return {
-        log: (m: string) => l.info(m),
-        warn: (m: string) => l.warn(m),
-        error: (m: string) => l.error(m),
-      };
-    };
-    const identity = IdentityModule.forRootAsync({
-      useFactory: async () => ({
-        oidcIssuer: config.auth.oidc?.issuer,
-        oidcAudience: config.auth.oidc?.audience,
-        oidcJwksUri: config.auth.oidc?.jwksUri,
-        oidcUserIdClaim: config.auth.oidc?.userIdClaim,
-        cognitoUserPoolId: config.auth.cognito?.userPoolId,
-        cognitoClientId: config.auth.cognito?.clientId,
-        apiKeySecret:
-          config.auth.apiKeySecret?.reveal() ?? (await loadOrCreateApiKeySecret(config.dataDir)),
-        bootstrapAdminKey: opts.adminKey,
-      }),
-    });
-    const rag = RagModule.forRoot({
-      embedder: opts.embedder,
-      textSearchConfig: config.rag.textSearchConfig,
-      logger: logAs('retrieval'),
-    });
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
-        LlmModule.forRoot(opts.llm),
+        ConfigModule.forRoot(opts.config),
         TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }),
         LoggerModule.forRoot({
           pinoHttp: {
@@ -177,92 +272,10 @@ export class AppModule {
           // themselves, and the access log covers every request.
           exclude: HOT_ROUTES,
         }),
-        StorageModule.forRoot({
-          database: {
-            url: config.storage.databaseUrl?.reveal(),
-            dataDir: config.dataDir,
-            idleTimeoutMs: config.storage.databasePoolIdleMs,
-          },
-          redisUrl: config.storage.redisUrl?.reveal(),
-          migrations: allMigrations({
-            dimensions: config.rag.embeddingDimensions,
-            textSearchConfig: config.rag.textSearchConfig,
-          }),
-          logger: logAs('storage'),
-          track: opts.track,
-        }),
-        identity,
-        RateLimitModule.forRoot({
-          failOpen: config.limits.failOpen,
-          timeoutMs: config.limits.redisTimeoutMs,
-        }),
-        BillingModule.forRootAsync({
-          imports: [identity],
-          inject: [ApiKeyService],
-          useFactory: (apiKeys: ApiKeyService) => ({
-            // a minted key's spend counts against the key that minted it
-            keysUnder: (keyId: string) => apiKeys.descendants(keyId),
-            logger: logAs,
-          }),
-        }),
-        DatasourcesModule.forRootAsync({
-          imports: [identity],
-          inject: [AccountService],
-          useFactory: (accounts: AccountService) => ({
-            dataDir: config.dataDir,
-            blobStore: config.storage.blobStore,
-            files: {
-              maxUploadBytes: config.rag.uploadMaxBytes,
-              isMember: (userId: string, accountId: string) => accounts.isMember(userId, accountId),
-            },
-            worker: {
-              enabled: config.rag.ingestionWorker,
-              maxIdlePollMs: config.rag.jobIdlePollMaxMs,
-              listen: config.rag.jobWake === 'listen',
-            },
-            extraction: config.extraction,
-            ssrf: opts.ssrf,
-            logger: logAs('ingestion'),
-          }),
-        }),
-        rag,
-        AssistantsModule.forRoot({ imports: [identity, rag] }),
-        ResponsesModule.forRoot({
-          retentionMs: config.responses.retentionMs,
-          purgeIntervalMs: config.responses.purgeIntervalMs,
-          logger: {
-            error: (msg, err) => opts.logger.child({ component: 'responses' }).error({ err }, msg),
-          },
-        }),
-        ConversationsModule,
+        ...domainModules(opts),
       ],
       controllers: ROUTED_CONTROLLERS,
-      providers: [
-        ...healthProviders,
-        { provide: ROUTE_CONTROLLERS, useValue: ROUTED_CONTROLLERS },
-        SpendControl,
-        {
-          provide: KillSwitch,
-          inject: [StreamRegistry, REDIS],
-          useFactory: (registry: StreamRegistry, redis: Redis | null) =>
-            new KillSwitch(registry, redis),
-        },
-        MetricsService,
-        {
-          provide: ChatTraces,
-          inject: [APP_CONFIG, { token: TRACE_EXPORTER, optional: true }],
-          useFactory: (c: AppConfig, exporter?: SpanExporter) =>
-            new ChatTraces({ ...c.tracing, exporter }),
-        },
-        DrainState,
-        StreamRegistry,
-        EmfService,
-        UsageRecorder,
-        RunChatUseCase,
-        ChatStreamRunner,
-        ConversationChatRecorder,
-        ...(opts.providers ?? []),
-      ],
+      providers: [...appProviders, ...(opts.providers ?? [])],
     };
   }
 }
