@@ -476,8 +476,8 @@ async function main() {
 
     if (want('idle')) {
       log(`idle streams: ${p.idle.count} silent streams through a fresh gateway on PostgreSQL`);
-      // as a production task runs: on PostgreSQL. The embedded database's worker
-      // thread grows and shrinks its own memory, which RSS per stream would count.
+      // as a production task runs: on PostgreSQL. The embedded database's WebAssembly
+      // memory grows and shrinks on its own, which RSS per stream would count.
       const idleDb = await createBenchDatabase();
       const idleGw = await startGateway(dist, sim.url, {
         env: {

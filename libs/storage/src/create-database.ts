@@ -1,6 +1,5 @@
 import type { Database } from './database.port';
 import { PgliteDatabase } from './pglite.database';
-import { PgliteThreadDatabase } from './pglite-thread.database';
 import { PostgresDatabase } from './postgres.database';
 import type { StorageLogger } from './storage.logger';
 
@@ -11,11 +10,6 @@ export interface CreateDatabaseOptions {
   dataDir: string;
   /** embedded database kept in memory only (tests, throwaway demos) */
   inMemory?: boolean;
-  /**
-   * run the embedded database on its own worker thread (default), so its queries
-   * never block the event loop that serves streams; false = on the caller's thread
-   */
-  embeddedThread?: boolean;
   /** PostgreSQL pool size (default 10) */
   poolSize?: number;
   /** ms before an idle pooled PostgreSQL connection is closed (default 30 s) */
@@ -41,11 +35,8 @@ export async function createDatabase(opts: CreateDatabaseOptions): Promise<Datab
       'DATABASE_URL is not set and this build has no embedded database (@electric-sql/pglite): set DATABASE_URL',
     );
   }
-  const embedded = {
+  return PgliteDatabase.create({
     dataDir: opts.inMemory ? undefined : `${opts.dataDir.replace(/\/+$/, '')}/pglite`,
     inMemory: opts.inMemory ?? false,
-  };
-  return (opts.embeddedThread ?? true)
-    ? PgliteThreadDatabase.create(embedded)
-    : PgliteDatabase.create(embedded);
+  });
 }

@@ -1,27 +1,16 @@
 import { waitFor } from '@switchboard/common/testing';
 import type { Database } from './database.port';
-import { PgliteThreadDatabase } from './pglite-thread.database';
-import { createTestPglite, pgliteTemplate } from './testing/pglite-template';
+import { createTestPglite } from './testing/pglite-template';
 import { createTestPostgres, type TestPostgres } from './testing/postgres-test-database';
 
 
 type Adapter = { name: string; open: () => Promise<{ db: Database; done: () => Promise<void> }> };
-
-const openPgliteThread = async () =>
-  PgliteThreadDatabase.create({ inMemory: true, loadDataDir: await pgliteTemplate() });
 
 const adapters: Adapter[] = [
   {
     name: 'pglite',
     open: async () => {
       const db = await createTestPglite();
-      return { db, done: () => db.close() };
-    },
-  },
-  {
-    name: 'pglite on a worker thread',
-    open: async () => {
-      const db = await openPgliteThread();
       return { db, done: () => db.close() };
     },
   },
@@ -127,13 +116,10 @@ describe.each(adapters)('$name database adapter', ({ open }) => {
   });
 });
 
-describe.each([
-  { name: 'in process', open: (): Promise<Database> => createTestPglite() },
-  { name: 'on a worker thread', open: (): Promise<Database> => openPgliteThread() },
-])('pglite specifics ($name)', ({ open }) => {
-  let db: Database;
+describe('pglite specifics', () => {
+  let db: Awaited<ReturnType<typeof createTestPglite>>;
   beforeAll(async () => {
-    db = await open();
+    db = await createTestPglite();
   });
   afterAll(() => db.close());
 
@@ -207,62 +193,6 @@ describe.each([
     await expect(db.listen('Jobs', () => undefined)).rejects.toThrow(
       'invalid notification channel',
     );
-  });
-});
-
-describe('pglite on a worker thread', () => {
-  it('leaves the event loop free while a query runs', async () => {
-    const db = await openPgliteThread();
-    try {
-      let turns = 0;
-      let running = true;
-      const turn = () => {
-        turns++;
-        if (running) setImmediate(turn);
-      };
-      setImmediate(turn);
-      const r = await db.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM generate_series(1, 2000000)',
-      );
-      running = false;
-      expect(r.rows[0].n).toBe(2_000_000);
-      // in process, the WASM query would hold the thread from start to end
-      expect(turns).toBeGreaterThan(10);
-    } finally {
-      await db.close();
-    }
-  });
-
-  it('keeps a dump and reloads it; a closed database refuses calls', async () => {
-    const db = await openPgliteThread();
-    await db.query('CREATE TABLE kept (x int)');
-    await db.query('INSERT INTO kept VALUES (7)');
-    const dump = await db.dumpDataDir();
-    await db.close();
-    await expect(db.query('SELECT 1')).rejects.toThrow(/exited/);
-    expect(db.connectionState().up).toBe(false);
-    const again = await PgliteThreadDatabase.create({ inMemory: true, loadDataDir: dump });
-    try {
-      expect((await again.query('SELECT x FROM kept')).rows).toEqual([{ x: 7 }]);
-    } finally {
-      await again.close();
-    }
-  });
-
-  it('passes SQL errors with their code, in this realm', async () => {
-    const db = await openPgliteThread();
-    try {
-      await db.query('CREATE TABLE u (x int PRIMARY KEY)');
-      await db.query('INSERT INTO u VALUES (1)');
-      const err = await db.query('INSERT INTO u VALUES (1)').then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(Error);
-      expect((err as { code?: string }).code).toBe('23505');
-    } finally {
-      await db.close();
-    }
   });
 });
 

@@ -41,7 +41,7 @@ function pgliteModules() {
  * lives outside the test sandbox, where `instanceof Date` would fail), int8
  * matches the pg adapter, and bytea is a Buffer as with pg.
  */
-export const PARSERS: Record<number, (text: string) => unknown> = {
+const PARSERS: Record<number, (text: string) => unknown> = {
   [INT8_OID]: parseInt8,
   17: (t) => Buffer.from(t.startsWith('\\x') ? t.slice(2) : t, 'hex'),
   114: (t) => JSON.parse(t) as unknown,
@@ -64,7 +64,7 @@ interface PgliteLike {
  * which fails for Dates from another realm (Jest's sandbox), and the server
  * parses the ISO form identically.
  */
-export function normaliseParam(v: unknown): unknown {
+function normaliseParam(v: unknown): unknown {
   if (Object.prototype.toString.call(v) === '[object Date]') return (v as Date).toISOString();
   if (Array.isArray(v)) return v.map(normaliseParam);
   return v;
