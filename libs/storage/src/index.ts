@@ -8,3 +8,4 @@ export { REDIS, RedisConnection } from './redis.connection';
 export { StorageModule } from './storage.module';
 export type { StorageLogger } from './storage.logger';
 export { parseInt8 } from './int8';
+export { parseJson, toDate } from './column-values';

@@ -1,6 +1,6 @@
 import type { Database } from '@switchboard/storage';
 import type { PrincipalLimits } from '../principal';
-import { parseJson, toDate } from './sql-values';
+import { parseJson, toDate } from '@switchboard/storage';
 import type { AccountRecord } from './identity.types';
 
 export interface AccountRepository {

@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '@switchboard/storage';
 import type { PrincipalLimits, Scope } from '../principal';
 import type { ApiKeyRecord } from './identity.types';
-import { parseJson, toDate } from './sql-values';
+import { parseJson, toDate } from '@switchboard/storage';
 
 /** a stored key including its hash; never leaves the identity code */
 export interface ApiKeyRow extends ApiKeyRecord {

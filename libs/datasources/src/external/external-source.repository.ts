@@ -1,4 +1,4 @@
-import type { Database } from '@switchboard/storage';
+import { parseJson, type Database } from '@switchboard/storage';
 import type { ExternalSource } from './external-source.service';
 
 interface SourceRow {
@@ -19,8 +19,7 @@ function toSource(r: SourceRow): ExternalSource {
     name: r.name,
     urlTemplate: r.url_template,
     method: r.method,
-    headers:
-      typeof r.headers === 'string' ? (JSON.parse(r.headers) as Record<string, string>) : r.headers,
+    headers: parseJson(r.headers) ?? {},
     bodyTemplate: r.body_template,
     enabled: r.enabled,
     createdBy: r.created_by,

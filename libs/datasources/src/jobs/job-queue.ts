@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database, Queryable } from '@switchboard/storage';
+import { parseJson, toDate, type Database, type Queryable } from '@switchboard/storage';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'dead';
 
@@ -46,21 +46,19 @@ interface JobRow {
   created_at: Date | string;
 }
 
-const date = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
-
 function toJob<P>(r: JobRow): Job<P> {
   return {
     id: r.id,
     kind: r.kind,
-    payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as P,
+    payload: parseJson(r.payload) as P,
     status: r.status,
     attempts: r.attempts,
     maxAttempts: r.max_attempts,
     runAt: new Date(r.run_at),
-    leaseUntil: date(r.lease_until),
+    leaseUntil: toDate(r.lease_until),
     lockedBy: r.locked_by,
     lastError: r.last_error,
-    deadAt: date(r.dead_at),
+    deadAt: toDate(r.dead_at),
     createdAt: new Date(r.created_at),
   };
 }

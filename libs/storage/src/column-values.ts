@@ -1,4 +1,7 @@
-/** Column values as the two database adapters may return them. */
+/**
+ * Column values as the two database adapters may return them: a timestamp as a
+ * Date or an ISO string, json/jsonb parsed or as text.
+ */
 
 export function toDate(v: Date | string | null): Date | null {
   if (v === null) return null;
