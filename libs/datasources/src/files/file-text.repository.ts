@@ -1,5 +1,5 @@
 import type { Principal } from '@switchboard/auth';
-import type { Database, Queryable } from '@switchboard/storage';
+import { parseJson, type Database, type Queryable } from '@switchboard/storage';
 import type { TextSegment } from '../extraction/extraction.types';
 import { visibilityParams, visibleFilePredicate } from './file-visibility';
 
@@ -46,13 +46,6 @@ export class FileTextRepository {
         WHERE t.file_id = ANY($3::text[]) AND f.status = 'ready' AND ${visibleFilePredicate('f', 1, 2)}`,
       [...visibilityParams(principal), fileIds],
     );
-    return new Map(
-      r.rows.map((row) => [
-        row.file_id,
-        typeof row.segments === 'string'
-          ? (JSON.parse(row.segments) as TextSegment[])
-          : row.segments,
-      ]),
-    );
+    return new Map(r.rows.map((row) => [row.file_id, parseJson(row.segments) ?? []]));
   }
 }
