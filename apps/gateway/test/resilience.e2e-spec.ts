@@ -33,6 +33,7 @@ const MODELS = {
       capabilities: ['chat', 'streaming'],
       fallbacks: ['backup'],
       ttftTimeoutMs: 800,
+      wholeTimeoutMs: 2500,
     },
     {
       id: 'backup',
@@ -146,6 +147,40 @@ describe('retries, fallbacks and the circuit breaker', () => {
     const f = await frames(res);
     expect(f[f.length - 1]).toMatchObject({ model: 'backup', status: 'complete' });
     await waitFor(() => h.sim.stats().aborted === 2);
+  });
+
+  describe('a non-streaming client (the upstream answers whole)', () => {
+    const ask = (text: string) =>
+      postJson(`${h.url}/v1/chat/completions`, {
+        model: 'primary',
+        messages: [{ role: 'user', content: text }],
+      });
+
+    it('asks upstream without streaming and is timed as a whole, not by its first token', async () => {
+      // 1.2 s before the answer: over the 800 ms first-token limit, under the 2.5 s whole limit
+      const res = await ask('hi\n#sim tokens=3 ttft=1200');
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        choices: Array<{ message: { content: string } }>;
+        usage: { completion_tokens: number };
+      };
+      expect(body.choices[0].message.content).toBe('The quick brown');
+      expect(body.usage.completion_tokens).toBe(3);
+      expect(res.headers.get('x-switchboard-model')).toBe('primary');
+      const sent = (await (await fetch(`${h.sim.url}/_sim/requests?limit=1`)).json()) as {
+        requests: Array<{ body: Record<string, unknown> }>;
+      };
+      expect(sent.requests[0].body).toMatchObject({ model: 'primary-upstream', stream: false });
+    });
+
+    it('a hung whole answer times out, is retried, then falls back; the hung calls are aborted', async () => {
+      const res = await ask('hi\n#sim tokens=3 fail=hang failmodel=primary-upstream');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-switchboard-model')).toBe('backup');
+      expect(((await res.json()) as { model: string }).model).toBe('primary');
+      // the primary and its one retry, each cut at the whole-answer limit
+      await waitFor(() => h.sim.stats().aborted === 2);
+    });
   });
 
   it('non-retryable upstream errors are not retried', async () => {

@@ -41,6 +41,8 @@ export type StopCode = Extract<ErrorCode, 'cancelled' | 'draining'>;
 export interface RunControl {
   flow?: FlowControl;
   stop$: Observable<StopCode>;
+  /** the client reads the answer whole: model calls may ask upstream for a non-streaming answer */
+  whole?: boolean;
 }
 
 export type RunStatus = AttemptStatus;

@@ -219,7 +219,7 @@ export class RunChatUseCase {
                 { messages, params },
                 run.attempts,
                 record,
-                run.control.flow,
+                run.control,
               ),
             ),
           ).subscribe({

@@ -65,6 +65,8 @@ export interface AppConfig {
       retryDeadlineMs: number;
       ttftTimeoutMs: number;
       idleTimeoutMs: number;
+      /** a non-streaming upstream call, from request to complete answer */
+      wholeTimeoutMs: number;
       breakerThreshold: number;
       breakerCooldownMs: number;
     };
@@ -249,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         retryDeadlineMs: e.UPSTREAM_RETRY_DEADLINE_SECONDS * 1000,
         ttftTimeoutMs: e.UPSTREAM_TTFT_TIMEOUT_SECONDS * 1000,
         idleTimeoutMs: e.UPSTREAM_IDLE_TIMEOUT_SECONDS * 1000,
+        wholeTimeoutMs: e.UPSTREAM_WHOLE_ANSWER_TIMEOUT_SECONDS * 1000,
         breakerThreshold: e.BREAKER_FAILURE_THRESHOLD,
         breakerCooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,
       },

@@ -122,6 +122,8 @@ export const envSchema = z.object({
   UPSTREAM_RETRY_DEADLINE_SECONDS: intInRange(30, 1, 600),
   UPSTREAM_TTFT_TIMEOUT_SECONDS: intInRange(60, 1, 3600),
   UPSTREAM_IDLE_TIMEOUT_SECONDS: intInRange(60, 1, 3600),
+  /** a non-streaming upstream answer (for a non-streaming client) has no tokens to time: one limit */
+  UPSTREAM_WHOLE_ANSWER_TIMEOUT_SECONDS: intInRange(600, 1, 3600),
   BREAKER_FAILURE_THRESHOLD: intInRange(5, 1, 1000),
   BREAKER_COOLDOWN_SECONDS: intInRange(30, 1, 3600),
   /** Serve models from an already running simulator instead of starting one in-process. */

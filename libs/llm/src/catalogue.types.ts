@@ -46,4 +46,6 @@ export interface CatalogueModel {
   ttftTimeoutMs?: number;
   /** per-model inter-token idle timeout, ms */
   idleTimeoutMs?: number;
+  /** per-model limit of a non-streaming upstream call (a client reading the answer whole), ms */
+  wholeTimeoutMs?: number;
 }

@@ -53,6 +53,12 @@ export class LlmService {
     return p;
   }
 
+  /** Whether the model's provider answers this request in one non-streaming call when asked. */
+  answersWhole(model: CatalogueModel, request: Omit<ProviderChatRequest, 'upstreamModel'>): boolean {
+    const p = this.providerFor(model);
+    return p.answersWhole?.({ ...request, upstreamModel: model.upstreamModel }) ?? false;
+  }
+
   /** One upstream attempt against one model (retries and fallbacks wrap this). */
   stream(
     model: CatalogueModel,

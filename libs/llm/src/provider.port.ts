@@ -7,6 +7,12 @@ export interface StreamOptions {
   /** aborted when the caller goes away; adapters also abort on unsubscribe */
   signal?: AbortSignal;
   flow?: FlowControl;
+  /**
+   * The caller reads the answer whole (a non-streaming client): an adapter whose
+   * `answersWhole(request)` is true asks upstream for one non-streaming answer
+   * and emits it in as few events as it can; others stream as usual.
+   */
+  whole?: boolean;
 }
 
 /**
@@ -21,6 +27,12 @@ export interface LlmProvider {
   readonly name: string;
   readonly simulated: boolean;
   stream(request: ProviderChatRequest, options?: StreamOptions): Observable<ChatEvent>;
+  /**
+   * Whether `stream(request, { whole: true })` makes one non-streaming upstream
+   * call: no token arrives before the answer is complete, so the caller times
+   * the call as a whole, not by its first token.
+   */
+  answersWhole?(request: ProviderChatRequest): boolean;
   /** optional capability; adapters without it throw `unsupported_capability` */
   embed?(
     upstreamModel: string,

@@ -134,7 +134,7 @@ export class ChatStreamRunner {
     const events: PipelineEvent[] = [];
     let error: AppError | undefined;
     let summary: RunSummary | undefined;
-    const sub = this.runChat.execute(input, { stop$ }).subscribe({
+    const sub = this.runChat.execute(input, { stop$, whole: true }).subscribe({
       next: (ev) => {
         if (ev.type === 'admitted') {
           for (const [k, v] of Object.entries(ev.headers)) res.setHeader(k, v);

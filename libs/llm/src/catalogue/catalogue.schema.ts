@@ -32,6 +32,7 @@ export const catalogueModelSchema = z
     simulated: z.boolean().optional(),
     ttftTimeoutMs: z.number().int().positive().optional(),
     idleTimeoutMs: z.number().int().positive().optional(),
+    wholeTimeoutMs: z.number().int().positive().optional(),
   })
   .refine(
     (m) =>

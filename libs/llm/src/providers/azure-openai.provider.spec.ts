@@ -13,6 +13,7 @@ const ctx = describeProviderContract('Azure OpenAI', (url) => ({
   embeddingModel: 'text-embedding-3-small',
   embeddingDimensions: 1536,
   reportsReasoning: true,
+  answersWhole: true,
 }));
 
 describe('Azure OpenAI adapter', () => {

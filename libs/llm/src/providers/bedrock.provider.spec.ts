@@ -37,6 +37,7 @@ const ctx = describeProviderContract('Bedrock', (url) => {
     embeddingDimensions: 1024,
     // Bedrock folds reasoning into outputTokens and reports no separate count.
     reportsReasoning: false,
+    answersWhole: false,
     close: () => client.destroy(),
   };
 });

@@ -144,6 +144,40 @@ function describeError(payload: unknown, fallback: string): { message: string; c
 }
 
 /**
+ * Reads a non-streaming answer's JSON body whole, refusing more than
+ * `MAX_EVENT_BYTES` without buffering the rest. An `{error}` body (some servers
+ * answer 200 with one) and a body that is not a JSON object fail as
+ * `ChatCompletionsError`.
+ */
+export async function readChatJson(body: Readable): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_EVENT_BYTES) {
+      body.destroy();
+      throw new ChatCompletionsError(
+        `answer larger than ${MAX_EVENT_BYTES} bytes`,
+        undefined,
+        undefined,
+        undefined,
+      );
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks, size).toString('utf8');
+  const payload = parseJson(text);
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw new ChatCompletionsError('malformed answer JSON', undefined, undefined, undefined);
+  const rec = payload as Record<string, unknown>;
+  if (rec.error !== undefined && rec.error !== null) {
+    const { message, code } = describeError(rec, text);
+    throw new ChatCompletionsError(message, undefined, code, undefined);
+  }
+  return rec;
+}
+
+/**
  * Feeds an SSE body to `onJson` one parsed `data:` payload at a time until
  * `[DONE]`, an error event, or the end of the body. Multi-line `data:` fields
  * are joined with newlines (WHATWG SSE), comments and `retry:` are ignored, a

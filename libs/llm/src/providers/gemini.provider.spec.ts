@@ -29,6 +29,7 @@ const ctx = describeProviderContract('Gemini', (url) => ({
   embeddingModel: 'gemini-embedding-001',
   embeddingDimensions: 3072,
   reportsReasoning: true,
+  answersWhole: false,
 }));
 
 interface GeminiBody {

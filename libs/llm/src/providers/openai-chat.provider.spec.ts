@@ -28,6 +28,7 @@ const ctx = describeProviderContract('OpenAI', (url) => {
     embeddingModel: 'text-embedding-3-small',
     embeddingDimensions: 1536,
     reportsReasoning: true,
+    answersWhole: true,
     close: () => void provider.close(),
   };
 });
@@ -252,6 +253,58 @@ describe('OpenAI adapter over HTTP: SSE edge cases and failures', () => {
     await waitFor(() => upstream.aborted === abortedBefore + 1, 5_000);
     expect(seen).toEqual([]);
     expect(settled).toBe(false);
+  });
+
+  describe('whole answers', () => {
+    const askWhole = () =>
+      provider.stream(
+        { upstreamModel: 'm', messages: [{ role: 'user', content: 'hi' }] },
+        { whole: true },
+      );
+    const json = (body: string, status = 200) => {
+      upstream.handler = (req, res) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(body);
+      };
+    };
+
+    it('asks for JSON and maps content, usage and finish', async () => {
+      let accept: string | undefined;
+      upstream.handler = (req, res) => {
+        accept = req.headers.accept;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            choices: [{ index: 0, message: { content: 'Hé là' }, finish_reason: 'length' }],
+            usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 },
+          }),
+        );
+      };
+      const events = await collect(askWhole());
+      expect(accept).toBe('application/json');
+      expect(events).toEqual([
+        { type: 'text', text: 'Hé là' },
+        {
+          type: 'usage',
+          usage: { inputTokens: 4, cachedInputTokens: 0, outputTokens: 2, reasoningTokens: 0 },
+        },
+        { type: 'finish', reason: 'length' },
+      ]);
+    });
+
+    it('an error object in a 200 body, a body that is not JSON and an answer without a choice fail', async () => {
+      json('{"error":{"message":"model overloaded","code":"server_error"}}');
+      const overloaded = await collectUntilError(askWhole());
+      expect(overloaded.events).toEqual([]);
+      expect(overloaded.error).toBeInstanceOf(UpstreamError);
+      expect((overloaded.error as UpstreamError).detail).toContain('model overloaded');
+      json('<html>bad gateway</html>');
+      const garbled = await collectUntilError(askWhole());
+      expect((garbled.error as UpstreamError).detail).toContain('malformed answer JSON');
+      json('{"choices":[]}');
+      const empty = await collectUntilError(askWhole());
+      expect(empty.error).toMatchObject({ code: 'upstream_disconnected' });
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { messageText } from '../message-text';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
 import type {
+  ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
@@ -21,6 +22,7 @@ import { AppError } from '@switchboard/common';
 import {
   ChatCompletionsError,
   ChatCompletionsTransport,
+  readChatJson,
   readChatSse,
   type ChatCompletionsEndpoint,
 } from './chat-completions.transport';
@@ -182,6 +184,12 @@ export interface OpenAiChatProviderOptions {
   maxArtifactBytes?: number;
 }
 
+/** Where one model's streamed and whole answers are asked for. */
+interface ModelEndpoints {
+  stream: ChatCompletionsEndpoint;
+  whole: ChatCompletionsEndpoint;
+}
+
 /** One upstream call in flight: where its events go and whether any went out. */
 interface UpstreamCall {
   emit(e: ChatEvent): void;
@@ -235,7 +243,7 @@ export class OpenAiChatProvider implements LlmProvider {
   /** Chat Completions go over undici; the SDK serves everything else. */
   readonly #transport: ChatCompletionsTransport;
   /** URL and headers per upstream model, as the SDK client builds them */
-  readonly #endpoints = new Map<string, ChatCompletionsEndpoint>();
+  readonly #endpoints = new Map<string, ModelEndpoints>();
 
   constructor(opts: OpenAiChatProviderOptions) {
     this.maxArtifactBytes = opts.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
@@ -266,7 +274,9 @@ export class OpenAiChatProvider implements LlmProvider {
       const run = () =>
         request.hostedTools?.length
           ? this.#runResponses(request, call)
-          : this.#runChat(request, call);
+          : options.whole
+            ? this.#runWhole(request, call)
+            : this.#runChat(request, call);
 
       // Set before the last event goes out: completing runs the teardown, which
       // must not abort (and allocate a DOMException for) a call that is over.
@@ -303,10 +313,16 @@ export class OpenAiChatProvider implements LlmProvider {
     });
   }
 
+  /** Chat Completions with a streamed answer, unless hosted tools need the Responses API. */
+  answersWhole(request: ProviderChatRequest): boolean {
+    return !request.hostedTools?.length;
+  }
+
   /** Chat Completions: the protocol of every OpenAI-compatible server. */
   async #runChat(request: ProviderChatRequest, call: UpstreamCall) {
     const params = this.params(request);
-    const endpoint = this.#endpoints.get(params.model) ?? (await this.#endpoint(params.model));
+    const endpoint = (this.#endpoints.get(params.model) ?? (await this.#endpoint(params.model)))
+      .stream;
     const res = await this.#transport.send(endpoint, JSON.stringify(params), call.signal);
     let finish: FinishReason | undefined;
     const onChunk = (payload: Record<string, unknown>) => {
@@ -333,11 +349,42 @@ export class OpenAiChatProvider implements LlmProvider {
   }
 
   /**
+   * Chat Completions answered in one JSON body, for a client that reads the
+   * answer whole: one parse instead of one per token. The events are the ones a
+   * stream of the same answer gives, text and each tool call in one piece.
+   */
+  async #runWhole(request: ProviderChatRequest, call: UpstreamCall) {
+    const { stream_options: _streaming, ...streamed } = this.params(request);
+    const params = { ...streamed, stream: false };
+    const endpoint = (this.#endpoints.get(params.model) ?? (await this.#endpoint(params.model)))
+      .whole;
+    const res = await this.#transport.send(endpoint, JSON.stringify(params), call.signal);
+    const answer = (await readChatJson(res.body)) as unknown as Partial<ChatCompletion>;
+    if (call.signal.aborted) return undefined;
+    const choice = answer.choices?.[0];
+    const message = choice?.message;
+    call.started = true;
+    if (message?.content) call.emit({ type: 'text', text: message.content });
+    message?.tool_calls?.forEach((tc, index) => {
+      if (tc.type === 'function')
+        call.emit({
+          type: 'tool_call',
+          index,
+          id: tc.id,
+          name: tc.function.name,
+          argumentsDelta: tc.function.arguments,
+        });
+    });
+    if (answer.usage) call.emit({ type: 'usage', usage: usageFromOpenAi(answer.usage) });
+    return choice?.finish_reason ? finishFromOpenAi(choice.finish_reason) : undefined;
+  }
+
+  /**
    * The SDK client decides the URL (base URL, Azure deployment path and
    * api-version) and headers (key, organisation, default headers); they are the
    * same for every request to a model, so they are built once per model.
    */
-  async #endpoint(model: string): Promise<ChatCompletionsEndpoint> {
+  async #endpoint(model: string): Promise<ModelEndpoints> {
     const built = await this.client.buildRequest({
       method: 'post',
       path: '/chat/completions',
@@ -348,10 +395,13 @@ export class OpenAiChatProvider implements LlmProvider {
     new Headers(built.req.headers).forEach((value, name) => {
       if (name !== 'content-length') headers[name] = value;
     });
-    headers.accept = 'text/event-stream';
-    const endpoint = { url: new URL(built.url), headers };
-    this.#endpoints.set(model, endpoint);
-    return endpoint;
+    const url = new URL(built.url);
+    const endpoints = {
+      stream: { url, headers: { ...headers, accept: 'text/event-stream' } },
+      whole: { url, headers: { ...headers, accept: 'application/json' } },
+    };
+    this.#endpoints.set(model, endpoints);
+    return endpoints;
   }
 
   /**

@@ -27,6 +27,8 @@ export interface ContractTarget {
   embeddingDimensions: number;
   /** whether the upstream reports reasoning tokens apart from output tokens */
   reportsReasoning: boolean;
+  /** whether the adapter asks upstream for a non-streaming answer when the caller reads it whole */
+  answersWhole: boolean;
   close?(): void;
 }
 
@@ -256,6 +258,99 @@ export function describeProviderContract(
       expect(sim.stats().started).toBe(0);
       await firstValueFrom(source);
       expect(sim.stats().started).toBe(1);
+    });
+
+    describe('asked for a whole answer (a non-streaming client)', () => {
+      const whole = (messages: ChatMessage[], extra: Partial<ProviderChatRequest> = {}) => {
+        const req = request(messages, extra);
+        return {
+          source: target.provider.stream(req, { whole: true }),
+          answersWhole: target.provider.answersWhole?.(req) ?? false,
+        };
+      };
+
+      it('gives the same text, the exact usage and finish; a whole answer is asked for without streaming', async () => {
+        const user = 'Hello there\n#sim tokens=5 cached=7 reasoning=3';
+        const { source, answersWhole } = whole([{ role: 'user', content: user }]);
+        const events = await collect(source);
+        expect(textOf(events)).toBe('The quick brown fox jumps');
+        expect(events.slice(-2)).toEqual([
+          {
+            type: 'usage',
+            usage: {
+              inputTokens: promptTokens([{ role: 'user', text: user }]) + 7,
+              cachedInputTokens: 7,
+              outputTokens: 5 + 3,
+              reasoningTokens: target.reportsReasoning ? 3 : 0,
+            },
+          },
+          { type: 'finish', reason: 'stop' },
+        ]);
+        const [sent] = await ctx.requests();
+        const body = sent.body as Record<string, unknown>;
+        expect(answersWhole).toBe(target.answersWhole);
+        if (answersWhole) {
+          expect(events.filter((e) => e.type === 'text')).toHaveLength(1);
+          expect(body.stream).toBe(false);
+          expect(body.stream_options).toBeUndefined();
+        }
+      });
+
+      it('gives a tool call whole, with its id, name and arguments', async () => {
+        const { source } = whole(
+          [{ role: 'user', content: 'Weather?\n#sim tool=get_weather args={"city":"Paris"}' }],
+          { tools: [WEATHER_TOOL] },
+        );
+        const events = await collect(source);
+        const calls = toolCallsOf(events);
+        expect(calls).toHaveLength(1);
+        expect(calls[0].id).not.toBe('');
+        expect(calls[0].name).toBe('get_weather');
+        expect(JSON.parse(calls[0].arguments)).toEqual({ city: 'Paris' });
+        expect(events.at(-1)).toEqual({ type: 'finish', reason: 'tool_calls' });
+        expect(events.filter((e) => e.type === 'usage')).toHaveLength(1);
+      });
+
+      it('maps 429 with Retry-After and 500 as a streamed call does', async () => {
+        const limited = await collectUntilError(
+          whole([{ role: 'user', content: '#sim fail=429' }]).source,
+        );
+        expect(limited.events).toEqual([]);
+        expect(limited.error).toBeInstanceOf(UpstreamError);
+        expect(limited.error).toMatchObject({
+          code: 'upstream_rate_limited',
+          retryable: true,
+          upstreamStatus: 429,
+          extra: { retryAfterSeconds: 1 },
+        });
+        const failed = await collectUntilError(
+          whole([{ role: 'user', content: '#sim fail=500' }]).source,
+        );
+        expect(failed.error).toMatchObject({
+          code: 'upstream_error',
+          retryable: true,
+          upstreamStatus: 500,
+        });
+      });
+
+      it('a connection cut before the answer is a retryable failure with no events', async () => {
+        const { events, error } = await collectUntilError(
+          whole([{ role: 'user', content: '#sim fail=drop' }]).source,
+        );
+        expect(events).toEqual([]);
+        expect(error).toBeInstanceOf(UpstreamError);
+        expect((error as UpstreamError).retryable).toBe(true);
+      });
+
+      it('unsubscribing while the answer is pending aborts the upstream request', async () => {
+        const sub = whole([{ role: 'user', content: '#sim fail=hang' }]).source.subscribe({
+          error: () => undefined,
+        });
+        await waitFor(() => sim.stats().open === 1, 5000);
+        sub.unsubscribe();
+        await waitFor(() => sim.stats().aborted === 1, 5000);
+        expect(sim.stats()).toMatchObject({ open: 0, completed: 0, aborted: 1 });
+      });
     });
 
     it('embeds texts into the vectors the upstream returns, in input order, with an input token count', async () => {

@@ -36,6 +36,8 @@ export type CallEvent = ChatEvent | UpstreamFirstToken;
 export interface CallChain {
   request: CallRequest;
   flow?: FlowControl;
+  /** the client reads the answer whole: providers that can answer whole are asked to */
+  whole?: boolean;
   /** the model, then its served fallbacks */
   plan: ServedModel[];
   promptEstimate: number;
@@ -86,11 +88,12 @@ export class ResilientCaller {
     request: CallRequest,
     attempts: CallAttempt[],
     record: (a: CallAttempt) => void,
-    flow?: FlowControl,
+    control: { flow?: FlowControl; whole?: boolean } = {},
   ): CallChain {
     return {
       request,
-      flow,
+      flow: control.flow,
+      whole: control.whole,
       plan: this.plan(modelId, request),
       promptEstimate: estimatePromptTokens(request.messages, request.params.tools),
       deadline: performance.now() + this.settings.retryDeadlineMs,
@@ -156,16 +159,18 @@ export class ResilientCaller {
   #stream(chain: CallChain, attempt: CallAttempt): Observable<CallEvent> {
     const { request, flow } = chain;
     const model = attempt.model;
-    return this.llm
-      .stream(model, { ...request.params, messages: request.messages }, { flow })
-      .pipe(
-        upstreamTimeouts<ChatEvent>(
-          model.ttftTimeoutMs ?? this.settings.ttftTimeoutMs,
-          model.idleTimeoutMs ?? this.settings.idleTimeoutMs,
-          flow,
-        ),
-        (source: Observable<ChatEvent>) => this.#track(source, attempt),
-      );
+    const call = { ...request.params, messages: request.messages };
+    // a whole answer has no first token before the end: one limit for the call
+    const whole = chain.whole === true && this.llm.answersWhole(model, call);
+    const wholeMs = model.wholeTimeoutMs ?? this.settings.wholeTimeoutMs;
+    return this.llm.stream(model, call, { flow, whole }).pipe(
+      upstreamTimeouts<ChatEvent>(
+        whole ? wholeMs : (model.ttftTimeoutMs ?? this.settings.ttftTimeoutMs),
+        whole ? wholeMs : (model.idleTimeoutMs ?? this.settings.idleTimeoutMs),
+        flow,
+      ),
+      (source: Observable<ChatEvent>) => this.#track(source, attempt),
+    );
   }
 
   /** Hand-rolled: this runs per token, so no per-event allocations. */
