@@ -1,7 +1,6 @@
 import type { Admission } from '@switchboard/billing';
 import type { AppError } from '@switchboard/common';
 import type { CallAttempt } from '@switchboard/llm';
-import { tap, type Observable } from 'rxjs';
 import type { ChatRunInput, PipelineEvent, RunControl, StopCode } from './chat-run.types';
 
 /**
@@ -12,8 +11,7 @@ export class ChatRunState {
   /** every upstream call of the request, in order */
   readonly attempts: CallAttempt[] = [];
   readonly abort = new AbortController();
-  /** the external stop (kill switch, drain), remembered when it comes */
-  readonly stop$: Observable<StopCode>;
+  /** the external stop (kill switch, drain), once it came */
   stopCode?: StopCode;
   failed?: AppError;
   admission?: Admission;
@@ -32,6 +30,5 @@ export class ChatRunState {
     readonly control: RunControl,
   ) {
     this.accountId = input.accountId;
-    this.stop$ = control.stop$.pipe(tap((c) => (this.stopCode = c)));
   }
 }

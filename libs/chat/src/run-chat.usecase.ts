@@ -19,19 +19,7 @@ import {
   type ChatEvent,
 } from '@switchboard/llm';
 import { ChatTraces } from '@switchboard/observability';
-import {
-  Observable,
-  catchError,
-  concat,
-  defer,
-  filter,
-  finalize,
-  from,
-  mergeMap,
-  of,
-  switchMap,
-  takeUntil,
-} from 'rxjs';
+import { Observable, type Observer, type Subscription } from 'rxjs';
 import { ChatRunState } from './chat-run.state';
 import type { ChatRunInput, PipelineEvent, RunControl } from './chat-run.types';
 import { closeLast, holdMicros, summaryOf, totalOf, type PlannedCall } from './run-accounting';
@@ -74,33 +62,59 @@ export class RunChatUseCase {
     this.#caller = new ResilientCaller(llm, config.llm.resilience);
   }
 
+  /**
+   * Admission headers, the assistant's answer until it ends, fails or the run
+   * is stopped (an error frame for a failure), then the end frame. Hand-rolled
+   * instead of operators: every open stream holds this for its whole life.
+   */
   execute(input: ChatRunInput, control: RunControl): Observable<PipelineEvent> {
-    return defer(() => {
+    return new Observable<PipelineEvent>((out) => {
       const run = new ChatRunState(input, control);
-      return concat(
-        this.#answer(run).pipe(
-          catchError((e: unknown) => {
-            run.failed = toAppError(e);
-            return of<PipelineEvent>({ type: 'error', error: run.failed });
-          }),
-        ),
-        defer(() => this.#end(run)).pipe(mergeMap((evs) => from(evs))),
-        // Runs once on complete, error or unsubscribe (client gone).
-      ).pipe(finalize(() => this.#settle(run)));
+      let answer: Subscription | undefined;
+      let answered = false;
+      const end = (): void => {
+        if (answered) return;
+        answered = true;
+        answer?.unsubscribe();
+        stop.unsubscribe();
+        this.#end(run).then(
+          (events) => {
+            for (const ev of events) out.next(ev);
+            out.complete();
+          },
+          (e: unknown) => out.error(e),
+        );
+      };
+      const fail = (e: unknown): void => {
+        if (answered) return;
+        run.failed = toAppError(e);
+        out.next({ type: 'error', error: run.failed });
+        end();
+      };
+      // an external stop ends the answer where it is; the end frame follows
+      const stop = control.stop$.subscribe((code) => {
+        run.stopCode ??= code;
+        end();
+      });
+      if (!answered)
+        this.#setUp(run).then((setup) => {
+          if (answered || out.closed) return;
+          out.next({ type: 'admitted', headers: setup.headers });
+          answer = this.#stream(run, setup, {
+            next: (ev) => out.next(ev),
+            error: fail,
+            complete: end,
+          });
+          if (answered) answer.unsubscribe();
+        }, fail);
+      // once, on the end, a failure or the client leaving
+      return () => {
+        answered = true;
+        answer?.unsubscribe();
+        stop.unsubscribe();
+        this.#settle(run);
+      };
     });
-  }
-
-  /** Admission headers, then the assistant's answer, until the run is stopped. */
-  #answer(run: ChatRunState): Observable<PipelineEvent> {
-    return defer(() => this.#setUp(run)).pipe(
-      switchMap((setup) =>
-        concat(
-          of<PipelineEvent>({ type: 'admitted', headers: setup.headers }),
-          this.#stream(run, setup),
-        ),
-      ),
-      takeUntil(run.stop$),
-    );
   }
 
   /** Context, assistant and admission, in that order: the hold needs the assistant's plan. */
@@ -161,45 +175,45 @@ export class RunChatUseCase {
   /**
    * The assistant's answer. Status and state frames wait for the first upstream
    * token: until then a failure can still be answered with a real HTTP status.
+   * The assistant's own usage summary is dropped: the ledger has every call's.
    */
-  #stream(run: ChatRunState, setup: RunSetup): Observable<PipelineEvent> {
-    return new Observable<PipelineEvent>((out) => {
-      let held: PipelineEvent[] | undefined = [...setup.prepared.events];
-      const release = () => {
-        const h = held;
-        held = undefined;
-        for (const e of h ?? []) out.next(e);
-      };
-      run.sink = (ev) => {
-        out.next(ev);
-        release();
-      };
-      const s = setup.assistant
-        .run({ ...setup.runContext, caller: this.#modelCaller(run), signal: run.abort.signal })
-        // the ledger has every call's usage; the assistant's summary is not needed
-        .pipe(filter((ev) => ev.type !== 'usage'))
-        .subscribe({
-          next: (ev) => {
-            if (held && (ev.type === 'state' || ev.type === 'status')) held.push(ev);
-            else {
-              release();
-              out.next(ev);
-            }
-          },
-          error: (e: unknown) => {
-            held = undefined;
-            out.error(e);
-          },
-          complete: () => {
+  #stream(
+    run: ChatRunState,
+    setup: RunSetup,
+    out: Required<Observer<PipelineEvent>>,
+  ): Subscription {
+    let held: PipelineEvent[] | undefined = [...setup.prepared.events];
+    const release = () => {
+      const h = held;
+      held = undefined;
+      for (const e of h ?? []) out.next(e);
+    };
+    run.sink = (ev) => {
+      out.next(ev);
+      release();
+    };
+    const s = setup.assistant
+      .run({ ...setup.runContext, caller: this.#modelCaller(run), signal: run.abort.signal })
+      .subscribe({
+        next: (ev) => {
+          if (ev.type === 'usage') return;
+          if (held && (ev.type === 'state' || ev.type === 'status')) held.push(ev);
+          else {
             release();
-            out.complete();
-          },
-        });
-      return () => {
-        run.sink = undefined;
-        s.unsubscribe();
-      };
-    });
+            out.next(ev);
+          }
+        },
+        error: (e: unknown) => {
+          held = undefined;
+          out.error(e);
+        },
+        complete: () => {
+          release();
+          out.complete();
+        },
+      });
+    s.add(() => (run.sink = undefined));
+    return s;
   }
 
   /**
@@ -212,27 +226,21 @@ export class RunChatUseCase {
     return {
       call: (modelId, messages, params) =>
         new Observable<ChatEvent>((out) =>
-          defer(() =>
-            this.#caller.call(
-              this.#caller.chain(
-                modelId,
-                { messages, params },
-                run.attempts,
-                record,
-                run.control,
-              ),
-            ),
-          ).subscribe({
-            next: (ev: CallEvent) => {
-              if (ev.type !== 'upstream_first_token') out.next(ev);
-              else if (!run.firstTokenSeen) {
-                run.firstTokenSeen = true;
-                run.sink?.(ev);
-              }
-            },
-            error: (e: unknown) => out.error(e),
-            complete: () => out.complete(),
-          }),
+          this.#caller
+            .call(
+              this.#caller.chain(modelId, { messages, params }, run.attempts, record, run.control),
+            )
+            .subscribe({
+              next: (ev: CallEvent) => {
+                if (ev.type !== 'upstream_first_token') out.next(ev);
+                else if (!run.firstTokenSeen) {
+                  run.firstTokenSeen = true;
+                  run.sink?.(ev);
+                }
+              },
+              error: (e: unknown) => out.error(e),
+              complete: () => out.complete(),
+            }),
         ),
     };
   }

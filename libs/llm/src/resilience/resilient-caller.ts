@@ -1,6 +1,6 @@
 import { AppError, toAppError } from '@switchboard/common';
 import type { AppConfig } from '@switchboard/config';
-import { Observable, catchError, defer, switchMap, throwError, timer } from 'rxjs';
+import { Observable, type Observer, type Subscription } from 'rxjs';
 import type { ServedModel } from '../llm.service';
 import type { ChatEvent } from '../chat.types';
 import { backoffMs, CircuitBreaker } from '../circuit-breaker';
@@ -17,7 +17,7 @@ import {
   skipsToFallback,
   type CallRequest,
 } from './call-policy';
-import { upstreamTimeouts } from './upstream-timeouts';
+import { UpstreamTimer } from './upstream-timeouts';
 
 export type ResilienceSettings = AppConfig['llm']['resilience'];
 
@@ -102,28 +102,54 @@ export class ResilientCaller {
     };
   }
 
-  /** Runs the chain from its primary model. Cold: nothing happens until subscribed. */
+  /**
+   * Runs the chain from its primary model. Cold: nothing happens until
+   * subscribed; unsubscribing stops the attempt in flight or the retry wait.
+   * Hand-rolled instead of operators: one run holds one of these per model
+   * call for as long as the answer streams.
+   */
   call(chain: CallChain): Observable<CallEvent> {
-    return this.#attempt(chain, { modelIdx: 0, retry: 0 });
-  }
-
-  #attempt(chain: CallChain, at: Position): Observable<CallEvent> {
-    let called = false;
-    return defer(() => {
-      const attempt = this.#open(chain, at.modelIdx);
-      called = true;
-      return this.#stream(chain, attempt).pipe(
-        catchError((e: unknown) => this.#failed(chain, at, attempt, toAppError(e))),
-      );
-    }).pipe(
-      catchError((e: unknown) => {
-        // Errors from an upstream call were already handled (retried or final).
-        const err = toAppError(e);
-        if (called || !skipsToFallback(err, at.modelIdx, chain.plan.length))
-          return throwError(() => err);
-        return this.#attempt(chain, { modelIdx: at.modelIdx + 1, retry: 0 });
-      }),
-    );
+    return new Observable<CallEvent>((out) => {
+      let current: Subscription | undefined;
+      let wait: NodeJS.Timeout | undefined;
+      let attempts = 0;
+      const start = (at: Position): void => {
+        const mine = ++attempts;
+        let attempt: CallAttempt;
+        try {
+          attempt = this.#open(chain, at.modelIdx);
+        } catch (e: unknown) {
+          // the model cannot start (circuit open, prompt too long): maybe a fallback can
+          const err = toAppError(e);
+          if (skipsToFallback(err, at.modelIdx, chain.plan.length))
+            start({ modelIdx: at.modelIdx + 1, retry: 0 });
+          else out.error(err);
+          return;
+        }
+        const sub = this.#stream(chain, attempt, {
+          next: (ev) => out.next(ev),
+          error: (e) => {
+            const err = toAppError(e);
+            const next = this.#failed(chain, at, attempt, err);
+            if (!next) out.error(err);
+            else if (next.waitMs > 0)
+              wait = setTimeout(() => {
+                wait = undefined;
+                start(next.at);
+              }, next.waitMs);
+            else start(next.at);
+          },
+          complete: () => out.complete(),
+        });
+        // an attempt that failed at once may already have started the next one
+        if (mine === attempts) current = sub;
+      };
+      start({ modelIdx: 0, retry: 0 });
+      return () => {
+        clearTimeout(wait);
+        current?.unsubscribe();
+      };
+    });
   }
 
   /** Checks the model can start now and books a new attempt on it. */
@@ -156,50 +182,62 @@ export class ResilientCaller {
     return attempt;
   }
 
-  #stream(chain: CallChain, attempt: CallAttempt): Observable<CallEvent> {
+  /**
+   * One attempt: the provider's stream under the first-token and idle limits,
+   * tracked into `attempt` (usage, finish, output so far) on the way through.
+   * Runs per token, so no operators and no per-event allocations.
+   */
+  #stream(
+    chain: CallChain,
+    attempt: CallAttempt,
+    out: Required<Observer<CallEvent>>,
+  ): Subscription {
     const { request, flow } = chain;
     const model = attempt.model;
     const call = { ...request.params, messages: request.messages };
     // a whole answer has no first token before the end: one limit for the call
     const whole = chain.whole === true && this.llm.answersWhole(model, call);
     const wholeMs = model.wholeTimeoutMs ?? this.settings.wholeTimeoutMs;
-    return this.llm.stream(model, call, { flow, whole }).pipe(
-      upstreamTimeouts<ChatEvent>(
-        whole ? wholeMs : (model.ttftTimeoutMs ?? this.settings.ttftTimeoutMs),
-        whole ? wholeMs : (model.idleTimeoutMs ?? this.settings.idleTimeoutMs),
-        flow,
-      ),
-      (source: Observable<ChatEvent>) => this.#track(source, attempt),
+    const timer = new UpstreamTimer(
+      whole ? wholeMs : (model.ttftTimeoutMs ?? this.settings.ttftTimeoutMs),
+      whole ? wholeMs : (model.idleTimeoutMs ?? this.settings.idleTimeoutMs),
+      flow,
+      // fires from a timer, after `upstream` below is set
+      (e) => {
+        upstream.unsubscribe();
+        out.error(e);
+      },
     );
-  }
-
-  /** Hand-rolled: this runs per token, so no per-event allocations. */
-  #track(source: Observable<ChatEvent>, attempt: CallAttempt): Observable<CallEvent> {
-    return new Observable<CallEvent>((sub) =>
-      source.subscribe({
-        next: (ev) => {
-          // a hosted tool's progress (code running) counts: the call is under way
-          if (
-            !attempt.produced &&
-            (ev.type === 'text' || ev.type === 'tool_call' || ev.type === 'status')
-          )
-            sub.next(this.#firstToken(attempt));
-          if (ev.type === 'text') attempt.outputText += ev.text;
-          else if (ev.type === 'tool_call') attempt.toolArgChars += ev.argumentsDelta?.length ?? 0;
-          else if (ev.type === 'usage') {
-            attempt.usage = ev.usage;
-            attempt.reported = true;
-            return;
-          } else if (ev.type === 'finish') attempt.finishReason = ev.reason;
-          sub.next(ev);
-        },
-        error: (e: unknown) => sub.error(e),
-        complete: () => {
-          attempt.status = 'complete';
-          sub.complete();
-        },
-      }),
-    );
+    const upstream = this.llm.stream(model, call, { flow, whole }).subscribe({
+      next: (ev) => {
+        timer.seen();
+        // a hosted tool's progress (code running) counts: the call is under way
+        if (
+          !attempt.produced &&
+          (ev.type === 'text' || ev.type === 'tool_call' || ev.type === 'status')
+        )
+          out.next(this.#firstToken(attempt));
+        if (ev.type === 'text') attempt.outputText += ev.text;
+        else if (ev.type === 'tool_call') attempt.toolArgChars += ev.argumentsDelta?.length ?? 0;
+        else if (ev.type === 'usage') {
+          attempt.usage = ev.usage;
+          attempt.reported = true;
+          return;
+        } else if (ev.type === 'finish') attempt.finishReason = ev.reason;
+        out.next(ev);
+      },
+      error: (e: unknown) => {
+        timer.stop();
+        out.error(e);
+      },
+      complete: () => {
+        timer.stop();
+        attempt.status = 'complete';
+        out.complete();
+      },
+    });
+    upstream.add(() => timer.stop());
+    return upstream;
   }
 
   #firstToken(attempt: CallAttempt): UpstreamFirstToken {
@@ -215,16 +253,19 @@ export class ResilientCaller {
     };
   }
 
-  /** An upstream call failed: retry, fall back or give up (never once output left). */
+  /**
+   * An upstream call failed: where to retry or fall back, and after how long;
+   * undefined to give up (always once output left).
+   */
   #failed(
     chain: CallChain,
     at: Position,
     attempt: CallAttempt,
     err: AppError,
-  ): Observable<CallEvent> {
+  ): { at: Position; waitMs: number } | undefined {
     attempt.status = 'error';
     attempt.errorCode = err.code;
-    if (attempt.produced || !isRetryable(err)) return throwError(() => err);
+    if (attempt.produced || !isRetryable(err)) return undefined;
     this.breaker.failure(attempt.provider);
     chain.record(attempt);
     const step = nextStep(err, {
@@ -238,11 +279,8 @@ export class ResilientCaller {
       maxRetries: this.settings.maxRetries,
     });
     if (step.kind === 'retry')
-      return timer(step.waitMs).pipe(
-        switchMap(() => this.#attempt(chain, { modelIdx: at.modelIdx, retry: at.retry + 1 })),
-      );
-    if (step.kind === 'fallback')
-      return this.#attempt(chain, { modelIdx: at.modelIdx + 1, retry: 0 });
-    return throwError(() => err);
+      return { at: { modelIdx: at.modelIdx, retry: at.retry + 1 }, waitMs: step.waitMs };
+    if (step.kind === 'fallback') return { at: { modelIdx: at.modelIdx + 1, retry: 0 }, waitMs: 0 };
+    return undefined;
   }
 }

@@ -1,6 +1,5 @@
 import type { FlowControl } from '../flow-control';
 import { UpstreamError } from '../upstream-error';
-import { Observable } from 'rxjs';
 
 /**
  * Fails a provider stream that sends nothing for `ttftMs` before its first event,
@@ -8,58 +7,56 @@ import { Observable } from 'rxjs';
  * not count: a slow reader is not a dead upstream.
  *
  * One timer per stream, re-armed only when it fires: resetting a timer on every
- * token costs more than the token itself at high rates.
+ * token costs more than the token itself at high rates. `seen()` runs per event
+ * and only reads the clock.
  */
-export function upstreamTimeouts<T>(ttftMs: number, idleMs: number, flow?: FlowControl) {
-  return (source: Observable<T>) =>
-    new Observable<T>((subscriber) => {
-      let first = true;
-      let lastEventAt = performance.now();
-      let timer: NodeJS.Timeout | undefined;
-      const fire = () => {
-        const limit = first ? ttftMs : idleMs;
-        const now = performance.now();
-        if (flow?.paused) lastEventAt = now;
-        const remaining = lastEventAt + limit - now;
-        if (remaining > 0) {
-          timer = setTimeout(fire, remaining);
-          return;
-        }
-        timer = undefined;
-        subscriber.error(
-          new UpstreamError(
-            'upstream_timeout',
-            first ? `no first token within ${ttftMs} ms` : `no token for ${idleMs} ms`,
-            first,
-          ),
-        );
-      };
-      timer = setTimeout(fire, ttftMs);
-      const sub = source.subscribe({
-        next: (v) => {
-          lastEventAt = performance.now();
-          if (first) {
-            first = false;
-            // the armed TTFT timer may fire later than the idle limit needs
-            if (idleMs < ttftMs) {
-              clearTimeout(timer);
-              timer = setTimeout(fire, idleMs);
-            }
-          }
-          subscriber.next(v);
-        },
-        error: (e: unknown) => {
-          clearTimeout(timer);
-          subscriber.error(e);
-        },
-        complete: () => {
-          clearTimeout(timer);
-          subscriber.complete();
-        },
-      });
-      return () => {
-        clearTimeout(timer);
-        sub.unsubscribe();
-      };
-    });
+export class UpstreamTimer {
+  #first = true;
+  #lastEventAt = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ttftMs: number,
+    private readonly idleMs: number,
+    private readonly flow: FlowControl | undefined,
+    private readonly onTimeout: (e: UpstreamError) => void,
+  ) {
+    this.#timer = setTimeout(this.#fire, ttftMs);
+  }
+
+  /** an event arrived from upstream */
+  seen(): void {
+    this.#lastEventAt = performance.now();
+    if (!this.#first) return;
+    this.#first = false;
+    // the armed first-token timer may fire later than the idle limit needs
+    if (this.idleMs < this.ttftMs && this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(this.#fire, this.idleMs);
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  readonly #fire = (): void => {
+    const limit = this.#first ? this.ttftMs : this.idleMs;
+    const now = performance.now();
+    if (this.flow?.paused) this.#lastEventAt = now;
+    const remaining = this.#lastEventAt + limit - now;
+    if (remaining > 0) {
+      this.#timer = setTimeout(this.#fire, remaining);
+      return;
+    }
+    this.#timer = undefined;
+    this.onTimeout(
+      new UpstreamError(
+        'upstream_timeout',
+        this.#first ? `no first token within ${this.ttftMs} ms` : `no token for ${this.idleMs} ms`,
+        this.#first,
+      ),
+    );
+  };
 }
