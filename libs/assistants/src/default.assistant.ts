@@ -116,7 +116,7 @@ export function runAnswer(
   return defer(() => {
     const model = deps.models.resolve(shape.modelId);
     const maxOut = answerTokens(model, ctx.params.maxTokens);
-    const fit$ = fitConversation({
+    const fit = {
       messages: buildMessages(ctx, shape),
       model,
       maxOutputTokens: maxOut,
@@ -124,8 +124,12 @@ export function runAnswer(
       caller: ctx.caller,
       summaryModel: summaryModelOf(deps, shape.modelId),
       summaryMaxTokens: deps.config.summaryMaxTokens,
-    });
-    return afterFit(fit$, (messages) => ctx.caller.call(model.id, messages, ctx.params));
+    };
+    // the usual case: the conversation fits, and the call is the whole answer
+    if (planFit(fit).fits) return ctx.caller.call(model.id, fit.messages, ctx.params);
+    return afterFit(fitConversation(fit), (messages) =>
+      ctx.caller.call(model.id, messages, ctx.params),
+    );
   });
 }
 

@@ -216,26 +216,29 @@ export async function readChatSse(
     }
     onJson(rec);
   };
-  const parser: EventSourceParser = createParser({
-    onEvent,
-    onError: (e) => {
-      // unknown fields are ignored, as the SSE standard says; an endless line is not
-      if (e.type === 'max-buffer-size-exceeded')
-        failure ??= new ChatCompletionsError(e.message, undefined, undefined, undefined);
-    },
-    maxBufferSize: MAX_EVENT_BYTES,
-  });
-  const utf8 = new StringDecoder('utf8');
+  // made with the first bytes: a stream still waiting for its first token holds neither
+  let parser: EventSourceParser | undefined;
+  let utf8: StringDecoder | undefined;
   for await (const chunk of body as AsyncIterable<Buffer>) {
     // after [DONE] the rest is read to its end, so the socket goes back to the pool
     if (done) continue;
+    parser ??= createParser({
+      onEvent,
+      onError: (e) => {
+        // unknown fields are ignored, as the SSE standard says; an endless line is not
+        if (e.type === 'max-buffer-size-exceeded')
+          failure ??= new ChatCompletionsError(e.message, undefined, undefined, undefined);
+      },
+      maxBufferSize: MAX_EVENT_BYTES,
+    });
+    utf8 ??= new StringDecoder('utf8');
     parser.feed(utf8.write(chunk));
     if (failure) throw failure;
     const wait = afterChunk();
     if (wait) await wait;
   }
   // the body ended: a last event without its blank line still counts
-  if (!done) parser.feed(`${utf8.end()}\n\n`);
+  if (!done && parser && utf8) parser.feed(`${utf8.end()}\n\n`);
   if (failure) throw failure;
   return done;
 }
