@@ -333,6 +333,7 @@ export async function nonStreamingThroughput(
 async function heapBytes(metricsUrl) {
   return {
     heapUsed: await metricValue(metricsUrl, 'nodejs_heap_size_used_bytes'),
+    heapTotal: await metricValue(metricsUrl, 'nodejs_heap_size_total_bytes'),
     external: await metricValue(metricsUrl, 'nodejs_external_memory_bytes'),
   };
 }
@@ -384,6 +385,11 @@ export async function idleStreams(
   const openStart = performance.now();
   let sent = 0;
   let stalled = false;
+  // read again with half the streams open: the second half's growth is what one
+  // more stream costs, without the one-time growth any load brings (V8's young
+  // generation growing to its maximum, compiled code, pools)
+  const half = Math.floor(count / batch / 2) * batch;
+  let atHalf;
   while (sent < count) {
     const n = Math.min(batch, count - sent);
     await ctx.load.call('openIdle', {
@@ -405,6 +411,15 @@ export async function idleStreams(
       stalled = true;
       break;
     }
+    if (sent === half && half > 0) {
+      const halfOpen = await waitUntil(
+        async () => ((await simStats(ctx.sim.url))?.open ?? 0) >= half,
+        { timeoutMs: 30_000, everyMs: 20 },
+      );
+      if (halfOpen === undefined) continue;
+      await sleep(settleMs);
+      atHalf = { open: half, rss: rssKiB(gw.pid), heap: await heapBytes(metricsUrl) };
+    }
   }
   let active;
   let simOpen;
@@ -425,6 +440,12 @@ export async function idleStreams(
   simOpen = (await simStats(ctx.sim.url))?.open;
   const open = Math.min(active ?? 0, simOpen ?? 0);
   const perStream = open > 0 ? (rssAfter - rssBefore) / open : undefined;
+  const added = atHalf && open > atHalf.open ? open - atHalf.open : 0;
+  const perAddedStream = added > 0 ? (rssAfter - atHalf.rss) / added : undefined;
+  const perAddedOf = (k) =>
+    added > 0 && atHalf.heap[k] !== undefined && heapAfter[k] !== undefined
+      ? (heapAfter[k] - atHalf.heap[k]) / 1024 / added
+      : undefined;
   const simPerStream = open > 0 ? (simRssAfter - simRssBefore) / open : undefined;
   // Where the RSS goes: V8 heap in use (garbage not yet collected included) and
   // memory outside the heap (buffers), from the gateway's own default metrics.
@@ -466,6 +487,7 @@ export async function idleStreams(
       gatewayRssKiB: { before: rssBefore, after: rssAfter },
       simulatorRssKiB: { before: simRssBefore, after: simRssAfter, perStream: round(simPerStream) },
       gatewayHeapBytes: { before: heapBefore, after: heapAfter },
+      atHalf: atHalf ?? null,
       upstreamClosedMs: upstreamClosedMs === undefined ? null : round(drainedFromAbort),
       gaugeZero: gaugeZeroMs !== undefined,
     },
@@ -481,10 +503,40 @@ export async function idleStreams(
         'streams',
         { on: 'gateway', min: count },
       ),
-      row('RSS per open stream', 'idleStreams', params, null, perStream ?? null, 'KiB', {
-        on: 'gateway',
-        max: rssTargetKiB,
-      }),
+      row('RSS per open stream', 'idleStreams', params, null, perStream ?? null, 'KiB'),
+      row(
+        `RSS per added stream (${atHalf?.open ?? '-'} -> ${open} open)`,
+        'idleStreams',
+        params,
+        null,
+        perAddedStream ?? null,
+        'KiB',
+        { on: 'gateway', max: rssTargetKiB },
+      ),
+      row(
+        'V8 heap used per added stream (part of RSS)',
+        'idleStreams',
+        params,
+        null,
+        perAddedOf('heapUsed') ?? null,
+        'KiB',
+      ),
+      row(
+        'V8 heap committed per added stream (part of RSS)',
+        'idleStreams',
+        params,
+        null,
+        perAddedOf('heapTotal') ?? null,
+        'KiB',
+      ),
+      row(
+        'V8 heap committed per open stream (part of RSS)',
+        'idleStreams',
+        params,
+        null,
+        perStreamOf('heapTotal') ?? null,
+        'KiB',
+      ),
       row(
         'V8 heap used per open stream (part of RSS)',
         'idleStreams',

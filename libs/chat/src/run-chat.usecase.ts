@@ -15,11 +15,10 @@ import {
   ResilientCaller,
   estimatePromptTokens,
   type CallAttempt,
-  type CallEvent,
-  type ChatEvent,
+  type UpstreamFirstToken,
 } from '@switchboard/llm';
 import { ChatTraces } from '@switchboard/observability';
-import { Observable, type Observer, type Subscription } from 'rxjs';
+import { Observable, defer, type Observer, type Subscription } from 'rxjs';
 import { ChatRunState } from './chat-run.state';
 import type { ChatRunInput, PipelineEvent, RunControl } from './chat-run.types';
 import { closeLast, holdMicros, summaryOf, totalOf, type PlannedCall } from './run-accounting';
@@ -223,24 +222,25 @@ export class RunChatUseCase {
    */
   #modelCaller(run: ChatRunState): ModelCaller {
     const record = (a: CallAttempt) => this.#record(run, a);
+    const firstToken = (ev: UpstreamFirstToken) => {
+      if (run.firstTokenSeen) return;
+      run.firstTokenSeen = true;
+      run.sink?.(ev);
+    };
     return {
       call: (modelId, messages, params) =>
-        new Observable<ChatEvent>((out) =>
-          this.#caller
-            .call(
-              this.#caller.chain(modelId, { messages, params }, run.attempts, record, run.control),
-            )
-            .subscribe({
-              next: (ev: CallEvent) => {
-                if (ev.type !== 'upstream_first_token') out.next(ev);
-                else if (!run.firstTokenSeen) {
-                  run.firstTokenSeen = true;
-                  run.sink?.(ev);
-                }
-              },
-              error: (e: unknown) => out.error(e),
-              complete: () => out.complete(),
-            }),
+        // cold: the chain (model plan, deadline) is made when the call is subscribed
+        defer(() =>
+          this.#caller.call(
+            this.#caller.chain(
+              modelId,
+              { messages, params },
+              run.attempts,
+              record,
+              run.control,
+              firstToken,
+            ),
+          ),
         ),
     };
   }

@@ -27,4 +27,4 @@ export { estimatePromptTokens, estimateTextTokens, warmTokenizer } from './token
 export { CallAttempt } from './resilience/call-attempt';
 export type { AttemptStatus } from './resilience/call-attempt';
 export { ResilientCaller } from './resilience/resilient-caller';
-export type { CallEvent, UpstreamFirstToken } from './resilience/resilient-caller';
+export type { UpstreamFirstToken } from './resilience/resilient-caller';

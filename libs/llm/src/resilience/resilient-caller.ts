@@ -30,8 +30,6 @@ export interface UpstreamFirstToken {
   attempt: number;
 }
 
-export type CallEvent = ChatEvent | UpstreamFirstToken;
-
 /** One model call's retry and fallback chain: the state every attempt of it shares. */
 export interface CallChain {
   request: CallRequest;
@@ -47,6 +45,8 @@ export interface CallChain {
   attempts: CallAttempt[];
   /** books a failed attempt before the next one starts */
   record: (a: CallAttempt) => void;
+  /** an attempt's first token reached the gateway (before the token's own event) */
+  firstToken?: (ev: UpstreamFirstToken) => void;
 }
 
 /** Where one attempt stands in its chain. */
@@ -89,8 +89,10 @@ export class ResilientCaller {
     attempts: CallAttempt[],
     record: (a: CallAttempt) => void,
     control: { flow?: FlowControl; whole?: boolean } = {},
+    firstToken?: (ev: UpstreamFirstToken) => void,
   ): CallChain {
     return {
+      firstToken,
       request,
       flow: control.flow,
       whole: control.whole,
@@ -108,8 +110,8 @@ export class ResilientCaller {
    * Hand-rolled instead of operators: one run holds one of these per model
    * call for as long as the answer streams.
    */
-  call(chain: CallChain): Observable<CallEvent> {
-    return new Observable<CallEvent>((out) => {
+  call(chain: CallChain): Observable<ChatEvent> {
+    return new Observable<ChatEvent>((out) => {
       let current: Subscription | undefined;
       let wait: NodeJS.Timeout | undefined;
       let attempts = 0;
@@ -190,7 +192,7 @@ export class ResilientCaller {
   #stream(
     chain: CallChain,
     attempt: CallAttempt,
-    out: Required<Observer<CallEvent>>,
+    out: Required<Observer<ChatEvent>>,
   ): Subscription {
     const { request, flow } = chain;
     const model = attempt.model;
@@ -216,7 +218,7 @@ export class ResilientCaller {
           !attempt.produced &&
           (ev.type === 'text' || ev.type === 'tool_call' || ev.type === 'status')
         )
-          out.next(this.#firstToken(attempt));
+          chain.firstToken?.(this.#firstToken(attempt));
         if (ev.type === 'text') attempt.outputText += ev.text;
         else if (ev.type === 'tool_call') attempt.toolArgChars += ev.argumentsDelta?.length ?? 0;
         else if (ev.type === 'usage') {
