@@ -18,7 +18,7 @@ import {
   type UpstreamFirstToken,
 } from '@switchboard/llm';
 import { ChatTraces } from '@switchboard/observability';
-import { Observable, defer, type Observer, type Subscription } from 'rxjs';
+import { Observable, Subscription, defer, type Observer } from 'rxjs';
 import { ChatRunState } from './chat-run.state';
 import type { ChatRunInput, PipelineEvent, RunControl } from './chat-run.types';
 import { closeLast, holdMicros, summaryOf, totalOf, type PlannedCall } from './run-accounting';
@@ -70,6 +70,8 @@ export class RunChatUseCase {
     return new Observable<PipelineEvent>((out) => {
       const run = new ChatRunState(input, control);
       let answer: Subscription | undefined;
+      // a stop source that emits on subscription ends the run before `subscribe` returns
+      const stop = new Subscription();
       let answered = false;
       const end = (): void => {
         if (answered) return;
@@ -91,10 +93,12 @@ export class RunChatUseCase {
         end();
       };
       // an external stop ends the answer where it is; the end frame follows
-      const stop = control.stop$.subscribe((code) => {
-        run.stopCode ??= code;
-        end();
-      });
+      stop.add(
+        control.stop$.subscribe((code) => {
+          run.stopCode ??= code;
+          end();
+        }),
+      );
       if (!answered)
         this.#setUp(run).then((setup) => {
           if (answered || out.closed) return;
