@@ -1,5 +1,6 @@
 import type { Database } from './database.port';
 import { PgliteDatabase } from './pglite.database';
+import { PgliteProcessDatabase } from './pglite-process.database';
 import { PostgresDatabase } from './postgres.database';
 import type { StorageLogger } from './storage.logger';
 
@@ -17,7 +18,10 @@ export interface CreateDatabaseOptions {
   logger?: StorageLogger;
 }
 
-/** Picks the adapter: PostgreSQL when a URL is given, otherwise embedded PGlite. */
+/**
+ * Picks the adapter: PostgreSQL when a URL is given, otherwise embedded PGlite:
+ * in its own process on disk, in this process when kept in memory.
+ */
 export async function createDatabase(opts: CreateDatabaseOptions): Promise<Database> {
   if (opts.url) {
     return PostgresDatabase.connect({
@@ -35,8 +39,11 @@ export async function createDatabase(opts: CreateDatabaseOptions): Promise<Datab
       'DATABASE_URL is not set and this build has no embedded database (@electric-sql/pglite): set DATABASE_URL',
     );
   }
-  return PgliteDatabase.create({
-    dataDir: opts.inMemory ? undefined : `${opts.dataDir.replace(/\/+$/, '')}/pglite`,
-    inMemory: opts.inMemory ?? false,
+  if (opts.inMemory) return PgliteDatabase.create({ inMemory: true });
+  // on disk, the engine runs in a process of its own: off the event loop, and a
+  // crash of it is a restart of the database, not of the gateway
+  return PgliteProcessDatabase.create({
+    dataDir: `${opts.dataDir.replace(/\/+$/, '')}/pglite`,
+    logger: opts.logger,
   });
 }

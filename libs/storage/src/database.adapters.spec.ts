@@ -1,6 +1,6 @@
 import { waitFor } from '@switchboard/common/testing';
 import type { Database } from './database.port';
-import { createTestPglite } from './testing/pglite-template';
+import { createTestPglite, createTestPgliteProcess } from './testing/pglite-template';
 import { createTestPostgres, type TestPostgres } from './testing/postgres-test-database';
 
 
@@ -12,6 +12,13 @@ const adapters: Adapter[] = [
     open: async () => {
       const db = await createTestPglite();
       return { db, done: () => db.close() };
+    },
+  },
+  {
+    name: 'pglite (own process)',
+    open: async () => {
+      const t = await createTestPgliteProcess();
+      return { db: t.db, done: t.drop };
     },
   },
   {
@@ -116,12 +123,15 @@ describe.each(adapters)('$name database adapter', ({ open }) => {
   });
 });
 
-describe('pglite specifics', () => {
-  let db: Awaited<ReturnType<typeof createTestPglite>>;
+const embedded: Adapter[] = adapters.filter((a) => a.name.startsWith('pglite'));
+
+describe.each(embedded)('$name specifics', ({ open }) => {
+  let db: Database;
+  let done: () => Promise<void>;
   beforeAll(async () => {
-    db = await createTestPglite();
+    ({ db, done } = await open());
   });
-  afterAll(() => db.close());
+  afterAll(() => done());
 
   it('has pgvector', async () => {
     expect(db.hasVector).toBe(true);

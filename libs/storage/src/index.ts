@@ -1,6 +1,7 @@
 export { DATABASE } from './database.port';
 export type { Database, Migration, Queryable } from './database.port';
 export { PgliteDatabase } from './pglite.database';
+export { EmbeddedDatabaseExitedError, PgliteProcessDatabase } from './pglite-process.database';
 export { PostgresDatabase } from './postgres.database';
 export { createDatabase } from './create-database';
 export { Migrator } from './migrator';

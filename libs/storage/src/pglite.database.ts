@@ -8,7 +8,7 @@ import {
   type Queryable,
   type QueryResult,
 } from './database.port';
-import { INT8_OID, parseInt8 } from './int8';
+import { PGLITE_PARSERS } from './pglite.parsers';
 
 export interface PgliteDatabaseOptions {
   /** directory holding the database files; ignored when `inMemory` */
@@ -35,22 +35,6 @@ function pgliteModules() {
   return modules;
 }
 
-/**
- * Result parsers defined here rather than PGlite's defaults: same values, but
- * Dates and JSON objects are created in the caller's realm (under Jest PGlite
- * lives outside the test sandbox, where `instanceof Date` would fail), int8
- * matches the pg adapter, and bytea is a Buffer as with pg.
- */
-const PARSERS: Record<number, (text: string) => unknown> = {
-  [INT8_OID]: parseInt8,
-  17: (t) => Buffer.from(t.startsWith('\\x') ? t.slice(2) : t, 'hex'),
-  114: (t) => JSON.parse(t) as unknown,
-  3802: (t) => JSON.parse(t) as unknown,
-  1082: (t) => new Date(t),
-  1114: (t) => new Date(t),
-  1184: (t) => new Date(t),
-};
-
 interface PgliteLike {
   query<T>(
     sql: string,
@@ -64,7 +48,7 @@ interface PgliteLike {
  * which fails for Dates from another realm (Jest's sandbox), and the server
  * parses the ISO form identically.
  */
-function normaliseParam(v: unknown): unknown {
+export function normaliseParam(v: unknown): unknown {
   if (Object.prototype.toString.call(v) === '[object Date]') return (v as Date).toISOString();
   if (Array.isArray(v)) return v.map(normaliseParam);
   return v;
@@ -117,7 +101,7 @@ export class PgliteDatabase implements Database {
       dataDir: dataDir ?? 'memory://',
       extensions: { vector },
       loadDataDir: opts.loadDataDir,
-      parsers: PARSERS,
+      parsers: PGLITE_PARSERS,
     });
     let hasVector: boolean;
     try {

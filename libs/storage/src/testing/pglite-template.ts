@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgliteDatabase } from '../pglite.database';
+import { PgliteProcessDatabase } from '../pglite-process.database';
 
 // Bump when PGlite or pgvector change: the dump is tied to their binary format.
-const TEMPLATE_FILE = join(tmpdir(), 'switchboard-pglite-0.5.14-pgvector-0.0.15.tar');
+export const PGLITE_TEMPLATE_FILE = join(
+  tmpdir(),
+  'switchboard-pglite-0.5.14-pgvector-0.0.15.tar',
+);
+const TEMPLATE_FILE = PGLITE_TEMPLATE_FILE;
 
 let inProcess: Promise<Blob> | undefined;
 
@@ -37,4 +42,26 @@ export function pgliteTemplate(): Promise<Blob> {
  */
 export async function createTestPglite(): Promise<PgliteDatabase> {
   return PgliteDatabase.create({ inMemory: true, loadDataDir: await pgliteTemplate() });
+}
+
+/**
+ * The embedded database in its own process on a fresh temporary directory,
+ * seeded from the same dump; `drop` closes it and deletes the directory.
+ */
+export async function createTestPgliteProcess(): Promise<{
+  db: PgliteProcessDatabase;
+  dataDir: string;
+  drop: () => Promise<void>;
+}> {
+  await pgliteTemplate();
+  const dataDir = await mkdtemp(join(tmpdir(), 'sb-pglite-process-'));
+  const db = await PgliteProcessDatabase.create({ dataDir, template: TEMPLATE_FILE });
+  return {
+    db,
+    dataDir,
+    drop: async () => {
+      await db.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
