@@ -1,5 +1,7 @@
 // first: refuses an unsupported Node before anything else is loaded
 import './require-node';
+// second: the embedded database starts opening while the rest loads
+import './prestart-database';
 import { ConfigError, loadConfig } from '@switchboard/config';
 import { createGateway } from './bootstrap';
 import { createGatewayLogger } from './logging/gateway-logger';

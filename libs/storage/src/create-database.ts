@@ -42,8 +42,23 @@ export async function createDatabase(opts: CreateDatabaseOptions): Promise<Datab
   if (opts.inMemory) return PgliteDatabase.create({ inMemory: true });
   // on disk, the engine runs in a process of its own: off the event loop, and a
   // crash of it is a restart of the database, not of the gateway
-  return PgliteProcessDatabase.create({
-    dataDir: `${opts.dataDir.replace(/\/+$/, '')}/pglite`,
-    logger: opts.logger,
-  });
+  return PgliteProcessDatabase.create({ dataDir: embeddedDir(opts.dataDir), logger: opts.logger });
+}
+
+/**
+ * What `createDatabase` will open, started now when it is the embedded database
+ * on disk: the engine loads while the gateway's modules do (boot time).
+ */
+export function prestartDatabase(opts: Pick<CreateDatabaseOptions, 'url' | 'dataDir' | 'inMemory'>): void {
+  if (opts.url || opts.inMemory) return;
+  try {
+    require.resolve('@electric-sql/pglite');
+  } catch {
+    return;
+  }
+  PgliteProcessDatabase.prestart({ dataDir: embeddedDir(opts.dataDir) });
+}
+
+function embeddedDir(dataDir: string): string {
+  return `${dataDir.replace(/\/+$/, '')}/pglite`;
 }

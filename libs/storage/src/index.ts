@@ -3,7 +3,7 @@ export type { Database, Migration, Queryable } from './database.port';
 export { PgliteDatabase } from './pglite.database';
 export { EmbeddedDatabaseExitedError, PgliteProcessDatabase } from './pglite-process.database';
 export { PostgresDatabase } from './postgres.database';
-export { createDatabase } from './create-database';
+export { createDatabase, prestartDatabase } from './create-database';
 export { Migrator } from './migrator';
 export { REDIS, RedisConnection } from './redis.connection';
 export { StorageModule } from './storage.module';

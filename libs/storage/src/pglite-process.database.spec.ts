@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { waitFor } from '@switchboard/common/testing';
-import { EmbeddedDatabaseExitedError, type PgliteProcessDatabase } from './pglite-process.database';
+import { EmbeddedDatabaseExitedError, PgliteProcessDatabase } from './pglite-process.database';
 import { rmSync } from 'node:fs';
 import {
   createTestPgliteProcess,
@@ -104,6 +104,46 @@ describe('the embedded database in its own process', () => {
       ts: [new Date('2026-01-02T03:04:05Z')],
       nan: NaN,
     });
+  });
+});
+
+describe('one process per data directory', () => {
+  it('a second opener waits for the first to close, then sees its data; a live owner past the wait is an error', async () => {
+    const first = await createTestPgliteProcess();
+    try {
+      await first.db.query("CREATE TABLE owner (v text); INSERT INTO owner VALUES ('first')");
+      await expect(
+        PgliteProcessDatabase.create({ dataDir: first.dataDir, lockWaitMs: 100 }),
+      ).rejects.toThrow(`in use by process ${first.db.pid}`);
+
+      let firstClosed = false;
+      const second = PgliteProcessDatabase.create({ dataDir: first.dataDir, lockWaitMs: 30_000 });
+      await first.db.close().then(() => (firstClosed = true));
+      const db = await second;
+      try {
+        expect(firstClosed).toBe(true);
+        const r = await db.query<{ v: string }>('SELECT v FROM owner');
+        expect(r.rows).toEqual([{ v: 'first' }]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await first.drop();
+    }
+  });
+
+  it('takes over the lock of a process that died without closing', async () => {
+    const first = await createTestPgliteProcess();
+    try {
+      const pid = first.db.pid!;
+      process.kill(pid, 'SIGKILL');
+      await waitFor(() => !alive(pid), { timeoutMs: 10_000, what: 'the first process to die' });
+      const db = await PgliteProcessDatabase.create({ dataDir: first.dataDir, lockWaitMs: 100 });
+      await expect(db.ping()).resolves.toBeUndefined();
+      await db.close();
+    } finally {
+      await first.drop();
+    }
   });
 });
 

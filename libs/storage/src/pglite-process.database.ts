@@ -39,6 +39,11 @@ export interface PgliteProcessOptions {
   dataDir: string;
   /** a `dumpDataDir()` tarball that seeds `dataDir` when it holds no database yet (tests) */
   template?: string;
+  /**
+   * How long to wait for another process that has the directory open (a
+   * previous gateway still closing) before failing; default 15 s.
+   */
+  lockWaitMs?: number;
   logger?: StorageLogger;
 }
 
@@ -86,7 +91,29 @@ export class PgliteProcessDatabase implements Database {
     return this.opts.dataDir;
   }
 
-  static async create(opts: PgliteProcessOptions): Promise<PgliteProcessDatabase> {
+  /**
+   * Starts the database process now, before the rest of the gateway has loaded,
+   * so that both open at once; the next `create` on the same directory takes it.
+   * Unclaimed, the process exits with this one.
+   */
+  static prestart(opts: PgliteProcessOptions): void {
+    if (started.has(opts.dataDir)) return;
+    const early = PgliteProcessDatabase.#open(opts);
+    early.catch(() => undefined);
+    started.set(opts.dataDir, early);
+  }
+
+  static create(opts: PgliteProcessOptions): Promise<PgliteProcessDatabase> {
+    const early = started.get(opts.dataDir);
+    started.delete(opts.dataDir);
+    if (!early) return PgliteProcessDatabase.#open(opts);
+    return early.then((db) => {
+      if (opts.logger) db.opts.logger = opts.logger;
+      return db;
+    });
+  }
+
+  static async #open(opts: PgliteProcessOptions): Promise<PgliteProcessDatabase> {
     mkdirSync(opts.dataDir, { recursive: true });
     const made: { db?: PgliteProcessDatabase } = {};
     const { child, hasVector } = await spawnHost(opts, {
@@ -256,9 +283,12 @@ export class PgliteProcessDatabase implements Database {
   }
 }
 
+/** databases started by `prestart`, by directory, until `create` takes them */
+const started = new Map<string, Promise<PgliteProcessDatabase>>();
+
 /** Starts the host process on `dataDir` and waits until the database is open. */
 async function spawnHost(
-  { dataDir, template }: PgliteProcessOptions,
+  { dataDir, template, lockWaitMs = 15_000 }: PgliteProcessOptions,
   on: { onReply(r: HostReply): void; onExit(detail: string): void },
 ): Promise<{ child: ChildProcess; hasVector: boolean }> {
   // from the sources (tests, `npm run dev`) the host is TypeScript: compile it on load
@@ -290,7 +320,7 @@ async function spawnHost(
       }
     });
   });
-  child.send({ t: 'open', id: 0, dataDir, template } satisfies HostRequest);
+  child.send({ t: 'open', id: 0, dataDir, template, lockWaitMs } satisfies HostRequest);
   try {
     return { child, hasVector: await open };
   } catch (e) {

@@ -5,7 +5,7 @@
  */
 export type HostRequest =
   /** `template`: a `dumpDataDir()` tarball that seeds a data directory without a database (tests) */
-  | { t: 'open'; id: number; dataDir: string; template?: string }
+  | { t: 'open'; id: number; dataDir: string; template?: string; lockWaitMs: number }
   | { t: 'query'; id: number; sql: string; params?: unknown[]; tx?: number }
   /** opens a transaction; the answer comes once it holds the database, and its `id` names it */
   | { t: 'begin'; id: number }

@@ -7,7 +7,8 @@
  * channel closes), never on a signal: Ctrl-C reaches the whole process group,
  * and the gateway still writes its last usage records while it drains.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -107,7 +108,69 @@ async function run(target: Target, sql: string, params?: unknown[]): Promise<str
   return JSON.stringify(result);
 }
 
-async function open(dataDir: string, template?: string): Promise<boolean> {
+let lockFile: string | undefined;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process per data directory (two would corrupt it): `<dataDir>.lock` holds
+ * the owner's pid. A previous owner still closing (a restart right after a
+ * stop) is waited for; a live one past the wait is an error; a dead one's lock
+ * is taken over.
+ */
+async function lock(dataDir: string, waitMs: number): Promise<void> {
+  const file = `${dataDir}.lock`;
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      lockFile = file;
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch {
+      continue; // released meanwhile
+    }
+    const owner = Number(text);
+    const writing = text === '' && Date.now() < until; // created, pid not written yet
+    if (!writing && (!Number.isInteger(owner) || owner <= 0 || !alive(owner))) {
+      unlinkSync(file);
+      continue;
+    }
+    if (Date.now() > until)
+      throw new Error(
+        `the embedded database in ${dataDir} is in use by process ${owner}: one gateway per DATA_DIR`,
+      );
+    await sleep(50);
+  }
+}
+
+function unlock(): void {
+  if (!lockFile) return;
+  try {
+    if (readFileSync(lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(lockFile);
+  } catch {
+    // already gone
+  }
+  lockFile = undefined;
+}
+
+async function open(m: Extract<HostRequest, { t: 'open' }>): Promise<boolean> {
+  const { dataDir, template } = m;
+  await lock(dataDir, m.lockWaitMs);
   const seed =
     template !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))
       ? new Blob([readFileSync(template)])
@@ -155,7 +218,7 @@ async function handle(m: HostRequest): Promise<void> {
   try {
     switch (m.t) {
       case 'open':
-        send({ id: m.id, ok: true, hasVector: await open(m.dataDir, m.template) });
+        send({ id: m.id, ok: true, hasVector: await open(m) });
         return;
       case 'query': {
         const target: Target =
@@ -205,6 +268,7 @@ function stop(): Promise<void> {
     for (const t of transactions.values()) t.end(false);
     await Promise.allSettled([...ended.values()]);
     if (pg && !pg.closed) await pg.close();
+    unlock();
   })();
   return stopping;
 }
