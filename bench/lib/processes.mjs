@@ -147,11 +147,44 @@ export function rssKiB(pid) {
 
 const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in these ticks
 
-/** User + system CPU time a process has used so far, in ms (10 ms resolution). */
+/** the process ids of a process and of every process below it */
+function withDescendants(pid) {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    let tasks = [];
+    try {
+      tasks = readdirSync(`/proc/${out[i]}/task`);
+    } catch {
+      continue; // gone
+    }
+    for (const tid of tasks) {
+      try {
+        const children = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
+        if (children) out.push(...children.split(/\s+/).map(Number));
+      } catch {
+        // thread gone
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * User + system CPU time a process and its descendants (the gateway's embedded
+ * database process, a peer's workers) have used so far, in ms (10 ms resolution).
+ */
 export function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  let ms = 0;
+  for (const p of withDescendants(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ms;
 }
 
 /** CPU ms used by the given pids between `begin()` and `end()`. */
