@@ -42,6 +42,7 @@ const INTEGRATION_SPECS = [
   'libs/billing/src/budget-rebuild.spec.ts',
   'libs/billing/src/budget-seeder.spec.ts',
   'libs/billing/src/budget-store.contract.spec.ts',
+  'libs/billing/src/redis-admission.spec.ts',
   'libs/billing/src/redis-budget.store.spec.ts',
   'libs/billing/src/usage-ledger.spec.ts',
   'libs/conversations/src/conversation.service.spec.ts',

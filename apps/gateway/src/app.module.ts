@@ -23,8 +23,15 @@ import {
   loadOrCreateApiKeySecret,
   type BootstrapAdminKey,
 } from '@switchboard/auth';
-import { BillingModule, SpendControl, billingMigrations } from '@switchboard/billing';
-import { RateLimitModule } from '@switchboard/rate-limit';
+import {
+  ATOMIC_ADMISSION,
+  BUDGET_STORE,
+  BillingModule,
+  SpendControl,
+  atomicAdmission,
+  billingMigrations,
+} from '@switchboard/billing';
+import { LIMITS_VERSION, LIMIT_STORE, RateLimitModule } from '@switchboard/rate-limit';
 import { REDIS, StorageModule, type Migration, type StorageLogger } from '@switchboard/storage';
 import { KillSwitch } from './streaming/kill-switch.service';
 import { HealthController } from './health/health.controller';
@@ -171,6 +178,8 @@ function domainModules(opts: GatewayModuleOptions): DynamicModule[] {
     RateLimitModule.forRoot({
       failOpen: config.limits.failOpen,
       timeoutMs: config.limits.redisTimeoutMs,
+      // the budget store's tag: one script admits (limits and hold) in one Cluster slot
+      hashTag: 'budget',
     }),
     BillingModule.forRootAsync({
       imports: [identity],
@@ -218,6 +227,12 @@ function domainModules(opts: GatewayModuleOptions): DynamicModule[] {
 const appProviders: Provider[] = [
   ...healthProviders,
   { provide: ROUTE_CONTROLLERS, useValue: ROUTED_CONTROLLERS },
+  {
+    // admission in one Redis round trip when limits, budgets and version are all on Redis
+    provide: ATOMIC_ADMISSION,
+    inject: [REDIS, LIMIT_STORE, BUDGET_STORE, LIMITS_VERSION],
+    useFactory: atomicAdmission,
+  },
   SpendControl,
   {
     provide: KillSwitch,

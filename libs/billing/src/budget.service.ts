@@ -1,7 +1,7 @@
 import type { BudgetPeriod, ScopeType } from './billing.types';
 import { BUDGET_PERIODS } from './billing.types';
 import { bucketsAt, periodStart } from './budget-periods';
-import type { BudgetStore } from './budget-store.port';
+import type { BudgetStore, StoreReserve } from './budget-store.port';
 import type { ReserveRejection, ReserveRequest, ReserveResult, ScopeUsage } from './budget.types';
 
 export interface BudgetServiceOptions {
@@ -35,6 +35,11 @@ export class BudgetService {
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    return await this.store.reserve(this.prepare(req));
+  }
+
+  /** what the store is asked for `req` (validated, timed): see `reserve` */
+  prepare(req: ReserveRequest): StoreReserve {
     if (!req.holdId) throw new RangeError('holdId is required');
     assertMicros('amountMicros', req.amountMicros);
     if (!Number.isFinite(req.ttlMs) || req.ttlMs <= 0)
@@ -42,14 +47,14 @@ export class BudgetService {
     for (const s of req.scopes)
       for (const l of s.limits) assertMicros('limitMicros', l.limitMicros);
     const nowMs = this.now();
-    return await this.store.reserve({
+    return {
       holdId: req.holdId,
       scopes: req.scopes,
       amountMicros: req.amountMicros,
       nowMs,
       expiresAtMs: nowMs + Math.ceil(req.ttlMs),
       buckets: bucketsAt(nowMs),
-    });
+    };
   }
 
   /**

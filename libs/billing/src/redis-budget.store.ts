@@ -48,7 +48,7 @@ end
 // hour, day, month buckets, record JSON, nScopes, then per scope: type, id, nLimits, (period, limit)*
 // `restore` places the hold whatever the limits and the seed marker say;
 // `requireSeed` refuses with {2} while the seed marker is missing.
-const reserveLua = (restore: boolean, requireSeed: boolean) => `${LUA_PRUNE}
+export const reserveLua = (restore: boolean, requireSeed: boolean): string => `${LUA_PRUNE}
 local RESTORE, REQUIRE_SEED = ${restore}, ${requireSeed}
 local P, hid, amount, now, expiresAt = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
@@ -175,7 +175,8 @@ export interface RedisBudgetStoreOptions {
 export class RedisBudgetStore implements BudgetStore {
   private readonly prefix: string;
   private readonly cmd: BudgetCommands;
-  private readonly requireSeed: boolean;
+  /** whether reservations are refused while the seed marker is missing */
+  readonly requireSeed: boolean;
 
   constructor(
     private readonly client: Redis,
@@ -253,20 +254,38 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async reserve(req: StoreReserve): Promise<ReserveResult> {
-    const key = this.holdKey(req.holdId);
-    const args = this.reserveArgs(req);
+    const call = this.prepareReserve(req);
     const r = this.requireSeed
-      ? await this.cmd.sbBudgetReserveSeeded(key, ...args)
-      : await this.cmd.sbBudgetReserve(key, ...args);
-    if (Number(r[0]) === 2) throw new BudgetStoreUnseededError();
-    if (Number(r[0]) === 1) return { ok: true };
+      ? await this.cmd.sbBudgetReserveSeeded(call.key, ...call.args)
+      : await this.cmd.sbBudgetReserve(call.key, ...call.args);
+    return call.read(r);
+  }
+
+  /**
+   * The key and arguments of the reserve script (`reserveLua(false,
+   * requireSeed)`) for `req`, and how to read its reply: for a caller that
+   * places the hold inside a larger script (admission in one round trip).
+   */
+  prepareReserve(req: StoreReserve): {
+    key: string;
+    args: Array<string | number>;
+    read(reply: unknown[]): ReserveResult;
+  } {
     return {
-      ok: false,
-      scope: { type: String(r[1]) as ScopeType, id: String(r[2]) },
-      period: String(r[3]) as BudgetPeriod,
-      spentMicros: Number(r[4]),
-      heldMicros: Number(r[5]),
-      limitMicros: Number(r[6]),
+      key: this.holdKey(req.holdId),
+      args: this.reserveArgs(req),
+      read: (r) => {
+        if (Number(r[0]) === 2) throw new BudgetStoreUnseededError();
+        if (Number(r[0]) === 1) return { ok: true };
+        return {
+          ok: false,
+          scope: { type: String(r[1]) as ScopeType, id: String(r[2]) },
+          period: String(r[3]) as BudgetPeriod,
+          spentMicros: Number(r[4]),
+          heldMicros: Number(r[5]),
+          limitMicros: Number(r[6]),
+        };
+      },
     };
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
   AccountService,
   ApiKeyService,
@@ -11,12 +11,14 @@ import { BudgetRepository } from './budget.repository';
 import { BudgetSeeder } from './budget-seeder';
 import { BudgetService, describeRejection } from './budget.service';
 import { BudgetStoreUnseededError } from './budget-store.port';
-import type { BudgetScope } from './budget.types';
+import { ATOMIC_ADMISSION, type RedisAdmission } from './redis-admission';
+import type { BudgetScope, ReserveResult } from './budget.types';
 import type { ScopeType } from './billing.types';
 import { AppError } from '@switchboard/common';
 import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import { MetricsService } from '@switchboard/observability';
 import { RateLimitService, subjectOf, type SubjectCheck } from '@switchboard/rate-limit';
+import type { RateLimitDecision } from '@switchboard/rate-limit';
 import {
   FailOpenTally,
   LIMITS_VERSION,
@@ -109,6 +111,8 @@ export class SpendControl {
   readonly #accountLimits = new VersionedCache<PrincipalLimits | null>();
   readonly #keys = new VersionedCache<KeyFacts | null>();
   readonly #budgetScopes = new VersionedCache<BudgetScope[]>();
+  /** the limits version last seen in Redis (one-trip admission checks it) */
+  #knownVersion: string | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -123,6 +127,7 @@ export class SpendControl {
     private readonly failOpen: FailOpenTally,
     @Inject(REQUEST_CLAIMS) private readonly claims: RequestClaims,
     @Inject(LIMITS_VERSION) private readonly limitsVersion: LimitsVersion,
+    @Optional() @Inject(ATOMIC_ADMISSION) private readonly atOnce: RedisAdmission | null = null,
   ) {}
 
   /** The account charged: the one named (if the caller belongs to it) or the default. */
@@ -147,6 +152,7 @@ export class SpendControl {
     try {
       if (principal.kind === 'bootstrap-admin')
         return await this.#admitOperator(args, accountId, releaseClaim);
+      if (this.atOnce) return await this.#admitAtOnce(this.atOnce, args, accountId, releaseClaim);
       return await this.#admit(args, accountId, releaseClaim);
     } catch (e) {
       void releaseClaim();
@@ -202,54 +208,150 @@ export class SpendControl {
       slotId: requestId,
       leaseMs: LEASE_MS,
     });
-    if (!decision.allowed) {
-      if (decision.reason === 'unavailable')
-        throw new AppError('service_unavailable', undefined, { headers: decision.headers });
-      throw new AppError(
-        'rate_limited',
-        `Rate limit reached (${decision.limit} for ${decision.subject.split(':')[0]}).`,
-        {
-          retryAfterSeconds: decision.retryAfterSeconds,
-          headers: decision.headers,
-        },
-      );
-    }
+    if (!decision.allowed) throw this.#limited(decision);
     if (decision.degraded) this.#failedOpen('rate_limit');
-    const releaseLimits = (actualTokens: number) => {
-      void this.rateLimits.release(requestId);
-      const delta = actualTokens - estimatedTokens;
-      if (delta !== 0)
-        for (const s of subjects) void this.rateLimits.adjustTokens(s.subject, delta, requestId);
-    };
+    let held: boolean;
+    try {
+      held = await this.#hold(version, requestId, this.#wanted(principal, accountId, keyChain), args);
+    } catch (e) {
+      this.#releaseLimits(requestId, subjects, estimatedTokens, 0);
+      throw e;
+    }
+    return this.#admitted(args, accountId, subjects, decision.headers, held, releaseClaim);
+  }
+
+  /**
+   * The same admission in one Redis round trip (`RedisAdmission`): limits
+   * version, rate limits and hold in one script. Settings come from the caches
+   * of the version last seen; if it moved, nothing was charged and the request
+   * is admitted again with fresh settings. A Redis failure falls back to the
+   * step-by-step admission, where each check applies its own failure policy.
+   */
+  async #admitAtOnce(
+    atOnce: RedisAdmission,
+    args: AdmitRequest,
+    accountId: string | undefined,
+    releaseClaim: () => Promise<void>,
+  ): Promise<Admission> {
+    const { principal, requestId, estimatedTokens } = args;
+    let version = this.#knownVersion;
+    let journaled: BudgetScope[] | undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const keyChain = principal.keyId ? await this.#keyChain(version, principal) : [];
+      const subjects = await this.#subjects(version, principal, keyChain, accountId);
+      const scopes = await this.#scopes(version, this.#wanted(principal, accountId, keyChain));
+      const check = this.rateLimits.prepare({
+        subjects,
+        estimatedTokens,
+        slotId: requestId,
+        leaseMs: LEASE_MS,
+      });
+      const hold =
+        scopes.length > 0
+          ? this.budgets.prepare({
+              holdId: requestId,
+              scopes,
+              amountMicros: args.holdMicros,
+              ttlMs: HOLD_TTL_MS,
+            })
+          : undefined;
+      if (hold && journaled !== scopes) {
+        // journaled before it is placed, as in #hold; other settings: the old rows go
+        if (journaled) await this.journal.close(requestId, 0);
+        await this.journal.open(requestId, scopes, hold.amountMicros, hold.expiresAtMs);
+        journaled = scopes;
+      }
+      let r: Awaited<ReturnType<RedisAdmission['admit']>>;
+      try {
+        r = await atOnce.admit(version, check, hold);
+      } catch (e) {
+        if (journaled) this.#closeJournal(requestId, 0);
+        if (e instanceof BudgetStoreUnseededError) this.#unseeded(requestId);
+        this.log.warn({ err: e, requestId }, 'one-trip admission failed; admitting step by step');
+        return await this.#admit(args, accountId, releaseClaim);
+      }
+      this.#knownVersion = r.version;
+      if (r.outcome === 'stale') {
+        version = r.version;
+        continue;
+      }
+      const decision = r.limits
+        ? this.rateLimits.decide(r.limits)
+        : { allowed: true as const, headers: {} };
+      if (r.outcome !== 'ok' && journaled) this.#closeJournal(requestId, 0);
+      if (!decision.allowed) throw this.#limited(decision);
+      if (r.outcome === 'hold') throw this.#refused(r.hold);
+      return this.#admitted(args, accountId, subjects, decision.headers, !!hold, releaseClaim);
+    }
+    if (journaled) this.#closeJournal(requestId, 0);
+    // the limits keep changing under this request: admit it the slow way
+    return await this.#admit(args, accountId, releaseClaim);
+  }
+
+  /** the admission handed back once limits and hold are in place */
+  #admitted(
+    args: AdmitRequest,
+    accountId: string | undefined,
+    subjects: SubjectCheck[],
+    headers: Record<string, string>,
+    held: boolean,
+    releaseClaim: () => Promise<void>,
+  ): Admission {
+    const { requestId, estimatedTokens } = args;
     const renew = this.#renewEvery(() => {
       void this.rateLimits.renew(requestId, LEASE_MS, subjects);
       this.#renewClaim(args);
     });
-
-    let held = false;
-    try {
-      const wanted: Array<{ type: ScopeType; id: string }> = [
-        { type: 'user', id: principal.userId },
-      ];
-      if (accountId) wanted.push({ type: 'account', id: accountId });
-      for (const k of keyChain) wanted.push({ type: 'key', id: k.id });
-      held = await this.#hold(version, requestId, wanted, args);
-    } catch (e) {
-      clearInterval(renew);
-      releaseLimits(0);
-      throw e;
-    }
     return {
-      headers: decision.headers,
+      headers,
       accountId,
       finish: once((actualCostMicros: number, actualTokens: number) => {
         clearInterval(renew);
-        releaseLimits(actualTokens);
+        this.#releaseLimits(requestId, subjects, estimatedTokens, actualTokens);
         void releaseClaim();
         if (held) this.#settle(requestId, actualCostMicros);
       }),
       releaseRequestId: releaseClaim,
     };
+  }
+
+  /** frees the stream slot and corrects the token charge to what was used */
+  #releaseLimits(
+    requestId: string,
+    subjects: SubjectCheck[],
+    estimatedTokens: number,
+    actualTokens: number,
+  ): void {
+    void this.rateLimits.release(requestId);
+    const delta = actualTokens - estimatedTokens;
+    if (delta !== 0)
+      for (const s of subjects) void this.rateLimits.adjustTokens(s.subject, delta, requestId);
+  }
+
+  #limited(decision: Exclude<RateLimitDecision, { allowed: true }>): AppError {
+    if (decision.reason === 'unavailable')
+      return new AppError('service_unavailable', undefined, { headers: decision.headers });
+    return new AppError(
+      'rate_limited',
+      `Rate limit reached (${decision.limit} for ${decision.subject.split(':')[0]}).`,
+      { retryAfterSeconds: decision.retryAfterSeconds, headers: decision.headers },
+    );
+  }
+
+  #refused(r: ReserveResult | undefined): AppError {
+    return new AppError('budget_exceeded', r && !r.ok ? describeRejection(r) : undefined);
+  }
+
+  /** who holds budget for a request: the user, the account charged, every key of the chain */
+  #wanted(
+    principal: Principal,
+    accountId: string | undefined,
+    keyChain: ReadonlyArray<{ id: string }>,
+  ): Array<{ type: ScopeType; id: string }> {
+    const wanted: Array<{ type: ScopeType; id: string }> = [{ type: 'user', id: principal.userId }];
+    if (accountId) wanted.push({ type: 'account', id: accountId });
+    for (const k of keyChain) wanted.push({ type: 'key', id: k.id });
+    return wanted;
   }
 
   /** The user, the key and every key above it, and the account: each with its limits. */
@@ -385,10 +487,7 @@ export class SpendControl {
     wanted: Array<{ type: ScopeType; id: string }>,
     args: { holdMicros: number },
   ): Promise<boolean> {
-    const cacheKey = wanted.map((w) => `${w.type}:${w.id}`).join('|');
-    const scopes = await this.#budgetScopes.get(version, cacheKey, () =>
-      this.budgetRepo.scopesFor(wanted),
-    );
+    const scopes = await this.#scopes(version, wanted);
     if (scopes.length === 0) return false;
     const amountMicros = args.holdMicros;
     let journaled = false;
@@ -402,24 +501,12 @@ export class SpendControl {
         amountMicros,
         ttlMs: HOLD_TTL_MS,
       });
-      if (!r.ok) throw new AppError('budget_exceeded', describeRejection(r));
+      if (!r.ok) throw this.#refused(r);
       return true;
     } catch (e) {
       if (journaled) this.#closeJournal(requestId, 0);
       if (e instanceof AppError) throw e;
-      if (e instanceof BudgetStoreUnseededError) {
-        // The store lost its data (restart, failover, eviction): admitting now
-        // would start every budget from zero. Refuse until it is re-seeded.
-        this.log.error({ requestId }, 'budget store lost its data; re-seeding from the ledger');
-        this.seeder
-          .seed()
-          .catch((err: unknown) => this.log.error({ err }, 'budget re-seed failed; will retry'));
-        throw new AppError(
-          'service_unavailable',
-          'Budgets are being restored; retry in a moment.',
-          { retryAfterSeconds: 1 },
-        );
-      }
+      if (e instanceof BudgetStoreUnseededError) this.#unseeded(requestId);
       this.log.error({ err: e, requestId }, 'budget store unavailable');
       if (this.config.budgets.failOpen) {
         // admitted without a hold: counted like every other fail-open admission
@@ -432,6 +519,29 @@ export class SpendControl {
         { retryAfterSeconds: 5 },
       );
     }
+  }
+
+  /** the budget scopes (with limits) of `wanted`, cached per limits version */
+  #scopes(
+    version: string | undefined,
+    wanted: Array<{ type: ScopeType; id: string }>,
+  ): Promise<BudgetScope[]> {
+    const cacheKey = wanted.map((w) => `${w.type}:${w.id}`).join('|');
+    return this.#budgetScopes.get(version, cacheKey, () => this.budgetRepo.scopesFor(wanted));
+  }
+
+  /**
+   * The store lost its data (restart, failover, eviction): admitting now would
+   * start every budget from zero. Refuses until it is re-seeded.
+   */
+  #unseeded(requestId: string): never {
+    this.log.error({ requestId }, 'budget store lost its data; re-seeding from the ledger');
+    this.seeder
+      .seed()
+      .catch((err: unknown) => this.log.error({ err }, 'budget re-seed failed; will retry'));
+    throw new AppError('service_unavailable', 'Budgets are being restored; retry in a moment.', {
+      retryAfterSeconds: 1,
+    });
   }
 
   #settle(requestId: string, actualCostMicros: number): void {

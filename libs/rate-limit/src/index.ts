@@ -1,8 +1,12 @@
 export { subjectOf } from './rate-limit.types';
-export type { SubjectCheck } from './rate-limit.types';
+export type { StoreCheckInput, StoreCheckResult, SubjectCheck } from './rate-limit.types';
 export { MemoryLimitStore } from './memory-limit.store';
 export { RedisLimitStore } from './redis-limit.store';
+export { CHECK_LUA, UNCHECK_LUA } from './redis-limit.scripts';
 export { RateLimitService } from './rate-limit.service';
+export type { RateLimitDecision } from './rate-limit.service';
+export type { LimitStore } from './limit-store.port';
+export { LIMIT_STORE } from './limit-store.port';
 export { LIMITS_VERSION, REQUEST_CLAIMS } from './admission/admission.tokens';
 export { FailOpenTally } from './admission/fail-open.tally';
 export type { FailOpenCheck } from './admission/fail-open.tally';

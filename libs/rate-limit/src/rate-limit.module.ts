@@ -22,6 +22,8 @@ export interface RateLimitModuleOptions {
   failOpen?: boolean;
   /** Redis key prefix (default `sb:rl:`) */
   keyPrefix?: string;
+  /** the limit keys' Redis Cluster hash tag (see `RedisLimitStoreOptions.hashTag`) */
+  hashTag?: string;
   /** ms before a Redis call counts as failed (default 500) */
   timeoutMs?: number;
   /** sliding window (default 60 000) */
@@ -39,7 +41,11 @@ export interface RateLimitModuleAsyncOptions {
 /** the store the options call for: Redis when a client is given, else in-process */
 export function createLimitStore(opts: RateLimitModuleOptions): LimitStore {
   return opts.redis
-    ? new RedisLimitStore(opts.redis, { keyPrefix: opts.keyPrefix, timeoutMs: opts.timeoutMs })
+    ? new RedisLimitStore(opts.redis, {
+        keyPrefix: opts.keyPrefix,
+        hashTag: opts.hashTag,
+        timeoutMs: opts.timeoutMs,
+      })
     : new MemoryLimitStore(opts.clock);
 }
 

@@ -9,6 +9,8 @@ import {
 import {
   LIMIT_NAMES,
   type LimitName,
+  type StoreCheckInput,
+  type StoreCheckResult,
   type SubjectCheck,
   type SubjectLimits,
   type Subject,
@@ -79,41 +81,61 @@ export class RateLimitService {
   }
 
   async check(req: RateLimitCheck): Promise<RateLimitDecision> {
-    const subjects = normalise(req.subjects);
-    if (subjects.length === 0) return { allowed: true, headers: {} };
+    const input = this.prepare(req);
+    if (!input) return { allowed: true, headers: {} };
     try {
-      const r = await this.store.check({
-        subjects,
-        estimatedTokens: Math.max(0, Math.ceil(req.estimatedTokens)),
-        slotId: req.slotId,
-        leaseMs: Math.max(1, Math.ceil(req.leaseMs)),
-        windowMs: this.windowMs,
-      });
-      if (r.allowed) {
-        return {
-          allowed: true,
-          headers: rateLimitHeaders(mostConstrained(r.states), this.windowMs),
-        };
-      }
-      const failed = r.states.find(
-        (s) => s.subject === r.failed.subject && s.limit === r.failed.limit,
-      );
-      const retryAfterMs = Math.max(1_000, r.retryAfterMs);
-      return {
-        allowed: false,
-        reason: 'rate_limited',
-        retryAfterSeconds: toSeconds(retryAfterMs),
-        limit: r.failed.limit,
-        subject: r.failed.subject,
-        headers: rateLimitHeaders(failed, this.windowMs, retryAfterMs),
-      };
+      return this.decide(await this.store.check(input));
     } catch (err) {
-      this.logger.warn(
-        `rate-limit store (${this.store.backend}) failed, ${this.failOpen ? 'admitting' : 'refusing'}: ${message(err)}`,
-      );
-      if (this.failOpen) return { allowed: true, headers: {}, degraded: true };
-      return { allowed: false, reason: 'unavailable', headers: {} };
+      return this.failed(err);
     }
+  }
+
+  /**
+   * What the store is asked for `req` (validated, subjects merged), or
+   * undefined when no subject has a limit: for a caller that runs the store's
+   * check itself (admission in one round trip) and then calls `decide`.
+   */
+  prepare(req: RateLimitCheck): StoreCheckInput | undefined {
+    const subjects = normalise(req.subjects);
+    if (subjects.length === 0) return undefined;
+    return {
+      subjects,
+      estimatedTokens: Math.max(0, Math.ceil(req.estimatedTokens)),
+      slotId: req.slotId,
+      leaseMs: Math.max(1, Math.ceil(req.leaseMs)),
+      windowMs: this.windowMs,
+    };
+  }
+
+  /** the decision, with its headers, for what the store answered */
+  decide(r: StoreCheckResult): RateLimitDecision {
+    if (r.allowed) {
+      return {
+        allowed: true,
+        headers: rateLimitHeaders(mostConstrained(r.states), this.windowMs),
+      };
+    }
+    const failed = r.states.find(
+      (s) => s.subject === r.failed.subject && s.limit === r.failed.limit,
+    );
+    const retryAfterMs = Math.max(1_000, r.retryAfterMs);
+    return {
+      allowed: false,
+      reason: 'rate_limited',
+      retryAfterSeconds: toSeconds(retryAfterMs),
+      limit: r.failed.limit,
+      subject: r.failed.subject,
+      headers: rateLimitHeaders(failed, this.windowMs, retryAfterMs),
+    };
+  }
+
+  /** the failure policy, applied to a store error */
+  failed(err: unknown): RateLimitDecision {
+    this.logger.warn(
+      `rate-limit store (${this.store.backend}) failed, ${this.failOpen ? 'admitting' : 'refusing'}: ${message(err)}`,
+    );
+    if (this.failOpen) return { allowed: true, headers: {}, degraded: true };
+    return { allowed: false, reason: 'unavailable', headers: {} };
   }
 
   /**

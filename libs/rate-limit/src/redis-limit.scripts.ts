@@ -169,6 +169,29 @@ return out
 `;
 
 /**
+ * Takes back exactly what an admitting `CHECK_LUA` with the same KEYS and ARGV
+ * charged: its request entry, its token charge and its stream slot. For a
+ * script that admits and then refuses for another reason (a budget) at once.
+ */
+export const UNCHECK_LUA = `
+local slot, check_id, n = ARGV[3], ARGV[5], tonumber(ARGV[6])
+for i = 1, n do
+  local b = (i - 1) * 4
+  local rq, tz, th, st = KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], KEYS[b + 4]
+  redis.call('ZREM', rq, check_id)
+  local w = redis.call('HGET', th, 'c:' .. slot)
+  if w then
+    redis.call('HDEL', th, 'c:' .. slot)
+    redis.call('HINCRBY', th, '__sum', -tonumber(w))
+    redis.call('ZREM', tz, slot)
+  end
+  redis.call('ZREM', st, slot)
+end
+redis.call('DEL', KEYS[n * 4 + 1])
+return 1
+`;
+
+/**
  * KEYS: tok, tkw. ARGV: windowMs, delta, chargeId ('' = none), adjustmentId.
  */
 export const ADJUST_LUA = `${COMMON}

@@ -14,11 +14,16 @@ import {
 
 export interface RedisLimitStoreOptions {
   /**
-   * Prepended to every key. The store adds the `{rl}` hash tag after it so all
+   * Prepended to every key. The store adds a hash tag after it so all
    * rate-limit keys share one Redis Cluster slot (one script touches several
    * subjects).
    */
   keyPrefix?: string;
+  /**
+   * The hash tag after the prefix (default `rl`). Give it the budget store's
+   * tag to let one script check limits and place a budget hold together.
+   */
+  hashTag?: string;
   /** a call slower than this fails (and the service applies its failure policy) */
   timeoutMs?: number;
 }
@@ -56,7 +61,7 @@ export class RedisLimitStore implements LimitStore {
     private readonly redis: Redis,
     opts: RedisLimitStoreOptions = {},
   ) {
-    this.prefix = `${opts.keyPrefix ?? 'sb:rl:'}{rl}:`;
+    this.prefix = `${opts.keyPrefix ?? 'sb:rl:'}{${opts.hashTag ?? 'rl'}}:`;
     this.timeoutMs = opts.timeoutMs ?? 500;
     // defineCommand is idempotent per client; several stores may share one
     // client. No numberOfKeys: every call passes its key count first.
@@ -69,6 +74,23 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async check(input: StoreCheckInput): Promise<StoreCheckResult> {
+    const call = this.prepareCheck(input);
+    const reply = await this.withTimeout(
+      this.cmd.sbRateLimitCheck(call.keys.length, ...call.keys, ...call.args),
+    );
+    return call.read(reply);
+  }
+
+  /**
+   * The keys and arguments of `CHECK_LUA` for `input`, and how to read its
+   * reply: for a caller that runs the check inside a larger script
+   * (admission in one round trip).
+   */
+  prepareCheck(input: StoreCheckInput): {
+    keys: string[];
+    args: Array<string | number>;
+    read(reply: unknown[]): StoreCheckResult;
+  } {
     const keys: string[] = [];
     const args: Array<string | number> = [
       input.windowMs,
@@ -88,24 +110,26 @@ export class RedisLimitStore implements LimitStore {
       }
     }
     keys.push(this.slotKey(input.slotId));
-    const reply = await this.withTimeout(this.cmd.sbRateLimitCheck(keys.length, ...keys, ...args));
-    const nums = reply.map(Number);
-    const states: LimitState[] = enforced.map((e, i) => {
-      const resetMs = nums[3 + i * 2 + 1];
+    const read = (reply: unknown[]): StoreCheckResult => {
+      const nums = reply.map(Number);
+      const states: LimitState[] = enforced.map((e, i) => {
+        const resetMs = nums[3 + i * 2 + 1];
+        return {
+          ...e,
+          remaining: nums[3 + i * 2],
+          ...(resetMs >= 0 ? { resetMs } : {}),
+        };
+      });
+      if (nums[0] === 1) return { allowed: true, states };
+      const f = enforced[nums[1] - 1];
       return {
-        ...e,
-        remaining: nums[3 + i * 2],
-        ...(resetMs >= 0 ? { resetMs } : {}),
+        allowed: false,
+        states,
+        failed: { subject: f.subject, limit: f.limit },
+        retryAfterMs: nums[2],
       };
-    });
-    if (nums[0] === 1) return { allowed: true, states };
-    const f = enforced[nums[1] - 1];
-    return {
-      allowed: false,
-      states,
-      failed: { subject: f.subject, limit: f.limit },
-      retryAfterMs: nums[2],
     };
+    return { keys, args, read };
   }
 
   async adjustTokens(
@@ -154,7 +178,8 @@ export class RedisLimitStore implements LimitStore {
     return `${this.prefix}slot:${slotId}`;
   }
 
-  private withTimeout<T>(p: Promise<T>): Promise<T> {
+  /** the store's deadline on `p` (lag-aware: a stalled event loop does not count) */
+  withTimeout<T>(p: Promise<T>): Promise<T> {
     return withLagAwareDeadline(p, this.timeoutMs, () => new RateLimitTimeoutError(this.timeoutMs));
   }
 }

@@ -33,7 +33,7 @@ export class MemoryLimitsVersion implements LimitsVersion {
 export class RedisLimitsVersion implements LimitsVersion {
   constructor(
     private readonly redis: Redis,
-    private readonly key = 'sb:{budget}:limits-version',
+    readonly key = 'sb:{budget}:limits-version',
   ) {}
 
   async current(): Promise<string> {
