@@ -151,7 +151,7 @@ const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in t
 function withDescendants(pid) {
   const out = [pid];
   for (let i = 0; i < out.length; i++) {
-    let tasks = [];
+    let tasks;
     try {
       tasks = readdirSync(`/proc/${out[i]}/task`);
     } catch {
