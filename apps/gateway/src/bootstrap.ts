@@ -76,6 +76,10 @@ export async function createGateway(
     await simulator?.close().catch(() => undefined);
     throw e;
   }
+  // The tokenizer's tables take about half a second to build, on this thread. Built
+  // after the boot, they kept the first requests (and /ready) waiting; built now, they
+  // overlap the embedded database opening in its own process.
+  warmTokenizer();
   const app = await createApp(
     { config, logger, llm, embedder, adminKey, ssrf: opts.infrastructure?.ssrf },
     simulator,
@@ -102,7 +106,6 @@ export async function createGateway(
       ? 'switchboard ready (SIMULATED models: no provider credentials set)'
       : 'switchboard ready',
   );
-  setImmediate(warmTokenizer);
 
   const close = closeOnce(app, server, simulator, metricsServer);
   const drainAndClose = () => drainThenClose(app, config, logger, server, close);

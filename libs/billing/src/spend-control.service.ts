@@ -240,35 +240,39 @@ export class SpendControl {
       const keyChain = principal.keyId ? await this.#keyChain(version, principal) : [];
       const subjects = await this.#subjects(version, principal, keyChain, accountId);
       const scopes = await this.#scopes(version, this.#wanted(principal, accountId, keyChain));
-      const check = this.rateLimits.prepare({
-        subjects,
-        estimatedTokens,
-        slotId: requestId,
-        leaseMs: LEASE_MS,
-      });
-      const hold =
-        scopes.length > 0
-          ? this.budgets.prepare({
-              holdId: requestId,
-              scopes,
-              amountMicros: args.holdMicros,
-              ttlMs: HOLD_TTL_MS,
-            })
-          : undefined;
-      if (hold && journaled !== scopes) {
-        // journaled before it is placed, as in #hold; other settings: the old rows go
-        if (journaled) await this.journal.close(requestId, 0);
-        await this.journal.open(requestId, scopes, hold.amountMicros, hold.expiresAtMs);
-        journaled = scopes;
-      }
       let r: Awaited<ReturnType<RedisAdmission['admit']>>;
+      let held: boolean;
       try {
+        const check = this.rateLimits.prepare({
+          subjects,
+          estimatedTokens,
+          slotId: requestId,
+          leaseMs: LEASE_MS,
+        });
+        const hold =
+          scopes.length > 0
+            ? this.budgets.prepare({
+                holdId: requestId,
+                scopes,
+                amountMicros: args.holdMicros,
+                ttlMs: HOLD_TTL_MS,
+              })
+            : undefined;
+        held = hold !== undefined;
+        if (hold && journaled !== scopes) {
+          // journaled before it is placed, as in #hold; other settings: the old rows go
+          if (journaled) await this.journal.close(requestId, 0);
+          await this.journal.open(requestId, scopes, hold.amountMicros, hold.expiresAtMs);
+          journaled = scopes;
+        }
         r = await atOnce.admit(version, check, hold);
       } catch (e) {
-        if (journaled) this.#closeJournal(requestId, 0);
-        if (e instanceof BudgetStoreUnseededError) this.#unseeded(requestId);
+        if (e instanceof BudgetStoreUnseededError) {
+          if (journaled) this.#closeJournal(requestId, 0);
+          this.#unseeded(requestId);
+        }
         this.log.warn({ err: e, requestId }, 'one-trip admission failed; admitting step by step');
-        return await this.#admit(args, accountId, releaseClaim);
+        return await this.#admitStepByStep(args, accountId, releaseClaim, journaled);
       }
       this.#knownVersion = r.version;
       if (r.outcome === 'stale') {
@@ -281,10 +285,29 @@ export class SpendControl {
       if (r.outcome !== 'ok' && journaled) this.#closeJournal(requestId, 0);
       if (!decision.allowed) throw this.#limited(decision);
       if (r.outcome === 'hold') throw this.#refused(r.hold);
-      return this.#admitted(args, accountId, subjects, decision.headers, !!hold, releaseClaim);
+      return this.#admitted(args, accountId, subjects, decision.headers, held, releaseClaim);
     }
-    if (journaled) this.#closeJournal(requestId, 0);
     // the limits keep changing under this request: admit it the slow way
+    return await this.#admitStepByStep(args, accountId, releaseClaim, journaled);
+  }
+
+  /**
+   * The step-by-step admission after a one-trip attempt that journaled a hold
+   * without placing it: those journal rows go first (awaited, so they cannot
+   * remove the rows the next attempt writes).
+   */
+  async #admitStepByStep(
+    args: AdmitRequest,
+    accountId: string | undefined,
+    releaseClaim: () => Promise<void>,
+    journaled: BudgetScope[] | undefined,
+  ): Promise<Admission> {
+    if (journaled)
+      await this.journal
+        .close(args.requestId, 0)
+        .catch((e: unknown) =>
+          this.log.error({ err: e, requestId: args.requestId }, 'budget hold journal close failed'),
+        );
     return await this.#admit(args, accountId, releaseClaim);
   }
 
