@@ -1,7 +1,7 @@
 import type { BudgetPeriod, ScopeType } from './billing.types';
 import { BUDGET_PERIODS } from './billing.types';
 import { bucketsAt, periodStart } from './budget-periods';
-import type { BudgetStore, StoreReserve } from './budget-store.port';
+import type { BudgetStore, StoreReserve, StoreSettle } from './budget-store.port';
 import type { ReserveRejection, ReserveRequest, ReserveResult, ScopeUsage } from './budget.types';
 
 export interface BudgetServiceOptions {
@@ -63,9 +63,14 @@ export class BudgetService {
    * that settled. Still counts the cost when the hold had already expired.
    */
   async settle(holdId: string, actualMicros: number): Promise<boolean> {
+    return await this.store.settle(this.prepareSettle(holdId, actualMicros));
+  }
+
+  /** what the store is asked to settle (validated, timed): see `settle` */
+  prepareSettle(holdId: string, actualMicros: number): StoreSettle {
     assertMicros('actualMicros', actualMicros);
     const nowMs = this.now();
-    return await this.store.settle({ holdId, actualMicros, nowMs, buckets: bucketsAt(nowMs) });
+    return { holdId, actualMicros, nowMs, buckets: bucketsAt(nowMs) };
   }
 
   /** settle at zero: the call never reached the provider */

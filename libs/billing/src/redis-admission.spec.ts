@@ -135,6 +135,35 @@ describe('RedisAdmission: limits version, rate limits and budget hold in one scr
     );
   });
 
+  it('finish gives the slot back, corrects the token charge of every subject and settles the hold', async () => {
+    const { id, subject, check, scope } = request({ rpm: 5, streams: 1, tpm: 100, estimate: 30 });
+    expect((await admission.admit(undefined, check, holdFor(id, scope, 1_000, 400))).outcome).toBe(
+      'ok',
+    );
+    const settled = await admission.finish(
+      id,
+      [subject],
+      20 - 30,
+      rateLimits.windowMs,
+      budgets.prepareSettle(id, 250),
+    );
+    expect(settled).toBe(true);
+    expect(await remaining(check)).toEqual({
+      requestsPerMinute: 4,
+      concurrentStreams: 1,
+      tokensPerMinute: 80,
+    });
+    expect(await budgets.usage('key', scope.id, 'day')).toEqual({
+      spentMicros: 250,
+      heldMicros: 0,
+    });
+    // a second finish changes nothing
+    expect(
+      await admission.finish(id, [subject], 0, rateLimits.windowMs, budgets.prepareSettle(id, 250)),
+    ).toBe(false);
+    expect((await budgets.usage('key', scope.id, 'day')).spentMicros).toBe(250);
+  });
+
   it('is one command on the wire', async () => {
     const monitor = await client.duplicate().monitor();
     const me = `${client.stream.localAddress}:${client.stream.localPort}`;
@@ -158,6 +187,24 @@ describe('RedisAdmission: limits version, rate limits and budget hold in one scr
       await waitFor(() => seen.includes('ping'), { timeoutMs: 10_000, what: 'the monitor' });
       // version.current() is the test's own GET; the admission itself is the one evalsha
       expect(seen).toEqual(['get', 'evalsha', 'ping']);
+      // the first finish on this client may load its script; the next is one evalsha
+      await admission.finish(next.id, [next.subject], 5, rateLimits.windowMs, undefined);
+      await client.ping();
+      await waitFor(() => seen.filter((c) => c === 'ping').length === 2, {
+        timeoutMs: 10_000,
+        what: 'the monitor',
+      });
+      seen.length = 0;
+      await admission.finish(
+        next.id,
+        [next.subject],
+        5,
+        rateLimits.windowMs,
+        budgets.prepareSettle(next.id, 3),
+      );
+      await client.ping();
+      await waitFor(() => seen.includes('ping'), { timeoutMs: 10_000, what: 'the monitor' });
+      expect(seen).toEqual(['evalsha', 'ping']);
     } finally {
       monitor.disconnect();
     }

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import {
+  ADJUST_LUA,
   CHECK_LUA,
+  RELEASE_LUA,
   RedisLimitsVersion,
   RedisLimitStore,
   UNCHECK_LUA,
@@ -8,10 +10,11 @@ import {
   type LimitsVersion,
   type StoreCheckInput,
   type StoreCheckResult,
+  type Subject,
 } from '@switchboard/rate-limit';
-import type { BudgetStore, StoreReserve } from './budget-store.port';
+import type { BudgetStore, StoreReserve, StoreSettle } from './budget-store.port';
 import type { ReserveResult } from './budget.types';
-import { RedisBudgetStore, reserveLua } from './redis-budget.store';
+import { LUA_SETTLE, RedisBudgetStore, reserveLua } from './redis-budget.store';
 
 /**
  * KEYS: the limits-version key, the hold record key, then the limit check's keys.
@@ -54,6 +57,35 @@ end
 return {'ok', current, c, h}
 `;
 
+/**
+ * KEYS: the slot set, the hold record key, then tok and tkw of every subject
+ * whose token charge is corrected.
+ * ARGV: slotId, the number of correction arguments (4 per subject), those
+ *       arguments, then the settlement's (none: no hold).
+ * Returns 1 when it settled the hold.
+ */
+const FINISH_LUA = `
+local function release(KEYS, ARGV)
+${RELEASE_LUA}
+end
+local function adjust(KEYS, ARGV)
+${ADJUST_LUA}
+end
+local function settle(KEYS, ARGV)
+${LUA_SETTLE}
+end
+release({KEYS[1]}, {ARGV[1]})
+local na = tonumber(ARGV[2])
+for i = 1, na / 4 do
+  local a = 2 + (i - 1) * 4
+  adjust({KEYS[1 + i * 2], KEYS[2 + i * 2]}, {ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]})
+end
+if #ARGV <= 2 + na then return 0 end
+local sargs = {}
+for i = 3 + na, #ARGV do sargs[#sargs + 1] = ARGV[i] end
+return settle({KEYS[2]}, sargs)
+`;
+
 export type AtomicAdmissionResult =
   | { outcome: 'stale'; version: string }
   | {
@@ -79,6 +111,7 @@ type AdmitCommand = (numKeys: number, ...args: Array<string | number>) => Promis
  */
 export class RedisAdmission {
   readonly #command: AdmitCommand;
+  readonly #finish: (numKeys: number, ...args: Array<string | number>) => Promise<unknown>;
 
   constructor(
     redis: Redis,
@@ -89,8 +122,39 @@ export class RedisAdmission {
     const requireSeed = budgets.requireSeed;
     const name = requireSeed ? 'sbAdmitSeeded' : 'sbAdmit';
     redis.defineCommand(name, { lua: admitLua(requireSeed) });
+    redis.defineCommand('sbAdmissionFinish', { lua: FINISH_LUA });
     const r = redis as unknown as Record<string, AdmitCommand>;
     this.#command = (...args) => r[name].call(redis, ...args);
+    this.#finish = (...args) => r.sbAdmissionFinish.call(redis, ...args);
+  }
+
+  /**
+   * Everything a finished request gives back, in one round trip: its stream
+   * slot, the correction of its token charge on every subject (`delta` =
+   * actual - estimate, 0 = none) and the settlement of its hold. True when this
+   * call settled the hold.
+   */
+  async finish(
+    slotId: string,
+    subjects: readonly Subject[],
+    delta: number,
+    windowMs: number,
+    settle: StoreSettle | undefined,
+  ): Promise<boolean> {
+    const keys = [this.limits.slotKeyOf(slotId), ''];
+    const adjust: Array<string | number> = [];
+    if (Number.isFinite(delta) && Math.trunc(delta) !== 0)
+      for (const subject of subjects) {
+        const a = this.limits.prepareAdjust(subject, delta, windowMs, slotId);
+        keys.push(...a.keys);
+        adjust.push(...a.args);
+      }
+    const s = settle ? this.budgets.prepareSettle(settle) : undefined;
+    keys[1] = s?.key ?? keys[0];
+    const reply = await this.limits.withTimeout(
+      this.#finish(keys.length, ...keys, slotId, adjust.length, ...adjust, ...(s?.args ?? [])),
+    );
+    return Number(reply) === 1;
   }
 
   /**

@@ -89,7 +89,7 @@ return {1}
 `;
 
 // KEYS[1] hold record. ARGV: prefix, holdId, actual, hour, day, month buckets, hour/day/month TTLs
-const LUA_SETTLE = `
+export const LUA_SETTLE = `
 local P, hid, actual = ARGV[1], ARGV[2], ARGV[3]
 local rec = redis.call('GET', KEYS[1])
 if not rec then return 0 end
@@ -311,19 +311,27 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async settle(req: StoreSettle): Promise<boolean> {
-    const r = await this.cmd.sbBudgetSettle(
-      this.holdKey(req.holdId),
-      this.prefix,
-      req.holdId,
-      req.actualMicros,
-      req.buckets.hour,
-      req.buckets.day,
-      req.buckets.month,
-      SPENT_TTL_MS.hour,
-      SPENT_TTL_MS.day,
-      SPENT_TTL_MS.month,
-    );
+    const call = this.prepareSettle(req);
+    const r = await this.cmd.sbBudgetSettle(call.key, ...call.args);
     return Number(r) === 1;
+  }
+
+  /** the key and arguments of `LUA_SETTLE` for `req`: for a caller that settles inside a larger script */
+  prepareSettle(req: StoreSettle): { key: string; args: Array<string | number> } {
+    return {
+      key: this.holdKey(req.holdId),
+      args: [
+        this.prefix,
+        req.holdId,
+        req.actualMicros,
+        req.buckets.hour,
+        req.buckets.day,
+        req.buckets.month,
+        SPENT_TTL_MS.hour,
+        SPENT_TTL_MS.day,
+        SPENT_TTL_MS.month,
+      ],
+    };
   }
 
   async seedSpent(

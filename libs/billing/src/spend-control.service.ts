@@ -330,12 +330,53 @@ export class SpendControl {
       accountId,
       finish: once((actualCostMicros: number, actualTokens: number) => {
         clearInterval(renew);
-        this.#releaseLimits(requestId, subjects, estimatedTokens, actualTokens);
         void releaseClaim();
+        if (this.atOnce) {
+          this.#finishAtOnce(this.atOnce, args, subjects, held, actualCostMicros, actualTokens);
+          return;
+        }
+        this.#releaseLimits(requestId, subjects, estimatedTokens, actualTokens);
         if (held) this.#settle(requestId, actualCostMicros);
       }),
       releaseRequestId: releaseClaim,
     };
+  }
+
+  /**
+   * Slot, token correction and settlement in one Redis round trip. If it fails,
+   * the slot's lease and the hold expire on their own (as when the separate
+   * calls fail); the journal keeps the settled cost for re-seeding either way.
+   */
+  #finishAtOnce(
+    atOnce: RedisAdmission,
+    args: AdmitRequest,
+    subjects: SubjectCheck[],
+    held: boolean,
+    actualCostMicros: number,
+    actualTokens: number,
+  ): void {
+    const { requestId } = args;
+    new Promise<boolean>((resolve) => {
+      const settle = held ? this.budgets.prepareSettle(requestId, actualCostMicros) : undefined;
+      resolve(
+        atOnce.finish(
+          requestId,
+          subjects.map((s) => s.subject),
+          actualTokens - args.estimatedTokens,
+          this.rateLimits.windowMs,
+          settle,
+        ),
+      );
+    })
+      .catch((e: unknown) =>
+        this.log.error(
+          { err: e, requestId },
+          'releasing the slot and settling the hold failed; both expire on their own',
+        ),
+      )
+      .finally(() => {
+        if (held) this.#closeJournal(requestId, actualCostMicros);
+      });
   }
 
   /** frees the stream slot and corrects the token charge to what was used */

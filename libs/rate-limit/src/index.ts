@@ -1,8 +1,8 @@
 export { subjectOf } from './rate-limit.types';
-export type { StoreCheckInput, StoreCheckResult, SubjectCheck } from './rate-limit.types';
+export type { StoreCheckInput, StoreCheckResult, Subject, SubjectCheck } from './rate-limit.types';
 export { MemoryLimitStore } from './memory-limit.store';
 export { RedisLimitStore } from './redis-limit.store';
-export { CHECK_LUA, UNCHECK_LUA } from './redis-limit.scripts';
+export { ADJUST_LUA, CHECK_LUA, RELEASE_LUA, UNCHECK_LUA } from './redis-limit.scripts';
 export { RateLimitService } from './rate-limit.service';
 export type { RateLimitDecision } from './rate-limit.service';
 export type { LimitStore } from './limit-store.port';

@@ -64,7 +64,8 @@ export interface RateLimitDescription {
  */
 export class RateLimitService {
   private readonly failOpen: boolean;
-  private readonly windowMs: number;
+  /** the sliding window of the per-minute limits */
+  readonly windowMs: number;
   private readonly logger: Pick<Logger, 'warn'>;
 
   constructor(

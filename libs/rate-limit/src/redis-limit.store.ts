@@ -138,22 +138,31 @@ export class RedisLimitStore implements LimitStore {
     windowMs: number,
     chargeId?: string,
   ): Promise<void> {
+    const call = this.prepareAdjust(subject, delta, windowMs, chargeId);
+    await this.withTimeout(this.cmd.sbRateLimitAdjust(2, ...call.keys, ...call.args));
+  }
+
+  /** the keys (tok, tkw) and arguments of `ADJUST_LUA`: for a caller that runs it in a larger script */
+  prepareAdjust(
+    subject: Subject,
+    delta: number,
+    windowMs: number,
+    chargeId?: string,
+  ): { keys: [string, string]; args: Array<string | number> } {
     const [, tok, tkw] = this.subjectKeys(subject);
-    await this.withTimeout(
-      this.cmd.sbRateLimitAdjust(
-        2,
-        tok,
-        tkw,
-        windowMs,
-        Math.trunc(delta),
-        chargeId ?? '',
-        randomUUID(),
-      ),
-    );
+    return {
+      keys: [tok, tkw],
+      args: [windowMs, Math.trunc(delta), chargeId ?? '', randomUUID()],
+    };
   }
 
   async release(slotId: string): Promise<void> {
     await this.withTimeout(this.cmd.sbRateLimitRelease(1, this.slotKey(slotId), slotId));
+  }
+
+  /** the slot set key `RELEASE_LUA` takes for `slotId` */
+  slotKeyOf(slotId: string): string {
+    return this.slotKey(slotId);
   }
 
   async renew(slotId: string, leaseMs: number): Promise<boolean> {
