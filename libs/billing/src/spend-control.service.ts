@@ -212,7 +212,12 @@ export class SpendControl {
     if (decision.degraded) this.#failedOpen('rate_limit');
     let held: boolean;
     try {
-      held = await this.#hold(version, requestId, this.#wanted(principal, accountId, keyChain), args);
+      held = await this.#hold(
+        version,
+        requestId,
+        this.#wanted(principal, accountId, keyChain),
+        args,
+      );
     } catch (e) {
       this.#releaseLimits(requestId, subjects, estimatedTokens, 0);
       throw e;
@@ -486,18 +491,16 @@ export class SpendControl {
 
   #renewClaim(args: AdmitRequest): void {
     if (args.clientRequestId === undefined) return;
-    this.claims
-      .renew(args.principal.userId, args.clientRequestId, args.requestId, LEASE_MS)
-      .then(
-        (held) => {
-          if (!held)
-            this.log.warn(
-              { requestId: args.requestId },
-              'request-id claim lapsed and was taken by another request of the same caller',
-            );
-        },
-        () => undefined,
-      );
+    this.claims.renew(args.principal.userId, args.clientRequestId, args.requestId, LEASE_MS).then(
+      (held) => {
+        if (!held)
+          this.log.warn(
+            { requestId: args.requestId },
+            'request-id claim lapsed and was taken by another request of the same caller',
+          );
+      },
+      () => undefined,
+    );
   }
 
   #renewEvery(fn: () => void): NodeJS.Timeout {

@@ -49,7 +49,9 @@ export async function createDatabase(opts: CreateDatabaseOptions): Promise<Datab
  * What `createDatabase` will open, started now when it is the embedded database
  * on disk: the engine loads while the gateway's modules do (boot time).
  */
-export function prestartDatabase(opts: Pick<CreateDatabaseOptions, 'url' | 'dataDir' | 'inMemory'>): void {
+export function prestartDatabase(
+  opts: Pick<CreateDatabaseOptions, 'url' | 'dataDir' | 'inMemory'>,
+): void {
   if (opts.url || opts.inMemory) return;
   try {
     require.resolve('@electric-sql/pglite');

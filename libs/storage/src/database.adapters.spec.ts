@@ -3,7 +3,6 @@ import type { Database } from './database.port';
 import { createTestPglite, createTestPgliteProcess } from './testing/pglite-template';
 import { createTestPostgres, type TestPostgres } from './testing/postgres-test-database';
 
-
 type Adapter = { name: string; open: () => Promise<{ db: Database; done: () => Promise<void> }> };
 
 const adapters: Adapter[] = [

@@ -20,7 +20,11 @@ import {
 import type { StorageLogger } from './storage.logger';
 
 /** a request as sent, without the id the channel assigns */
-type Request = HostRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+type Request = HostRequest extends infer R
+  ? R extends { id: number }
+    ? Omit<R, 'id'>
+    : never
+  : never;
 
 interface Pending {
   resolve(reply: Extract<HostReply, { ok: true }>): void;
@@ -136,7 +140,9 @@ export class PgliteProcessDatabase implements Database {
     const tx = (await this.#send(child, { t: 'begin' })).id;
     const q: Queryable = {
       query: async <R>(sql: string, params?: unknown[]) =>
-        decode<R>(await this.#send(child, { t: 'query', sql, params: params?.map(normaliseParam), tx })),
+        decode<R>(
+          await this.#send(child, { t: 'query', sql, params: params?.map(normaliseParam), tx }),
+        ),
     };
     let result: T;
     try {
@@ -237,7 +243,9 @@ export class PgliteProcessDatabase implements Database {
     this.opts.logger?.log('embedded database process started again');
     for (const l of this.#listeners) {
       await this.#subscribe(child, l).catch((e: unknown) =>
-        this.opts.logger?.error(`embedded database: listening on ${l.channel} again failed: ${String(e)}`),
+        this.opts.logger?.error(
+          `embedded database: listening on ${l.channel} again failed: ${String(e)}`,
+        ),
       );
       l.onNotify('');
     }

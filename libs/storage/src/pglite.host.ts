@@ -175,7 +175,12 @@ async function open(m: Extract<HostRequest, { t: 'open' }>): Promise<boolean> {
     template !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))
       ? new Blob([readFileSync(template)])
       : undefined;
-  pg = await PGlite.create({ dataDir, extensions: { vector }, parsers: PARSERS, loadDataDir: seed });
+  pg = await PGlite.create({
+    dataDir,
+    extensions: { vector },
+    parsers: PARSERS,
+    loadDataDir: seed,
+  });
   try {
     await pg.exec('CREATE EXTENSION IF NOT EXISTS vector');
     return true;

@@ -6,10 +6,7 @@ import { PgliteDatabase } from '../pglite.database';
 import { PgliteProcessDatabase } from '../pglite-process.database';
 
 // Bump when PGlite or pgvector change: the dump is tied to their binary format.
-export const PGLITE_TEMPLATE_FILE = join(
-  tmpdir(),
-  'switchboard-pglite-0.5.14-pgvector-0.0.15.tar',
-);
+export const PGLITE_TEMPLATE_FILE = join(tmpdir(), 'switchboard-pglite-0.5.14-pgvector-0.0.15.tar');
 const TEMPLATE_FILE = PGLITE_TEMPLATE_FILE;
 
 let inProcess: Promise<Blob> | undefined;
