@@ -141,7 +141,10 @@ export class RedisAdmission {
     windowMs: number,
     settle: StoreSettle | undefined,
   ): Promise<boolean> {
-    const keys = [this.limits.slotKeyOf(slotId), ''];
+    const slotKey = this.limits.slotKey(slotId);
+    const s = settle ? this.budgets.prepareSettle(settle) : undefined;
+    // without a hold the slot key stands in for the hold record (the script does not read it)
+    const keys = [slotKey, s?.key ?? slotKey];
     const adjust: Array<string | number> = [];
     if (Number.isFinite(delta) && Math.trunc(delta) !== 0)
       for (const subject of subjects) {
@@ -149,8 +152,6 @@ export class RedisAdmission {
         keys.push(...a.keys);
         adjust.push(...a.args);
       }
-    const s = settle ? this.budgets.prepareSettle(settle) : undefined;
-    keys[1] = s?.key ?? keys[0];
     const reply = await this.limits.withTimeout(
       this.#finish(keys.length, ...keys, slotId, adjust.length, ...adjust, ...(s?.args ?? [])),
     );

@@ -361,27 +361,25 @@ export class SpendControl {
     actualTokens: number,
   ): void {
     const { requestId } = args;
-    new Promise<boolean>((resolve) => {
-      const settle = held ? this.budgets.prepareSettle(requestId, actualCostMicros) : undefined;
-      resolve(
-        atOnce.finish(
+    void (async () => {
+      try {
+        const settle = held ? this.budgets.prepareSettle(requestId, actualCostMicros) : undefined;
+        await atOnce.finish(
           requestId,
           subjects.map((s) => s.subject),
           actualTokens - args.estimatedTokens,
           this.rateLimits.windowMs,
           settle,
-        ),
-      );
-    })
-      .catch((e: unknown) =>
+        );
+      } catch (e) {
         this.log.error(
           { err: e, requestId },
           'releasing the slot and settling the hold failed; both expire on their own',
-        ),
-      )
-      .finally(() => {
+        );
+      } finally {
         if (held) this.#closeJournal(requestId, actualCostMicros);
-      });
+      }
+    })();
   }
 
   /** frees the stream slot and corrects the token charge to what was used */

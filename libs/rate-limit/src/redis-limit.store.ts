@@ -160,11 +160,6 @@ export class RedisLimitStore implements LimitStore {
     await this.withTimeout(this.cmd.sbRateLimitRelease(1, this.slotKey(slotId), slotId));
   }
 
-  /** the slot set key `RELEASE_LUA` takes for `slotId` */
-  slotKeyOf(slotId: string): string {
-    return this.slotKey(slotId);
-  }
-
   async renew(slotId: string, leaseMs: number): Promise<boolean> {
     const live = await this.withTimeout(
       this.cmd.sbRateLimitRenew(1, this.slotKey(slotId), slotId, leaseMs),
@@ -183,7 +178,8 @@ export class RedisLimitStore implements LimitStore {
     return [`${p}req:${subject}`, `${p}tok:${subject}`, `${p}tkw:${subject}`, `${p}str:${subject}`];
   }
 
-  private slotKey(slotId: string): string {
+  /** the slot set key (`RELEASE_LUA`'s KEYS[1]) of `slotId` */
+  slotKey(slotId: string): string {
     return `${this.prefix}slot:${slotId}`;
   }
 
