@@ -8,65 +8,167 @@ import {
   type Subject,
 } from './rate-limit.types';
 
-interface LogEntry {
-  ts: number;
-  id: string;
-  weight: number;
+/** dead entries are cut off the front of a log's arrays once they are this many and half of it */
+const COMPACT_AT = 1024;
+
+/**
+ * Request timestamps, oldest first, as runs of equal timestamps (a burst in one
+ * millisecond is one entry) over arrays with a moving head: pushing and dropping
+ * the oldest are O(1) amortised and no object is made per request.
+ */
+class RequestLog {
+  #ts: number[] = [];
+  #n: number[] = [];
+  #head = 0;
+  /** requests in the log */
+  size = 0;
+
+  push(ts: number): void {
+    const last = this.#ts.length - 1;
+    if (last >= this.#head && this.#ts[last] === ts) this.#n[last]++;
+    else {
+      this.#ts.push(ts);
+      this.#n.push(1);
+    }
+    this.size++;
+  }
+
+  /** the timestamp of the i-th oldest request */
+  at(i: number): number | undefined {
+    if (i < 0 || i >= this.size) return undefined;
+    for (let j = this.#head; ; j++) {
+      if (i < this.#n[j]) return this.#ts[j];
+      i -= this.#n[j];
+    }
+  }
+
+  /** drops the requests at or before `cutoff` (from the oldest, as far as they go) */
+  dropUntil(cutoff: number): void {
+    const ts = this.#ts;
+    let h = this.#head;
+    while (h < ts.length && ts[h] <= cutoff) this.size -= this.#n[h++];
+    if (h === this.#head) return;
+    if (h === ts.length) {
+      this.#ts = [];
+      this.#n = [];
+      this.#head = 0;
+    } else if (h >= COMPACT_AT && h * 2 >= ts.length) {
+      this.#ts = ts.slice(h);
+      this.#n = this.#n.slice(h);
+      this.#head = 0;
+    } else this.#head = h;
+  }
 }
 
 /**
- * A FIFO over an array with a moving head: pushing and dropping the oldest
- * are O(1) amortised (the array is compacted once the dead prefix is at least
- * half of it), where `splice(0, n)` would move every live entry on each prune.
+ * Token charges, oldest first, in parallel arrays with a moving head (no object
+ * per charge), their sum, and the live charges by id (the slotId of the check
+ * that made them) so a charge can be corrected in place.
  */
-class Fifo<T> {
-  #items: T[] = [];
+class ChargeLog {
+  #ts: number[] = [];
+  #weight: number[] = [];
+  #id: Array<string | undefined> = [];
   #head = 0;
+  /** the absolute position of the arrays' first element */
+  #base = 0;
+  readonly #byId = new Map<string, number>();
+  /** the weights in the log */
+  sum = 0;
 
   get size(): number {
-    return this.#items.length - this.#head;
+    return this.#ts.length - this.#head;
   }
 
-  /** the i-th oldest live entry */
-  at(i: number): T | undefined {
-    return i < 0 || i >= this.size ? undefined : this.#items[this.#head + i];
+  oldestTs(): number | undefined {
+    return this.size > 0 ? this.#ts[this.#head] : undefined;
   }
 
-  push(item: T): void {
-    this.#items.push(item);
+  /** adds `weight` to the live charge `id`, or makes it */
+  charge(id: string, ts: number, weight: number): void {
+    const at = this.#byId.get(id);
+    if (at !== undefined) this.#weight[at - this.#base] += weight;
+    else {
+      this.#byId.set(id, this.#base + this.#ts.length);
+      this.#push(ts, weight, id);
+    }
+    this.sum += weight;
   }
 
-  /** drops the oldest entries while `old(entry)` holds, handing each to `dropped` */
-  dropWhile(old: (item: T) => boolean, dropped?: (item: T) => void): void {
-    const items = this.#items;
+  /** a charge of no id (an unmatched correction) */
+  add(ts: number, weight: number): void {
+    this.#push(ts, weight, undefined);
+    this.sum += weight;
+  }
+
+  /** changes the live charge `id` by `delta` (never below zero); false if there is none */
+  correct(id: string, delta: number): boolean {
+    const at = this.#byId.get(id);
+    if (at === undefined) return false;
+    const i = at - this.#base;
+    const next = Math.max(0, this.#weight[i] + delta);
+    this.sum += next - this.#weight[i];
+    this.#weight[i] = next;
+    return true;
+  }
+
+  /** takes `amount` back from the oldest charges (as much as they hold) */
+  refundOldest(amount: number): void {
+    let left = amount;
+    const w = this.#weight;
+    for (let i = this.#head; i < w.length && left > 0; i++) {
+      const take = Math.min(left, w[i]);
+      w[i] -= take;
+      this.sum -= take;
+      left -= take;
+    }
+  }
+
+  /** the timestamp of the charge whose leaving frees at least `amount`, if any does */
+  freedBy(amount: number): number | undefined {
+    let freed = 0;
+    for (let i = this.#head; i < this.#ts.length; i++) {
+      freed += this.#weight[i];
+      if (freed >= amount) return this.#ts[i];
+    }
+    return undefined;
+  }
+
+  /** drops the charges at or before `cutoff` (from the oldest, as far as they go) */
+  dropUntil(cutoff: number): void {
+    const ts = this.#ts;
     let h = this.#head;
-    while (h < items.length && old(items[h])) {
-      dropped?.(items[h]);
-      h++;
+    for (; h < ts.length && ts[h] <= cutoff; h++) {
+      this.sum -= this.#weight[h];
+      const id = this.#id[h];
+      if (id !== undefined && this.#byId.get(id) === this.#base + h) this.#byId.delete(id);
     }
     if (h === this.#head) return;
-    if (h === items.length) {
-      this.#items = [];
+    if (h === ts.length) {
+      this.#base += ts.length;
+      this.#ts = [];
+      this.#weight = [];
+      this.#id = [];
       this.#head = 0;
-    } else if (h >= 1024 && h * 2 >= items.length) {
-      this.#items = items.slice(h);
+    } else if (h >= COMPACT_AT && h * 2 >= ts.length) {
+      this.#base += h;
+      this.#ts = ts.slice(h);
+      this.#weight = this.#weight.slice(h);
+      this.#id = this.#id.slice(h);
       this.#head = 0;
     } else this.#head = h;
   }
 
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i];
+  #push(ts: number, weight: number, id: string | undefined): void {
+    this.#ts.push(ts);
+    this.#weight.push(weight);
+    this.#id.push(id);
   }
 }
 
 interface SubjectState {
-  /** request timestamps, oldest first */
-  requests: Fifo<number>;
-  /** token charges, oldest first */
-  tokens: Fifo<LogEntry>;
-  /** live token charges by id (the slotId of the check that made them) */
-  chargeById: Map<string, LogEntry>;
-  tokenSum: number;
+  requests: RequestLog;
+  tokens: ChargeLog;
   /** slotId -> lease expiry (ms) */
   streams: Map<string, number>;
   /** no lease expires before this (a lower bound), so most checks skip the scan */
@@ -121,26 +223,12 @@ export class MemoryLimitStore implements LimitStore {
     const s = this.state(subject, now);
     this.prune(s, now, windowMs);
     const d = Math.trunc(delta);
-    const charge = chargeId === undefined ? undefined : s.chargeById.get(chargeId);
-    if (charge) {
-      const next = Math.max(0, charge.weight + d);
-      s.tokenSum += next - charge.weight;
-      charge.weight = next;
-    } else if (d > 0) {
-      s.tokens.push({ ts: now, id: `adj:${now}`, weight: d });
-      s.tokenSum += d;
-    } else if (d < 0) {
-      // Taking a refund from the oldest charges is conservative: they leave the
-      // window no later than the unknown original charge would have.
-      let left = -d;
-      for (const e of s.tokens) {
-        if (left === 0) break;
-        const take = Math.min(left, e.weight);
-        e.weight -= take;
-        s.tokenSum -= take;
-        left -= take;
-      }
-    }
+    if (chargeId !== undefined && s.tokens.correct(chargeId, d)) {
+      // corrected in place
+    } else if (d > 0) s.tokens.add(now, d);
+    // Taking a refund from the oldest charges is conservative: they leave the
+    // window no later than the unknown original charge would have.
+    else if (d < 0) s.tokens.refundOldest(-d);
     s.touched = now;
     return Promise.resolve();
   }
@@ -223,18 +311,9 @@ export class MemoryLimitStore implements LimitStore {
         case 'requestsPerMinute':
           state.requests.push(now);
           break;
-        case 'tokensPerMinute': {
-          const existing = state.chargeById.get(slotId);
-          if (existing) {
-            existing.weight += estimate;
-          } else {
-            const charge = { ts: now, id: slotId, weight: estimate };
-            state.tokens.push(charge);
-            state.chargeById.set(slotId, charge);
-          }
-          state.tokenSum += estimate;
+        case 'tokensPerMinute':
+          state.tokens.charge(slotId, now, estimate);
           break;
-        }
         case 'concurrentStreams':
           state.streams.set(slotId, now + leaseMs);
           state.streamsExpireFrom = Math.min(state.streamsExpireFrom, now + leaseMs);
@@ -243,8 +322,8 @@ export class MemoryLimitStore implements LimitStore {
       }
     }
     if (holders.length > 0) {
-      const prev = this.slots.get(slotId) ?? [];
-      this.slots.set(slotId, [...new Set([...prev, ...holders])]);
+      const prev = this.slots.get(slotId);
+      this.slots.set(slotId, prev ? [...new Set([...prev, ...holders])] : holders);
     }
     return {
       allowed: true,
@@ -272,19 +351,13 @@ export class MemoryLimitStore implements LimitStore {
         return { limit, max, current, ok: false, retryMs };
       }
       case 'tokensPerMinute': {
-        const current = s.tokenSum;
+        const current = s.tokens.sum;
         const need = Math.max(estimate, 1);
         if (current + need <= max) return { limit, max, current, ok: true, retryMs: 0 };
         if (need > max) return { limit, max, current, ok: false, retryMs: windowMs };
-        let freed = 0;
-        let retryMs = windowMs;
-        for (const e of s.tokens) {
-          freed += e.weight;
-          if (current - freed + need <= max) {
-            retryMs = e.ts + windowMs - now;
-            break;
-          }
-        }
+        // the request fits once the oldest charges worth `current + need - max` have left
+        const at = s.tokens.freedBy(current + need - max);
+        const retryMs = at === undefined ? windowMs : at + windowMs - now;
         return { limit, max, current, ok: false, retryMs };
       }
       case 'concurrentStreams': {
@@ -316,7 +389,7 @@ export class MemoryLimitStore implements LimitStore {
         };
       }
       case 'tokensPerMinute': {
-        const oldest = s.tokens.at(0)?.ts;
+        const oldest = s.tokens.oldestTs();
         return {
           subject,
           limit: v.limit,
@@ -339,10 +412,8 @@ export class MemoryLimitStore implements LimitStore {
     let s = this.subjects.get(subject);
     if (!s) {
       s = {
-        requests: new Fifo(),
-        tokens: new Fifo(),
-        chargeById: new Map(),
-        tokenSum: 0,
+        requests: new RequestLog(),
+        tokens: new ChargeLog(),
         streams: new Map(),
         streamsExpireFrom: Infinity,
         touched: now,
@@ -354,14 +425,8 @@ export class MemoryLimitStore implements LimitStore {
 
   private prune(s: SubjectState, now: number, windowMs: number): void {
     const cutoff = now - windowMs;
-    s.requests.dropWhile((ts) => ts <= cutoff);
-    s.tokens.dropWhile(
-      (e) => e.ts <= cutoff,
-      (e) => {
-        s.tokenSum -= e.weight;
-        if (s.chargeById.get(e.id) === e) s.chargeById.delete(e.id);
-      },
-    );
+    s.requests.dropUntil(cutoff);
+    s.tokens.dropUntil(cutoff);
     if (now < s.streamsExpireFrom) return;
     let next = Infinity;
     for (const [slot, exp] of s.streams) {

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { AppError } from '@switchboard/common';
 import type { PrincipalLimits } from '../principal';
@@ -12,6 +12,13 @@ import {
   type CreateApiKeyInput,
 } from './identity.types';
 import { LruCache } from './lru-cache';
+
+/** A key's row as cached, with the SHA-256 of the plaintext that last passed the HMAC check. */
+interface CachedKey {
+  row: ApiKeyRow;
+  hash: Buffer;
+  verified?: Buffer;
+}
 
 export interface ApiKeyServiceOptions {
   /** server secret keying the HMAC; the same on every replica, at least 32 chars */
@@ -59,7 +66,7 @@ export interface IssuedApiKey {
  * constant-time hash comparison; last-used times are batched.
  */
 export class ApiKeyService {
-  private readonly cache: LruCache<string, { row: ApiKeyRow; hash: Buffer }>;
+  private readonly cache: LruCache<string, CachedKey>;
   private readonly clock: () => number;
   private readonly logger: Pick<Logger, 'warn'>;
   private readonly pendingTouches = new Map<string, number>();
@@ -131,19 +138,25 @@ export class ApiKeyService {
   async verify(plaintext: string): Promise<ApiKeyRecord> {
     const prefix = apiKeyPrefix(plaintext);
     if (!prefix) throw new ApiKeyError('invalid_api_key');
-    const presented = hashApiKey(this.opts.secret, plaintext);
     let entry = this.cache.get(prefix);
-    if (!entry) {
-      const row = await this.repo.findByPrefix(prefix);
-      if (!row) {
-        timingSafeEqual(presented, this.dummyHash);
+    // The HMAC runs once per cached row: a key it accepted is recognised after
+    // that by its SHA-256 (a 256-bit random key needs no secret to be hashed safely).
+    const digest = hash('sha256', plaintext, 'buffer');
+    if (!entry?.verified || !timingSafeEqual(digest, entry.verified)) {
+      const presented = hashApiKey(this.opts.secret, plaintext);
+      if (!entry) {
+        const row = await this.repo.findByPrefix(prefix);
+        if (!row) {
+          timingSafeEqual(presented, this.dummyHash);
+          throw new ApiKeyError('invalid_api_key');
+        }
+        entry = { row, hash: Buffer.from(row.hash, 'hex') };
+        this.cache.set(prefix, entry);
+      }
+      if (entry.hash.length !== presented.length || !timingSafeEqual(presented, entry.hash)) {
         throw new ApiKeyError('invalid_api_key');
       }
-      entry = { row, hash: Buffer.from(row.hash, 'hex') };
-      this.cache.set(prefix, entry);
-    }
-    if (entry.hash.length !== presented.length || !timingSafeEqual(presented, entry.hash)) {
-      throw new ApiKeyError('invalid_api_key');
+      entry.verified = digest;
     }
     const { row } = entry;
     const now = this.clock();
