@@ -6,6 +6,8 @@ import type { ReserveResult, ScopeUsage } from './budget.types';
 interface ScopeHolds {
   holds: Map<string, { amount: number; expiresAt: number }>;
   held: number;
+  /** no hold expires before this (a lower bound), so most calls skip the scan */
+  expiresFrom: number;
 }
 
 interface HoldRecord {
@@ -67,6 +69,7 @@ export class InProcessBudgetStore implements BudgetStore {
       const s = this.prune(scopeKey(scope.type, scope.id), req.nowMs);
       s.holds.set(req.holdId, { amount: req.amountMicros, expiresAt: req.expiresAtMs });
       s.held += req.amountMicros;
+      s.expiresFrom = Math.min(s.expiresFrom, req.expiresAtMs);
     }
     this.records.set(req.holdId, {
       scopes: req.scopes.map((s) => ({ type: s.type, id: s.id })),
@@ -91,11 +94,12 @@ export class InProcessBudgetStore implements BudgetStore {
       if (req.actualMicros > 0) {
         for (const period of PERIODS) {
           const k = spentKey(scope.type, scope.id, req.buckets[period]);
-          const cur = this.current(k, req.nowMs);
-          this.spent.set(k, {
-            micros: cur + req.actualMicros,
-            expiresAt: expiry(period, req.nowMs),
-          });
+          const e = this.spent.get(k);
+          const expiresAt = expiry(period, req.nowMs);
+          if (e && e.expiresAt > req.nowMs) {
+            e.micros += req.actualMicros;
+            e.expiresAt = expiresAt;
+          } else this.spent.set(k, { micros: req.actualMicros, expiresAt });
         }
       }
     }
@@ -141,15 +145,18 @@ export class InProcessBudgetStore implements BudgetStore {
   private prune(key: string, nowMs: number): ScopeHolds {
     let s = this.scopes.get(key);
     if (!s) {
-      s = { holds: new Map(), held: 0 };
+      s = { holds: new Map(), held: 0, expiresFrom: Infinity };
       this.scopes.set(key, s);
     }
+    if (nowMs < s.expiresFrom) return s;
+    let next = Infinity;
     for (const [id, h] of s.holds) {
       if (h.expiresAt <= nowMs) {
         s.holds.delete(id);
         s.held -= h.amount;
-      }
+      } else if (h.expiresAt < next) next = h.expiresAt;
     }
+    s.expiresFrom = next;
     return s;
   }
 
