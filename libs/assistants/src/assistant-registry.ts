@@ -1,6 +1,6 @@
 import { AppError } from '@switchboard/common';
 import { estimatePromptTokens, type ChatEvent } from '@switchboard/llm';
-import { concat, of, type Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import { currentAssistantEvent } from './assistant-events';
 import type { Assistant, AssistantRunContext } from './assistant.port';
 import {
@@ -44,8 +44,12 @@ function announced(a: Assistant): Assistant {
     name: a.name,
     ...(a.plan ? { plan: a.plan.bind(a) } : {}),
     ...(a.answerModel ? { answerModel: a.answerModel.bind(a) } : {}),
+    // the same as concat(of(state), a.run(ctx)), without an operator chain per request
     run: (ctx: AssistantRunContext): Observable<ChatEvent> =>
-      concat(of(currentAssistantEvent(a)), a.run(ctx)),
+      new Observable<ChatEvent>((out) => {
+        out.next(currentAssistantEvent(a));
+        if (!out.closed) a.run(ctx).subscribe(out);
+      }),
   };
 }
 
