@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { Pool, type Dispatcher } from 'undici';
 
@@ -119,6 +119,8 @@ async function errorFromResponse(res: Dispatcher.ResponseData): Promise<ChatComp
   );
 }
 
+function ignore(): void {}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -182,63 +184,96 @@ export async function readChatJson(body: Readable): Promise<Record<string, unkno
  * `[DONE]`, an error event, or the end of the body. Multi-line `data:` fields
  * are joined with newlines (WHATWG SSE), comments and `retry:` are ignored, a
  * UTF-8 sequence split across socket reads is decoded whole. `afterChunk` runs
- * after each socket read; when it returns a promise the next read waits for it
- * (back-pressure). Returns true when `[DONE]` was seen.
+ * after each socket read; when it returns a promise the body is paused until it
+ * settles (back-pressure). Resolves true when `[DONE]` was seen; rejects with the
+ * body's error, a premature close, an error event or a failed `afterChunk`.
+ *
+ * Read with 'data' events rather than the stream's async iterator: one promise
+ * and one microtask less per upstream chunk, on the per-token path.
  */
-export async function readChatSse(
+export function readChatSse(
   body: Readable,
   onJson: (payload: Record<string, unknown>) => void,
   afterChunk: () => Promise<void> | undefined,
 ): Promise<boolean> {
-  let done = false;
-  let failure: Error | undefined;
-  const onEvent = (ev: EventSourceMessage) => {
-    if (done || failure) return;
-    if (ev.data === '[DONE]') {
-      done = true;
-      return;
-    }
-    const payload = parseJson(ev.data);
-    if (typeof payload !== 'object' || payload === null) {
-      failure = new ChatCompletionsError(
-        'malformed server-sent event JSON',
-        undefined,
-        undefined,
-        undefined,
-      );
-      return;
-    }
-    const rec = payload as Record<string, unknown>;
-    if (ev.event === 'error' || (rec.error !== undefined && rec.error !== null)) {
-      const { message, code } = describeError(rec, ev.data);
-      failure = new ChatCompletionsError(message, undefined, code, undefined);
-      return;
-    }
-    onJson(rec);
-  };
-  // made with the first bytes: a stream still waiting for its first token holds neither
-  let parser: EventSourceParser | undefined;
-  let utf8: StringDecoder | undefined;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    // after [DONE] the rest is read to its end, so the socket goes back to the pool
-    if (done) continue;
-    parser ??= createParser({
-      onEvent,
-      onError: (e) => {
-        // unknown fields are ignored, as the SSE standard says; an endless line is not
-        if (e.type === 'max-buffer-size-exceeded')
-          failure ??= new ChatCompletionsError(e.message, undefined, undefined, undefined);
-      },
-      maxBufferSize: MAX_EVENT_BYTES,
+  return new Promise<boolean>((resolve, reject) => {
+    let done = false;
+    let failure: Error | undefined;
+    let over = false;
+    const onEvent = (ev: EventSourceMessage) => {
+      if (done || failure) return;
+      if (ev.data === '[DONE]') {
+        done = true;
+        return;
+      }
+      const payload = parseJson(ev.data);
+      if (typeof payload !== 'object' || payload === null) {
+        failure = new ChatCompletionsError(
+          'malformed server-sent event JSON',
+          undefined,
+          undefined,
+          undefined,
+        );
+        return;
+      }
+      const rec = payload as Record<string, unknown>;
+      if (ev.event === 'error' || (rec.error !== undefined && rec.error !== null)) {
+        const { message, code } = describeError(rec, ev.data);
+        failure = new ChatCompletionsError(message, undefined, code, undefined);
+        return;
+      }
+      onJson(rec);
+    };
+    // made with the first bytes: a stream still waiting for its first token holds neither
+    let parser: EventSourceParser | undefined;
+    let utf8: StringDecoder | undefined;
+    const fail = (e: unknown) => {
+      if (over) return;
+      over = true;
+      body.off('data', onData);
+      stopWatching();
+      // undici's body reports its own destruction as an error: nobody waits for it now
+      body.on('error', ignore);
+      body.destroy();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    };
+    const onData = (chunk: Buffer) => {
+      // after [DONE] the rest is read to its end, so the socket goes back to the pool
+      if (done || over) return;
+      parser ??= createParser({
+        onEvent,
+        onError: (e) => {
+          // unknown fields are ignored, as the SSE standard says; an endless line is not
+          if (e.type === 'max-buffer-size-exceeded')
+            failure ??= new ChatCompletionsError(e.message, undefined, undefined, undefined);
+        },
+        maxBufferSize: MAX_EVENT_BYTES,
+      });
+      utf8 ??= new StringDecoder('utf8');
+      try {
+        // runs the events' consumers too: a throw there must fail this read, not the socket's parser
+        parser.feed(utf8.write(chunk));
+      } catch (e) {
+        return fail(e);
+      }
+      if (failure) return fail(failure);
+      const wait = afterChunk();
+      if (!wait) return;
+      body.pause();
+      wait.then(() => {
+        if (!over) body.resume();
+      }, fail);
+    };
+    const stopWatching = finished(body, (err) => {
+      if (over) return;
+      if (err) return fail(err);
+      over = true;
+      stopWatching();
+      // the body ended: a last event without its blank line still counts
+      if (!done && parser && utf8) parser.feed(`${utf8.end()}\n\n`);
+      if (failure) reject(failure);
+      else resolve(done);
     });
-    utf8 ??= new StringDecoder('utf8');
-    parser.feed(utf8.write(chunk));
-    if (failure) throw failure;
-    const wait = afterChunk();
-    if (wait) await wait;
-  }
-  // the body ended: a last event without its blank line still counts
-  if (!done && parser && utf8) parser.feed(`${utf8.end()}\n\n`);
-  if (failure) throw failure;
-  return done;
+    body.on('data', onData);
+  });
 }
