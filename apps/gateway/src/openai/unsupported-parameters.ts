@@ -43,11 +43,16 @@ export const RESPONSES_UNSUPPORTED: Record<string, Asks> = {
   include: (v) => Array.isArray(v) && v.some((x) => !RESPONSES_INCLUDABLE.has(x as string)),
 };
 
+/** each rule set as a list, made once: this runs on every chat request */
+const ruleLists = new WeakMap<Record<string, Asks>, Array<[string, Asks]>>();
+
 /** Throws `unsupported_parameter` for the first parameter of `body` the route does not implement. */
 export function rejectUnsupported(body: unknown, rules: Record<string, Asks>): void {
   if (typeof body !== 'object' || body === null) return;
   const b = body as Record<string, unknown>;
-  for (const [name, asks] of Object.entries(rules))
+  let list = ruleLists.get(rules);
+  if (!list) ruleLists.set(rules, (list = Object.entries(rules)));
+  for (const [name, asks] of list)
     if (asks(b[name]))
       throw new AppError('unsupported_parameter', `The parameter "${name}" is not supported.`, {
         param: name,
