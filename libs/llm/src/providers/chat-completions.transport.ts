@@ -152,22 +152,7 @@ function describeError(payload: unknown, fallback: string): { message: string; c
  * `ChatCompletionsError`.
  */
 export async function readChatJson(body: Readable): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_EVENT_BYTES) {
-      body.destroy();
-      throw new ChatCompletionsError(
-        `answer larger than ${MAX_EVENT_BYTES} bytes`,
-        undefined,
-        undefined,
-        undefined,
-      );
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks, size).toString('utf8');
+  const text = await readCapped(body, MAX_EVENT_BYTES);
   const payload = parseJson(text);
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw new ChatCompletionsError('malformed answer JSON', undefined, undefined, undefined);
@@ -177,6 +162,43 @@ export async function readChatJson(body: Readable): Promise<Record<string, unkno
     throw new ChatCompletionsError(message, undefined, code, undefined);
   }
   return rec;
+}
+
+/** The body as UTF-8 text; more than `max` bytes fails (and destroys it) without buffering the rest. */
+function readCapped(body: Readable, max: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) {
+        chunks.push(chunk);
+        return;
+      }
+      over = true;
+      body.off('data', onData);
+      stopWatching();
+      body.on('error', ignore);
+      body.destroy();
+      reject(
+        new ChatCompletionsError(
+          `answer larger than ${max} bytes`,
+          undefined,
+          undefined,
+          undefined,
+        ),
+      );
+    };
+    const stopWatching = finished(body, (err) => {
+      if (over) return;
+      over = true;
+      stopWatching();
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks, size).toString('utf8'));
+    });
+    body.on('data', onData);
+  });
 }
 
 /**
@@ -235,7 +257,8 @@ export function readChatSse(
       // undici's body reports its own destruction as an error: nobody waits for it now
       body.on('error', ignore);
       body.destroy();
-      reject(e instanceof Error ? e : new Error(String(e)));
+      // passed on as it came (stream errors come from Node's realm, not always this one's Error)
+      reject(e as Error);
     };
     const onData = (chunk: Buffer) => {
       // after [DONE] the rest is read to its end, so the socket goes back to the pool

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import OpenAI from 'openai';
 import type { ChatEvent } from '../chat.types';
 import { UpstreamError } from '../upstream-error';
-import { readChatSse } from './chat-completions.transport';
+import { readChatJson, readChatSse } from './chat-completions.transport';
 import { OpenAiChatProvider } from './openai-chat.provider';
 import {
   collect,
@@ -357,5 +357,74 @@ describe('readChatSse', () => {
     release();
     await reading;
     expect(got).toEqual(events);
+  });
+
+  it('fails the read and destroys the body when a consumer throws, the body errors or back-pressure fails', async () => {
+    const thrower = Readable.from([wire]);
+    await expect(
+      readChatSse(
+        thrower,
+        () => {
+          throw new Error('consumer broke');
+        },
+        () => undefined,
+      ),
+    ).rejects.toThrow('consumer broke');
+    expect(thrower.destroyed).toBe(true);
+
+    const cut = new Readable({ read() {} });
+    const reading = readChatSse(
+      cut,
+      () => undefined,
+      () => undefined,
+    );
+    cut.push(wire.subarray(0, 30));
+    cut.destroy(new Error('socket hang up'));
+    await expect(reading).rejects.toThrow('socket hang up');
+
+    const refused = Readable.from([wire.subarray(0, 10), wire.subarray(10)]);
+    await expect(
+      readChatSse(
+        refused,
+        () => undefined,
+        () => Promise.reject(new Error('client left')),
+      ),
+    ).rejects.toThrow('client left');
+    expect(refused.destroyed).toBe(true);
+  });
+
+  it('a body that closes before its end is a failure, not an answer', async () => {
+    const early = new Readable({ read() {} });
+    const reading = readChatSse(
+      early,
+      () => undefined,
+      () => undefined,
+    );
+    early.push(wire.subarray(0, 30));
+    early.destroy();
+    await expect(reading).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
+});
+
+describe('readChatJson', () => {
+  it('refuses an answer over 16 MiB without reading it all', async () => {
+    let served = 0;
+    const mib = Buffer.alloc(1024 * 1024, 0x20);
+    const body = Readable.from(
+      (function* () {
+        for (; served < 64; served++) yield mib;
+      })(),
+    );
+    await expect(readChatJson(body)).rejects.toThrow('answer larger than');
+    expect(body.destroyed).toBe(true);
+    expect(served).toBeLessThan(64);
+  });
+
+  it('parses an answer split across reads, multi-byte characters included', async () => {
+    const text = Buffer.from(JSON.stringify({ choices: [{ message: { content: 'ünï 🚀' } }] }));
+    const parts = [text.subarray(0, 27), text.subarray(27, 29), text.subarray(29)];
+    await expect(readChatJson(Readable.from(parts))).resolves.toEqual({
+      choices: [{ message: { content: 'ünï 🚀' } }],
+    });
   });
 });
