@@ -249,7 +249,9 @@ export function readChatSse(
     // made with the first bytes: a stream still waiting for its first token holds neither
     let parser: EventSourceParser | undefined;
     let utf8: StringDecoder | undefined;
-    const fail = (e: unknown) => {
+    // what fails a read: stream errors (from Node's realm, not always this one's Error),
+    // a consumer's throw, an error event, a failed back-pressure wait; passed on as they came
+    const fail = (e: Error) => {
       if (over) return;
       over = true;
       body.off('data', onData);
@@ -257,8 +259,7 @@ export function readChatSse(
       // undici's body reports its own destruction as an error: nobody waits for it now
       body.on('error', ignore);
       body.destroy();
-      // passed on as it came (stream errors come from Node's realm, not always this one's Error)
-      reject(e as Error);
+      reject(e);
     };
     const onData = (chunk: Buffer) => {
       // after [DONE] the rest is read to its end, so the socket goes back to the pool
@@ -277,15 +278,18 @@ export function readChatSse(
         // runs the events' consumers too: a throw there must fail this read, not the socket's parser
         parser.feed(utf8.write(chunk));
       } catch (e) {
-        return fail(e);
+        return fail(e as Error);
       }
       if (failure) return fail(failure);
       const wait = afterChunk();
       if (!wait) return;
       body.pause();
-      wait.then(() => {
-        if (!over) body.resume();
-      }, fail);
+      wait.then(
+        () => {
+          if (!over) body.resume();
+        },
+        (e: unknown) => fail(e as Error),
+      );
     };
     const stopWatching = finished(body, (err) => {
       if (over) return;
