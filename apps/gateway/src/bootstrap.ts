@@ -16,7 +16,6 @@ import { MetricsService, TRACE_EXPORTER } from '@switchboard/observability';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { startSimulator, type RunningSimulator } from '@switchboard/simulator';
 import express, { type NextFunction, type RequestHandler, type Response } from 'express';
-import helmet from 'helmet';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from 'nestjs-pino';
@@ -27,6 +26,8 @@ import { routesOf } from './openapi/openapi.document';
 import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import { jsonBody } from './http/json-body';
+import { hotRoutesMiddleware } from './http/hot-routes';
+import { securityHeaders } from './http/security-headers';
 import type { GatewayRequest } from './http/request.types';
 import { DrainState } from './health/drain-state';
 import { startMetricsServer, type MetricsServer } from './health/metrics-server';
@@ -228,7 +229,7 @@ function installEdge(
   app.useLogger(new FrameworkChatterAtDebug(app.get(Logger)));
   app.set('x-powered-by', false);
   app.set('trust proxy', true);
-  app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: false }));
+  app.use(securityHeaders({ contentSecurityPolicy: false, crossOriginResourcePolicy: false }));
   if (config.http.corsOrigins.length)
     app.enableCors({
       origin: config.http.corsOrigins,
@@ -259,6 +260,7 @@ function installEdge(
     res.setHeader('Connection', 'close');
     sendError(res, classify(err), req.requestId);
   });
+  app.use(hotRoutesMiddleware(app));
   app.useGlobalFilters(new AllExceptionsFilter());
 }
 

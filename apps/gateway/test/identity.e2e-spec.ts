@@ -149,6 +149,23 @@ describe('identity: API keys, rotation and tenant isolation over HTTP', () => {
       const r = await chat(issued.key);
       expect(r.status).toBe(403);
       expect(r.error?.code).toBe('insufficient_scope');
+      // the same answer whichever way the request is routed: the hot-route dispatch
+      // (exact path) and Nest's route table (a trailing slash) check the same scope
+      const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
+      for (const path of ['/v1/chat/completions', '/v1/chat/completions/', '/chat/'])
+        expect(
+          (
+            await api(
+              'POST',
+              path,
+              path.startsWith('/chat') ? chatBody(QUICK) : body,
+              bearer(issued.key),
+            )
+          ).json.error,
+        ).toMatchObject({
+          code: 'insufficient_scope',
+          message: 'This endpoint needs the "chat" scope.',
+        });
     });
 
     it('a non-admin key gets 403 on every /admin route', async () => {

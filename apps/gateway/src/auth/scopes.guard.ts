@@ -18,10 +18,14 @@ export class ScopesGuard implements CanActivate {
       ctx.getClass(),
     ]);
     if (!scope) return true;
-    const req = ctx.switchToHttp().getRequest<GatewayRequest>();
-    if (!req.principal) throw new AppError('unauthorized');
-    if (!hasScope(req.principal, scope))
-      throw new AppError('insufficient_scope', `This endpoint needs the "${scope}" scope.`);
+    requireScope(ctx.switchToHttp().getRequest<GatewayRequest>(), scope);
     return true;
   }
+}
+
+/** Throws unless the request's principal (set by the edge middleware) has `scope`. */
+export function requireScope(req: GatewayRequest, scope: Scope): void {
+  if (!req.principal) throw new AppError('unauthorized');
+  if (!hasScope(req.principal, scope))
+    throw new AppError('insufficient_scope', `This endpoint needs the "${scope}" scope.`);
 }

@@ -40,17 +40,19 @@ export function classify(e: unknown): AppError {
   return toAppError(e);
 }
 
+const log = new Logger('http');
+
+/** What a route's thrown error answers (and a 5xx is logged): the filter's work, for any caller. */
+export function answerThrown(exception: unknown, req: GatewayRequest, res: Response): void {
+  const err = classify(exception);
+  if (err.status >= 500) log.error({ err: exception, requestId: req.requestId }, 'request failed');
+  sendError(res, err, req.requestId);
+}
+
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
-  private readonly log = new Logger('http');
-
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<GatewayRequest>();
-    const res = ctx.getResponse<Response>();
-    const err = classify(exception);
-    if (err.status >= 500)
-      this.log.error({ err: exception, requestId: req.requestId }, 'request failed');
-    sendError(res, err, req.requestId);
+    answerThrown(exception, ctx.getRequest<GatewayRequest>(), ctx.getResponse<Response>());
   }
 }

@@ -90,7 +90,12 @@ export function webAppMiddleware(config: AppConfig, logger: Logger) {
     res.setHeader('Cache-Control', 'no-store');
     res.type('json').send(webConfig);
   });
-  return router;
+  // every API call (POST, PUT, DELETE...) skips the web app's route table
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS')
+      router(req, res, next);
+    else next();
+  };
 }
 
 const ENCODINGS = [
