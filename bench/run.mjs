@@ -112,10 +112,10 @@ function plan(quick) {
     throughput: { concurrency: 20, durationMs: quick ? 3_000 : 8_000, rounds: 2 },
     // direct, floor proxy, Portkey and Switchboard (API key, admin key), interleaved
     peers: {
-      c1: { concurrency: 1, tokens: 20, tps: 200, durationMs: quick ? 3_000 : 8_000 },
-      c64: { concurrency: 64, tokens: 50, tps: 200, durationMs: quick ? 3_000 : 8_000 },
-      throughputLoad: { concurrency: 20, durationMs: quick ? 2_000 : 6_000 },
-      rounds: 2,
+      c1: { concurrency: 1, tokens: 20, tps: 200, durationMs: quick ? 3_000 : 10_000 },
+      c64: { concurrency: 64, tokens: 50, tps: 200, durationMs: quick ? 3_000 : 10_000 },
+      throughputLoad: { concurrency: 20, durationMs: quick ? 2_000 : 10_000 },
+      rounds: quick ? 2 : 5,
     },
     // c=1, 5 tokens at once: hundreds of TTFT samples per target
     providers: { concurrency: 1, durationMs: quick ? 2_000 : 6_000, rounds: quick ? 2 : 3 },

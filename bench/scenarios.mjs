@@ -882,6 +882,9 @@ export const PEER_TARGETS = {
  * During Switchboard's c=1 slices the gateway's event-loop delay p99 is read
  * from its metrics (prom-client resets the histogram on every scrape).
  */
+/** the pause between two peers' slices */
+const SETTLE_MS = 300;
+
 export async function peerComparison(
   ctx,
   { floor, portkey, apiKey, c1, c64, throughputLoad, rounds },
@@ -904,10 +907,17 @@ export async function peerComparison(
 
   const run = async (op, args, sliceMs, watchLoop) => {
     const runs = targets.map(() => []);
+    const n = targets.length;
+    const gcd = (a, b) => (b === 0 ? a : gcd(b, a % b));
     for (let i = 0; i < rounds; i++) {
-      const order = targets.map((_, j) => (i + j) % targets.length);
-      if (i % 2 === 1) order.reverse();
+      // a different step each round, so no target always follows the same one (a
+      // peer's leftover work after its slice, GC or logging, lands on whoever is next)
+      let step = 1 + (i % (n - 1));
+      if (gcd(step, n) !== 1) step = 1;
+      const order = targets.map((_, j) => (i + j * step) % n);
       for (const j of order) {
+        // let the previous target's process settle before this slice's meters start
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
         const watch = watchLoop && targets[j].name === 'switchboard';
         if (watch) await metricValue(metricsUrl, 'nodejs_eventloop_lag_p99_seconds', gw.headers);
         runs[j].push(await measured(ctx, targets[j], op, { ...args, durationMs: sliceMs }));
