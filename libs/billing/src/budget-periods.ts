@@ -3,12 +3,26 @@ import type { Buckets } from './budget.types';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
+const HOUR = 3_600_000;
+
+/** the buckets of the hour last asked for: every request of that hour shares them */
+let lastHour: { start: number; buckets: Readonly<Buckets> } | undefined;
+
 /** UTC period buckets: hour `YYYY-MM-DDTHH`, day `YYYY-MM-DD`, month `YYYY-MM`, total `total`. */
-export function bucketsAt(nowMs: number): Buckets {
+export function bucketsAt(nowMs: number): Readonly<Buckets> {
+  const start = Math.floor(nowMs / HOUR) * HOUR;
+  if (lastHour?.start === start) return lastHour.buckets;
   const d = new Date(nowMs);
   const month = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}`;
   const day = `${month}-${pad(d.getUTCDate())}`;
-  return { hour: `${day}T${pad(d.getUTCHours())}`, day, month, total: 'total' };
+  const buckets = Object.freeze({
+    hour: `${day}T${pad(d.getUTCHours())}`,
+    day,
+    month,
+    total: 'total',
+  });
+  lastHour = { start, buckets };
+  return buckets;
 }
 
 /** start (UTC) of the period containing `nowMs`; the epoch for `total` */
@@ -27,8 +41,6 @@ export function periodStart(period: BudgetPeriod, nowMs: number): Date {
       return new Date(0);
   }
 }
-
-const HOUR = 3_600_000;
 
 /**
  * How long a spent counter outlives its last write. Longer than the period, so

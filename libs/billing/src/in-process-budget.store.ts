@@ -25,7 +25,8 @@ const SWEEP_EVERY_MS = 60_000;
  */
 export class InProcessBudgetStore implements BudgetStore {
   private readonly scopes = new Map<string, ScopeHolds>();
-  private readonly spent = new Map<string, { micros: number; expiresAt: number }>();
+  /** spend counters: scope key -> bucket -> counter (buckets are shared strings, see bucketsAt) */
+  private readonly spent = new Map<string, Map<string, { micros: number; expiresAt: number }>>();
   private readonly records = new Map<string, HoldRecord>();
   private lastSweep = 0;
 
@@ -92,14 +93,15 @@ export class InProcessBudgetStore implements BudgetStore {
         s.held -= hold.amount;
       }
       if (req.actualMicros > 0) {
+        const counters = this.countersOf(key);
         for (const period of PERIODS) {
-          const k = spentKey(scope.type, scope.id, req.buckets[period]);
-          const e = this.spent.get(k);
+          const bucket = req.buckets[period];
+          const e = counters.get(bucket);
           const expiresAt = expiry(period, req.nowMs);
           if (e && e.expiresAt > req.nowMs) {
             e.micros += req.actualMicros;
             e.expiresAt = expiresAt;
-          } else this.spent.set(k, { micros: req.actualMicros, expiresAt });
+          } else counters.set(bucket, { micros: req.actualMicros, expiresAt });
         }
       }
     }
@@ -114,9 +116,12 @@ export class InProcessBudgetStore implements BudgetStore {
     micros: number,
     now: number,
   ): Promise<void> {
-    const k = spentKey(scopeType, scopeId, bucket);
-    const cur = this.current(k, now);
-    if (micros > cur) this.spent.set(k, { micros, expiresAt: expiry(period, now) });
+    const cur = this.spentOf(scopeType, scopeId, bucket, now);
+    if (micros > cur)
+      this.countersOf(scopeKey(scopeType, scopeId)).set(bucket, {
+        micros,
+        expiresAt: expiry(period, now),
+      });
     return Promise.resolve();
   }
 
@@ -128,17 +133,23 @@ export class InProcessBudgetStore implements BudgetStore {
   }
 
   private spentOf(type: ScopeType, id: string, bucket: string, nowMs: number): number {
-    return this.current(spentKey(type, id, bucket), nowMs);
-  }
-
-  private current(key: string, nowMs: number): number {
-    const e = this.spent.get(key);
+    const counters = this.spent.get(scopeKey(type, id));
+    const e = counters?.get(bucket);
     if (!e) return 0;
     if (e.expiresAt <= nowMs) {
-      this.spent.delete(key);
+      counters?.delete(bucket);
       return 0;
     }
     return e.micros;
+  }
+
+  private countersOf(key: string): Map<string, { micros: number; expiresAt: number }> {
+    let counters = this.spent.get(key);
+    if (!counters) {
+      counters = new Map<string, { micros: number; expiresAt: number }>();
+      this.spent.set(key, counters);
+    }
+    return counters;
   }
 
   /** drops expired holds of one scope (the replica that placed them is gone) */
@@ -164,7 +175,10 @@ export class InProcessBudgetStore implements BudgetStore {
   private sweep(nowMs: number): void {
     if (nowMs - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = nowMs;
-    for (const [k, e] of this.spent) if (e.expiresAt <= nowMs) this.spent.delete(k);
+    for (const [k, counters] of this.spent) {
+      for (const [bucket, e] of counters) if (e.expiresAt <= nowMs) counters.delete(bucket);
+      if (counters.size === 0) this.spent.delete(k);
+    }
     for (const [k, r] of this.records) if (r.expiresAt <= nowMs) this.records.delete(k);
     for (const [k, s] of this.scopes) {
       this.prune(k, nowMs);
@@ -175,10 +189,6 @@ export class InProcessBudgetStore implements BudgetStore {
 
 function scopeKey(type: ScopeType, id: string): string {
   return `${type}:${id}`;
-}
-
-function spentKey(type: ScopeType, id: string, bucket: string): string {
-  return `${bucket}:${type}:${id}`;
 }
 
 function expiry(period: BudgetPeriod, nowMs: number): number {
