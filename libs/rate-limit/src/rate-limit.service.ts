@@ -196,9 +196,12 @@ export class RateLimitService {
  * (the stricter limit wins), so the stores see clean input.
  */
 function normalise(subjects: readonly SubjectCheck[]): SubjectCheck[] {
-  const merged = new Map<Subject, SubjectLimits>();
+  // a handful of subjects per request: a list beats a Map and its copies here
+  const merged: SubjectCheck[] = [];
   for (const { subject, limits } of subjects) {
-    const into = merged.get(subject) ?? {};
+    let entry = merged.find((s) => s.subject === subject);
+    if (!entry) merged.push((entry = { subject, limits: {} }));
+    const into = entry.limits;
     for (const name of LIMIT_NAMES) {
       const v = limits[name];
       if (v === undefined || v === null) continue;
@@ -206,11 +209,8 @@ function normalise(subjects: readonly SubjectCheck[]): SubjectCheck[] {
       const n = Math.floor(v);
       into[name] = into[name] === undefined ? n : Math.min(into[name], n);
     }
-    merged.set(subject, into);
   }
-  return [...merged]
-    .filter(([, l]) => Object.keys(l).length > 0)
-    .map(([subject, limits]) => ({ subject, limits }));
+  return merged.filter((s) => LIMIT_NAMES.some((name) => s.limits[name] !== undefined));
 }
 
 /**
