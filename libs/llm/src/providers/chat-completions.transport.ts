@@ -297,7 +297,11 @@ export function readChatSse(
       over = true;
       stopWatching();
       // the body ended: a last event without its blank line still counts
-      if (!done && parser && utf8) parser.feed(`${utf8.end()}\n\n`);
+      try {
+        if (!done && parser && utf8) parser.feed(`${utf8.end()}\n\n`);
+      } catch (e) {
+        failure = e as Error;
+      }
       if (failure) reject(failure);
       else resolve(done);
     });

@@ -382,6 +382,18 @@ describe('readChatSse', () => {
     cut.destroy(new Error('socket hang up'));
     await expect(reading).rejects.toThrow('socket hang up');
 
+    // the last event, without its blank line, reaches the consumer once the body ended
+    const unterminated = Buffer.from('data: {"choices":[]}');
+    await expect(
+      readChatSse(
+        Readable.from([unterminated]),
+        () => {
+          throw new Error('consumer broke at the end');
+        },
+        () => undefined,
+      ),
+    ).rejects.toThrow('consumer broke at the end');
+
     const refused = Readable.from([wire.subarray(0, 10), wire.subarray(10)]);
     await expect(
       readChatSse(
