@@ -121,6 +121,18 @@ async function errorFromResponse(res: Dispatcher.ResponseData): Promise<ChatComp
 
 function ignore(): void {}
 
+/**
+ * Stops reading `body` for good: no more 'data' to `onData`, no end watch, and the
+ * socket released. undici's body reports its own destruction as an error, which
+ * nobody waits for any more.
+ */
+function abandon(body: Readable, onData: (chunk: Buffer) => void, stopWatching: () => void): void {
+  body.off('data', onData);
+  stopWatching();
+  body.on('error', ignore);
+  body.destroy();
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -177,10 +189,7 @@ function readCapped(body: Readable, max: number): Promise<string> {
         return;
       }
       over = true;
-      body.off('data', onData);
-      stopWatching();
-      body.on('error', ignore);
-      body.destroy();
+      abandon(body, onData, stopWatching);
       reject(
         new ChatCompletionsError(
           `answer larger than ${max} bytes`,
@@ -254,11 +263,7 @@ export function readChatSse(
     const fail = (e: Error) => {
       if (over) return;
       over = true;
-      body.off('data', onData);
-      stopWatching();
-      // undici's body reports its own destruction as an error: nobody waits for it now
-      body.on('error', ignore);
-      body.destroy();
+      abandon(body, onData, stopWatching);
       reject(e);
     };
     const onData = (chunk: Buffer) => {
