@@ -1,5 +1,5 @@
 import type { Me } from '@switchboard/client';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { BarChart } from '../components/bar-chart';
 import { errorText } from '../components/errors';
 import { client, formatUsd, isAdmin } from '../session';
@@ -41,20 +41,30 @@ export function UsagePage({ me }: { me: Me }) {
   const [from, setFrom] = useState(isoDay(new Date(today.getTime() - 29 * 86_400_000)));
   const [to, setTo] = useState(isoDay(today));
   const [group, setGroup] = useState<Group>('day');
-  const [rows, setRows] = useState<ReportRow[] | null>(null);
+  // the rows shown and the grouping they were loaded with: the select may already say another
+  const [shown, setShown] = useState<{ group: Group; rows: ReportRow[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
+
+  const loads = useRef(0);
 
   const query = () => ({ from, to, groupBy: group });
 
   const load = async () => {
     setError(null);
+    const g = group;
+    const seq = ++loads.current;
     try {
       const r = await client.request<{ data: ReportRow[] }>('GET', '/usage/report', {
         query: query(),
       });
-      setRows([...r.data].sort((a, b) => labelOf(a, group).localeCompare(labelOf(b, group))));
+      // an answer to an older Show that arrives late must not replace a newer one
+      if (seq !== loads.current) return;
+      setShown({
+        group: g,
+        rows: [...r.data].sort((a, b) => labelOf(a, g).localeCompare(labelOf(b, g))),
+      });
     } catch (e) {
-      setError(errorText(e));
+      if (seq === loads.current) setError(errorText(e));
     }
   };
 
@@ -74,8 +84,8 @@ export function UsagePage({ me }: { me: Me }) {
     }
   };
 
-  const chartRows = (f: (r: ReportRow) => number) =>
-    (rows ?? []).map((r) => ({ label: labelOf(r, group), value: f(r) }));
+  const chartRows = (s: { group: Group; rows: ReportRow[] }, f: (r: ReportRow) => number) =>
+    s.rows.map((r) => ({ label: labelOf(r, s.group), value: f(r) }));
   const fmtTokens = (v: number) => v.toLocaleString('en-US');
   return (
     <div class="usage-page">
@@ -126,23 +136,23 @@ export function UsagePage({ me }: { me: Me }) {
           {error}
         </p>
       )}
-      {rows && (
+      {shown && (
         <>
           <BarChart
-            title={`Cost by ${group}`}
-            rows={chartRows((r) => r.costMicros)}
+            title={`Cost by ${shown.group}`}
+            rows={chartRows(shown, (r) => r.costMicros)}
             format={formatUsd}
           />
           <BarChart
-            title={`Tokens by ${group}`}
-            rows={chartRows((r) => r.inputTokens + r.outputTokens)}
+            title={`Tokens by ${shown.group}`}
+            rows={chartRows(shown, (r) => r.inputTokens + r.outputTokens)}
             format={fmtTokens}
           />
           <table>
-            <caption class="sr-only">Usage by {group}</caption>
+            <caption class="sr-only">Usage by {shown.group}</caption>
             <thead>
               <tr>
-                <th scope="col">{group}</th>
+                <th scope="col">{shown.group}</th>
                 <th scope="col">Requests</th>
                 <th scope="col">Input tokens</th>
                 <th scope="col">Output tokens</th>
@@ -150,9 +160,9 @@ export function UsagePage({ me }: { me: Me }) {
               </tr>
             </thead>
             <tbody>
-              {rows.map((r) => (
-                <tr key={labelOf(r, group)}>
-                  <td>{labelOf(r, group)}</td>
+              {shown.rows.map((r) => (
+                <tr key={labelOf(r, shown.group)}>
+                  <td>{labelOf(r, shown.group)}</td>
                   <td>{r.requests}</td>
                   <td>{fmtTokens(r.inputTokens)}</td>
                   <td>{fmtTokens(r.outputTokens)}</td>
