@@ -44,14 +44,12 @@ export class AdminJobsController {
   @ApiDoc({ summary: 'Run a dead job again', tag: 'admin', response: jobSchema })
   @HttpCode(200)
   async retry(@Param(new ZodInput(jobIdSchema)) { id }: z.infer<typeof jobIdSchema>) {
-    if (!(await this.jobs.retryDead(id)))
-      throw new AppError('not_found', 'No dead-lettered job has this id.');
-    const job = await this.jobs.get(id);
+    const job = await this.jobs.retryDead(id, async (j, tx) => {
+      if (j.kind !== INGEST_FILE_JOB) return;
+      const { fileId } = j.payload as IngestFilePayload;
+      await this.files.setStatus(fileId, 'queued', null, tx);
+    });
     if (!job) throw new AppError('not_found', 'No dead-lettered job has this id.');
-    if (job.kind === INGEST_FILE_JOB) {
-      const { fileId } = job.payload as IngestFilePayload;
-      await this.files.setStatus(fileId, 'queued');
-    }
     this.worker.wake();
     return jobView(job);
   }

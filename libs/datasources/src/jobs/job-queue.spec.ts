@@ -114,9 +114,24 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
     expect(job.deadAt).toBeInstanceOf(Date);
     expect(dead).toEqual(['x:upstream down']);
     expect((await queue.listDead()).map((j) => j.id)).toEqual([id]);
-    expect(await queue.retryDead(id)).toBe(true);
+    // work done alongside the requeue commits with it, or neither happens
+    await expect(
+      queue.retryDead(id, () => Promise.reject(new Error('file row gone'))),
+    ).rejects.toThrow('file row gone');
+    expect((await queue.get(id))!.status).toBe('dead');
+    const seen: string[] = [];
+    const requeued = await queue.retryDead(id, async (j, tx) => {
+      // inside the transaction the requeue is visible; the job is answered as requeued
+      const r = await tx.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [j.id]);
+      seen.push(r.rows[0].status);
+    });
+    expect(seen).toEqual(['queued']);
+    expect(requeued).toMatchObject({ id, status: 'queued', attempts: 0, deadAt: null });
     expect((await queue.get(id))!.status).toBe('queued');
     expect(await queue.stats()).toMatchObject({ queued: 1, dead: 0 });
+    // only a dead job can be retried
+    expect(await queue.retryDead(id)).toBeNull();
+    expect(await queue.retryDead('00000000-0000-4000-8000-000000000000')).toBeNull();
   });
 
   it('dead-letters a permanent failure at once', async () => {
@@ -278,7 +293,11 @@ describe('JobQueue + JobWorker (PostgreSQL)', () => {
     });
     expect(await worker.recoverOrphans()).toEqual({ requeued: 1, dead: 1 });
     expect(told).toEqual([
-      { payload: { n: 1 }, error: expect.stringContaining('the process stopped') as string, id: cut },
+      {
+        payload: { n: 1 },
+        error: expect.stringContaining('the process stopped') as string,
+        id: cut,
+      },
     ]);
     expect(await queue.get(retried)).toMatchObject({ status: 'queued' });
     expect(await queue.get(earlier)).toMatchObject({ status: 'dead' });

@@ -270,15 +270,30 @@ export class JobQueue {
     return r.rows.map((row) => toJob(row));
   }
 
-  /** puts a dead job back in the queue with fresh attempts (admin action) */
-  async retryDead(id: string): Promise<boolean> {
-    const r = await this.db.query(
-      `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), dead_at = NULL, updated_at = now()
-        WHERE id = $1 AND status = 'dead'`,
-      [id],
-    );
-    if (r.rowCount > 0) await this.#announce();
-    return r.rowCount > 0;
+  /**
+   * Puts a dead job back in the queue with fresh attempts (admin action) and answers it
+   * as requeued, or null if no dead job has this id. `alongside` runs in the same
+   * transaction (the file the job is about shows `queued` again): no worker of any
+   * replica can claim the job before both are committed, so its outcome is never
+   * overwritten by the requeue.
+   */
+  async retryDead(
+    id: string,
+    alongside?: (job: Job, tx: Queryable) => Promise<void>,
+  ): Promise<Job | null> {
+    return this.db.transaction(async (tx) => {
+      const r = await tx.query<JobRow>(
+        `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), dead_at = NULL, updated_at = now()
+          WHERE id = $1 AND status = 'dead' RETURNING *`,
+        [id],
+      );
+      if (!r.rows[0]) return null;
+      const job = toJob<Record<string, unknown>>(r.rows[0]);
+      await alongside?.(job, tx);
+      // delivered on commit
+      await tx.query('SELECT pg_notify($1, $2)', [JOBS_CHANNEL, job.kind]);
+      return job;
+    });
   }
 
   /** deletes finished jobs older than `olderThanMs` (dead ones stay for admins); returns how many */
