@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BootstrapAdminKey } from './bootstrap-admin-key';
 import { Authenticator } from './authenticator';
+import { generateApiKey, looksLikeApiKey } from './identity/api-key.format';
 
 describe('BootstrapAdminKey', () => {
   let dir: string;
@@ -18,6 +19,20 @@ describe('BootstrapAdminKey', () => {
     expect(second.generated).toBeUndefined();
     expect(second.key.matches(first.generated!)).toBe(true);
     expect(second.key.matches(first.generated! + 'x')).toBe(false);
+  });
+
+  it("an admin key that has an API key's shape is still the admin key; API keys are not", async () => {
+    const shaped = generateApiKey().key;
+    const auth = new Authenticator(BootstrapAdminKey.fromPlaintext(shaped));
+    await expect(auth.authenticate(`Bearer ${shaped}`)).resolves.toMatchObject({
+      kind: 'bootstrap-admin',
+    });
+    await expect(auth.authenticate(`Bearer ${generateApiKey().key}`)).rejects.toMatchObject({
+      code: 'unauthorized',
+    });
+    // a generated key never has that shape, so API keys skip its hash
+    const { generated } = await BootstrapAdminKey.loadOrCreate(dir);
+    expect(looksLikeApiKey(generated!)).toBe(false);
   });
 
   it('authenticates the admin key with every scope and rejects anything else as unauthorized', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { countTokens } from 'gpt-tokenizer';
-import { estimatePromptTokens, estimateTextTokens } from './token-estimator';
+import { RecentTextCounts, estimatePromptTokens, estimateTextTokens } from './token-estimator';
 
 jest.mock('gpt-tokenizer', () => {
   const actual = jest.requireActual<typeof import('gpt-tokenizer')>('gpt-tokenizer');
@@ -52,5 +52,43 @@ describe('token estimator', () => {
     const edited = [messages[0], { ...messages[1], content: 'And in Rome?' }];
     expect(estimatePromptTokens(edited, tools)).not.toBe(first);
     expect(tokenizerCalls()).toBe(calls + 1);
+  });
+
+  it('counts a resent text (the system prompt, the history of a chat) without the tokenizer', () => {
+    const system = { role: 'system' as const, content: 'You answer in French, briefly.' };
+    const turn1 = [system, { role: 'user' as const, content: 'Quelle heure est-il ?' }];
+    const first = estimatePromptTokens(turn1);
+    const calls = tokenizerCalls();
+    // the next request parses new objects with the same texts, plus one new message
+    const turn2 = [
+      { ...system },
+      { ...turn1[1] },
+      { role: 'assistant' as const, content: 'Il est midi.' },
+      { role: 'user' as const, content: 'Merci.' },
+    ];
+    const second = estimatePromptTokens(turn2);
+    expect(tokenizerCalls()).toBe(calls + 2);
+    expect(second).toBe(
+      first + 8 + estimateTextTokens('Il est midi.') + estimateTextTokens('Merci.'),
+    );
+  });
+
+  it('keeps recent texts up to its character bound, oldest out first, and not oversized ones', () => {
+    const cache = new RecentTextCounts(20, 10);
+    expect(cache.count('aaaa bbbb')).toBe(estimateTextTokens('aaaa bbbb')); // 9 chars
+    cache.count('cccc dddd'); // 18
+    expect(cache.size).toBe(2);
+    cache.count('eeee'); // 22 > 20: the oldest goes
+    expect(cache.size).toBe(2);
+    const calls = tokenizerCalls();
+    cache.count('cccc dddd');
+    cache.count('eeee');
+    expect(tokenizerCalls()).toBe(calls);
+    cache.count('aaaa bbbb'); // evicted: counted again
+    expect(tokenizerCalls()).toBe(calls + 1);
+    const long = 'x'.repeat(11);
+    expect(cache.count(long)).toBe(estimateTextTokens(long));
+    cache.count(long);
+    expect(cache.size).toBe(2); // never kept: 'aaaa bbbb' evicted 'cccc dddd' meanwhile
   });
 });

@@ -46,13 +46,50 @@ export function estimateTextTokens(text: string): number {
 const messageCounts = new WeakMap<ChatMessage, number>();
 const toolCounts = new WeakMap<ToolDefinition[], number>();
 
+/**
+ * Message texts seen recently, by content, across requests: a chat resends its system
+ * prompt and its whole history with every turn, and only the new text needs the
+ * tokenizer. First in, first out, bounded by the characters it keeps.
+ */
+export class RecentTextCounts {
+  readonly #counts = new Map<string, number>();
+  #chars = 0;
+
+  constructor(
+    private readonly maxChars: number,
+    private readonly maxEntryChars: number,
+  ) {}
+
+  count(text: string): number {
+    let n = this.#counts.get(text);
+    if (n !== undefined) return n;
+    n = estimateTextTokens(text);
+    if (text.length <= this.maxEntryChars) {
+      this.#counts.set(text, n);
+      this.#chars += text.length;
+      for (const old of this.#counts.keys()) {
+        if (this.#chars <= this.maxChars) break;
+        this.#counts.delete(old);
+        this.#chars -= old.length;
+      }
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.#counts.size;
+  }
+}
+
+/** about 4 MiB of recent message text; a text over 64 KiB is counted afresh each time */
+const recentTexts = new RecentTextCounts(4 * 1024 * 1024, EXACT_CHARS);
+
 function messageTokens(m: ChatMessage): number {
   let n = messageCounts.get(m);
   if (n !== undefined) return n;
   n = PER_MESSAGE;
-  if (typeof m.content === 'string') n += estimateTextTokens(m.content);
-  else
-    for (const p of m.content) n += p.type === 'text' ? estimateTextTokens(p.text) : IMAGE_TOKENS;
+  if (typeof m.content === 'string') n += recentTexts.count(m.content);
+  else for (const p of m.content) n += p.type === 'text' ? recentTexts.count(p.text) : IMAGE_TOKENS;
   for (const call of m.toolCalls ?? [])
     n += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
   messageCounts.set(m, n);
