@@ -143,6 +143,51 @@ describe.each(DATABASES)('ApiKeyService on %s', (_name, open) => {
     expect(await code(b.verify(key))).toBe('api_key_revoked');
   });
 
+  it('reads a key in use again in the background past half its TTL; requests do not wait for it', async () => {
+    let gate: (() => void) | undefined;
+    let reads = 0;
+    const gated = Object.create(repo) as SqlApiKeyRepository;
+    gated.findByPrefix = async (prefix: string) => {
+      reads++;
+      if (gate === undefined) await new Promise<void>((r) => (gate = r));
+      return repo.findByPrefix(prefix);
+    };
+    const a = service({ cacheTtlMs: 5_000 });
+    const b = new ApiKeyService(gated, {
+      secret: SECRET,
+      clock: () => now,
+      logger: quiet,
+      lastUsedFlushMs: 0,
+      cacheTtlMs: 5_000,
+    });
+    services.push(b);
+    const { key, record } = await newKey(a);
+    const first = b.verify(key); // a miss waits for the (gated) read
+    await waitFor(() => gate !== undefined);
+    gate!();
+    await expect(first).resolves.toMatchObject({ id: record.id });
+    await a.revoke(record.id);
+    now += 2_000;
+    await expect(b.verify(key)).resolves.toBeDefined(); // young entry: no read
+    expect(reads).toBe(1);
+    now += 1_000; // past half the TTL: served from the cache, a read starts behind it
+    gate = undefined;
+    await expect(b.verify(key)).resolves.toMatchObject({ id: record.id });
+    await expect(b.verify(key)).resolves.toBeDefined(); // one read at a time
+    expect(reads).toBe(2);
+    await waitFor(() => gate !== undefined);
+    gate!();
+    // the revocation from the other replica arrives before the TTL would have ended
+    await waitFor(() =>
+      b.verify(key).then(
+        () => false,
+        () => true,
+      ),
+    );
+    expect(now - Date.parse('2026-01-01T00:00:00Z')).toBeLessThan(5_000);
+    expect(await code(b.verify(key))).toBe('api_key_revoked');
+  });
+
   it('refuses an expired key with api_key_expired', async () => {
     const s = service();
     const { key } = await newKey(s, { expiresAt: new Date(now + 60_000) });

@@ -18,6 +18,10 @@ interface CachedKey {
   row: ApiKeyRow;
   hash: Buffer;
   verified?: Buffer;
+  /** when the row was read (the service's clock) */
+  loadedAt: number;
+  /** a read of a fresher row is under way */
+  refreshing?: boolean;
 }
 
 export interface ApiKeyServiceOptions {
@@ -72,6 +76,8 @@ export class ApiKeyService {
   private readonly pendingTouches = new Map<string, number>();
   private readonly timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** a key in use is read again in the background once its row is this old (half the TTL) */
+  private readonly refreshAfterMs: number;
   /** compared against when the prefix is unknown, so both paths cost one comparison */
   private readonly dummyHash: Buffer;
 
@@ -84,7 +90,9 @@ export class ApiKeyService {
     }
     this.clock = opts.clock ?? Date.now;
     this.logger = opts.logger ?? new Logger('ApiKeys');
-    this.cache = new LruCache(opts.cacheMaxEntries ?? 10_000, opts.cacheTtlMs ?? 5_000, this.clock);
+    const ttlMs = opts.cacheTtlMs ?? 5_000;
+    this.cache = new LruCache(opts.cacheMaxEntries ?? 10_000, ttlMs, this.clock);
+    this.refreshAfterMs = ttlMs / 2;
     this.dummyHash = hashApiKey(opts.secret, 'sb_00000000_unused');
     const every = opts.lastUsedFlushMs ?? 30_000;
     if (every > 0) {
@@ -150,7 +158,7 @@ export class ApiKeyService {
           timingSafeEqual(presented, this.dummyHash);
           throw new ApiKeyError('invalid_api_key');
         }
-        entry = { row, hash: Buffer.from(row.hash, 'hex') };
+        entry = { row, hash: Buffer.from(row.hash, 'hex'), loadedAt: this.clock() };
         this.cache.set(prefix, entry);
       }
       if (entry.hash.length !== presented.length || !timingSafeEqual(presented, entry.hash)) {
@@ -160,12 +168,46 @@ export class ApiKeyService {
     }
     const { row } = entry;
     const now = this.clock();
+    if (now - entry.loadedAt >= this.refreshAfterMs && !entry.refreshing)
+      this.refresh(prefix, entry);
     if (row.revokedAt && row.revokedAt.getTime() <= now) throw new ApiKeyError('api_key_revoked');
     // a rotated-out key past its grace period is as dead as a revoked one
     if (row.graceUntil && row.graceUntil.getTime() <= now) throw new ApiKeyError('api_key_revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= now) throw new ApiKeyError('api_key_expired');
     this.touch(row.id, now);
     return publicView(row);
+  }
+
+  /**
+   * Reads a key in use again before its cached row expires, so no request waits for
+   * the database while the key keeps being used; a revocation or change made on
+   * another replica still arrives within the TTL, usually within half of it. The
+   * fresher row replaces the entry only if it is still the one cached (a local
+   * revoke or rotate removes it first). A failed read leaves the entry to expire.
+   */
+  private refresh(prefix: string, entry: CachedKey): void {
+    entry.refreshing = true;
+    const readAt = this.clock();
+    this.repo.findByPrefix(prefix).then(
+      (row) => {
+        if (this.cache.peek(prefix) !== entry) return;
+        if (!row) {
+          this.cache.delete(prefix);
+          return;
+        }
+        this.cache.set(prefix, {
+          row,
+          hash: Buffer.from(row.hash, 'hex'),
+          loadedAt: readAt,
+          // the same stored hash accepts the same key
+          verified: row.hash === entry.row.hash ? entry.verified : undefined,
+        });
+      },
+      // the entry stays marked: it is read again (waited for) once it expires
+      (e: unknown) => {
+        this.logger.warn(`API key ${prefix} could not be read again: ${String(e)}`);
+      },
+    );
   }
 
   async get(id: string, access: ApiKeyAccess = {}): Promise<ApiKeyRecord> {

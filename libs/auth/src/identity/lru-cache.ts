@@ -20,6 +20,12 @@ export class LruCache<K, V> {
     return e.value;
   }
 
+  /** the live value, without counting as a use */
+  peek(key: K): V | undefined {
+    const e = this.entries.get(key);
+    return e && e.expires > this.clock() ? e.value : undefined;
+  }
+
   set(key: K, value: V): void {
     if (this.maxEntries <= 0 || this.ttlMs <= 0) return;
     this.entries.delete(key);
