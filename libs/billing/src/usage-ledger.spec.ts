@@ -115,6 +115,35 @@ describe.each(adapters)('usage ledger on $name', ({ open }) => {
     });
   });
 
+  it('writes texts with array-literal syntax in them verbatim, next to nulls, in one batch', async () => {
+    const ledger = new UsageLedger(db);
+    const odd = ['NULL', '', 'a,b', '{x}', 'say "hi"', 'back\\slash', ' pad ', 'ünï 😀', 'null'];
+    const rows = odd.map((text, i) =>
+      row({
+        userId: text || 'empty', // a user id is never empty
+        accountId: i % 2 ? null : text,
+        keyId: i % 3 ? text : null,
+        clientRequestId: text,
+        errorCode: i % 2 ? text : null,
+        ttftMs: i % 2 ? null : i,
+      }),
+    );
+    for (const r of rows) ledger.record(r);
+    await ledger.flush();
+    for (const [i, r] of rows.entries()) {
+      const got = await db.query('SELECT * FROM usage_ledger WHERE request_id = $1', [r.requestId]);
+      expect(got.rows[0]).toMatchObject({
+        user_id: odd[i] || 'empty',
+        account_id: i % 2 ? null : odd[i],
+        key_id: i % 3 ? odd[i] : null,
+        client_request_id: odd[i],
+        error_code: i % 2 ? odd[i] : null,
+        ttft_ms: i % 2 ? null : i,
+        created_at: new Date('2026-03-01T10:00:00Z'),
+      });
+    }
+  });
+
   it('writes a (request_id, attempt) exactly once: recorded twice, two ledgers, concurrent flushes', async () => {
     const a = new UsageLedger(db);
     const b = new UsageLedger(db);
