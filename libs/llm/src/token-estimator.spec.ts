@@ -90,5 +90,13 @@ describe('token estimator', () => {
     expect(cache.count(long)).toBe(estimateTextTokens(long));
     cache.count(long);
     expect(cache.size).toBe(2); // never kept: 'aaaa bbbb' evicted 'cccc dddd' meanwhile
+    // and by the number of texts
+    const few = new RecentTextCounts(1_000, 100, 2);
+    for (const t of ['one', 'two', 'three']) few.count(t);
+    expect(few.size).toBe(2);
+    const before = tokenizerCalls();
+    few.count('three');
+    few.count('one'); // the oldest went
+    expect(tokenizerCalls()).toBe(before + 1);
   });
 });

@@ -49,7 +49,7 @@ const toolCounts = new WeakMap<ToolDefinition[], number>();
 /**
  * Message texts seen recently, by content, across requests: a chat resends its system
  * prompt and its whole history with every turn, and only the new text needs the
- * tokenizer. First in, first out, bounded by the characters it keeps.
+ * tokenizer. First in, first out, bounded by the characters and the texts it keeps.
  */
 export class RecentTextCounts {
   readonly #counts = new Map<string, number>();
@@ -58,6 +58,7 @@ export class RecentTextCounts {
   constructor(
     private readonly maxChars: number,
     private readonly maxEntryChars: number,
+    private readonly maxEntries = Infinity,
   ) {}
 
   count(text: string): number {
@@ -68,7 +69,7 @@ export class RecentTextCounts {
       this.#counts.set(text, n);
       this.#chars += text.length;
       for (const old of this.#counts.keys()) {
-        if (this.#chars <= this.maxChars) break;
+        if (this.#chars <= this.maxChars && this.#counts.size <= this.maxEntries) break;
         this.#counts.delete(old);
         this.#chars -= old.length;
       }
@@ -81,8 +82,8 @@ export class RecentTextCounts {
   }
 }
 
-/** about 4 MiB of recent message text; a text over 64 KiB is counted afresh each time */
-const recentTexts = new RecentTextCounts(4 * 1024 * 1024, EXACT_CHARS);
+/** up to 4 Mi characters in 20,000 recent texts; a text over 64 KiB is counted afresh each time */
+const recentTexts = new RecentTextCounts(4 * 1024 * 1024, EXACT_CHARS, 20_000);
 
 function messageTokens(m: ChatMessage): number {
   let n = messageCounts.get(m);
