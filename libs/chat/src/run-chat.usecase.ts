@@ -13,6 +13,7 @@ import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import {
   LlmService,
   ResilientCaller,
+  countCallerMessages,
   estimatePromptTokens,
   type CallAttempt,
   type UpstreamFirstToken,
@@ -123,6 +124,8 @@ export class RunChatUseCase {
   /** Context, assistant and admission, in that order: the hold needs the assistant's plan. */
   async #setUp(run: ChatRunState): Promise<RunSetup> {
     const { input } = run;
+    // texts this user resent (system prompt, history) are counted from their recent ones
+    countCallerMessages(input.principal.userId, input.messages);
     const primary = this.#caller.prepare(input.modelId, input);
     const prepared = await this.context.prepare({
       principal: input.principal,

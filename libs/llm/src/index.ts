@@ -23,7 +23,12 @@ export type { ServedModel } from './llm.service';
 export { loadCatalogue, parseCatalogue } from './catalogue/model-catalogue';
 export { OpenAiChatProvider } from './providers/openai-chat.provider';
 export { createProviders, hasProviderCredentials } from './providers/provider-factory';
-export { estimatePromptTokens, estimateTextTokens, warmTokenizer } from './token-estimator';
+export {
+  countCallerMessages,
+  estimatePromptTokens,
+  estimateTextTokens,
+  warmTokenizer,
+} from './token-estimator';
 export { CallAttempt } from './resilience/call-attempt';
 export type { AttemptStatus } from './resilience/call-attempt';
 export { ResilientCaller } from './resilience/resilient-caller';

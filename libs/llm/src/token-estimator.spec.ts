@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { countTokens } from 'gpt-tokenizer';
-import { RecentTextCounts, estimatePromptTokens, estimateTextTokens } from './token-estimator';
+import {
+  RecentTextCounts,
+  countCallerMessages,
+  estimatePromptTokens,
+  estimateTextTokens,
+} from './token-estimator';
 
 jest.mock('gpt-tokenizer', () => {
   const actual = jest.requireActual<typeof import('gpt-tokenizer')>('gpt-tokenizer');
@@ -57,6 +62,7 @@ describe('token estimator', () => {
   it('counts a resent text (the system prompt, the history of a chat) without the tokenizer', () => {
     const system = { role: 'system' as const, content: 'You answer in French, briefly.' };
     const turn1 = [system, { role: 'user' as const, content: 'Quelle heure est-il ?' }];
+    countCallerMessages('alice', turn1);
     const first = estimatePromptTokens(turn1);
     const calls = tokenizerCalls();
     // the next request parses new objects with the same texts, plus one new message
@@ -66,6 +72,7 @@ describe('token estimator', () => {
       { role: 'assistant' as const, content: 'Il est midi.' },
       { role: 'user' as const, content: 'Merci.' },
     ];
+    countCallerMessages('alice', turn2);
     const second = estimatePromptTokens(turn2);
     expect(tokenizerCalls()).toBe(calls + 2);
     expect(second).toBe(
@@ -73,30 +80,41 @@ describe('token estimator', () => {
     );
   });
 
+  it("never answers one caller from another's texts (no timing tells who sent what)", () => {
+    const secret = { role: 'user' as const, content: 'Project Heron ships on 3 March.' };
+    countCallerMessages('alice', [secret]);
+    const calls = tokenizerCalls();
+    countCallerMessages('mallory', [{ ...secret }]);
+    expect(tokenizerCalls()).toBe(calls + 1);
+    // and messages counted without a caller never use the recent texts
+    estimatePromptTokens([{ ...secret }]);
+    expect(tokenizerCalls()).toBe(calls + 2);
+  });
+
   it('keeps recent texts up to its character bound, oldest out first, and not oversized ones', () => {
     const cache = new RecentTextCounts(20, 10);
-    expect(cache.count('aaaa bbbb')).toBe(estimateTextTokens('aaaa bbbb')); // 9 chars
-    cache.count('cccc dddd'); // 18
+    expect(cache.count('', 'aaaa bbbb')).toBe(estimateTextTokens('aaaa bbbb')); // 9 chars
+    cache.count('', 'cccc dddd'); // 18
     expect(cache.size).toBe(2);
-    cache.count('eeee'); // 22 > 20: the oldest goes
+    cache.count('', 'eeee'); // 22 > 20: the oldest goes
     expect(cache.size).toBe(2);
     const calls = tokenizerCalls();
-    cache.count('cccc dddd');
-    cache.count('eeee');
+    cache.count('', 'cccc dddd');
+    cache.count('', 'eeee');
     expect(tokenizerCalls()).toBe(calls);
-    cache.count('aaaa bbbb'); // evicted: counted again
+    cache.count('', 'aaaa bbbb'); // evicted: counted again
     expect(tokenizerCalls()).toBe(calls + 1);
     const long = 'x'.repeat(11);
-    expect(cache.count(long)).toBe(estimateTextTokens(long));
-    cache.count(long);
+    expect(cache.count('', long)).toBe(estimateTextTokens(long));
+    cache.count('', long);
     expect(cache.size).toBe(2); // never kept: 'aaaa bbbb' evicted 'cccc dddd' meanwhile
     // and by the number of texts
     const few = new RecentTextCounts(1_000, 100, 2);
-    for (const t of ['one', 'two', 'three']) few.count(t);
+    for (const t of ['one', 'two', 'three']) few.count('', t);
     expect(few.size).toBe(2);
     const before = tokenizerCalls();
-    few.count('three');
-    few.count('one'); // the oldest went
+    few.count('', 'three');
+    few.count('', 'one'); // the oldest went
     expect(tokenizerCalls()).toBe(before + 1);
   });
 });

@@ -47,9 +47,11 @@ const messageCounts = new WeakMap<ChatMessage, number>();
 const toolCounts = new WeakMap<ToolDefinition[], number>();
 
 /**
- * Message texts seen recently, by content, across requests: a chat resends its system
- * prompt and its whole history with every turn, and only the new text needs the
- * tokenizer. First in, first out, bounded by the characters and the texts it keeps.
+ * Message texts one caller sent recently, by content, across requests: a chat resends
+ * its system prompt and its whole history with every turn, and only the new text needs
+ * the tokenizer. Kept per caller (`partition`): a shared cache would let a caller time
+ * its own requests to learn whether someone else sent a given text. First in, first
+ * out, bounded by the characters and the texts it keeps.
  */
 export class RecentTextCounts {
   readonly #counts = new Map<string, number>();
@@ -61,18 +63,18 @@ export class RecentTextCounts {
     private readonly maxEntries = Infinity,
   ) {}
 
-  count(text: string): number {
-    let n = this.#counts.get(text);
+  count(partition: string, text: string): number {
+    if (text.length > this.maxEntryChars) return estimateTextTokens(text);
+    const key = `${partition}\u0000${text}`;
+    let n = this.#counts.get(key);
     if (n !== undefined) return n;
     n = estimateTextTokens(text);
-    if (text.length <= this.maxEntryChars) {
-      this.#counts.set(text, n);
-      this.#chars += text.length;
-      for (const old of this.#counts.keys()) {
-        if (this.#chars <= this.maxChars && this.#counts.size <= this.maxEntries) break;
-        this.#counts.delete(old);
-        this.#chars -= old.length;
-      }
+    this.#counts.set(key, n);
+    this.#chars += key.length;
+    for (const old of this.#counts.keys()) {
+      if (this.#chars <= this.maxChars && this.#counts.size <= this.maxEntries) break;
+      this.#counts.delete(old);
+      this.#chars -= old.length;
     }
     return n;
   }
@@ -85,16 +87,28 @@ export class RecentTextCounts {
 /** up to 4 Mi characters in 20,000 recent texts; a text over 64 KiB is counted afresh each time */
 const recentTexts = new RecentTextCounts(4 * 1024 * 1024, EXACT_CHARS, 20_000);
 
-function messageTokens(m: ChatMessage): number {
+function messageTokens(
+  m: ChatMessage,
+  countText: (text: string) => number = estimateTextTokens,
+): number {
   let n = messageCounts.get(m);
   if (n !== undefined) return n;
   n = PER_MESSAGE;
-  if (typeof m.content === 'string') n += recentTexts.count(m.content);
-  else for (const p of m.content) n += p.type === 'text' ? recentTexts.count(p.text) : IMAGE_TOKENS;
+  if (typeof m.content === 'string') n += countText(m.content);
+  else for (const p of m.content) n += p.type === 'text' ? countText(p.text) : IMAGE_TOKENS;
   for (const call of m.toolCalls ?? [])
     n += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
   messageCounts.set(m, n);
   return n;
+}
+
+/**
+ * Counts a request's messages as they came from `caller` (a user id), using that
+ * caller's recent texts; the stages that count them later get these counts.
+ */
+export function countCallerMessages(caller: string, messages: readonly ChatMessage[]): void {
+  const countText = (text: string) => recentTexts.count(caller, text);
+  for (const m of messages) messageTokens(m, countText);
 }
 
 export function estimatePromptTokens(messages: ChatMessage[], tools?: ToolDefinition[]): number {
