@@ -1,6 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@switchboard/auth';
 import { UsageLedger } from '@switchboard/billing';
+import { APP_CONFIG, type AppConfig } from '@switchboard/config';
 import { MetricsService } from '@switchboard/observability';
 import type { RunSummary } from './chat-run.types';
 
@@ -11,11 +12,16 @@ import type { RunSummary } from './chat-run.types';
 @Injectable()
 export class UsageRecorder {
   private readonly log = new Logger('usage');
+  /** the per-call line is at debug: below it, the object is not even built */
+  readonly #logCalls: boolean;
 
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly ledger: UsageLedger,
-  ) {}
+  ) {
+    this.#logCalls = config.logLevel === 'debug' || config.logLevel === 'trace';
+  }
 
   record(
     summary: RunSummary,
@@ -50,6 +56,7 @@ export class UsageRecorder {
       ttftMs: summary.upstreamTtftMs ?? null,
       durationMs: summary.durationMs,
     });
+    if (!this.#logCalls) return;
     this.log.debug({
       msg: 'usage',
       ...summary,

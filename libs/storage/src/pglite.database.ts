@@ -49,9 +49,15 @@ interface PgliteLike {
  * parses the ISO form identically.
  */
 export function normaliseParam(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  // an array of scalars (a column of a batch insert) goes as it is
+  if (Array.isArray(v)) return v.some(isObject) ? v.map(normaliseParam) : v;
   if (Object.prototype.toString.call(v) === '[object Date]') return (v as Date).toISOString();
-  if (Array.isArray(v)) return v.map(normaliseParam);
   return v;
+}
+
+function isObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null;
 }
 
 /**

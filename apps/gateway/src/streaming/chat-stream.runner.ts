@@ -87,7 +87,9 @@ export class ChatStreamRunner {
       write(frames);
       if (!firstWriteSeen && (ev.type === 'text' || ev.type === 'tool_call')) {
         firstWriteSeen = true;
-        this.#recordFirstToken(input, upstreamTtftMs);
+        // after the frame's write (queued first, on the same tick queue): the
+        // metrics do not delay the first token
+        process.nextTick(() => this.#recordFirstToken(input, upstreamTtftMs));
       }
     };
 

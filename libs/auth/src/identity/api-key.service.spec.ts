@@ -260,6 +260,22 @@ describe.each(DATABASES)('ApiKeyService on %s', (_name, open) => {
     expect(await code(newKey(s, { accountId: 'no-such-account' }))).toBe('invalid_request');
   });
 
+  it('answers one frozen view per cached row: no caller can change what the next request sees', async () => {
+    const s = service();
+    const { key } = await newKey(s, { scopes: ['chat'], limits: { requestsPerMinute: 5 } });
+    const first = await s.verify(key);
+    expect(await s.verify(key)).toBe(first);
+    expect(first).not.toHaveProperty('hash');
+    expect(() => (first.scopes as string[]).push('admin')).toThrow(TypeError);
+    expect(() => Object.assign(first.limits!, { requestsPerMinute: 1e9 })).toThrow(TypeError);
+    expect(() => Object.assign(first, { accountId: 'other' })).toThrow(TypeError);
+    expect(await s.verify(key)).toMatchObject({
+      accountId: 'acme',
+      scopes: ['chat'],
+      limits: { requestsPerMinute: 5 },
+    });
+  });
+
   it('updates per-key limits and drops the cached row', async () => {
     const s = service();
     const { key, record } = await newKey(s);

@@ -16,6 +16,8 @@ import { LruCache } from './lru-cache';
 /** A key's row as cached, with the SHA-256 of the plaintext that last passed the HMAC check. */
 interface CachedKey {
   row: ApiKeyRow;
+  /** what `verify` answers for the row: made once per read, frozen as it is shared */
+  view: ApiKeyRecord;
   hash: Buffer;
   verified?: Buffer;
   /** when the row was read (the service's clock) */
@@ -158,7 +160,12 @@ export class ApiKeyService {
           timingSafeEqual(presented, this.dummyHash);
           throw new ApiKeyError('invalid_api_key');
         }
-        entry = { row, hash: Buffer.from(row.hash, 'hex'), loadedAt: this.clock() };
+        entry = {
+          row,
+          view: frozenView(row),
+          hash: Buffer.from(row.hash, 'hex'),
+          loadedAt: this.clock(),
+        };
         this.cache.set(prefix, entry);
       }
       if (entry.hash.length !== presented.length || !timingSafeEqual(presented, entry.hash)) {
@@ -175,7 +182,7 @@ export class ApiKeyService {
     if (row.graceUntil && row.graceUntil.getTime() <= now) throw new ApiKeyError('api_key_revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= now) throw new ApiKeyError('api_key_expired');
     this.touch(row.id, now);
-    return publicView(row);
+    return entry.view;
   }
 
   /**
@@ -197,6 +204,7 @@ export class ApiKeyService {
         }
         this.cache.set(prefix, {
           row,
+          view: frozenView(row),
           hash: Buffer.from(row.hash, 'hex'),
           loadedAt: readAt,
           // the same stored hash accepts the same key
@@ -341,6 +349,14 @@ export function isForeignKeyViolation(err: unknown): boolean {
 function publicView(row: ApiKeyRow | ApiKeyRecord): ApiKeyRecord {
   const { hash: _hash, ...rest } = row as ApiKeyRow;
   return { ...rest, scopes: [...rest.scopes], limits: rest.limits ? { ...rest.limits } : null };
+}
+
+/** the public view, frozen (its lists too): one object answers every request of a cached key */
+function frozenView(row: ApiKeyRow): ApiKeyRecord {
+  const view = publicView(row);
+  Object.freeze(view.scopes);
+  if (view.limits) Object.freeze(view.limits);
+  return Object.freeze(view);
 }
 
 function parse<T>(
