@@ -27,6 +27,7 @@ import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
 import { jsonBody } from './http/json-body';
 import { hotRoutesMiddleware } from './http/hot-routes';
+import { composeMiddleware } from './http/compose-middleware';
 import { securityHeaders } from './http/security-headers';
 import type { GatewayRequest } from './http/request.types';
 import { DrainState } from './health/drain-state';
@@ -245,22 +246,27 @@ function installEdge(
     });
 
   const metrics = app.get(MetricsService);
-  app.use(requestIdMiddleware);
-  app.use(accessLog(logger, metrics));
-  app.use(webApp);
-  app.use(authenticationMiddleware(authenticator));
-  app.use(methodNotAllowedMiddleware(routesOf(ROUTED_CONTROLLERS)));
-  app.use(requireJson);
-  // plain UTF-8 JSON (every chat request) in one pass; express.json takes the rest
-  app.use(jsonBody(config.http.bodyLimitBytes));
-  app.use(express.json({ limit: config.http.bodyLimitBytes, strict: true }));
-  // Body-parser errors are answered here: past this point Nest would flatten them to a bare 400.
-  app.use((err: unknown, req: GatewayRequest, res: Response, next: NextFunction) => {
-    if (!err) return next();
-    res.setHeader('Connection', 'close');
-    sendError(res, classify(err), req.requestId);
-  });
-  app.use(hotRoutesMiddleware(app));
+  // one layer for the router, run in this order (see composeMiddleware)
+  app.use(
+    composeMiddleware([
+      requestIdMiddleware,
+      accessLog(logger, metrics),
+      webApp,
+      authenticationMiddleware(authenticator),
+      methodNotAllowedMiddleware(routesOf(ROUTED_CONTROLLERS)),
+      requireJson,
+      // plain UTF-8 JSON (every chat request) in one pass; express.json takes the rest
+      jsonBody(config.http.bodyLimitBytes),
+      express.json({ limit: config.http.bodyLimitBytes, strict: true }),
+      // Body-parser errors are answered here: past this point Nest would flatten them to a bare 400.
+      (err: unknown, req: GatewayRequest, res: Response, next: NextFunction) => {
+        if (!err) return next();
+        res.setHeader('Connection', 'close');
+        sendError(res, classify(err), req.requestId);
+      },
+      hotRoutesMiddleware(app),
+    ]),
+  );
   app.useGlobalFilters(new AllExceptionsFilter());
 }
 
