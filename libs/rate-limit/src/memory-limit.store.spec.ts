@@ -100,6 +100,36 @@ describe('MemoryLimitStore at volume', () => {
     expect(admitted.length).toBeLessThan(6_000);
   });
 
+  it('indexes a check once for all its subjects and forgets it once its charges have left the window', async () => {
+    let now = 0;
+    const store = new MemoryLimitStore(() => now);
+    const index = (store as unknown as { charges: Map<string, unknown> }).charges;
+    const subjects = (['key:k', 'user:u', 'account:a'] as const).map((subject) => ({
+      subject,
+      limits: { tokensPerMinute: 1_000 },
+    }));
+    const check = (slotId: string, estimatedTokens: number) =>
+      store.check({ subjects, estimatedTokens, slotId, leaseMs: 1, windowMs: 60_000 });
+    for (let i = 0; i < 100; i++) {
+      now += 100;
+      expect((await check(`s${i}`, 5)).allowed).toBe(true);
+    }
+    expect(index.size).toBe(100);
+    // the one id corrects each subject's own charge in place
+    for (const { subject } of subjects) await store.adjustTokens(subject, -5, 60_000, 's0');
+    await store.adjustTokens('user:u', 3, 60_000, 's1');
+    const r = await check('s100', 10);
+    expect(r.states.map((st) => st.remaining)).toEqual([495, 492, 495]);
+    // a window later every charge is out: the index keeps only the new one
+    now += 60_000 + 200;
+    const late = await check('late', 1);
+    expect(late.states.map((st) => st.remaining)).toEqual([999, 999, 999]);
+    expect([...index.keys()]).toEqual(['late']);
+    // a correction that comes after its charge left the window takes from what is there
+    await store.adjustTokens('key:k', -1, 60_000, 's5');
+    expect((await check('next', 0)).states[0].remaining).toBe(1_000);
+  });
+
   it('frees expired leases even when most checks skip the lease scan', async () => {
     let now = 0;
     const store = new MemoryLimitStore(() => now);

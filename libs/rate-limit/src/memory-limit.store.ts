@@ -62,17 +62,15 @@ class RequestLog {
 
 /**
  * Token charges, oldest first, in parallel arrays with a moving head (no object
- * per charge), their sum, and the live charges by id (the slotId of the check
- * that made them) so a charge can be corrected in place.
+ * per charge) and their sum. A charge is known by its absolute position, which
+ * stays the same while the arrays are compacted, so it can be corrected in place.
  */
 class ChargeLog {
   #ts: number[] = [];
   #weight: number[] = [];
-  #id: Array<string | undefined> = [];
   #head = 0;
   /** the absolute position of the arrays' first element */
   #base = 0;
-  readonly #byId = new Map<string, number>();
   /** the weights in the log */
   sum = 0;
 
@@ -84,32 +82,31 @@ class ChargeLog {
     return this.size > 0 ? this.#ts[this.#head] : undefined;
   }
 
-  /** adds `weight` to the live charge `id`, or makes it */
-  charge(id: string, ts: number, weight: number): void {
-    const at = this.#byId.get(id);
-    if (at !== undefined) this.#weight[at - this.#base] += weight;
-    else {
-      this.#byId.set(id, this.#base + this.#ts.length);
-      this.#push(ts, weight, id);
-    }
+  /** appends a charge; returns its position */
+  push(ts: number, weight: number): number {
+    const at = this.#base + this.#ts.length;
+    this.#ts.push(ts);
+    this.#weight.push(weight);
     this.sum += weight;
+    return at;
   }
 
-  /** a charge of no id (an unmatched correction) */
-  add(ts: number, weight: number): void {
-    this.#push(ts, weight, undefined);
-    this.sum += weight;
+  /** true while the charge at `at` is in the log */
+  has(at: number): boolean {
+    return at >= this.#base + this.#head && at < this.#base + this.#ts.length;
   }
 
-  /** changes the live charge `id` by `delta` (never below zero); false if there is none */
-  correct(id: string, delta: number): boolean {
-    const at = this.#byId.get(id);
-    if (at === undefined) return false;
+  /** true if the charge at `at` is in the log and was made after `cutoff` */
+  hasAfter(at: number, cutoff: number): boolean {
+    return this.has(at) && this.#ts[at - this.#base] > cutoff;
+  }
+
+  /** changes the charge at `at` (one the log has) by `delta`, never below zero */
+  change(at: number, delta: number): void {
     const i = at - this.#base;
     const next = Math.max(0, this.#weight[i] + delta);
     this.sum += next - this.#weight[i];
     this.#weight[i] = next;
-    return true;
   }
 
   /** takes `amount` back from the oldest charges (as much as they hold) */
@@ -138,31 +135,58 @@ class ChargeLog {
   dropUntil(cutoff: number): void {
     const ts = this.#ts;
     let h = this.#head;
-    for (; h < ts.length && ts[h] <= cutoff; h++) {
-      this.sum -= this.#weight[h];
-      const id = this.#id[h];
-      if (id !== undefined && this.#byId.get(id) === this.#base + h) this.#byId.delete(id);
-    }
+    for (; h < ts.length && ts[h] <= cutoff; h++) this.sum -= this.#weight[h];
     if (h === this.#head) return;
     if (h === ts.length) {
       this.#base += ts.length;
       this.#ts = [];
       this.#weight = [];
-      this.#id = [];
       this.#head = 0;
     } else if (h >= COMPACT_AT && h * 2 >= ts.length) {
       this.#base += h;
       this.#ts = ts.slice(h);
       this.#weight = this.#weight.slice(h);
-      this.#id = this.#id.slice(h);
       this.#head = 0;
     } else this.#head = h;
   }
+}
 
-  #push(ts: number, weight: number, id: string | undefined): void {
+/** where a check's token charge is: the subject's log and the position in it */
+interface ChargeRef {
+  log: ChargeLog;
+  at: number;
+}
+
+/**
+ * The slotIds of token charges in the order they were first made (so, by time),
+ * to forget each once its charges have left every window. A queue over arrays
+ * with a moving head, like the logs.
+ */
+class ChargeOrder {
+  #ts: number[] = [];
+  #id: string[] = [];
+  #head = 0;
+
+  push(ts: number, id: string): void {
     this.#ts.push(ts);
-    this.#weight.push(weight);
     this.#id.push(id);
+  }
+
+  /** removes and hands over the ids first charged at or before `cutoff` */
+  takeUntil(cutoff: number, each: (id: string) => void): void {
+    const ts = this.#ts;
+    let h = this.#head;
+    for (; h < ts.length && ts[h] <= cutoff; h++) each(this.#id[h]);
+    if (h === this.#head) return;
+    if (h === ts.length) {
+      this.#ts = [];
+      this.#id = [];
+      this.#head = 0;
+    } else if (h >= COMPACT_AT && h * 2 >= ts.length) {
+      this.#ts = ts.slice(h);
+      this.#id = this.#id.slice(h);
+      this.#head = 0;
+    } else this.#head = h;
   }
 }
 
@@ -204,6 +228,12 @@ export class MemoryLimitStore implements LimitStore {
   private readonly subjects = new Map<Subject, SubjectState>();
   /** slotId -> subjects holding it */
   private readonly slots = new Map<string, Subject[]>();
+  /**
+   * slotId -> its token charges, one per subject: one index for the store, so a
+   * check costs one map entry however many subjects it charges
+   */
+  private readonly charges = new Map<string, ChargeRef[]>();
+  private readonly chargeOrder = new ChargeOrder();
   private ops = 0;
   private longestWindowMs = 60_000;
 
@@ -223,9 +253,9 @@ export class MemoryLimitStore implements LimitStore {
     const s = this.state(subject, now);
     this.prune(s, now, windowMs);
     const d = Math.trunc(delta);
-    if (chargeId !== undefined && s.tokens.correct(chargeId, d)) {
-      // corrected in place
-    } else if (d > 0) s.tokens.add(now, d);
+    const at = chargeId === undefined ? undefined : this.chargeOf(chargeId, s.tokens);
+    if (at !== undefined) s.tokens.change(at, d);
+    else if (d > 0) s.tokens.push(now, d);
     // Taking a refund from the oldest charges is conservative: they leave the
     // window no later than the unknown original charge would have.
     else if (d < 0) s.tokens.refundOldest(-d);
@@ -278,6 +308,8 @@ export class MemoryLimitStore implements LimitStore {
     const estimate = Math.max(0, Math.ceil(input.estimatedTokens));
     this.longestWindowMs = Math.max(this.longestWindowMs, windowMs);
     this.maybeSweep(now);
+    const cutoff = now - this.longestWindowMs;
+    this.chargeOrder.takeUntil(cutoff, (id) => this.forget(id, now, cutoff));
 
     const verdicts: Array<{ subject: Subject; state: SubjectState; v: Verdict }> = [];
     let failed: { subject: Subject; v: Verdict } | undefined;
@@ -312,7 +344,7 @@ export class MemoryLimitStore implements LimitStore {
           state.requests.push(now);
           break;
         case 'tokensPerMinute':
-          state.tokens.charge(slotId, now, estimate);
+          this.charge(slotId, state.tokens, now, estimate);
           break;
         case 'concurrentStreams':
           state.streams.set(slotId, now + leaseMs);
@@ -406,6 +438,42 @@ export class MemoryLimitStore implements LimitStore {
           remaining: Math.max(0, v.max - v.current - admitted),
         };
     }
+  }
+
+  /** adds `weight` to the live charge of `slotId` in `log`, or makes it */
+  private charge(slotId: string, log: ChargeLog, now: number, weight: number): void {
+    const at = this.chargeOf(slotId, log);
+    if (at !== undefined) {
+      log.change(at, weight);
+      return;
+    }
+    let refs = this.charges.get(slotId);
+    if (!refs) {
+      refs = [];
+      this.charges.set(slotId, refs);
+      this.chargeOrder.push(now, slotId);
+    }
+    refs.push({ log, at: log.push(now, weight) });
+  }
+
+  /**
+   * Drops the index entry of a slot first charged a whole window ago: its charges
+   * are out of every window, whether or not their logs were pruned since. A slot
+   * charged again since is looked at again a window later.
+   */
+  private forget(slotId: string, now: number, cutoff: number): void {
+    const refs = this.charges.get(slotId);
+    if (!refs) return;
+    if (refs.some((r) => r.log.hasAfter(r.at, cutoff))) this.chargeOrder.push(now, slotId);
+    else this.charges.delete(slotId);
+  }
+
+  /** the position of the live charge of `slotId` in `log`, if it has one */
+  private chargeOf(slotId: string, log: ChargeLog): number | undefined {
+    const refs = this.charges.get(slotId);
+    if (!refs) return undefined;
+    for (const r of refs) if (r.log === log && log.has(r.at)) return r.at;
+    return undefined;
   }
 
   private state(subject: Subject, now: number): SubjectState {
