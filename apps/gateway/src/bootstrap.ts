@@ -28,6 +28,7 @@ import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middl
 import { jsonBody } from './http/json-body';
 import { hotRoutesMiddleware } from './http/hot-routes';
 import { composeMiddleware } from './http/compose-middleware';
+import { GatewayExpressAdapter } from './http/gateway-express-adapter';
 import { securityHeaders } from './http/security-headers';
 import type { GatewayRequest } from './http/request.types';
 import { DrainState } from './health/drain-state';
@@ -168,6 +169,7 @@ async function createApp(
   try {
     app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot({ ...module, providers, track: (c) => opened.push(c) }),
+      new GatewayExpressAdapter(),
       {
         bodyParser: false,
         // a provider failing at boot (a bad setting) is thrown to the caller, not process.exit
