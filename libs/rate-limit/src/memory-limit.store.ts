@@ -12,13 +12,35 @@ import {
 const COMPACT_AT = 1024;
 
 /**
+ * The new head of parallel arrays (a log's columns) whose entries before `h` have
+ * been dropped: all emptied when none is left, the dead cut off in place once they
+ * are many and half of the arrays, else only the head moves. The arrays lose
+ * `h - newHead` entries from their front.
+ */
+function advanceHead(columns: ReadonlyArray<unknown[]>, h: number): number {
+  const length = columns[0].length;
+  if (h === length) {
+    for (const c of columns) c.length = 0;
+    return 0;
+  }
+  if (h >= COMPACT_AT && h * 2 >= length) {
+    for (const c of columns) {
+      c.copyWithin(0, h);
+      c.length = length - h;
+    }
+    return 0;
+  }
+  return h;
+}
+
+/**
  * Request timestamps, oldest first, as runs of equal timestamps (a burst in one
  * millisecond is one entry) over arrays with a moving head: pushing and dropping
  * the oldest are O(1) amortised and no object is made per request.
  */
 class RequestLog {
-  #ts: number[] = [];
-  #n: number[] = [];
+  readonly #ts: number[] = [];
+  readonly #n: number[] = [];
   #head = 0;
   /** requests in the log */
   size = 0;
@@ -47,16 +69,7 @@ class RequestLog {
     const ts = this.#ts;
     let h = this.#head;
     while (h < ts.length && ts[h] <= cutoff) this.size -= this.#n[h++];
-    if (h === this.#head) return;
-    if (h === ts.length) {
-      this.#ts = [];
-      this.#n = [];
-      this.#head = 0;
-    } else if (h >= COMPACT_AT && h * 2 >= ts.length) {
-      this.#ts = ts.slice(h);
-      this.#n = this.#n.slice(h);
-      this.#head = 0;
-    } else this.#head = h;
+    if (h !== this.#head) this.#head = advanceHead([ts, this.#n], h);
   }
 }
 
@@ -66,8 +79,8 @@ class RequestLog {
  * stays the same while the arrays are compacted, so it can be corrected in place.
  */
 class ChargeLog {
-  #ts: number[] = [];
-  #weight: number[] = [];
+  readonly #ts: number[] = [];
+  readonly #weight: number[] = [];
   #head = 0;
   /** the absolute position of the arrays' first element */
   #base = 0;
@@ -137,17 +150,8 @@ class ChargeLog {
     let h = this.#head;
     for (; h < ts.length && ts[h] <= cutoff; h++) this.sum -= this.#weight[h];
     if (h === this.#head) return;
-    if (h === ts.length) {
-      this.#base += ts.length;
-      this.#ts = [];
-      this.#weight = [];
-      this.#head = 0;
-    } else if (h >= COMPACT_AT && h * 2 >= ts.length) {
-      this.#base += h;
-      this.#ts = ts.slice(h);
-      this.#weight = this.#weight.slice(h);
-      this.#head = 0;
-    } else this.#head = h;
+    this.#head = advanceHead([ts, this.#weight], h);
+    this.#base += h - this.#head;
   }
 }
 
@@ -163,8 +167,8 @@ interface ChargeRef {
  * with a moving head, like the logs.
  */
 class ChargeOrder {
-  #ts: number[] = [];
-  #id: string[] = [];
+  readonly #ts: number[] = [];
+  readonly #id: string[] = [];
   #head = 0;
 
   push(ts: number, id: string): void {
@@ -177,16 +181,7 @@ class ChargeOrder {
     const ts = this.#ts;
     let h = this.#head;
     for (; h < ts.length && ts[h] <= cutoff; h++) each(this.#id[h]);
-    if (h === this.#head) return;
-    if (h === ts.length) {
-      this.#ts = [];
-      this.#id = [];
-      this.#head = 0;
-    } else if (h >= COMPACT_AT && h * 2 >= ts.length) {
-      this.#ts = ts.slice(h);
-      this.#id = this.#id.slice(h);
-      this.#head = 0;
-    } else this.#head = h;
+    if (h !== this.#head) this.#head = advanceHead([ts, this.#id], h);
   }
 }
 
