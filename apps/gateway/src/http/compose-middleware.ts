@@ -12,16 +12,17 @@ export type Middleware =
  * - A handler of four parameters only runs for an error; the others only without one.
  * - A throw, a rejected promise or `next(err)` is an error, passed on to the next
  *   error handler.
- * - `next('route')` and `next('router')` leave the whole group, as they would leave
- *   a router.
+ * - `next('route')` goes on as `next()` does (there is no route to skip here);
+ *   `next('router')` leaves the group and the router it is mounted on.
  * - Past the last handler, the group calls Express's `next` with what is pending.
  */
 export function composeMiddleware(handlers: readonly Middleware[]): RequestHandler {
   const list = handlers.map((fn) => ({ fn, forErrors: fn.length === 4 }));
   return (req: Request, res: Response, done: NextFunction): void => {
     let i = 0;
-    const next = (err?: unknown): void => {
-      if (err === 'route' || err === 'router') return done(err);
+    const next = (signal?: unknown): void => {
+      if (signal === 'router') return done(signal);
+      const err = signal === 'route' ? undefined : signal;
       while (i < list.length) {
         const { fn, forErrors } = list[i++];
         if (Boolean(err) !== forErrors) continue;
