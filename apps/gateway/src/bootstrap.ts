@@ -25,7 +25,7 @@ import { methodNotAllowedMiddleware } from './http/method-not-allowed.middleware
 import { routesOf } from './openapi/openapi.document';
 import { AllExceptionsFilter, classify } from './http/all-exceptions.filter';
 import { authenticationMiddleware, requestIdMiddleware } from './http/edge.middleware';
-import { jsonBody } from './http/json-body';
+import { isPlainJson, jsonBody } from './http/json-body';
 import { hotRoutesMiddleware } from './http/hot-routes';
 import { composeMiddleware } from './http/compose-middleware';
 import { GatewayExpressAdapter } from './http/gateway-express-adapter';
@@ -370,6 +370,9 @@ function adminKeyBanner(key: string): string {
  * streams from its multipart body.
  */
 function requireJson(req: GatewayRequest, res: Response, next: NextFunction): void {
+  // every chat request: plain JSON needs neither type-is nor the upload check
+  const type = req.headers['content-type'];
+  if (type !== undefined && isPlainJson(type)) return next();
   const hasBody =
     req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
   const chunked = req.headers['transfer-encoding'] !== undefined;

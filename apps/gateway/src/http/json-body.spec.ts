@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { jsonBody } from './json-body';
+import { isPlainJson, jsonBody } from './json-body';
 
 const LIMIT = 1024;
 
@@ -124,5 +124,62 @@ describe('jsonBody', () => {
     expect(tooBig).toEqual({ status: 413, text: '{"error":"entity.too.large"}' });
     const scalar = await send(lean, json('1'));
     expect(scalar).toEqual({ status: 400, text: '{"error":"entity.parse.failed"}' });
+  });
+});
+
+describe('isPlainJson', () => {
+  // what express's req.is('application/json') (type-is) says of each content type
+  let server: Server;
+  beforeAll(async () => {
+    const a = express();
+    a.post('/is', (req: Request, res: Response) => {
+      res.json({ is: req.is('application/json') !== false });
+    });
+    server = a.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+  });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+  });
+
+  const typeIs = (contentType: string): Promise<boolean> => {
+    const { port } = server.address() as AddressInfo;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/is',
+          method: 'POST',
+          headers: { 'content-type': contentType },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve((JSON.parse(text) as { is: boolean }).is));
+        },
+      );
+      req.on('error', reject);
+      req.end('{}');
+    });
+  };
+
+  it.each([
+    ['application/json', true],
+    ['application/json; charset=utf-8', true],
+    ['APPLICATION/JSON; Charset=UTF-8', true],
+    ['application/json ; charset=utf-8', true],
+    ['application/json;charset="utf-8"', true],
+    ['application/json;', true],
+    ['application/json; charset', false],
+    ['application/json; charset=utf-16le', false],
+    ['application/json; charset=utf-8; x=1', false],
+    ['application/jsonx', false],
+    ['text/json', false],
+    ['application/json, text/plain', false],
+  ])('%s: %s, and type-is accepts every type it accepts', async (type, plain) => {
+    expect(isPlainJson(type)).toBe(plain);
+    if (plain) expect(await typeIs(type)).toBe(true);
   });
 });

@@ -92,8 +92,11 @@ export function jsonBody(limit: number) {
   };
 }
 
-/** `application/json`, optionally with `charset=utf-8` and nothing else. */
-function isPlainJson(contentType: string): boolean {
+/**
+ * `application/json`, optionally with `charset=utf-8` and nothing else; type-is
+ * accepts every such type as `application/json` too (the spec checks both).
+ */
+export function isPlainJson(contentType: string): boolean {
   const semi = contentType.indexOf(';');
   const mime = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   if (mime !== 'application/json') return false;
