@@ -1,14 +1,16 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
-import { finished, type Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
-import { Pool, type Dispatcher } from 'undici';
+import { errors, Pool, type Dispatcher } from 'undici';
 
 /**
- * Chat Completions over undici: one keep-alive `Pool` per upstream origin and
- * the response body read as a Node stream through an SSE parser. The openai
- * SDK's fetch + web-stream reader costs a large share of the gateway's CPU per
- * token; this path sends the same bytes (URL and headers come from the SDK
- * client, see `OpenAiChatProvider`) and reads them with far less machinery.
+ * Chat Completions over undici: one keep-alive `Pool` per upstream origin, each
+ * request dispatched with a handler that hands the body's chunks straight to an
+ * SSE parser. The openai SDK's fetch + web-stream reader costs a large share of
+ * the gateway's CPU per token; this path sends the same bytes (URL and headers
+ * come from the SDK client, see `OpenAiChatProvider`) and reads them without a
+ * stream in between: undici's `request()` would push each chunk through a Node
+ * Readable (its buffer, its ticks) only for the parser to take it out again.
  */
 
 /** Where one upstream model's chat requests go, with the headers the SDK would send. */
@@ -44,6 +46,177 @@ const MAX_ERROR_BODY = 64 * 1024;
 /** An SSE event larger than this is a broken or hostile upstream. */
 const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
+/** Where a body's chunks go, one reader per body. */
+export interface BodyReader {
+  /** one chunk; the reader may call `pause()` on the body from inside */
+  data(chunk: Buffer): void;
+  /** the body ended (no error) or failed; called once, after the last `data` */
+  end(error?: Error): void;
+}
+
+/** What the dispatcher lets a body do to its request. */
+export interface BodySource {
+  pause(): void;
+  resume(): void;
+  abort(reason: Error): void;
+}
+
+/**
+ * An upstream response body: the chunks undici hands over, passed to one reader
+ * as they come, with back-pressure (`pause` stops the socket being read, and
+ * chunks already parsed wait here) and `destroy` (aborts the request, so the
+ * socket is closed rather than reused, and ends the read with its reason).
+ * Chunks, and the end, that arrive before the reader attaches wait for it.
+ */
+export class UpstreamBody {
+  #reader: BodyReader | undefined;
+  readonly #queued: Buffer[] = [];
+  #paused = false;
+  /** how the body ended, once it did: `null` = cleanly */
+  #ending: Error | null | undefined;
+  /** the reader was told the end */
+  #told = false;
+  #destroyed = false;
+
+  constructor(private readonly source: BodySource) {}
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Attaches the reader (once) and hands it what already arrived. */
+  read(reader: BodyReader): void {
+    if (this.#reader) throw new Error('this body already has a reader');
+    this.#reader = reader;
+    this.#drain();
+  }
+
+  pause(): void {
+    if (this.#paused || this.#ending !== undefined) return;
+    this.#paused = true;
+    this.source.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#drain();
+    if (!this.#paused && this.#ending === undefined) this.source.resume();
+  }
+
+  /** Stops for good: no more chunks reach the reader, whose read ends with `reason`. */
+  destroy(reason: Error = new errors.RequestAbortedError()): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#queued.length = 0;
+    const open = this.#ending === undefined;
+    this.#ending = reason;
+    if (open) this.source.abort(reason);
+    this.#drain();
+  }
+
+  /** from the source: one chunk of the body */
+  push(chunk: Buffer): void {
+    if (this.#ending !== undefined) return;
+    if (this.#reader && !this.#paused && this.#queued.length === 0) this.#reader.data(chunk);
+    else this.#queued.push(chunk);
+  }
+
+  /** from the source: the body's end, or its failure */
+  end(error?: Error): void {
+    if (this.#ending !== undefined) return;
+    this.#ending = error ?? null;
+    this.#drain();
+  }
+
+  #drain(): void {
+    const reader = this.#reader;
+    if (!reader || this.#told) return;
+    while (!this.#paused && !this.#destroyed && this.#queued.length > 0) {
+      reader.data(this.#queued.shift() as Buffer);
+    }
+    if (this.#ending === undefined || this.#told) return;
+    if (!this.#destroyed && (this.#paused || this.#queued.length > 0)) return;
+    this.#told = true;
+    reader.end(this.#ending ?? undefined);
+  }
+}
+
+/** A response whose status and headers arrived; its body is still to be read. */
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: UpstreamBody;
+}
+
+/**
+ * One dispatched request: resolves with the response at its headers (a 1xx is
+ * skipped), then feeds the body. Aborting `signal` aborts the request whatever
+ * its stage; the error it fails with is the signal's reason, as undici's
+ * `request()` does.
+ */
+class ResponseHandler implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined;
+  #body: UpstreamBody | undefined;
+  #abortedWith: Error | undefined;
+  readonly #onAbort = (): void => this.#abort(reason(this.signal));
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly settle: {
+      resolve(res: UpstreamResponse): void;
+      reject(e: Error): void;
+    },
+  ) {
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  #abort(e: Error): void {
+    this.#abortedWith ??= e;
+    if (this.#body) this.#body.destroy(e);
+    else this.#controller?.abort(e);
+  }
+
+  #done(): void {
+    this.signal.removeEventListener('abort', this.#onAbort);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortedWith) controller.abort(this.#abortedWith);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (statusCode < 200) return;
+    this.#body = new UpstreamBody(controller);
+    this.settle.resolve({ statusCode, headers, body: this.#body });
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#body?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#done();
+    this.#body?.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.#done();
+    if (this.#body) this.#body.end(error);
+    else this.settle.reject(error);
+  }
+}
+
+function reason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new errors.RequestAbortedError();
+}
+
 export class ChatCompletionsTransport {
   readonly #pools = new Map<string, Pool>();
   readonly #opts: ChatCompletionsTransportOptions;
@@ -77,14 +250,16 @@ export class ChatCompletionsTransport {
     endpoint: ChatCompletionsEndpoint,
     body: string,
     signal: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<UpstreamResponse> {
+    if (signal.aborted) throw reason(signal);
     const { url, headers } = endpoint;
-    const res = await this.#pool(url.origin).request({
-      method: 'POST',
-      path: url.pathname + url.search,
-      headers,
-      body,
-      signal,
+    const pool = this.#pool(url.origin);
+    // undici reports a request it cannot even queue to the handler's onResponseError
+    const res = await new Promise<UpstreamResponse>((resolve, reject) => {
+      pool.dispatch(
+        { method: 'POST', path: url.pathname + url.search, headers, body },
+        new ResponseHandler(signal, { resolve, reject }),
+      );
     });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw await errorFromResponse(res);
@@ -97,40 +272,22 @@ export class ChatCompletionsTransport {
   }
 }
 
-async function errorFromResponse(res: Dispatcher.ResponseData): Promise<ChatCompletionsError> {
-  const chunks: Buffer[] = [];
-  let size = 0;
+async function errorFromResponse(res: UpstreamResponse): Promise<ChatCompletionsError> {
+  let text = '';
   try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      if (size < MAX_ERROR_BODY) chunks.push(chunk);
-      size += chunk.length;
-    }
+    text = await readCapped(res.body, MAX_ERROR_BODY, true);
   } catch {
     // a body cut short still leaves the status to classify by
   }
-  const text = Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY).toString('utf8');
-  const retryAfter = res.headers['retry-after'];
+  // undici lists a repeated header's values in an array
+  const retryAfter: string | string[] | undefined = res.headers['retry-after'];
   const { message, code } = describeError(parseJson(text), text);
   return new ChatCompletionsError(
     `${res.statusCode} ${message}`,
     res.statusCode,
     code,
-    Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    typeof retryAfter === 'string' ? retryAfter : retryAfter?.[0],
   );
-}
-
-function ignore(): void {}
-
-/**
- * Stops reading `body` for good: no more 'data' to `onData`, no end watch, and the
- * socket released. undici's body reports its own destruction as an error, which
- * nobody waits for any more.
- */
-function abandon(body: Readable, onData: (chunk: Buffer) => void, stopWatching: () => void): void {
-  body.off('data', onData);
-  stopWatching();
-  body.on('error', ignore);
-  body.destroy();
 }
 
 function parseJson(text: string): unknown {
@@ -163,7 +320,7 @@ function describeError(payload: unknown, fallback: string): { message: string; c
  * answer 200 with one) and a body that is not a JSON object fail as
  * `ChatCompletionsError`.
  */
-export async function readChatJson(body: Readable): Promise<Record<string, unknown>> {
+export async function readChatJson(body: UpstreamBody): Promise<Record<string, unknown>> {
   const text = await readCapped(body, MAX_EVENT_BYTES);
   const payload = parseJson(text);
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
@@ -176,37 +333,45 @@ export async function readChatJson(body: Readable): Promise<Record<string, unkno
   return rec;
 }
 
-/** The body as UTF-8 text; more than `max` bytes fails (and destroys it) without buffering the rest. */
-function readCapped(body: Readable, max: number): Promise<string> {
+/**
+ * The body as UTF-8 text. Past `max` bytes it fails and destroys the body, or
+ * with `truncate` keeps the first `max` bytes and reads the rest to its end
+ * without keeping it (an error body, whose socket can then be reused).
+ */
+function readCapped(body: UpstreamBody, max: number, truncate = false): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= max) {
-        chunks.push(chunk);
-        return;
-      }
-      over = true;
-      abandon(body, onData, stopWatching);
-      reject(
-        new ChatCompletionsError(
+    let kept = 0;
+    body.read({
+      data(chunk) {
+        size += chunk.length;
+        if (size <= max) {
+          chunks.push(chunk);
+          kept = size;
+          return;
+        }
+        if (truncate) {
+          if (kept < max) {
+            chunks.push(chunk.subarray(0, max - kept));
+            kept = max;
+          }
+          return;
+        }
+        const e = new ChatCompletionsError(
           `answer larger than ${max} bytes`,
           undefined,
           undefined,
           undefined,
-        ),
-      );
-    };
-    const stopWatching = finished(body, (err) => {
-      if (over) return;
-      over = true;
-      stopWatching();
-      if (err) reject(err);
-      else resolve(Buffer.concat(chunks, size).toString('utf8'));
+        );
+        reject(e);
+        body.destroy(e);
+      },
+      end(error) {
+        if (error) reject(error);
+        else resolve(Buffer.concat(chunks, kept).toString('utf8'));
+      },
     });
-    body.on('data', onData);
   });
 }
 
@@ -217,13 +382,10 @@ function readCapped(body: Readable, max: number): Promise<string> {
  * UTF-8 sequence split across socket reads is decoded whole. `afterChunk` runs
  * after each socket read; when it returns a promise the body is paused until it
  * settles (back-pressure). Resolves true when `[DONE]` was seen; rejects with the
- * body's error, a premature close, an error event or a failed `afterChunk`.
- *
- * Read with 'data' events rather than the stream's async iterator: one promise
- * and one microtask less per upstream chunk, on the per-token path.
+ * body's error, an error event or a failed `afterChunk`, and destroys the body.
  */
 export function readChatSse(
-  body: Readable,
+  body: UpstreamBody,
   onJson: (payload: Record<string, unknown>) => void,
   afterChunk: () => Promise<void> | undefined,
 ): Promise<boolean> {
@@ -258,58 +420,58 @@ export function readChatSse(
     // made with the first bytes: a stream still waiting for its first token holds neither
     let parser: EventSourceParser | undefined;
     let utf8: StringDecoder | undefined;
-    // what fails a read: stream errors (from Node's realm, not always this one's Error),
-    // a consumer's throw, an error event, a failed back-pressure wait; passed on as they came
+    // what fails a read: the body's error, a consumer's throw, an error event, a
+    // failed back-pressure wait; passed on as they came
     const fail = (e: Error) => {
       if (over) return;
       over = true;
-      abandon(body, onData, stopWatching);
       reject(e);
+      body.destroy(e);
     };
-    const onData = (chunk: Buffer) => {
-      // after [DONE] the rest is read to its end, so the socket goes back to the pool
-      if (done || over) return;
-      parser ??= createParser({
-        onEvent,
-        onError: (e) => {
-          // unknown fields are ignored, as the SSE standard says; an endless line is not
-          if (e.type === 'max-buffer-size-exceeded')
-            failure ??= new ChatCompletionsError(e.message, undefined, undefined, undefined);
-        },
-        maxBufferSize: MAX_EVENT_BYTES,
-      });
-      utf8 ??= new StringDecoder('utf8');
-      try {
-        // runs the events' consumers too: a throw there must fail this read, not the socket's parser
-        parser.feed(utf8.write(chunk));
-      } catch (e) {
-        return fail(e as Error);
-      }
-      if (failure) return fail(failure);
-      const wait = afterChunk();
-      if (!wait) return;
-      body.pause();
-      wait.then(
-        () => {
-          if (!over) body.resume();
-        },
-        (e: unknown) => fail(e as Error),
-      );
-    };
-    const stopWatching = finished(body, (err) => {
-      if (over) return;
-      if (err) return fail(err);
-      over = true;
-      stopWatching();
-      // the body ended: a last event without its blank line still counts
-      try {
-        if (!done && parser && utf8) parser.feed(`${utf8.end()}\n\n`);
-      } catch (e) {
-        failure = e as Error;
-      }
-      if (failure) reject(failure);
-      else resolve(done);
+    body.read({
+      data(chunk) {
+        // after [DONE] the rest is read to its end, so the socket goes back to the pool
+        if (done || over) return;
+        parser ??= createParser({
+          onEvent,
+          onError: (e) => {
+            // unknown fields are ignored, as the SSE standard says; an endless line is not
+            if (e.type === 'max-buffer-size-exceeded')
+              failure ??= new ChatCompletionsError(e.message, undefined, undefined, undefined);
+          },
+          maxBufferSize: MAX_EVENT_BYTES,
+        });
+        utf8 ??= new StringDecoder('utf8');
+        try {
+          // runs the events' consumers too: a throw there must fail this read, not the socket's parser
+          parser.feed(utf8.write(chunk));
+        } catch (e) {
+          return fail(e as Error);
+        }
+        if (failure) return fail(failure);
+        const wait = afterChunk();
+        if (!wait) return;
+        body.pause();
+        wait.then(
+          () => {
+            if (!over) body.resume();
+          },
+          (e: unknown) => fail(e as Error),
+        );
+      },
+      end(error) {
+        if (over) return;
+        if (error) return fail(error);
+        over = true;
+        // the body ended: a last event without its blank line still counts
+        try {
+          if (!done && parser && utf8) parser.feed(`${utf8.end()}\n\n`);
+        } catch (e) {
+          failure = e as Error;
+        }
+        if (failure) reject(failure);
+        else resolve(done);
+      },
     });
-    body.on('data', onData);
   });
 }

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import OpenAI from 'openai';
+import { errors } from 'undici';
 import type { ChatEvent } from '../chat.types';
 import { UpstreamError } from '../upstream-error';
-import { readChatJson, readChatSse } from './chat-completions.transport';
+import { readChatJson, readChatSse, UpstreamBody } from './chat-completions.transport';
 import { OpenAiChatProvider } from './openai-chat.provider';
 import {
   collect,
@@ -308,6 +308,105 @@ describe('OpenAI adapter over HTTP: SSE edge cases and failures', () => {
   });
 });
 
+/** A body the test feeds, with a source that records what its reader did to it. */
+function testBody() {
+  const source = {
+    paused: false,
+    aborted: undefined as Error | undefined,
+    pause() {
+      source.paused = true;
+    },
+    resume() {
+      source.paused = false;
+    },
+    abort(e: Error) {
+      source.aborted = e;
+    },
+  };
+  return { body: new UpstreamBody(source), source };
+}
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Pushes `parts` one per event-loop turn, holding while the reader paused the
+ * source (as undici's parser does) and stopping once the body is destroyed;
+ * then ends the body, with `error` if given.
+ */
+async function feed(
+  { body, source }: ReturnType<typeof testBody>,
+  parts: Buffer[],
+  error?: Error,
+): Promise<void> {
+  for (const part of parts) {
+    while (source.paused && !body.destroyed) await nextTurn();
+    if (body.destroyed) return;
+    body.push(part);
+    await nextTurn();
+  }
+  body.end(error);
+}
+
+describe('UpstreamBody', () => {
+  const reader = () => {
+    const seen: string[] = [];
+    return {
+      seen,
+      data: (c: Buffer) => seen.push(c.toString()),
+      end: (e?: Error) => seen.push(e ? `end:${e.message}` : 'end'),
+    };
+  };
+
+  it('hands what arrived before the reader attached, end included, in order', () => {
+    const { body } = testBody();
+    body.push(Buffer.from('a'));
+    body.push(Buffer.from('b'));
+    body.end();
+    const r = reader();
+    body.read(r);
+    expect(r.seen).toEqual(['a', 'b', 'end']);
+    expect(() => body.read(reader())).toThrow('already has a reader');
+  });
+
+  it('holds chunks and the end while paused, and pauses the source', () => {
+    const { body, source } = testBody();
+    const r = reader();
+    body.read(r);
+    body.push(Buffer.from('a'));
+    body.pause();
+    expect(source.paused).toBe(true);
+    body.push(Buffer.from('b'));
+    body.end();
+    expect(r.seen).toEqual(['a']);
+    body.resume();
+    expect(r.seen).toEqual(['a', 'b', 'end']);
+    // the source ended: nothing is resumed on it
+    expect(source.paused).toBe(true);
+  });
+
+  it('destroy aborts the request once and ends the read with its reason, attached or not', () => {
+    const early = testBody();
+    early.body.push(Buffer.from('dropped'));
+    early.body.destroy(new Error('gone'));
+    early.body.destroy(new Error('again'));
+    expect(early.source.aborted?.message).toBe('gone');
+    const r = reader();
+    early.body.read(r);
+    expect(r.seen).toEqual(['end:gone']);
+    // what the source says after the abort reaches nobody
+    early.body.push(Buffer.from('late'));
+    early.body.end(new Error('aborted by the reader'));
+    expect(r.seen).toEqual(['end:gone']);
+
+    // a body that already ended is not aborted
+    const ended = testBody();
+    ended.body.end();
+    ended.body.destroy();
+    expect(ended.source.aborted).toBeUndefined();
+    expect(ended.body.destroyed).toBe(true);
+  });
+});
+
 describe('readChatSse', () => {
   const events = [
     { choices: [{ delta: { content: 'a\nb' } }] },
@@ -323,16 +422,24 @@ describe('readChatSse', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.uniqueArray(fc.integer({ min: 1, max: wire.length - 1 }), { maxLength: 40 }),
-        async (cuts) => {
+        fc.boolean(),
+        async (cuts, beforeReader) => {
           const points = [0, ...cuts.sort((a, b) => a - b), wire.length];
           const parts = points.slice(1).map((end, i) => wire.subarray(points[i], end));
+          const { body } = testBody();
+          const push = () => {
+            for (const part of parts) body.push(part);
+            body.end();
+          };
+          if (beforeReader) push();
           const got: unknown[] = [];
-          const done = await readChatSse(
-            Readable.from(parts),
+          const reading = readChatSse(
+            body,
             (p) => got.push(p),
             () => undefined,
           );
-          expect(done).toBe(true);
+          if (!beforeReader) push();
+          expect(await reading).toBe(true);
           expect(got).toEqual(events);
         },
       ),
@@ -340,102 +447,110 @@ describe('readChatSse', () => {
     );
   });
 
-  it('waits for the back-pressure promise before reading on', async () => {
+  it('waits for the back-pressure promise before reading on, with the source paused', async () => {
     let release!: () => void;
     let waits = 0;
     const got: unknown[] = [];
+    const fed = testBody();
     const reading = readChatSse(
-      Readable.from([wire.subarray(0, 10), wire.subarray(10)]),
+      fed.body,
       (p) => got.push(p),
       () => {
         waits++;
         return waits === 1 ? new Promise<void>((r) => (release = r)) : undefined;
       },
     );
+    const feeding = feed(fed, [wire.subarray(0, 10), wire.subarray(10)]);
     await waitFor(() => waits === 1, 5_000);
+    expect(fed.source.paused).toBe(true);
     expect(got).toEqual([]);
     release();
     await reading;
+    await feeding;
     expect(got).toEqual(events);
   });
 
-  it('fails the read and destroys the body when a consumer throws, the body errors or back-pressure fails', async () => {
-    const thrower = Readable.from([wire]);
-    await expect(
-      readChatSse(
-        thrower,
-        () => {
-          throw new Error('consumer broke');
-        },
-        () => undefined,
-      ),
-    ).rejects.toThrow('consumer broke');
-    expect(thrower.destroyed).toBe(true);
+  it('fails the read and aborts the request when a consumer throws, the body fails or back-pressure fails', async () => {
+    const thrower = testBody();
+    const throwing = readChatSse(
+      thrower.body,
+      () => {
+        throw new Error('consumer broke');
+      },
+      () => undefined,
+    );
+    void feed(thrower, [wire]);
+    await expect(throwing).rejects.toThrow('consumer broke');
+    expect(thrower.body.destroyed).toBe(true);
+    expect(thrower.source.aborted?.message).toBe('consumer broke');
 
-    const cut = new Readable({ read() {} });
-    const reading = readChatSse(
-      cut,
+    // undici reports a connection closed before the end as a SocketError
+    const cut = testBody();
+    const cutting = readChatSse(
+      cut.body,
       () => undefined,
       () => undefined,
     );
-    cut.push(wire.subarray(0, 30));
-    cut.destroy(new Error('socket hang up'));
-    await expect(reading).rejects.toThrow('socket hang up');
+    void feed(cut, [wire.subarray(0, 30)], new errors.SocketError('other side closed'));
+    await expect(cutting).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
 
     // the last event, without its blank line, reaches the consumer once the body ended
-    const unterminated = Buffer.from('data: {"choices":[]}');
-    await expect(
-      readChatSse(
-        Readable.from([unterminated]),
-        () => {
-          throw new Error('consumer broke at the end');
-        },
-        () => undefined,
-      ),
-    ).rejects.toThrow('consumer broke at the end');
-
-    const refused = Readable.from([wire.subarray(0, 10), wire.subarray(10)]);
-    await expect(
-      readChatSse(
-        refused,
-        () => undefined,
-        () => Promise.reject(new Error('client left')),
-      ),
-    ).rejects.toThrow('client left');
-    expect(refused.destroyed).toBe(true);
-  });
-
-  it('a body that closes before its end is a failure, not an answer', async () => {
-    const early = new Readable({ read() {} });
-    const reading = readChatSse(
-      early,
-      () => undefined,
+    const unterminated = testBody();
+    const ending = readChatSse(
+      unterminated.body,
+      () => {
+        throw new Error('consumer broke at the end');
+      },
       () => undefined,
     );
-    early.push(wire.subarray(0, 30));
-    early.destroy();
-    await expect(reading).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    void feed(unterminated, [Buffer.from('data: {"choices":[]}')]);
+    await expect(ending).rejects.toThrow('consumer broke at the end');
+
+    const refused = testBody();
+    const refusing = readChatSse(
+      refused.body,
+      () => undefined,
+      () => Promise.reject(new Error('client left')),
+    );
+    void feed(refused, [wire.subarray(0, 10), wire.subarray(10)]);
+    await expect(refusing).rejects.toThrow('client left');
+    expect(refused.body.destroyed).toBe(true);
+  });
+
+  it('a body destroyed from outside (the call aborted) ends the read with the reason', async () => {
+    const fed = testBody();
+    const got: unknown[] = [];
+    const reading = readChatSse(
+      fed.body,
+      (p) => got.push(p),
+      () => undefined,
+    );
+    fed.body.push(wire.subarray(0, wire.indexOf('\n\n') + 2));
+    fed.body.destroy(new Error('client went away'));
+    await expect(reading).rejects.toThrow('client went away');
+    expect(got).toEqual([events[0]]);
+    expect(fed.source.aborted?.message).toBe('client went away');
   });
 });
 
 describe('readChatJson', () => {
   it('refuses an answer over 16 MiB without reading it all', async () => {
-    let served = 0;
+    const { body, source } = testBody();
+    const reading = readChatJson(body);
     const mib = Buffer.alloc(1024 * 1024, 0x20);
-    const body = Readable.from(
-      (function* () {
-        for (; served < 64; served++) yield mib;
-      })(),
-    );
-    await expect(readChatJson(body)).rejects.toThrow('answer larger than');
-    expect(body.destroyed).toBe(true);
-    expect(served).toBeLessThan(64);
+    let served = 0;
+    for (; served < 64 && !body.destroyed; served++) body.push(mib);
+    await expect(reading).rejects.toThrow('answer larger than');
+    expect(served).toBe(17);
+    expect(source.aborted?.message).toContain('answer larger than');
   });
 
   it('parses an answer split across reads, multi-byte characters included', async () => {
     const text = Buffer.from(JSON.stringify({ choices: [{ message: { content: 'ünï 🚀' } }] }));
-    const parts = [text.subarray(0, 27), text.subarray(27, 29), text.subarray(29)];
-    await expect(readChatJson(Readable.from(parts))).resolves.toEqual({
+    const fed = testBody();
+    const reading = readChatJson(fed.body);
+    void feed(fed, [text.subarray(0, 27), text.subarray(27, 29), text.subarray(29)]);
+    await expect(reading).resolves.toEqual({
       choices: [{ message: { content: 'ünï 🚀' } }],
     });
   });
