@@ -43,6 +43,8 @@ export interface ChatCompletionsTransportOptions {
 
 /** Bytes of an error body kept for the message; the rest is drained, not buffered. */
 const MAX_ERROR_BODY = 64 * 1024;
+/** An error body still going past this is cut off (its socket closed) rather than drained. */
+const MAX_ERROR_DRAIN = 1024 * 1024;
 /** An SSE event larger than this is a broken or hostile upstream. */
 const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
@@ -275,7 +277,7 @@ export class ChatCompletionsTransport {
 async function errorFromResponse(res: UpstreamResponse): Promise<ChatCompletionsError> {
   let text = '';
   try {
-    text = await readCapped(res.body, MAX_ERROR_BODY, true);
+    text = await readCapped(res.body, MAX_ERROR_BODY, MAX_ERROR_DRAIN);
   } catch {
     // a body cut short still leaves the status to classify by
   }
@@ -334,11 +336,12 @@ export async function readChatJson(body: UpstreamBody): Promise<Record<string, u
 }
 
 /**
- * The body as UTF-8 text. Past `max` bytes it fails and destroys the body, or
- * with `truncate` keeps the first `max` bytes and reads the rest to its end
- * without keeping it (an error body, whose socket can then be reused).
+ * The body as UTF-8 text. Past `max` bytes it fails and destroys the body; with
+ * `drain` it keeps the first `max` bytes instead and reads on without keeping
+ * them (an error body, whose socket can then be reused), up to `drain` bytes in
+ * all, where it answers what it kept and destroys the body.
  */
-function readCapped(body: UpstreamBody, max: number, truncate = false): Promise<string> {
+function readCapped(body: UpstreamBody, max: number, drain?: number): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -351,10 +354,14 @@ function readCapped(body: UpstreamBody, max: number, truncate = false): Promise<
           kept = size;
           return;
         }
-        if (truncate) {
+        if (drain !== undefined) {
           if (kept < max) {
             chunks.push(chunk.subarray(0, max - kept));
             kept = max;
+          }
+          if (size > drain) {
+            resolve(Buffer.concat(chunks, kept).toString('utf8'));
+            body.destroy();
           }
           return;
         }
