@@ -345,22 +345,19 @@ function readCapped(body: UpstreamBody, max: number, drain?: number): Promise<st
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let kept = 0;
+    const text = () => Buffer.concat(chunks, Math.min(size, max)).toString('utf8');
     body.read({
       data(chunk) {
+        const room = max - size;
         size += chunk.length;
         if (size <= max) {
           chunks.push(chunk);
-          kept = size;
           return;
         }
         if (drain !== undefined) {
-          if (kept < max) {
-            chunks.push(chunk.subarray(0, max - kept));
-            kept = max;
-          }
+          if (room > 0) chunks.push(chunk.subarray(0, room));
           if (size > drain) {
-            resolve(Buffer.concat(chunks, kept).toString('utf8'));
+            resolve(text());
             body.destroy();
           }
           return;
@@ -376,7 +373,7 @@ function readCapped(body: UpstreamBody, max: number, drain?: number): Promise<st
       },
       end(error) {
         if (error) reject(error);
-        else resolve(Buffer.concat(chunks, kept).toString('utf8'));
+        else resolve(text());
       },
     });
   });
